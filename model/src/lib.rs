@@ -1,0 +1,20 @@
+//! Pure domain types of CyBorgBackup: ids, inventory objects, policy types, jobs, cron
+//! expressions and validation. No IO, no async runtime.
+
+pub mod catalog;
+pub mod cron_expr;
+pub mod entities;
+pub mod ids;
+pub mod job;
+pub mod policy_type;
+pub mod secret;
+pub mod validate;
+
+pub use catalog::{ArchiveRef, CatalogState, SeriesKey};
+pub use cron_expr::{CronError, CronExpr};
+pub use entities::*;
+pub use ids::*;
+pub use job::{JobStatus, JobType};
+pub use policy_type::{parse_extra_vars, PolicyType, TypedVars};
+pub use secret::{Secret, MASK};
+pub use validate::{FieldError, ValidationErrors};

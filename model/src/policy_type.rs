@@ -1,0 +1,243 @@
+//! The nine policy types of the original CyBorgBackup and their typed `extra_vars`.
+
+use crate::validate::ValidationErrors;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
+
+/// What a policy backs up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyType {
+    Rootfs,
+    Vm,
+    Mysql,
+    Postgresql,
+    Piped,
+    Config,
+    Mail,
+    Folders,
+    Proxmox,
+}
+
+impl PolicyType {
+    pub const ALL: [PolicyType; 9] = [
+        PolicyType::Rootfs,
+        PolicyType::Vm,
+        PolicyType::Mysql,
+        PolicyType::Postgresql,
+        PolicyType::Piped,
+        PolicyType::Config,
+        PolicyType::Mail,
+        PolicyType::Folders,
+        PolicyType::Proxmox,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyType::Rootfs => "rootfs",
+            PolicyType::Vm => "vm",
+            PolicyType::Mysql => "mysql",
+            PolicyType::Postgresql => "postgresql",
+            PolicyType::Piped => "piped",
+            PolicyType::Config => "config",
+            PolicyType::Mail => "mail",
+            PolicyType::Folders => "folders",
+            PolicyType::Proxmox => "proxmox",
+        }
+    }
+
+    /// Whether borg reads the data from a pipe (`borg create … -`).
+    pub fn is_piped(self) -> bool {
+        matches!(
+            self,
+            PolicyType::Vm
+                | PolicyType::Mysql
+                | PolicyType::Postgresql
+                | PolicyType::Piped
+                | PolicyType::Proxmox
+        )
+    }
+}
+
+impl fmt::Display for PolicyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PolicyType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PolicyType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = PolicyType::ALL.iter().map(|t| t.as_str()).collect();
+                format!("unknown policy type {s:?}: expected one of {}", names.join(", "))
+            })
+    }
+}
+
+/// `extra_vars` parsed and checked for one policy type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypedVars {
+    /// `/` minus pseudo file systems, plus `exclude`.
+    Rootfs { exclude: Vec<String> },
+    Config,
+    Mail,
+    Folders { folders: Vec<String>, exclude: Vec<String> },
+    Mysql { user: Option<String>, password: Option<String>, databases: Vec<String> },
+    Postgresql { database: Option<String> },
+    Piped { command: String },
+    Proxmox { vmids: Vec<String> },
+    Vm,
+}
+
+fn string_list(v: &Value, field: &str, errs: &mut ValidationErrors) -> Vec<String> {
+    match v {
+        Value::Null => Vec::new(),
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => {
+            let mut out = Vec::new();
+            for (i, it) in items.iter().enumerate() {
+                match it {
+                    Value::String(s) => out.push(s.clone()),
+                    Value::Number(n) => out.push(n.to_string()),
+                    _ => errs.add(&format!("{field}[{i}]"), "must be a string"),
+                }
+            }
+            out
+        }
+        _ => {
+            errs.add(field, "must be a string or a list of strings");
+            Vec::new()
+        }
+    }
+}
+
+fn opt_string(obj: &serde_json::Map<String, Value>, key: &str, errs: &mut ValidationErrors) -> Option<String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => {
+            errs.add(&format!("extra_vars.{key}"), "must be a string");
+            None
+        }
+    }
+}
+
+fn check_paths(list: &[String], field: &str, errs: &mut ValidationErrors) {
+    for (i, p) in list.iter().enumerate() {
+        crate::validate::check_abs_path(errs, &format!("{field}[{i}]"), p);
+    }
+}
+
+/// Parses the `extra_vars` text of a policy (JSON object, or empty) for its type.
+pub fn parse_extra_vars(policy_type: PolicyType, text: &str) -> Result<TypedVars, ValidationErrors> {
+    let mut errs = ValidationErrors::new();
+    let value: Value = if text.trim().is_empty() {
+        Value::Object(Default::default())
+    } else {
+        match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => return Err(ValidationErrors::single("extra_vars", format!("is not valid JSON: {e}"))),
+        }
+    };
+    let Value::Object(obj) = value else {
+        return Err(ValidationErrors::single("extra_vars", "must be a JSON object"));
+    };
+    let list = |key: &str, errs: &mut ValidationErrors| {
+        string_list(obj.get(key).unwrap_or(&Value::Null), &format!("extra_vars.{key}"), errs)
+    };
+    let vars = match policy_type {
+        PolicyType::Rootfs => {
+            let exclude = list("exclude", &mut errs);
+            check_paths(&exclude, "extra_vars.exclude", &mut errs);
+            TypedVars::Rootfs { exclude }
+        }
+        PolicyType::Config => TypedVars::Config,
+        PolicyType::Mail => TypedVars::Mail,
+        PolicyType::Vm => TypedVars::Vm,
+        PolicyType::Folders => {
+            let folders = list("folders", &mut errs);
+            if folders.is_empty() && errs.is_empty() {
+                errs.add("extra_vars.folders", "is required for policy type folders: a list of absolute paths");
+            }
+            check_paths(&folders, "extra_vars.folders", &mut errs);
+            let exclude = list("exclude", &mut errs);
+            check_paths(&exclude, "extra_vars.exclude", &mut errs);
+            TypedVars::Folders { folders, exclude }
+        }
+        PolicyType::Mysql => {
+            let mut databases = list("databases", &mut errs);
+            if let Some(db) = opt_string(&obj, "database", &mut errs) {
+                databases.push(db);
+            }
+            TypedVars::Mysql {
+                user: opt_string(&obj, "user", &mut errs),
+                password: opt_string(&obj, "password", &mut errs),
+                databases,
+            }
+        }
+        PolicyType::Postgresql => TypedVars::Postgresql {
+            database: opt_string(&obj, "database", &mut errs),
+        },
+        PolicyType::Piped => match opt_string(&obj, "command", &mut errs) {
+            Some(c) if !c.trim().is_empty() => TypedVars::Piped { command: c },
+            _ => {
+                errs.add("extra_vars.command", "is required for policy type piped: the command whose output is backed up");
+                TypedVars::Piped { command: String::new() }
+            }
+        },
+        PolicyType::Proxmox => {
+            let mut vmids = list("vmids", &mut errs);
+            vmids.extend(list("vmid", &mut errs));
+            for (i, id) in vmids.iter().enumerate() {
+                if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+                    errs.add(&format!("extra_vars.vmids[{i}]"), "must be a numeric VM id");
+                }
+            }
+            TypedVars::Proxmox { vmids }
+        }
+    };
+    errs.into_result().map(|_| vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_requires_folders() {
+        let e = parse_extra_vars(PolicyType::Folders, "").unwrap_err();
+        assert_eq!(e.0[0].field, "extra_vars.folders");
+        let e = parse_extra_vars(PolicyType::Folders, r#"{"folders":["relative"]}"#).unwrap_err();
+        assert_eq!(e.0[0].field, "extra_vars.folders[0]");
+        let ok = parse_extra_vars(PolicyType::Folders, r#"{"folders":["/srv/a; touch /tmp/pwned"]}"#).unwrap();
+        assert_eq!(ok, TypedVars::Folders { folders: vec!["/srv/a; touch /tmp/pwned".into()], exclude: vec![] });
+    }
+
+    #[test]
+    fn bad_json_and_unknown_types() {
+        assert_eq!(parse_extra_vars(PolicyType::Config, "{").unwrap_err().0[0].field, "extra_vars");
+        assert_eq!(parse_extra_vars(PolicyType::Config, "[1]").unwrap_err().0[0].field, "extra_vars");
+        assert!("floppy".parse::<PolicyType>().unwrap_err().contains("unknown policy type"));
+        assert_eq!("rootfs".parse::<PolicyType>().unwrap(), PolicyType::Rootfs);
+    }
+
+    #[test]
+    fn mysql_databases_forms() {
+        let v = parse_extra_vars(PolicyType::Mysql, r#"{"databases":"mydb","user":"u","password":"p"}"#).unwrap();
+        assert_eq!(v, TypedVars::Mysql { user: Some("u".into()), password: Some("p".into()), databases: vec!["mydb".into()] });
+        let v = parse_extra_vars(PolicyType::Mysql, r#"{"databases":["a","b"]}"#).unwrap();
+        assert!(matches!(v, TypedVars::Mysql { databases, .. } if databases.len() == 2));
+    }
+
+    #[test]
+    fn piped_requires_command() {
+        assert_eq!(parse_extra_vars(PolicyType::Piped, "{}").unwrap_err().0[0].field, "extra_vars.command");
+    }
+}

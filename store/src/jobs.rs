@@ -1,0 +1,222 @@
+//! Jobs, their state transitions, and their output lines.
+
+use crate::{new_uuid, now, parse_opt_ts, parse_ts, Result, Store, StoreError};
+use chrono::Utc;
+use model::*;
+use rusqlite::{params, OptionalExtension, Row};
+
+/// A job to create.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub name: String,
+    pub job_type: JobType,
+    pub policy: Option<PolicyId>,
+    pub client: Option<ClientId>,
+    pub repository: Option<RepositoryId>,
+    pub archive_name: String,
+    pub depends_on: Option<JobId>,
+    pub launch_type: String,
+    pub created_by: Option<UserId>,
+}
+
+/// Which jobs to list; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub policy: Option<PolicyId>,
+    pub client: Option<ClientId>,
+    pub status: Option<JobStatus>,
+    pub job_type: Option<JobType>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+const JOB_COLS: &str = "id, name, job_type, status, policy_id, client_id, repository_id, archive_name, depends_on,
+    launch_type, created, started, finished, elapsed, exit_code, job_explanation, original_size, compressed_size,
+    deduplicated_size, nfiles, created_by";
+
+fn job_row(r: &Row) -> rusqlite::Result<Job> {
+    Ok(Job {
+        id: JobId(r.get(0)?),
+        name: r.get(1)?,
+        job_type: r.get::<_, String>(2)?.parse().unwrap_or(JobType::Job),
+        status: r.get::<_, String>(3)?.parse().unwrap_or(JobStatus::Error),
+        policy: r.get::<_, Option<i64>>(4)?.map(PolicyId),
+        client: r.get::<_, Option<i64>>(5)?.map(ClientId),
+        repository: r.get::<_, Option<i64>>(6)?.map(RepositoryId),
+        archive_name: r.get(7)?,
+        depends_on: r.get::<_, Option<i64>>(8)?.map(JobId),
+        launch_type: r.get(9)?,
+        created: parse_ts(&r.get::<_, String>(10)?),
+        started: parse_opt_ts(r.get(11)?),
+        finished: parse_opt_ts(r.get(12)?),
+        elapsed: r.get(13)?,
+        exit_code: r.get(14)?,
+        job_explanation: r.get(15)?,
+        original_size: r.get(16)?,
+        compressed_size: r.get(17)?,
+        deduplicated_size: r.get(18)?,
+        nfiles: r.get(19)?,
+        created_by: r.get::<_, Option<i64>>(20)?.map(UserId),
+    })
+}
+
+impl Store {
+    pub fn create_job(&self, j: &NewJob) -> Result<Job> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO jobs (uuid, name, job_type, status, policy_id, client_id, repository_id, archive_name,
+               depends_on, launch_type, created, created_by)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                new_uuid(),
+                j.name,
+                j.job_type.as_str(),
+                j.policy.map(|p| p.0),
+                j.client.map(|c| c.0),
+                j.repository.map(|r| r.0),
+                j.archive_name,
+                j.depends_on.map(|d| d.0),
+                j.launch_type,
+                now(),
+                j.created_by.map(|u| u.0)
+            ],
+        )?;
+        let id = JobId(conn.last_insert_rowid());
+        drop(conn);
+        self.job(id)
+    }
+
+    pub fn job(&self, id: JobId) -> Result<Job> {
+        self.conn()
+            .query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1"), [id.0], job_row)
+            .optional()?
+            .ok_or_else(|| StoreError::not_found("job", id))
+    }
+
+    pub fn jobs(&self, f: &JobFilter) -> Result<Vec<Job>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE (?1 IS NULL OR policy_id = ?1) AND (?2 IS NULL OR client_id = ?2)
+               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4)
+             ORDER BY id DESC LIMIT ?5 OFFSET ?6"
+        ))?;
+        let rows = st
+            .query_map(
+                params![
+                    f.policy.map(|p| p.0),
+                    f.client.map(|c| c.0),
+                    f.status.map(|s| s.as_str()),
+                    f.job_type.map(|t| t.as_str()),
+                    f.limit.unwrap_or(-1),
+                    f.offset.unwrap_or(0)
+                ],
+                job_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn count_jobs(&self, f: &JobFilter) -> Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM jobs WHERE (?1 IS NULL OR policy_id = ?1) AND (?2 IS NULL OR client_id = ?2)
+               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4)",
+            params![f.policy.map(|p| p.0), f.client.map(|c| c.0), f.status.map(|s| s.as_str()), f.job_type.map(|t| t.as_str())],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Jobs not finished yet, oldest first.
+    pub fn unfinished_jobs(&self) -> Result<Vec<Job>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE status IN ('pending', 'waiting', 'running') ORDER BY id"
+        ))?;
+        let rows = st.query_map([], job_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Moves a job to `status`. Entering `running` stamps `started`; a final state stamps
+    /// `finished`, `elapsed`, exit code and explanation. A finished job never changes again.
+    pub fn set_job_status(&self, id: JobId, status: JobStatus, exit_code: Option<i32>, explanation: &str) -> Result<Job> {
+        let job = self.job(id)?;
+        if job.status.is_finished() {
+            return Ok(job);
+        }
+        let n = Utc::now();
+        let conn = self.conn();
+        if status == JobStatus::Running {
+            conn.execute("UPDATE jobs SET status = ?2, started = ?3 WHERE id = ?1", params![id.0, status.as_str(), crate::ts(n)])?;
+        } else if status.is_finished() {
+            let elapsed = job.started.map(|s| (n - s).num_milliseconds() as f64 / 1000.0).unwrap_or(0.0);
+            conn.execute(
+                "UPDATE jobs SET status = ?2, finished = ?3, elapsed = ?4, exit_code = COALESCE(?5, exit_code),
+                   job_explanation = ?6 WHERE id = ?1",
+                params![id.0, status.as_str(), crate::ts(n), elapsed, exit_code, explanation],
+            )?;
+        } else {
+            conn.execute("UPDATE jobs SET status = ?2 WHERE id = ?1", params![id.0, status.as_str()])?;
+        }
+        drop(conn);
+        self.job(id)
+    }
+
+    pub fn set_job_archive_name(&self, id: JobId, name: &str) -> Result<()> {
+        self.conn().execute("UPDATE jobs SET archive_name = ?2 WHERE id = ?1", params![id.0, name])?;
+        Ok(())
+    }
+
+    pub fn set_job_sizes(&self, id: JobId, original: i64, compressed: i64, dedup: i64, nfiles: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE jobs SET original_size = ?2, compressed_size = ?3, deduplicated_size = ?4, nfiles = ?5 WHERE id = ?1",
+            params![id.0, original, compressed, dedup, nfiles],
+        )?;
+        Ok(())
+    }
+
+    /// Appends output lines to a job and returns the sequence number of the last one.
+    pub fn append_job_output(&self, id: JobId, stream: &str, lines: &[String]) -> Result<i64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = ?1", [id.0], |r| r.get(0))?;
+        let at = now();
+        for l in lines {
+            seq += 1;
+            tx.execute(
+                "INSERT INTO job_events (job_id, seq, stream, text, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.0, seq, stream, l, at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    /// Output lines of a job with `seq > after`, in order.
+    pub fn job_output(&self, id: JobId, after: i64, limit: i64) -> Result<Vec<JobOutputLine>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT seq, stream, text, at FROM job_events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = st
+            .query_map(params![id.0, after, limit], |r| {
+                Ok(JobOutputLine { job: id, seq: r.get(0)?, stream: r.get(1)?, text: r.get(2)?, at: parse_ts(&r.get::<_, String>(3)?) })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// At start-up: jobs a previous process left running or queued can never finish; they are
+    /// failed with that reason. Returns how many.
+    pub fn fail_interrupted_jobs(&self) -> Result<usize> {
+        let interrupted: Vec<i64> = {
+            let conn = self.conn();
+            let mut st = conn.prepare("SELECT id FROM jobs WHERE status IN ('running', 'waiting', 'pending')")?;
+            let rows = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        for id in &interrupted {
+            self.append_job_output(JobId(*id), "system", &["job interrupted: the server stopped while it was queued or running".into()])?;
+            self.set_job_status(JobId(*id), JobStatus::Failed, None, "interrupted by a server restart")?;
+        }
+        Ok(interrupted.len())
+    }
+}

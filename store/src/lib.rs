@@ -1,0 +1,139 @@
+//! SQLite persistence for CyBorgBackup. Every SQL statement of the project lives in this crate;
+//! migrations from `migrations/` are embedded and applied when the store opens.
+
+mod archives;
+mod inventory;
+mod jobs;
+mod migrate;
+mod policies;
+pub mod secrets;
+mod settings;
+mod users;
+
+pub use jobs::{JobFilter, NewJob};
+pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
+pub use archives::ArchiveSizes;
+pub use settings::SettingValue;
+pub use users::{AuthUser, NewUser, TokenInfo, TokenKind};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use model::ValidationErrors;
+use rusqlite::Connection;
+use secrets::MasterKey;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error("invalid input: {0}")]
+    Validation(ValidationErrors),
+    /// The change conflicts with stored data (unique name, object still in use).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database schema version {found} is newer than this binary supports ({supported}): upgrade cyborgbackup")]
+    TooNew { found: i64, supported: i64 },
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("secret storage: {0}")]
+    Crypto(String),
+    #[error("io on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl StoreError {
+    pub(crate) fn not_found(kind: &'static str, id: impl ToString) -> Self {
+        StoreError::NotFound { kind, id: id.to_string() }
+    }
+
+    /// Whether retrying the same call later may succeed (a busy database).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DatabaseBusy || e.code == rusqlite::ErrorCode::DatabaseLocked)
+    }
+}
+
+impl From<ValidationErrors> for StoreError {
+    fn from(e: ValidationErrors) -> Self {
+        StoreError::Validation(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Handle to the database; cheap to clone, safe to share between tasks.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    key: Arc<MasterKey>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) `cyborgbackup.db` and `master.key` in `data_dir`, applying
+    /// pending migrations.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io { path: data_dir.into(), source })?;
+        let key = MasterKey::load_or_create(&data_dir.join("master.key"))?;
+        let path = data_dir.join("cyborgbackup.db");
+        let mut conn = Connection::open(&path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        migrate::apply(&mut conn)?;
+        Ok(Store { conn: Arc::new(Mutex::new(conn)), key: Arc::new(key), path })
+    }
+
+    /// Path of the SQLite file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version currently applied.
+    pub fn schema_version(&self) -> Result<i64> {
+        migrate::current_version(&self.conn())
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: SQLite rolls back.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn key(&self) -> &MasterKey {
+        &self.key
+    }
+}
+
+/// Timestamps are stored as RFC 3339 UTC text with microseconds, which sorts correctly.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+}
+
+pub(crate) fn parse_opt_ts(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.map(|s| parse_ts(&s))
+}
+
+pub(crate) fn now() -> String {
+    ts(Utc::now())
+}
+
+pub(crate) fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Maps a UNIQUE constraint failure to a conflict naming the field.
+pub(crate) fn unique_conflict(e: rusqlite::Error, field: &str, value: &str) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+            StoreError::Validation(ValidationErrors::single(field, format!("{value:?} is already used")))
+        }
+        _ => StoreError::Sqlite(e),
+    }
+}
