@@ -1,1 +1,17 @@
-//! placeholder
+//! Runs borg for CyBorgBackup: builds borg command lines per policy type, runs them through a
+//! transport (local process today, SSH next), and manages jobs: launching policies, ordering and
+//! locking, the cron scheduler, repository preparation, backups, catalog listings and pruning.
+
+pub mod borg;
+mod events;
+mod jobs;
+mod manager;
+mod prune;
+mod runner;
+mod scheduler;
+pub mod scrub;
+pub mod transport;
+
+pub use events::JobEvent;
+pub use manager::{Executor, ExecutorOptions, LaunchError};
+pub use transport::{RemoteCommand, TransportError};

@@ -83,4 +83,10 @@ pub struct IngestSummary {
 pub trait ListingSink: Send + Sync {
     /// Ingests one archive. Blocking: call it off the async runtime.
     fn ingest(&self, archive: &ArchiveRef, listing: &mut dyn BufRead) -> Result<IngestSummary, String>;
+
+    /// Forgets an archive that is gone from its repository (after a successful listing).
+    /// Blocking: call it off the async runtime.
+    fn forget(&self, archive: ArchiveId) -> Result<(), String> {
+        Err(format!("this catalog cannot forget archive {archive}"))
+    }
 }

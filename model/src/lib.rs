@@ -10,7 +10,7 @@ pub mod policy_type;
 pub mod secret;
 pub mod validate;
 
-pub use catalog::{ArchiveRef, CatalogState, SeriesKey};
+pub use catalog::{ArchiveRef, CatalogState, IngestSummary, ListingSink, SeriesKey};
 pub use cron_expr::{CronError, CronExpr};
 pub use entities::*;
 pub use ids::*;

@@ -1,0 +1,238 @@
+//! borg 1.2 command lines built as argument lists, and parsing of borg's JSON output.
+
+use crate::transport::RemoteCommand;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use model::{PolicyType, Retention, Secret, TypedVars};
+use serde::Deserialize;
+
+/// Borg environment shared by every command: never prompt, UTC times.
+pub struct BorgEnv {
+    /// `BORG_BASE_DIR` (cache, config, keys); `None` keeps the host user's default.
+    pub base_dir: Option<String>,
+    pub passphrase: Option<Secret>,
+}
+
+impl BorgEnv {
+    fn apply(&self, mut cmd: RemoteCommand) -> RemoteCommand {
+        cmd = cmd
+            .env("TZ", "UTC")
+            .env("LANG", "C.UTF-8")
+            .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
+            .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
+            .env("BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", "NO")
+            .env("BORG_DELETE_I_KNOW_WHAT_I_AM_DOING", "NO")
+            .env("BORG_RSH", "ssh -oBatchMode=yes");
+        if let Some(d) = &self.base_dir {
+            cmd = cmd.env("BORG_BASE_DIR", d.clone());
+        }
+        match &self.passphrase {
+            Some(p) => cmd.secret("BORG_PASSPHRASE", p.clone()),
+            // An empty passphrase makes borg fail instead of prompting for one.
+            None => cmd.env("BORG_PASSPHRASE", ""),
+        }
+    }
+
+    fn borg<I: IntoIterator<Item = String>>(&self, args: I) -> RemoteCommand {
+        let mut argv = vec!["borg".to_string()];
+        argv.extend(args);
+        self.apply(RemoteCommand::new(argv))
+    }
+
+    /// `borg init -e repokey` (or `-e none` when the repository has no passphrase).
+    pub fn init(&self, repo: &str) -> RemoteCommand {
+        let mode = if self.passphrase.is_some() { "repokey" } else { "none" };
+        self.borg(["init".into(), "-e".into(), mode.into(), repo.into()])
+    }
+
+    /// `borg info --json REPO`: repository totals, also a cheap existence and passphrase check.
+    pub fn info_repo(&self, repo: &str) -> RemoteCommand {
+        self.borg(["info".into(), "--json".into(), repo.into()])
+    }
+
+    /// `borg create --json` of a policy's sources into `REPO::ARCHIVE`.
+    pub fn create(&self, repo: &str, archive: &str, spec: &CreateSpec) -> RemoteCommand {
+        let mut args: Vec<String> = vec!["create".into(), "--json".into(), "--compression".into(), "lz4".into(), "--exclude-caches".into()];
+        for e in &spec.excludes {
+            args.push("--exclude".into());
+            args.push(e.clone());
+        }
+        args.push(format!("{repo}::{archive}"));
+        // `--` ends options: a source path starting with '-' is still a path.
+        args.push("--".into());
+        args.extend(spec.paths.iter().cloned());
+        self.borg(args)
+    }
+
+    /// `borg list --json-lines REPO::ARCHIVE`: one JSON object per entry on stdout.
+    pub fn list_entries(&self, repo: &str, archive: &str) -> RemoteCommand {
+        self.borg(["list".into(), "--json-lines".into(), format!("{repo}::{archive}")])
+    }
+
+    /// `borg list --json REPO`: the archives in the repository.
+    pub fn list_archives(&self, repo: &str) -> RemoteCommand {
+        self.borg(["list".into(), "--json".into(), repo.into()])
+    }
+
+    /// `borg prune` of one series (archives matching `glob`) by its retention.
+    pub fn prune(&self, repo: &str, glob: &str, retention: &Retention) -> RemoteCommand {
+        let mut args: Vec<String> = vec!["prune".into(), "--list".into(), "--glob-archives".into(), glob.into()];
+        for (flag, n) in retention.flags() {
+            args.push(flag.into());
+            args.push(n.to_string());
+        }
+        args.push(repo.into());
+        self.borg(args)
+    }
+
+    /// `borg compact`: borg 1.2 frees space only then.
+    pub fn compact(&self, repo: &str) -> RemoteCommand {
+        self.borg(["compact".into(), repo.into()])
+    }
+}
+
+/// What `borg create` reads for a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateSpec {
+    pub paths: Vec<String>,
+    pub excludes: Vec<String>,
+}
+
+/// Error for policy types this executor cannot run yet.
+#[derive(Debug, thiserror::Error)]
+#[error("policy type {0} is not supported by this executor yet")]
+pub struct Unsupported(pub PolicyType);
+
+/// Sources of a file-based policy type.
+pub fn create_spec(vars: &TypedVars) -> Result<CreateSpec, Unsupported> {
+    Ok(match vars {
+        TypedVars::Config => CreateSpec { paths: vec!["/etc".into()], excludes: vec![] },
+        TypedVars::Folders { folders, exclude } => CreateSpec { paths: folders.clone(), excludes: exclude.clone() },
+        TypedVars::Rootfs { exclude } => {
+            let mut excludes: Vec<String> =
+                ["/dev", "/proc", "/sys", "/run", "/tmp", "/mnt", "/media", "/lost+found"].iter().map(|s| s.to_string()).collect();
+            excludes.extend(exclude.iter().cloned());
+            CreateSpec { paths: vec!["/".into()], excludes }
+        }
+        TypedVars::Mail => CreateSpec { paths: vec!["/var/mail".into(), "/var/lib/mail".into()], excludes: vec![] },
+        TypedVars::Mysql { .. } => return Err(Unsupported(PolicyType::Mysql)),
+        TypedVars::Postgresql { .. } => return Err(Unsupported(PolicyType::Postgresql)),
+        TypedVars::Piped { .. } => return Err(Unsupported(PolicyType::Piped)),
+        TypedVars::Proxmox { .. } => return Err(Unsupported(PolicyType::Proxmox)),
+        TypedVars::Vm => return Err(Unsupported(PolicyType::Vm)),
+    })
+}
+
+/// The original's archive name: `{type}-{hostname}-{YYYY-MM-DD_HH-MM}`.
+pub fn archive_name(policy_type: PolicyType, hostname: &str, at: DateTime<Utc>) -> String {
+    format!("{}-{}-{}", policy_type.as_str(), hostname, at.format("%Y-%m-%d_%H-%M"))
+}
+
+/// The glob matching every archive of one (type, host) series.
+pub fn series_glob(policy_type: PolicyType, hostname: &str) -> String {
+    format!("{}-{}-*", policy_type.as_str(), hostname)
+}
+
+/// Statistics of `borg create --json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateResult {
+    pub name: String,
+    pub start: DateTime<Utc>,
+    pub duration: f64,
+    pub original_size: i64,
+    pub compressed_size: i64,
+    pub deduplicated_size: i64,
+    pub nfiles: i64,
+}
+
+#[derive(Deserialize)]
+struct CreateJson {
+    archive: ArchiveJson,
+}
+
+#[derive(Deserialize)]
+struct ArchiveJson {
+    name: String,
+    start: String,
+    #[serde(default)]
+    duration: f64,
+    stats: StatsJson,
+}
+
+#[derive(Deserialize)]
+struct StatsJson {
+    original_size: i64,
+    compressed_size: i64,
+    deduplicated_size: i64,
+    nfiles: i64,
+}
+
+/// borg prints naive local times; commands run with `TZ=UTC`.
+pub fn parse_borg_time(s: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc())
+}
+
+pub fn parse_create_json(stdout: &str) -> Result<CreateResult, String> {
+    let j: CreateJson = serde_json::from_str(stdout.trim()).map_err(|e| format!("unexpected borg create --json output: {e}"))?;
+    Ok(CreateResult {
+        start: parse_borg_time(&j.archive.start).ok_or_else(|| format!("bad archive start time {:?}", j.archive.start))?,
+        name: j.archive.name,
+        duration: j.archive.duration,
+        original_size: j.archive.stats.original_size,
+        compressed_size: j.archive.stats.compressed_size,
+        deduplicated_size: j.archive.stats.deduplicated_size,
+        nfiles: j.archive.stats.nfiles,
+    })
+}
+
+/// Repository totals from `borg info --json REPO`.
+pub fn parse_info_totals(stdout: &str) -> Result<(i64, i64, i64), String> {
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|e| format!("unexpected borg info --json output: {e}"))?;
+    let s = &v["cache"]["stats"];
+    let get = |k: &str| s[k].as_i64().ok_or_else(|| format!("borg info --json lacks cache.stats.{k}"));
+    Ok((get("total_size")?, get("total_csize")?, get("unique_csize")?))
+}
+
+/// Archive names and times from `borg list --json REPO`.
+pub fn parse_archive_list(stdout: &str) -> Result<Vec<(String, DateTime<Utc>)>, String> {
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|e| format!("unexpected borg list --json output: {e}"))?;
+    let arr = v["archives"].as_array().ok_or("borg list --json lacks archives")?;
+    Ok(arr
+        .iter()
+        .filter_map(|a| Some((a["name"].as_str()?.to_string(), parse_borg_time(a["start"].as_str()?)?)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_quotes_nothing_itself_and_ends_options() {
+        let env = BorgEnv { base_dir: None, passphrase: Some(Secret::new("pw")) };
+        let spec = CreateSpec { paths: vec!["-rf".into(), "/a b".into()], excludes: vec!["/x".into()] };
+        let c = env.create("/repo", "folders-h-2026", &spec);
+        let dd = c.argv.iter().position(|a| a == "--").unwrap();
+        assert_eq!(&c.argv[dd + 1..], &["-rf".to_string(), "/a b".to_string()]);
+        assert!(c.env.iter().any(|(k, v)| k == "TZ" && v == "UTC"));
+        assert!(c.secret_env.iter().any(|(k, _)| k == "BORG_PASSPHRASE"));
+        assert!(!c.shell_line().unwrap().contains("pw\n"));
+    }
+
+    #[test]
+    fn prune_maps_every_keep_to_its_flag() {
+        let env = BorgEnv { base_dir: None, passphrase: None };
+        let r = Retention { keep_yearly: Some(1), keep_daily: Some(7), ..Default::default() };
+        let c = env.prune("/repo", "folders-h-*", &r);
+        let s = c.argv.join(" ");
+        assert!(s.contains("--keep-daily 7") && s.contains("--keep-yearly 1") && !s.contains("--keep-monthly"));
+    }
+
+    #[test]
+    fn parses_create_json() {
+        let out = r#"{"archive":{"name":"a","start":"2026-11-27T10:00:00.000000","duration":1.5,
+          "stats":{"original_size":10,"compressed_size":8,"deduplicated_size":5,"nfiles":2}},"repository":{}}"#;
+        let r = parse_create_json(out).unwrap();
+        assert_eq!((r.original_size, r.nfiles), (10, 2));
+        assert_eq!(r.start.to_rfc3339(), "2026-11-27T10:00:00+00:00");
+    }
+}

@@ -1,0 +1,10 @@
+//! Live job events (status changes, output lines) broadcast to subscribers such as the API.
+
+use model::{JobId, JobStatus};
+
+/// Something that happened to a job, as it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEvent {
+    Status { job: JobId, status: JobStatus },
+    Output { job: JobId, seq: i64, stream: String, text: String },
+}

@@ -1,0 +1,353 @@
+//! The work of each job type: repository and client preparation, backup, catalog listing,
+//! prune with compact and reconciliation.
+
+use crate::borg::{self, BorgEnv};
+use crate::manager::Executor;
+use crate::runner::{run_error_outcome, run_logged, transport_for, JobLog, Outcome, Stdout};
+use crate::transport::RemoteCommand;
+use chrono::Utc;
+use model::*;
+use std::io::Read;
+use std::sync::Arc;
+use store::{ArchiveSizes, NewJob};
+use tokio_util::sync::CancellationToken;
+
+/// Everything a job needs about its repository.
+pub(crate) struct RepoCtx {
+    pub repo: Repository,
+    pub env: BorgEnv,
+}
+
+pub(crate) fn repo_ctx(ex: &Executor, id: Option<RepositoryId>) -> Result<RepoCtx, Outcome> {
+    let store = &ex.inner.store;
+    let id = id.ok_or_else(|| Outcome::error("job has no repository"))?;
+    let repo = store.repository(id).map_err(|e| Outcome::error(e.to_string()))?;
+    let passphrase = store.repository_passphrase(id).map_err(|e| Outcome::error(e.to_string()))?;
+    let base = ex.inner.opts.local_borg_base_dir.display().to_string();
+    Ok(RepoCtx { repo, env: BorgEnv { base_dir: Some(base), passphrase } })
+}
+
+pub(crate) fn log_for<'a>(ex: &'a Executor, job: &Job, ctx: Option<&RepoCtx>) -> JobLog<'a> {
+    JobLog { ex, job: job.id, secrets: ctx.and_then(|c| c.env.passphrase.clone()).into_iter().collect() }
+}
+
+#[macro_export]
+#[doc(hidden)]
+macro_rules! tryo {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(o) => return o,
+        }
+    };
+}
+
+pub(crate) use crate::prune::prune;
+
+pub(crate) async fn prepare_repository(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
+    let ctx = tryo!(repo_ctx(ex, job.repository));
+    let log = log_for(ex, job, Some(&ctx));
+    let path = ctx.repo.path.clone();
+    if !path.starts_with('/') {
+        return Outcome::error(format!("repository {path} is remote: the SSH transport is not available in this version"));
+    }
+    let t = tryo!(transport_for("localhost").map_err(Outcome::error));
+    let info = tryo!(run_logged(&log, &t, &ctx.env.info_repo(&path), Stdout::Capture, cancel).await.map_err(run_error_outcome));
+    if info.code != 0 {
+        let text = info.stderr_head.join("\n");
+        let missing = text.contains("does not exist") || text.contains("is not a valid repository");
+        if !missing {
+            return Outcome::failed(Some(info.code), format!("repository {path} exists but cannot be opened: {}", last_line(&info.stderr_head)));
+        }
+        if ctx.env.passphrase.is_none() {
+            log.info("repository has no passphrase (repository_key): initialising it unencrypted (-e none)");
+        }
+        if let Some(parent) = std::path::Path::new(&path).parent() {
+            let mk = RemoteCommand::new(["mkdir", "-p", &parent.display().to_string()]);
+            let r = tryo!(run_logged(&log, &t, &mk, Stdout::Log, cancel).await.map_err(run_error_outcome));
+            if r.code != 0 {
+                return Outcome::failed(Some(r.code), format!("cannot create {}", parent.display()));
+            }
+        }
+        let init = tryo!(run_logged(&log, &t, &ctx.env.init(&path), Stdout::Log, cancel).await.map_err(run_error_outcome));
+        if init.code != 0 {
+            return Outcome::failed(Some(init.code), format!("borg init failed: {}", last_line(&init.stderr_head)));
+        }
+    } else {
+        log.info("repository exists and opens with the stored passphrase");
+    }
+    let ready = RepositoryInput { ready: Some(true), ..Default::default() };
+    tryo!(ex.inner.store.update_repository(ctx.repo.id, &ready, None).map_err(|e| Outcome::error(e.to_string())));
+    Outcome::ok("repository ready")
+}
+
+pub(crate) async fn prepare_client(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
+    let store = &ex.inner.store;
+    let client = tryo!(job.client.ok_or_else(|| Outcome::error("job has no client")).and_then(|c| store.client(c).map_err(|e| Outcome::error(e.to_string()))));
+    let log = log_for(ex, job, None);
+    let t = tryo!(transport_for(&client.hostname).map_err(Outcome::error));
+    let facts = RemoteCommand::new(["sh", "-c", "borg --version || exit 3; hostname -I 2>/dev/null || hostname -i 2>/dev/null || true"]);
+    let r = tryo!(run_logged(&log, &t, &facts, Stdout::Capture, cancel).await.map_err(run_error_outcome));
+    if r.code != 0 {
+        return Outcome::failed(Some(r.code), format!("borg is not installed on {} (install the borgbackup package)", client.hostname));
+    }
+    let mut lines = r.stdout.lines();
+    let version = lines.next().unwrap_or_default().trim().trim_start_matches("borg ").to_string();
+    let ip = lines.next().and_then(|l| l.split_whitespace().next()).unwrap_or_default().to_string();
+    log.info(&format!("borg {version} on {} ({ip})", client.hostname));
+    let input = ClientInput { version: Some(version), ip: Some(ip), ready: Some(true), ..Default::default() };
+    tryo!(store.update_client(client.id, &input, None).map_err(|e| Outcome::error(e.to_string())));
+    Outcome::ok("client ready")
+}
+
+pub(crate) fn last_line(lines: &[String]) -> String {
+    lines.iter().rev().find(|l| !l.trim().is_empty()).cloned().unwrap_or_else(|| "no error output".into())
+}
+
+/// A name not yet used in the repository: the original's form, suffixed on collision.
+fn unique_archive_name(ex: &Executor, repo: RepositoryId, base: &str) -> Result<String, Outcome> {
+    let mut name = base.to_string();
+    let mut n = 1;
+    while ex.inner.store.archive_by_name(repo, &name).map_err(|e| Outcome::error(e.to_string()))?.is_some() {
+        n += 1;
+        name = format!("{base}-{n}");
+    }
+    Ok(name)
+}
+
+async fn run_hook(ex: &Executor, log: &JobLog<'_>, client: &Client, which: &str, hook: &str, status: &str, job: &Job, cancel: &CancellationToken) -> Result<i32, Outcome> {
+    let t = transport_for(&client.hostname).map_err(Outcome::error)?;
+    log.info(&format!("running {which}"));
+    let cmd = RemoteCommand::new(["sh", "-c", hook])
+        .env("CYBORG_JOB_ID", job.id.to_string())
+        .env("CYBORG_JOB_STATUS", status)
+        .env("CYBORG_ARCHIVE_NAME", job.archive_name.clone());
+    let _ = ex;
+    let r = run_logged(log, &t, &cmd, Stdout::Log, cancel).await.map_err(run_error_outcome)?;
+    Ok(r.code)
+}
+
+pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
+    let store = &ex.inner.store;
+    let ctx = tryo!(repo_ctx(ex, job.repository));
+    let log = log_for(ex, job, Some(&ctx));
+    let policy = tryo!(job.policy.ok_or_else(|| Outcome::error("job has no policy")).and_then(|p| store.policy(p).map_err(|e| Outcome::error(e.to_string()))));
+    let client = tryo!(job.client.ok_or_else(|| Outcome::error("job has no client")).and_then(|c| store.client(c).map_err(|e| Outcome::error(e.to_string()))));
+    let vars = tryo!(parse_extra_vars(policy.policy_type, &policy.extra_vars).map_err(|e| Outcome::error(format!("invalid extra_vars: {e}"))));
+    let mut spec = tryo!(borg::create_spec(&vars).map_err(|e| Outcome::error(e.to_string())));
+    let t = tryo!(transport_for(&client.hostname).map_err(Outcome::error));
+    if !ctx.repo.path.starts_with('/') {
+        return Outcome::error(format!("repository {} is remote: the SSH transport is not available in this version", ctx.repo.path));
+    }
+    if policy.policy_type == PolicyType::Mail {
+        spec.paths.retain(|p| std::path::Path::new(p).exists());
+        if spec.paths.is_empty() {
+            return Outcome::failed(None, "neither /var/mail nor /var/lib/mail exists on the client");
+        }
+    }
+    let base = borg::archive_name(policy.policy_type, &client.hostname, Utc::now());
+    let name = tryo!(unique_archive_name(ex, ctx.repo.id, &base));
+    tryo!(store.set_job_archive_name(job.id, &name).map_err(|e| Outcome::error(e.to_string())));
+    let mut job = job.clone();
+    job.archive_name = name.clone();
+
+    if !policy.prehook.trim().is_empty() {
+        let code = tryo!(run_hook(ex, &log, &client, "pre-hook", &policy.prehook, "running", &job, cancel).await);
+        if code != 0 {
+            let outcome = Outcome::failed(Some(code), format!("pre-hook exited with status {code}; borg was not started"));
+            return posthook(ex, &log, &client, &policy, &job, cancel, outcome).await;
+        }
+    }
+
+    let cmd = ctx.env.create(&ctx.repo.path, &name, &spec);
+    let outcome = match run_logged(&log, &t, &cmd, Stdout::Capture, cancel).await {
+        Err(e) => run_error_outcome(e),
+        Ok(ran) => {
+            let missing: Vec<&String> = spec
+                .paths
+                .iter()
+                .filter(|p| ran.stderr_head.iter().any(|l| l.starts_with(&format!("{p}: [Errno 2]"))))
+                .collect();
+            if ran.code >= 2 {
+                Outcome::failed(Some(ran.code), format!("borg create failed: {}", last_line(&ran.stderr_head)))
+            } else if !missing.is_empty() {
+                let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+                Outcome::failed(Some(ran.code), format!("source path does not exist: {}", list.join(", ")))
+            } else {
+                match borg::parse_create_json(&ran.stdout) {
+                    Err(e) => Outcome::failed(Some(ran.code), e),
+                    Ok(res) => {
+                        record_backup(ex, &log, &ctx, &policy, &client, &job, &res, cancel).await;
+                        if ran.code == 1 {
+                            Outcome { status: JobStatus::Successful, exit_code: Some(1), explanation: "borg finished with warnings (see log)".into() }
+                        } else {
+                            Outcome::ok(format!("archive {name} created"))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    posthook(ex, &log, &client, &policy, &job, cancel, outcome).await
+}
+
+/// Runs the post-hook (always, with the job's status in its environment).
+async fn posthook(ex: &Executor, log: &JobLog<'_>, client: &Client, policy: &Policy, job: &Job, cancel: &CancellationToken, outcome: Outcome) -> Outcome {
+    if policy.posthook.trim().is_empty() || outcome.status == JobStatus::Canceled {
+        return outcome;
+    }
+    match run_hook(ex, log, client, "post-hook", &policy.posthook, outcome.status.as_str(), job, cancel).await {
+        Ok(0) => outcome,
+        Ok(code) if outcome.status == JobStatus::Successful => Outcome::failed(Some(code), format!("post-hook exited with status {code}")),
+        Ok(_) => outcome,
+        Err(o) if outcome.status == JobStatus::Successful => o,
+        Err(_) => outcome,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_backup(ex: &Executor, log: &JobLog<'_>, ctx: &RepoCtx, policy: &Policy, client: &Client, job: &Job, res: &borg::CreateResult, cancel: &CancellationToken) {
+    let store = &ex.inner.store;
+    log.info(&format!(
+        "archive {}: {} files, original {} B, compressed {} B, deduplicated {} B, {:.1} s",
+        res.name, res.nfiles, res.original_size, res.compressed_size, res.deduplicated_size, res.duration
+    ));
+    let _ = store.set_job_sizes(job.id, res.original_size, res.compressed_size, res.deduplicated_size, res.nfiles);
+    let series = SeriesKey { repository: ctx.repo.id, policy: policy.id, client: client.id };
+    let sizes = ArchiveSizes { original: res.original_size, compressed: res.compressed_size, deduplicated: res.deduplicated_size, nfiles: res.nfiles };
+    if let Err(e) = store.record_archive(&res.name, series, Some(job.id), res.start, sizes) {
+        log.info(&format!("cannot record archive: {e}"));
+        return;
+    }
+    if let Ok(t) = transport_for("localhost") {
+        if let Ok(r) = run_logged(log, &t, &ctx.env.info_repo(&ctx.repo.path), Stdout::Capture, cancel).await {
+            match borg::parse_info_totals(&r.stdout) {
+                Ok((o, c, d)) if r.code == 0 => {
+                    let _ = store.set_repository_sizes(ctx.repo.id, o, c, d);
+                }
+                Ok(_) => {}
+                Err(e) => log.info(&format!("repository totals unavailable: {e}")),
+            }
+        }
+    }
+    let follow = |job_type: JobType, name: String| NewJob {
+        name,
+        job_type,
+        policy: Some(policy.id),
+        client: Some(client.id),
+        repository: Some(ctx.repo.id),
+        archive_name: res.name.clone(),
+        depends_on: Some(job.id),
+        launch_type: "dependency".into(),
+        created_by: job.created_by,
+    };
+    if let Err(e) = ex.enqueue(follow(JobType::Catalog, format!("Catalog {}", res.name))) {
+        log.info(&format!("cannot queue the catalog job: {e}"));
+    }
+    if policy.retention.is_set() {
+        if let Err(e) = ex.enqueue(follow(JobType::Prune, format!("Prune {} {}", client.hostname, policy.name))) {
+            log.info(&format!("cannot queue the prune job: {e}"));
+        }
+    }
+}
+
+/// Reader that ends the listing only when borg exited 0, so that a listing cut short by a
+/// failing borg is an error for the ingester, never a complete-looking archive.
+struct ExitChecked<R> {
+    inner: R,
+    exit: std::sync::mpsc::Receiver<i32>,
+}
+
+impl<R: Read> Read for ExitChecked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            match self.exit.recv() {
+                Ok(0) => {}
+                Ok(code) => return Err(std::io::Error::other(format!("borg list exited with status {code}"))),
+                Err(_) => return Err(std::io::Error::other("borg list did not report an exit status")),
+            }
+        }
+        Ok(n)
+    }
+}
+
+pub(crate) async fn catalog(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
+    let store = &ex.inner.store;
+    let ctx = tryo!(repo_ctx(ex, job.repository));
+    let log = log_for(ex, job, Some(&ctx));
+    let archive = match store.archive_by_name(ctx.repo.id, &job.archive_name) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Outcome::error(format!("archive {} is not recorded", job.archive_name)),
+        Err(e) => return Outcome::error(e.to_string()),
+    };
+    let _ = store.set_catalog_state(archive.id, CatalogState::Running, "", None);
+    let t = tryo!(transport_for("localhost").map_err(Outcome::error));
+    let cmd = ctx.env.list_entries(&ctx.repo.path, &archive.name);
+    log.info(&format!("$ {}", cmd.display()));
+    let mut p = match t.spawn(&cmd).await {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = store.set_catalog_state(archive.id, CatalogState::Failed, &e.to_string(), None);
+            return Outcome::error(e.to_string());
+        }
+    };
+    let stdout = std::mem::replace(&mut p.stdout, Box::pin(tokio::io::empty()));
+    let stderr = std::mem::replace(&mut p.stderr, Box::pin(tokio::io::empty()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = Arc::clone(&ex.inner.sink);
+    let aref = ArchiveRef {
+        id: archive.id,
+        name: archive.name.clone(),
+        series: SeriesKey { repository: archive.repository, policy: archive.policy, client: archive.client },
+        time: archive.time,
+    };
+    let ingest = tokio::task::spawn_blocking(move || {
+        let bridge = tokio_util::io::SyncIoBridge::new(stdout);
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, ExitChecked { inner: bridge, exit: rx });
+        sink.ingest(&aref, &mut reader)
+    });
+    let work = async {
+        let head = crate::runner::log_stderr(&log, stderr).await;
+        let code = p.wait().await;
+        let _ = tx.send(*code.as_ref().unwrap_or(&-1));
+        (head, code)
+    };
+    let (head, code) = tokio::select! {
+        r = work => r,
+        _ = cancel.cancelled() => {
+            p.stop().await;
+            let _ = store.set_catalog_state(archive.id, CatalogState::Failed, "canceled", None);
+            return Outcome { status: JobStatus::Canceled, exit_code: None, explanation: "canceled".into() };
+        }
+    };
+    let result = ingest.await.map_err(|e| format!("ingester crashed: {e}")).and_then(|r| r);
+    let outcome = match (code, result) {
+        (Ok(0), Ok(summary)) => {
+            log.info(&format!("catalog: {} entries, {} new versions, {} removed", summary.entries, summary.new_versions, summary.removed));
+            let _ = store.set_catalog_state(archive.id, CatalogState::Complete, "", Some(summary.entries as i64));
+            Outcome::ok(format!("{} entries catalogued", summary.entries))
+        }
+        (Ok(0), Err(e)) => {
+            let why = format!("catalog ingestion failed: {e}");
+            let _ = store.set_catalog_state(archive.id, CatalogState::Failed, &why, None);
+            Outcome::failed(None, why)
+        }
+        (Ok(code), r) => {
+            let why = format!("borg list failed (status {code}): {}", last_line(&head));
+            if let Err(e) = r {
+                log.info(&format!("ingestion aborted: {e}"));
+            }
+            let _ = store.set_catalog_state(archive.id, CatalogState::Failed, &why, None);
+            Outcome::failed(Some(code), why)
+        }
+        (Err(e), _) => {
+            let _ = store.set_catalog_state(archive.id, CatalogState::Failed, &e.to_string(), None);
+            Outcome::error(e.to_string())
+        }
+    };
+    if outcome.status != JobStatus::Successful {
+        log.info("the backup itself is not affected: its archive is safe in the repository");
+    }
+    outcome
+}

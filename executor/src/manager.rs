@@ -1,0 +1,253 @@
+//! The task manager: launching policies into jobs, and dispatching queued jobs when their
+//! dependency succeeded and their repository, client and the global limit allow.
+
+use crate::events::JobEvent;
+use crate::runner;
+use model::*;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::{NewJob, Store, StoreError};
+use tokio::sync::{broadcast, Notify};
+use tokio_util::sync::CancellationToken;
+
+/// Tunables of the executor.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// `BORG_BASE_DIR` for borg commands run on this machine.
+    pub local_borg_base_dir: PathBuf,
+    /// Most jobs running at once.
+    pub max_concurrent_jobs: usize,
+    /// How often the scheduler looks for due policies.
+    pub scheduler_tick: Duration,
+}
+
+/// Why a policy could not be launched.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("policy cannot run: {}", .0.join("; "))]
+    Blocked(Vec<String>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub sink: Arc<dyn ListingSink>,
+    pub opts: ExecutorOptions,
+    pub events: broadcast::Sender<JobEvent>,
+    wake: Notify,
+    running: Mutex<HashMap<JobId, CancellationToken>>,
+}
+
+/// Handle to the executor; cheap to clone.
+#[derive(Clone)]
+pub struct Executor {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Executor {
+    pub fn new(store: Store, sink: Arc<dyn ListingSink>, opts: ExecutorOptions) -> Executor {
+        let (events, _) = broadcast::channel(4096);
+        Executor {
+            inner: Arc::new(Inner { store, sink, opts, events, wake: Notify::new(), running: Mutex::new(HashMap::new()) }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Live job events.
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Fails jobs a previous process left unfinished, then starts the dispatcher and scheduler.
+    pub fn start(&self) -> Result<(), StoreError> {
+        let n = self.inner.store.fail_interrupted_jobs()?;
+        if n > 0 {
+            tracing::warn!(jobs = n, "marked jobs interrupted by the previous shutdown as failed");
+        }
+        self.inner.store.refresh_next_runs()?;
+        let me = self.clone();
+        tokio::spawn(async move { me.dispatch_loop().await });
+        let me = self.clone();
+        tokio::spawn(async move { crate::scheduler::run(me).await });
+        Ok(())
+    }
+
+    /// Creates the jobs of one run of a policy: preparation where needed, then one backup job
+    /// per enabled client. Catalog and prune jobs follow each successful backup.
+    pub fn launch_policy(&self, id: PolicyId, by: Option<UserId>, launch_type: &str) -> Result<Vec<Job>, LaunchError> {
+        let store = &self.inner.store;
+        let policy = store.policy(id)?;
+        let blockers = store.policy_blockers(&policy)?;
+        if !blockers.is_empty() {
+            return Err(LaunchError::Blocked(blockers));
+        }
+        let repo = store.repository(policy.repository)?;
+        let mut jobs = Vec::new();
+        let prep_repo = if repo.ready {
+            None
+        } else {
+            let j = store.create_job(&NewJob {
+                name: format!("Prepare repository {}", repo.name),
+                job_type: JobType::PrepareRepository,
+                policy: Some(policy.id),
+                client: None,
+                repository: Some(repo.id),
+                archive_name: String::new(),
+                depends_on: None,
+                launch_type: launch_type.into(),
+                created_by: by,
+            })?;
+            jobs.push(j.clone());
+            Some(j.id)
+        };
+        for cid in &policy.clients {
+            let client = store.client(*cid)?;
+            if !client.enabled {
+                continue;
+            }
+            let mut dep = prep_repo;
+            if !client.ready {
+                let j = store.create_job(&NewJob {
+                    name: format!("Prepare client {}", client.hostname),
+                    job_type: JobType::PrepareClient,
+                    policy: Some(policy.id),
+                    client: Some(client.id),
+                    repository: None,
+                    archive_name: String::new(),
+                    depends_on: prep_repo,
+                    launch_type: launch_type.into(),
+                    created_by: by,
+                })?;
+                dep = Some(j.id);
+                jobs.push(j);
+            }
+            jobs.push(store.create_job(&NewJob {
+                name: format!("Backup {} {} ({})", client.hostname, policy.name, policy.policy_type),
+                job_type: JobType::Job,
+                policy: Some(policy.id),
+                client: Some(client.id),
+                repository: Some(repo.id),
+                archive_name: String::new(),
+                depends_on: dep,
+                launch_type: launch_type.into(),
+                created_by: by,
+            })?);
+        }
+        for j in &jobs {
+            self.emit(JobEvent::Status { job: j.id, status: j.status });
+        }
+        tracing::info!(policy = %policy.name, jobs = jobs.len(), launch_type, "policy launched");
+        self.inner.wake.notify_one();
+        Ok(jobs)
+    }
+
+    /// Queues a follow-up job (catalog, prune) and wakes the dispatcher.
+    pub(crate) fn enqueue(&self, j: NewJob) -> Result<Job, StoreError> {
+        let job = self.inner.store.create_job(&j)?;
+        self.emit(JobEvent::Status { job: job.id, status: job.status });
+        self.inner.wake.notify_one();
+        Ok(job)
+    }
+
+    /// Asks a queued or running job to stop. Returns false when it had already finished.
+    pub fn cancel_job(&self, id: JobId) -> Result<bool, StoreError> {
+        let job = self.inner.store.job(id)?;
+        if job.status.is_finished() {
+            return Ok(false);
+        }
+        let token = self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned();
+        match token {
+            Some(t) => t.cancel(),
+            None => self.finish(id, JobStatus::Canceled, None, "canceled before it started")?,
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn emit(&self, e: JobEvent) {
+        let _ = self.inner.events.send(e);
+    }
+
+    pub(crate) fn finish(&self, id: JobId, status: JobStatus, exit: Option<i32>, why: &str) -> Result<(), StoreError> {
+        self.inner.store.set_job_status(id, status, exit, why)?;
+        self.emit(JobEvent::Status { job: id, status });
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    async fn dispatch_loop(self) {
+        loop {
+            if let Err(e) = self.dispatch_once() {
+                tracing::error!(error = %e, "job dispatch failed");
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.inner.wake.notified()).await;
+        }
+    }
+
+    /// Starts every queued job whose dependency succeeded and whose repository and client are
+    /// free, within the global limit. A failed dependency cancels its dependents.
+    fn dispatch_once(&self) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        let unfinished = store.unfinished_jobs()?;
+        let mut busy_repos: HashSet<RepositoryId> = HashSet::new();
+        let mut busy_clients: HashSet<ClientId> = HashSet::new();
+        let mut running = 0usize;
+        for j in unfinished.iter().filter(|j| j.status == JobStatus::Running) {
+            running += 1;
+            busy_repos.extend(j.repository);
+            busy_clients.extend(j.client);
+        }
+        for j in unfinished.iter().filter(|j| j.status != JobStatus::Running) {
+            if let Some(dep) = j.depends_on {
+                let d = store.job(dep)?;
+                match d.status {
+                    JobStatus::Successful => {}
+                    s if s.is_finished() => {
+                        self.finish(j.id, JobStatus::Canceled, None, &format!("dependency job {dep} ended {s}"))?;
+                        continue;
+                    }
+                    _ => {
+                        self.set_waiting(j)?;
+                        continue;
+                    }
+                }
+            }
+            let repo_busy = j.repository.is_some_and(|r| busy_repos.contains(&r));
+            let client_busy = j.client.is_some_and(|c| busy_clients.contains(&c));
+            if repo_busy || client_busy || running >= self.inner.opts.max_concurrent_jobs {
+                self.set_waiting(j)?;
+                continue;
+            }
+            running += 1;
+            busy_repos.extend(j.repository);
+            busy_clients.extend(j.client);
+            store.set_job_status(j.id, JobStatus::Running, None, "")?;
+            self.emit(JobEvent::Status { job: j.id, status: JobStatus::Running });
+            let token = CancellationToken::new();
+            self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).insert(j.id, token.clone());
+            let me = self.clone();
+            let job = store.job(j.id)?;
+            tokio::spawn(async move {
+                let outcome = runner::run(&me, &job, token).await;
+                me.inner.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
+                if let Err(e) = me.finish(job.id, outcome.status, outcome.exit_code, &outcome.explanation) {
+                    tracing::error!(job = %job.id, error = %e, "cannot record job outcome");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn set_waiting(&self, j: &Job) -> Result<(), StoreError> {
+        if j.status == JobStatus::Pending {
+            self.inner.store.set_job_status(j.id, JobStatus::Waiting, None, "")?;
+            self.emit(JobEvent::Status { job: j.id, status: JobStatus::Waiting });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! Runs one job: picks the transport, streams command output into the job log (scrubbed of
+//! secrets), honours cancellation, and turns exit codes into a truthful outcome.
+
+use crate::events::JobEvent;
+use crate::manager::Executor;
+use crate::transport::{Process, RemoteCommand, Transport, TransportError};
+use model::*;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio_util::sync::CancellationToken;
+
+/// How a job ended.
+pub(crate) struct Outcome {
+    pub status: JobStatus,
+    pub exit_code: Option<i32>,
+    pub explanation: String,
+}
+
+impl Outcome {
+    pub fn ok(why: impl Into<String>) -> Self {
+        Outcome { status: JobStatus::Successful, exit_code: Some(0), explanation: why.into() }
+    }
+    pub fn failed(code: Option<i32>, why: impl Into<String>) -> Self {
+        Outcome { status: JobStatus::Failed, exit_code: code, explanation: why.into() }
+    }
+    pub fn error(why: impl Into<String>) -> Self {
+        Outcome { status: JobStatus::Error, exit_code: None, explanation: why.into() }
+    }
+}
+
+/// The log of one running job.
+pub(crate) struct JobLog<'a> {
+    pub ex: &'a Executor,
+    pub job: JobId,
+    pub secrets: Vec<Secret>,
+}
+
+impl JobLog<'_> {
+    pub fn line(&self, stream: &str, text: &str) {
+        let text = crate::scrub::scrub(text, &self.secrets);
+        match self.ex.inner.store.append_job_output(self.job, stream, std::slice::from_ref(&text)) {
+            Ok(seq) => self.ex.emit(JobEvent::Output { job: self.job, seq, stream: stream.into(), text }),
+            Err(e) => tracing::error!(job = %self.job, error = %e, "cannot store job output"),
+        }
+    }
+
+    pub fn info(&self, text: &str) {
+        self.line("system", text);
+    }
+}
+
+/// What to do with a command's stdout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stdout {
+    /// Stream it into the job log.
+    Log,
+    /// Capture it (JSON output), returned to the caller.
+    Capture,
+}
+
+/// The result of a command that ran.
+pub(crate) struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    /// The first 200 stderr lines (where borg reports missing sources).
+    pub stderr_head: Vec<String>,
+}
+
+pub(crate) enum RunError {
+    Transport(TransportError),
+    Canceled,
+}
+
+/// Runs a command to completion, logging stderr (and stdout when asked) line by line.
+pub(crate) async fn run_logged(
+    log: &JobLog<'_>,
+    transport: &Transport,
+    cmd: &RemoteCommand,
+    stdout_mode: Stdout,
+    cancel: &CancellationToken,
+) -> Result<Ran, RunError> {
+    log.info(&format!("$ {}", cmd.display()));
+    let mut p = transport.spawn(cmd).await.map_err(RunError::Transport)?;
+    let stdout = std::mem::replace(&mut p.stdout, Box::pin(tokio::io::empty()));
+    let stderr = std::mem::replace(&mut p.stderr, Box::pin(tokio::io::empty()));
+    let out_fut = async move {
+        let mut captured = String::new();
+        match stdout_mode {
+            Stdout::Capture => {
+                let mut r = stdout;
+                let _ = r.read_to_string(&mut captured).await;
+            }
+            Stdout::Log => {
+                let mut lines = BufReader::new(stdout).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    log.line("stdout", &l);
+                }
+            }
+        }
+        captured
+    };
+    let err_fut = log_stderr(log, stderr);
+    let work = async {
+        let (out, tail) = tokio::join!(out_fut, err_fut);
+        let code = p.wait().await;
+        (out, tail, code)
+    };
+    tokio::select! {
+        (stdout, stderr_head, code) = work => {
+            let code = code.map_err(RunError::Transport)?;
+            log.info(&format!("exit status {code}"));
+            Ok(Ran { code, stdout, stderr_head })
+        }
+        _ = cancel.cancelled() => {
+            log.info("cancel requested: stopping the command");
+            stop(&mut p).await;
+            Err(RunError::Canceled)
+        }
+    }
+}
+
+/// Streams stderr into the job log; returns the first 200 lines.
+pub(crate) async fn log_stderr(log: &JobLog<'_>, stderr: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>) -> Vec<String> {
+    let mut head = Vec::new();
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(l)) = lines.next_line().await {
+        log.line("stderr", &l);
+        if head.len() < 200 {
+            head.push(l);
+        }
+    }
+    head
+}
+
+async fn stop(p: &mut Process) {
+    p.stop().await;
+}
+
+/// The transport that reaches `hostname`.
+pub(crate) fn transport_for(hostname: &str) -> Result<Transport, String> {
+    if is_local(hostname) {
+        Ok(Transport::Local)
+    } else {
+        Err(format!(
+            "client {hostname} is remote: the SSH transport is not available in this version; use localhost"
+        ))
+    }
+}
+
+pub(crate) fn is_local(hostname: &str) -> bool {
+    matches!(hostname, "localhost" | "127.0.0.1" | "::1")
+}
+
+/// Turns a command error into the job's outcome.
+pub(crate) fn run_error_outcome(e: RunError) -> Outcome {
+    match e {
+        RunError::Canceled => Outcome { status: JobStatus::Canceled, exit_code: None, explanation: "canceled".into() },
+        RunError::Transport(t) => Outcome::error(t.to_string()),
+    }
+}
+
+/// Runs a job of any type.
+pub(crate) async fn run(ex: &Executor, job: &Job, cancel: CancellationToken) -> Outcome {
+    let log = JobLog { ex, job: job.id, secrets: Vec::new() };
+    log.info(&format!("job {} ({}) started", job.id, job.job_type));
+    let outcome = match job.job_type {
+        JobType::Job => crate::jobs::backup(ex, job, &cancel).await,
+        JobType::PrepareRepository => crate::jobs::prepare_repository(ex, job, &cancel).await,
+        JobType::PrepareClient => crate::jobs::prepare_client(ex, job, &cancel).await,
+        JobType::Catalog => crate::jobs::catalog(ex, job, &cancel).await,
+        JobType::Prune => crate::jobs::prune(ex, job, &cancel).await,
+        other => Outcome::error(format!("job type {other} is not implemented yet")),
+    };
+    log.info(&format!("job {} {}{}", job.id, outcome.status, if outcome.explanation.is_empty() { String::new() } else { format!(": {}", outcome.explanation) }));
+    outcome
+}

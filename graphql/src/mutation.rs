@@ -1,0 +1,158 @@
+//! GraphQL mutations: login and tokens, inventory CRUD, launching and cancelling jobs.
+//! Inventory changes need a superuser; launching and cancelling need any logged-in user.
+
+use crate::errors::{ApiError, ApiResult};
+use crate::inputs::*;
+use crate::objects::{self, LoginResult, NewApiToken};
+use crate::{admin, services, user};
+use async_graphql::{Context, Object};
+use model::{ClientId, JobId, PolicyId, RepositoryId, ScheduleId, TokenId, UserId, ValidationErrors};
+use store::{NewUser, TokenKind};
+
+pub struct Mutation;
+
+/// How long a login session lasts.
+const SESSION_HOURS: i64 = 12;
+
+#[Object]
+impl Mutation {
+    /// Exchanges an email and password for a session token (send it as `Authorization: Bearer`).
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> ApiResult<LoginResult> {
+        let s = &services(ctx).store;
+        let u = s
+            .verify_login(email.trim(), &password)?
+            .ok_or_else(|| ApiError::Unauthenticated)
+            .map_err(|_| ApiError::Validation(ValidationErrors::single("password", "wrong email or password")))?;
+        let (_, token) = s.create_token(u.id, TokenKind::Session, "login", Some(chrono::Duration::hours(SESSION_HOURS)))?;
+        Ok(LoginResult { token, user: u.into() })
+    }
+
+    /// Ends the current session (or revokes the API token used).
+    async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        let u = user(ctx)?;
+        services(ctx).store.revoke_token(u, u.token)?;
+        Ok(true)
+    }
+
+    /// Creates a long-lived API token for scripts; the value is shown once.
+    async fn create_api_token(&self, ctx: &Context<'_>, name: String) -> ApiResult<NewApiToken> {
+        let u = user(ctx)?;
+        let mut e = ValidationErrors::new();
+        model::validate::check_name(&mut e, "name", &name);
+        e.into_result()?;
+        let (id, token) = services(ctx).store.create_token(u.id, TokenKind::Api, name.trim(), None)?;
+        Ok(NewApiToken { id: id.0, token })
+    }
+
+    async fn revoke_api_token(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
+        let u = user(ctx)?;
+        services(ctx).store.revoke_token(u, TokenId(id))?;
+        Ok(true)
+    }
+
+    async fn create_user(&self, ctx: &Context<'_>, input: UserInput) -> ApiResult<objects::User> {
+        admin(ctx)?;
+        let nu = NewUser { email: input.email, password: input.password, first_name: input.first_name, last_name: input.last_name, is_superuser: input.is_superuser };
+        Ok(services(ctx).store.create_user(&nu)?.into())
+    }
+
+    /// Changes a password: your own, or anyone's as a superuser.
+    async fn set_password(&self, ctx: &Context<'_>, user_id: i64, password: String) -> ApiResult<bool> {
+        let u = user(ctx)?;
+        if u.id.0 != user_id && !u.is_superuser {
+            return Err(ApiError::Forbidden("only a superuser may change another user's password".into()).into());
+        }
+        services(ctx).store.set_password(UserId(user_id), &password)?;
+        Ok(true)
+    }
+
+    async fn delete_user(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
+        let u = admin(ctx)?;
+        if u.id.0 == id {
+            return Err(ApiError::Conflict("you cannot delete yourself".into()).into());
+        }
+        services(ctx).store.delete_user(UserId(id))?;
+        Ok(true)
+    }
+
+    async fn create_client(&self, ctx: &Context<'_>, input: ClientInput) -> ApiResult<objects::Client> {
+        let u = admin(ctx)?;
+        Ok(services(ctx).store.create_client(&input.into(), Some(u.id))?.into())
+    }
+
+    async fn update_client(&self, ctx: &Context<'_>, id: i64, input: ClientInput) -> ApiResult<objects::Client> {
+        let u = admin(ctx)?;
+        Ok(services(ctx).store.update_client(ClientId(id), &input.into(), Some(u.id))?.into())
+    }
+
+    async fn delete_client(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
+        admin(ctx)?;
+        services(ctx).store.delete_client(ClientId(id))?;
+        Ok(true)
+    }
+
+    async fn create_repository(&self, ctx: &Context<'_>, input: RepositoryInput) -> ApiResult<objects::Repository> {
+        let u = admin(ctx)?;
+        Ok(services(ctx).store.create_repository(&input.into(), Some(u.id))?.into())
+    }
+
+    async fn update_repository(&self, ctx: &Context<'_>, id: i64, input: RepositoryInput) -> ApiResult<objects::Repository> {
+        let u = admin(ctx)?;
+        Ok(services(ctx).store.update_repository(RepositoryId(id), &input.into(), Some(u.id))?.into())
+    }
+
+    async fn delete_repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
+        admin(ctx)?;
+        services(ctx).store.delete_repository(RepositoryId(id))?;
+        Ok(true)
+    }
+
+    async fn create_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> ApiResult<objects::Schedule> {
+        let u = admin(ctx)?;
+        Ok(services(ctx).store.create_schedule(&input.into(), Some(u.id))?.into())
+    }
+
+    async fn update_schedule(&self, ctx: &Context<'_>, id: i64, input: ScheduleInput) -> ApiResult<objects::Schedule> {
+        let u = admin(ctx)?;
+        Ok(services(ctx).store.update_schedule(ScheduleId(id), &input.into(), Some(u.id))?.into())
+    }
+
+    async fn delete_schedule(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
+        admin(ctx)?;
+        services(ctx).store.delete_schedule(ScheduleId(id))?;
+        Ok(true)
+    }
+
+    async fn create_policy(&self, ctx: &Context<'_>, input: PolicyInput) -> ApiResult<objects::Policy> {
+        let u = admin(ctx)?;
+        Ok(services(ctx).store.create_policy(&input.into(), Some(u.id))?.into())
+    }
+
+    async fn update_policy(&self, ctx: &Context<'_>, id: i64, input: PolicyInput) -> ApiResult<objects::Policy> {
+        let u = admin(ctx)?;
+        Ok(services(ctx).store.update_policy(PolicyId(id), &input.into(), Some(u.id))?.into())
+    }
+
+    async fn delete_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
+        admin(ctx)?;
+        services(ctx).store.delete_policy(PolicyId(id))?;
+        Ok(true)
+    }
+
+    /// Runs a policy now: one backup job per enabled client (with preparation first where
+    /// needed); catalog and prune jobs follow each successful backup.
+    async fn launch_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Vec<objects::Job>> {
+        let u = user(ctx)?;
+        match services(ctx).executor.launch_policy(PolicyId(id), Some(u.id), "manual") {
+            Ok(jobs) => Ok(jobs.into_iter().map(objects::Job::from).collect()),
+            Err(executor::LaunchError::Blocked(why)) => Err(ApiError::Conflict(format!("policy cannot run: {}", why.join("; "))).into()),
+            Err(executor::LaunchError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// Stops a queued or running job. False when it had already finished.
+    async fn cancel_job(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
+        user(ctx)?;
+        Ok(services(ctx).executor.cancel_job(JobId(id))?)
+    }
+}

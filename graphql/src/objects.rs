@@ -1,0 +1,348 @@
+//! GraphQL output types, converted from the domain model. Secrets never appear: a repository
+//! shows `hasKey` and a masked `repositoryKey`.
+
+use crate::errors::ApiResult;
+use crate::services;
+use async_graphql::{ComplexObject, Context, SimpleObject};
+use chrono::{DateTime, Utc};
+
+#[derive(SimpleObject, Clone)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_superuser: bool,
+    pub is_active: bool,
+    pub created: DateTime<Utc>,
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+impl From<model::User> for User {
+    fn from(u: model::User) -> Self {
+        User {
+            id: u.id.0,
+            email: u.email,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            is_superuser: u.is_superuser,
+            is_active: u.is_active,
+            created: u.created,
+            last_login: u.last_login,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Client {
+    pub id: i64,
+    pub uuid: String,
+    pub hostname: String,
+    pub port: i32,
+    pub ip: String,
+    pub version: String,
+    pub ready: bool,
+    pub hypervisor_ready: bool,
+    pub hypervisor_name: String,
+    pub enabled: bool,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+}
+
+impl From<model::Client> for Client {
+    fn from(c: model::Client) -> Self {
+        Client {
+            id: c.id.0,
+            uuid: c.audit.uuid,
+            hostname: c.hostname,
+            port: c.port as i32,
+            ip: c.ip,
+            version: c.version,
+            ready: c.ready,
+            hypervisor_ready: c.hypervisor_ready,
+            hypervisor_name: c.hypervisor_name,
+            enabled: c.enabled,
+            created: c.audit.created,
+            modified: c.audit.modified,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Repository {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub path: String,
+    /// Whether a passphrase is stored.
+    pub has_key: bool,
+    /// Always masked: the passphrase is write-only.
+    pub repository_key: String,
+    pub original_size: i64,
+    pub compressed_size: i64,
+    pub deduplicated_size: i64,
+    pub ready: bool,
+    pub enabled: bool,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+}
+
+impl From<model::Repository> for Repository {
+    fn from(r: model::Repository) -> Self {
+        Repository {
+            id: r.id.0,
+            uuid: r.audit.uuid,
+            name: r.name,
+            path: r.path,
+            repository_key: if r.has_key { model::MASK.into() } else { String::new() },
+            has_key: r.has_key,
+            original_size: r.original_size,
+            compressed_size: r.compressed_size,
+            deduplicated_size: r.deduplicated_size,
+            ready: r.ready,
+            enabled: r.enabled,
+            created: r.audit.created,
+            modified: r.audit.modified,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Schedule {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub crontab: String,
+    pub enabled: bool,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl Schedule {
+    /// The next run times of this schedule.
+    async fn next_runs(&self, #[graphql(default = 5)] count: i32) -> Vec<DateTime<Utc>> {
+        model::CronExpr::parse(&self.crontab)
+            .map(|c| c.upcoming(Utc::now(), count.clamp(0, 100) as usize))
+            .unwrap_or_default()
+    }
+}
+
+impl From<model::Schedule> for Schedule {
+    fn from(s: model::Schedule) -> Self {
+        Schedule { id: s.id.0, uuid: s.audit.uuid, name: s.name, crontab: s.crontab, enabled: s.enabled, created: s.audit.created, modified: s.audit.modified }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Policy {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub policy_type: String,
+    pub extra_vars: String,
+    pub client_ids: Vec<i64>,
+    pub repository_id: i64,
+    pub schedule_id: i64,
+    pub keep_hourly: Option<i64>,
+    pub keep_daily: Option<i64>,
+    pub keep_weekly: Option<i64>,
+    pub keep_monthly: Option<i64>,
+    pub keep_yearly: Option<i64>,
+    pub vmprovider: String,
+    pub next_run: Option<DateTime<Utc>>,
+    pub mode_pull: bool,
+    pub enabled: bool,
+    pub prehook: String,
+    pub posthook: String,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl Policy {
+    async fn repository(&self, ctx: &Context<'_>) -> ApiResult<Repository> {
+        Ok(services(ctx).store.repository(model::RepositoryId(self.repository_id))?.into())
+    }
+    async fn schedule(&self, ctx: &Context<'_>) -> ApiResult<Schedule> {
+        Ok(services(ctx).store.schedule(model::ScheduleId(self.schedule_id))?.into())
+    }
+    async fn clients(&self, ctx: &Context<'_>) -> ApiResult<Vec<Client>> {
+        let s = &services(ctx).store;
+        Ok(self.client_ids.iter().map(|c| s.client(model::ClientId(*c)).map(Client::from)).collect::<Result<_, _>>()?)
+    }
+    /// Why the policy cannot run now (disabled schedule, repository, clients); empty if it can.
+    async fn blockers(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
+        let s = &services(ctx).store;
+        Ok(s.policy_blockers(&s.policy(model::PolicyId(self.id))?)?)
+    }
+    /// Every run time of the policy in a month (UTC).
+    async fn calendar(&self, ctx: &Context<'_>, year: i32, month: u32) -> ApiResult<Vec<DateTime<Utc>>> {
+        let s = services(ctx).store.schedule(model::ScheduleId(self.schedule_id))?;
+        if !(1..=12).contains(&month) {
+            return Err(crate::ApiError::field("month", "must be between 1 and 12").into());
+        }
+        Ok(s.cron().map(|c| c.calendar(year, month, 50_000)).unwrap_or_default())
+    }
+}
+
+impl From<model::Policy> for Policy {
+    fn from(p: model::Policy) -> Self {
+        let k = |v: Option<u32>| v.map(i64::from);
+        Policy {
+            id: p.id.0,
+            uuid: p.audit.uuid,
+            name: p.name,
+            policy_type: p.policy_type.to_string(),
+            extra_vars: p.extra_vars,
+            client_ids: p.clients.iter().map(|c| c.0).collect(),
+            repository_id: p.repository.0,
+            schedule_id: p.schedule.0,
+            keep_hourly: k(p.retention.keep_hourly),
+            keep_daily: k(p.retention.keep_daily),
+            keep_weekly: k(p.retention.keep_weekly),
+            keep_monthly: k(p.retention.keep_monthly),
+            keep_yearly: k(p.retention.keep_yearly),
+            vmprovider: p.vmprovider,
+            next_run: p.next_run,
+            mode_pull: p.mode_pull,
+            enabled: p.enabled,
+            prehook: p.prehook,
+            posthook: p.posthook,
+            created: p.audit.created,
+            modified: p.audit.modified,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Job {
+    pub id: i64,
+    pub name: String,
+    pub job_type: String,
+    pub status: String,
+    pub policy_id: Option<i64>,
+    pub client_id: Option<i64>,
+    pub repository_id: Option<i64>,
+    pub archive_name: String,
+    pub depends_on: Option<i64>,
+    pub launch_type: String,
+    pub created: DateTime<Utc>,
+    pub started: Option<DateTime<Utc>>,
+    pub finished: Option<DateTime<Utc>>,
+    pub elapsed: f64,
+    pub exit_code: Option<i32>,
+    pub job_explanation: String,
+    pub original_size: i64,
+    pub compressed_size: i64,
+    pub deduplicated_size: i64,
+    pub nfiles: i64,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct OutputLine {
+    pub seq: i64,
+    pub stream: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl Job {
+    /// Output lines after `after` (a previous line's `seq`), at most `limit`.
+    async fn output(&self, ctx: &Context<'_>, #[graphql(default = 0)] after: i64, #[graphql(default = 1000)] limit: i64) -> ApiResult<Vec<OutputLine>> {
+        let lines = services(ctx).store.job_output(model::JobId(self.id), after, limit.clamp(1, 10_000))?;
+        Ok(lines.into_iter().map(|l| OutputLine { seq: l.seq, stream: l.stream, text: l.text, at: l.at }).collect())
+    }
+}
+
+impl From<model::Job> for Job {
+    fn from(j: model::Job) -> Self {
+        Job {
+            id: j.id.0,
+            name: j.name,
+            job_type: j.job_type.to_string(),
+            status: j.status.to_string(),
+            policy_id: j.policy.map(|p| p.0),
+            client_id: j.client.map(|c| c.0),
+            repository_id: j.repository.map(|r| r.0),
+            archive_name: j.archive_name,
+            depends_on: j.depends_on.map(|d| d.0),
+            launch_type: j.launch_type,
+            created: j.created,
+            started: j.started,
+            finished: j.finished,
+            elapsed: j.elapsed,
+            exit_code: j.exit_code,
+            job_explanation: j.job_explanation,
+            original_size: j.original_size,
+            compressed_size: j.compressed_size,
+            deduplicated_size: j.deduplicated_size,
+            nfiles: j.nfiles,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Archive {
+    pub id: i64,
+    pub name: String,
+    pub repository_id: i64,
+    pub policy_id: i64,
+    pub client_id: i64,
+    pub job_id: Option<i64>,
+    pub time: DateTime<Utc>,
+    pub original_size: i64,
+    pub compressed_size: i64,
+    pub deduplicated_size: i64,
+    pub nfiles: i64,
+    /// pending, running, complete or failed.
+    pub catalog_state: String,
+    pub catalog_error: String,
+    pub catalog_entries: i64,
+}
+
+impl From<model::Archive> for Archive {
+    fn from(a: model::Archive) -> Self {
+        Archive {
+            id: a.id.0,
+            name: a.name,
+            repository_id: a.repository.0,
+            policy_id: a.policy.0,
+            client_id: a.client.0,
+            job_id: a.job.map(|j| j.0),
+            time: a.time,
+            original_size: a.original_size,
+            compressed_size: a.compressed_size,
+            deduplicated_size: a.deduplicated_size,
+            nfiles: a.nfiles,
+            catalog_state: a.catalog_state.to_string(),
+            catalog_error: a.catalog_error,
+            catalog_entries: a.catalog_entries,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct LoginResult {
+    pub token: String,
+    pub user: User,
+}
+
+#[derive(SimpleObject)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub created: DateTime<Utc>,
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+#[derive(SimpleObject)]
+pub struct NewApiToken {
+    pub id: i64,
+    /// Shown once: only a hash is stored.
+    pub token: String,
+}
