@@ -1,1 +1,124 @@
-fn main() {}
+//! The `cyborgbackup` binary: command line, configuration, and the composition root that wires
+//! store, executor, catalog, GraphQL and web together.
+
+mod config;
+mod demo;
+mod serve;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use config::{Config, Overrides};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "cyborgbackup", version, about = "Central backup orchestrator for BorgBackup with a searchable file catalog")]
+struct Cli {
+    /// TOML configuration file (also CYBORG_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory: database, master key, catalog (also CYBORG_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the server.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8000 (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Creates a demo client, repository, schedule and policy on first start and backs up
+        /// at once.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manages users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Applies database migrations and exits.
+    Migrate,
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Creates a user; the password is read from CYBORG_PASSWORD or the first line of stdin.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        superuser: bool,
+    },
+    /// Sets a user's password (CYBORG_PASSWORD or the first line of stdin).
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Lists users.
+    List,
+}
+
+fn read_password() -> Result<String> {
+    if let Ok(p) = std::env::var("CYBORG_PASSWORD") {
+        return Ok(p);
+    }
+    eprintln!("password (one line on stdin):");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+    let p = line.trim_end_matches(['\n', '\r']).to_string();
+    if p.is_empty() {
+        bail!("password: none given (set CYBORG_PASSWORD or pipe it on stdin)");
+    }
+    Ok(p)
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let cfg = Config::load(&Overrides { config_file: cli.config.clone(), listen, data_dir: cli.data_dir.clone() })?;
+    init_tracing(&cfg.log);
+    match cli.command {
+        Command::Serve { demo, .. } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(serve::run(cfg, serve::ServeOptions { demo }))
+        }
+        Command::Migrate => {
+            let s = store::Store::open(&cfg.data_dir)?;
+            println!("database {} at schema version {}", s.path().display(), s.schema_version()?);
+            Ok(())
+        }
+        Command::User { action } => {
+            let s = store::Store::open(&cfg.data_dir)?;
+            match action {
+                UserAction::Create { email, superuser } => {
+                    let password = read_password()?;
+                    let u = s.create_user(&store::NewUser { email, password, is_superuser: superuser, ..Default::default() })?;
+                    println!("created user {} ({})", u.email, u.id);
+                }
+                UserAction::SetPassword { email } => {
+                    let u = s.user_by_email(&email)?.with_context(|| format!("email: no user {email:?}"))?;
+                    s.set_password(u.id, &read_password()?)?;
+                    println!("password of {} changed; their sessions were ended", u.email);
+                }
+                UserAction::List => {
+                    for u in s.users()? {
+                        println!("{}\t{}\t{}", u.id, u.email, if u.is_superuser { "superuser" } else { "user" });
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}

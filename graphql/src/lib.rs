@@ -17,7 +17,7 @@ use store::{AuthUser, Store};
 
 /// Every query: inventory and jobs, plus the catalog.
 #[derive(MergedObject, Default)]
-pub struct Query(query::Query, catalog::CatalogQuery);
+pub struct Query(query::InventoryQuery, catalog::CatalogQuery);
 
 pub type CyborgSchema = Schema<Query, mutation::Mutation, EmptySubscription>;
 

@@ -9,10 +9,10 @@ use model::{ArchiveId, ClientId, CronExpr, JobId, JobStatus, JobType, PolicyId, 
 use store::JobFilter;
 
 #[derive(Default)]
-pub struct Query;
+pub struct InventoryQuery;
 
 #[Object]
-impl Query {
+impl InventoryQuery {
     /// Liveness check; needs no authentication.
     async fn ping(&self) -> &'static str {
         "pong"

@@ -1,0 +1,130 @@
+//! The tantivy schema of the catalog: one document per file version, plus its tokenizers.
+
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STORED,
+    STRING,
+};
+use tantivy::tokenizer::{
+    LowerCaser, NgramTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
+use tantivy::Index;
+
+/// Bumped whenever the schema or the on-disk layout beside the index changes; a catalog
+/// written with another version is wiped and rebuilt.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Tokenizer of path and name words: split on every non-alphanumeric character (so on
+/// `/ . - _` and blanks) and lowercase.
+pub(crate) const WORDS_TOKENIZER: &str = "cy_words";
+/// Tokenizer of the trigram field; its input is already lowercased.
+pub(crate) const TRIGRAM_TOKENIZER: &str = "cy_tri";
+
+/// Handles on every field of the schema.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fields {
+    pub vid: Field,
+    pub repository: Field,
+    pub policy: Field,
+    pub client: Field,
+    /// Full path with a leading `/`, exact (case-sensitive), stored and fast.
+    pub path: Field,
+    /// Parent directory path (`/` for top-level entries), exact.
+    pub parent: Field,
+    /// Lowercased file name, fast only (confirmation of substring and glob candidates).
+    pub name_lc: Field,
+    pub name_words: Field,
+    pub path_words: Field,
+    pub name_tri: Field,
+    pub file_type: Field,
+    pub size: Field,
+    /// Microseconds since the epoch, UTC.
+    pub mtime: Field,
+    pub mode: Field,
+    pub user: Field,
+    pub group: Field,
+    pub healthy: Field,
+    pub linktarget: Field,
+}
+
+pub(crate) fn build_schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let num = NumericOptions::default()
+        .set_indexed()
+        .set_fast()
+        .set_stored();
+    let words = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(WORDS_TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let tri = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(TRIGRAM_TOKENIZER)
+            .set_index_option(IndexRecordOption::Basic),
+    );
+    let fields = Fields {
+        vid: b.add_u64_field("vid", num.clone()),
+        repository: b.add_i64_field("repository", num.clone()),
+        policy: b.add_i64_field("policy", num.clone()),
+        client: b.add_i64_field("client", num.clone()),
+        path: b.add_text_field("path", STRING | STORED | FAST),
+        parent: b.add_text_field("parent", STRING),
+        name_lc: b.add_text_field("name_lc", FAST),
+        name_words: b.add_text_field("name_words", words.clone()),
+        path_words: b.add_text_field("path_words", words),
+        name_tri: b.add_text_field("name_tri", tri),
+        file_type: b.add_text_field("type", STRING | STORED),
+        size: b.add_u64_field("size", num.clone()),
+        mtime: b.add_i64_field("mtime", num),
+        mode: b.add_text_field("mode", STORED),
+        user: b.add_text_field("user", STORED),
+        group: b.add_text_field("group", STORED),
+        healthy: b.add_bool_field("healthy", STORED),
+        linktarget: b.add_text_field("linktarget", STORED),
+    };
+    (b.build(), fields)
+}
+
+/// Registers the catalog's tokenizers on an index (needed after every open).
+pub(crate) fn register_tokenizers(index: &Index) -> tantivy::Result<()> {
+    let words = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(128))
+        .filter(LowerCaser)
+        .build();
+    index.tokenizers().register(WORDS_TOKENIZER, words);
+    let tri = TextAnalyzer::builder(NgramTokenizer::new(3, 3, false)?).build();
+    index.tokenizers().register(TRIGRAM_TOKENIZER, tri);
+    Ok(())
+}
+
+/// Words of a text as the words tokenizer produces them.
+pub(crate) fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && w.len() < 128)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Distinct trigrams (by characters) of an already lowercased text.
+pub(crate) fn trigrams(lower: &str) -> Vec<String> {
+    let chars: Vec<char> = lower.chars().collect();
+    let mut out: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_on_separators() {
+        assert_eq!(
+            words("Etc/nginx-Site_a.CONF"),
+            ["etc", "nginx", "site", "a", "conf"]
+        );
+        assert_eq!(trigrams("ginx"), ["gin", "inx"]);
+        assert!(trigrams("ab").is_empty());
+    }
+}

@@ -1,0 +1,176 @@
+//! Public request and result types of the catalog.
+
+use chrono::{DateTime, Utc};
+use model::catalog::IngestSummary;
+use model::{ArchiveId, ClientId, PolicyId, RepositoryId, SeriesKey};
+use serde::{Deserialize, Serialize};
+
+/// A catalog search. `text` forms:
+/// - words of file names: `nginx.conf` (also matches `nginx-conf`);
+/// - substring of a file name: `ginx` finds `nginx.conf.bak` (three characters or more);
+/// - path prefix, ending with `/`: `/etc/nginx/`;
+/// - glob, containing `*` or `?`: `*.sql.gz` on names (case-insensitive), or on whole paths
+///   when it contains a `/` (case-sensitive): `/var/log/*.gz`;
+/// - exact path, starting with `/`: that path, or if none, every path starting with it;
+/// - path words, containing `/` but not starting with it: `nginx/sites-enabled`;
+/// - empty: everything (with the filters).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    pub text: String,
+    pub client: Option<ClientId>,
+    pub policy: Option<PolicyId>,
+    pub repository: Option<RepositoryId>,
+    /// Only versions held by this archive.
+    pub archive: Option<ArchiveId>,
+    /// Borg type character: `-` file, `d` directory, `l` symlink, ...
+    pub file_type: Option<String>,
+    pub min_size: Option<u64>,
+    pub max_size: Option<u64>,
+    pub mtime_from: Option<DateTime<Utc>>,
+    pub mtime_to: Option<DateTime<Utc>>,
+    /// Only versions held by the latest archive of their series.
+    pub latest_only: bool,
+    /// Page size; 0 means the default (50). Capped at 1000.
+    pub limit: usize,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// An archive as shown with a hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveBrief {
+    pub id: ArchiveId,
+    pub name: String,
+    pub time: DateTime<Utc>,
+}
+
+/// One file version and the archives of its series that hold it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionHit {
+    /// Catalog-internal id of the version (stable until the catalog is rebuilt).
+    pub version_id: u64,
+    /// Absolute path (leading `/`).
+    pub path: String,
+    pub name: String,
+    pub file_type: String,
+    pub size: u64,
+    pub mtime: DateTime<Utc>,
+    pub mode: String,
+    pub user: String,
+    pub group: String,
+    pub healthy: bool,
+    pub linktarget: String,
+    pub series: SeriesKey,
+    /// Oldest archive holding the version.
+    pub first_archive: ArchiveBrief,
+    /// Newest archive holding the version.
+    pub last_archive: ArchiveBrief,
+    pub archive_count: u32,
+    /// Every archive holding the version, oldest first.
+    pub archives: Vec<ArchiveId>,
+}
+
+/// A page of search results, newest versions first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchPage {
+    /// Number of matching versions (all pages).
+    pub total: u64,
+    pub hits: Vec<VersionHit>,
+    pub next_cursor: Option<String>,
+}
+
+/// What followed a version in its series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum VersionFate {
+    /// The latest archive of the series still holds this version.
+    Current,
+    /// The next archive holds another version of the path.
+    Changed { archive: ArchiveBrief },
+    /// The next archive holds no version of the path: it was deleted before that archive.
+    Deleted { archive: ArchiveBrief },
+}
+
+/// One version in a file's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub version: VersionHit,
+    /// What the archive after `version.last_archive` shows.
+    pub fate: VersionFate,
+}
+
+/// Kind of difference between two archives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffKind {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// One path that differs between two archives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffEntry {
+    pub path: String,
+    pub kind: DiffKind,
+    /// Version in the first archive (removed, changed).
+    pub old: Option<VersionHit>,
+    /// Version in the second archive (added, changed).
+    pub new: Option<VersionHit>,
+}
+
+/// Difference between two archives of a series, entries sorted by path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveDiff {
+    pub added: u64,
+    pub removed: u64,
+    pub changed: u64,
+    pub entries: Vec<DiffEntry>,
+}
+
+/// Children of a directory in one archive, sorted by path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrowsePage {
+    pub total: u64,
+    pub entries: Vec<VersionHit>,
+}
+
+/// Change statistics of an archive against the previous archive of its series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeStats {
+    /// The archive compared against (None for the first archive of a series).
+    pub previous: Option<ArchiveId>,
+    pub added: u64,
+    pub removed: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub added_bytes: u64,
+    pub removed_bytes: u64,
+    /// Size of changed entries in the previous archive.
+    pub changed_bytes_before: u64,
+    /// Size of changed entries in this archive.
+    pub changed_bytes_after: u64,
+}
+
+/// Result of ingesting one archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestReport {
+    pub archive: ArchiveId,
+    pub summary: IngestSummary,
+    pub changes: ChangeStats,
+    /// True when the archive was already ingested and nothing was done.
+    pub already_ingested: bool,
+}
+
+/// Size of the catalog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogStats {
+    pub archives: u64,
+    pub series: u64,
+    /// Live versions (documents held by at least one archive).
+    pub versions: u64,
+    /// Documents in the index (may briefly include versions awaiting deletion).
+    pub docs: u64,
+    /// Bytes used on disk by the whole catalog directory.
+    pub bytes_on_disk: u64,
+}

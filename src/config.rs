@@ -1,0 +1,160 @@
+//! Server configuration: defaults, then an optional TOML file, then `CYBORG_*` environment
+//! variables, then command-line flags; validated once, with errors naming the key.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the HTTP server binds (`listen`, `CYBORG_LISTEN`, `--listen`).
+    pub listen: SocketAddr,
+    /// Database, master key, catalog index (`data_dir`, `CYBORG_DATA_DIR`, `--data-dir`).
+    pub data_dir: PathBuf,
+    /// Most jobs running at once (`max_concurrent_jobs`, `CYBORG_MAX_CONCURRENT_JOBS`).
+    pub max_concurrent_jobs: usize,
+    /// Scheduler period in seconds (`scheduler_tick_seconds`, `CYBORG_SCHEDULER_TICK_SECONDS`).
+    pub scheduler_tick_seconds: u64,
+    /// Log filter (`log`, `CYBORG_LOG`), e.g. `info` or `cyborgbackup=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8000".parse().expect("valid default address"),
+            data_dir: PathBuf::from("/var/lib/cyborgbackup"),
+            max_concurrent_jobs: 4,
+            scheduler_tick_seconds: 5,
+            log: "info".into(),
+        }
+    }
+}
+
+/// The TOML file: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    max_concurrent_jobs: Option<i64>,
+    scheduler_tick_seconds: Option<i64>,
+    log: Option<String>,
+}
+
+/// Values given on the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+fn parse_listen(key: &str, v: &str) -> Result<SocketAddr> {
+    v.parse().with_context(|| format!("{key}: {v:?} is not an address like 127.0.0.1:8000"))
+}
+
+fn parse_count(key: &str, v: i64, min: i64, max: i64) -> Result<i64> {
+    if v < min || v > max {
+        bail!("{key}: {v} is out of range ({min}..={max})");
+    }
+    Ok(v)
+}
+
+fn env_int(key: &str) -> Result<Option<i64>> {
+    match std::env::var(key) {
+        Ok(v) => Ok(Some(v.trim().parse().with_context(|| format!("{key}: {v:?} is not a whole number"))?)),
+        Err(_) => Ok(None),
+    }
+}
+
+impl Config {
+    /// Loads the configuration in order: defaults, file, environment, flags.
+    pub fn load(o: &Overrides) -> Result<Config> {
+        let mut c = Config::default();
+        let file = o.config_file.clone().or_else(|| std::env::var_os("CYBORG_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            c.apply_file(&path)?;
+        }
+        if let Ok(v) = std::env::var("CYBORG_LISTEN") {
+            c.listen = parse_listen("CYBORG_LISTEN", &v)?;
+        }
+        if let Some(v) = std::env::var_os("CYBORG_DATA_DIR") {
+            c.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env_int("CYBORG_MAX_CONCURRENT_JOBS")? {
+            c.max_concurrent_jobs = parse_count("CYBORG_MAX_CONCURRENT_JOBS", v, 1, 256)? as usize;
+        }
+        if let Some(v) = env_int("CYBORG_SCHEDULER_TICK_SECONDS")? {
+            c.scheduler_tick_seconds = parse_count("CYBORG_SCHEDULER_TICK_SECONDS", v, 1, 60)? as u64;
+        }
+        if let Ok(v) = std::env::var("CYBORG_LOG") {
+            c.log = v;
+        }
+        if let Some(v) = &o.listen {
+            c.listen = parse_listen("--listen", v)?;
+        }
+        if let Some(v) = &o.data_dir {
+            c.data_dir = v.clone();
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn apply_file(&mut self, path: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let f: FileConfig = toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
+        if let Some(v) = f.listen {
+            self.listen = parse_listen("listen", &v)?;
+        }
+        if let Some(v) = f.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = f.max_concurrent_jobs {
+            self.max_concurrent_jobs = parse_count("max_concurrent_jobs", v, 1, 256)? as usize;
+        }
+        if let Some(v) = f.scheduler_tick_seconds {
+            self.scheduler_tick_seconds = parse_count("scheduler_tick_seconds", v, 1, 60)? as u64;
+        }
+        if let Some(v) = f.log {
+            self.log = v;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.data_dir.as_os_str().is_empty() {
+            bail!("data_dir: must not be empty");
+        }
+        if !self.data_dir.is_absolute() {
+            bail!("data_dir: {} must be an absolute path", self.data_dir.display());
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log).with_context(|| format!("log: {:?} is not a valid log filter", self.log))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listen = \"nonsense\"\n").unwrap();
+        let e = Config::load(&Overrides { config_file: Some(p.clone()), ..Default::default() }).unwrap_err();
+        assert!(format!("{e:#}").contains("listen"), "{e:#}");
+        std::fs::write(&p, "max_concurrent_jobs = 0\n").unwrap();
+        let e = Config::load(&Overrides { config_file: Some(p.clone()), ..Default::default() }).unwrap_err();
+        assert!(format!("{e:#}").contains("max_concurrent_jobs"), "{e:#}");
+        std::fs::write(&p, "colour = \"blue\"\n").unwrap();
+        let e = Config::load(&Overrides { config_file: Some(p.clone()), ..Default::default() }).unwrap_err();
+        assert!(format!("{e:#}").contains("colour"), "{e:#}");
+        std::fs::write(&p, "listen = \"127.0.0.1:9999\"\ndata_dir = \"/tmp/x\"\n").unwrap();
+        let c = Config::load(&Overrides { config_file: Some(p), listen: Some("127.0.0.1:0".into()), ..Default::default() }).unwrap();
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+}

@@ -1,0 +1,86 @@
+//! `cyborgbackup serve`: opens the store and the catalog, starts the executor, and serves HTTP.
+
+use crate::config::Config;
+use anyhow::{Context, Result};
+use executor::{Executor, ExecutorOptions};
+use std::sync::Arc;
+use std::time::Duration;
+use store::{NewUser, Store};
+
+pub struct ServeOptions {
+    pub demo: bool,
+}
+
+/// The first administrator, created when the database has no user.
+pub const ADMIN_EMAIL: &str = "admin@cyborg.local";
+
+fn ensure_admin(store: &Store) -> Result<Option<String>> {
+    if store.user_count()? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match std::env::var("CYBORG_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (random_password(), true),
+    };
+    store
+        .create_user(&NewUser { email: ADMIN_EMAIL.into(), password: password.clone(), is_superuser: true, ..Default::default() })
+        .context("creating the first administrator (CYBORG_ADMIN_PASSWORD)")?;
+    if generated {
+        tracing::warn!(email = ADMIN_EMAIL, password = %password, "created the first administrator; this password is shown once");
+    } else {
+        tracing::info!(email = ADMIN_EMAIL, "created the first administrator with CYBORG_ADMIN_PASSWORD");
+    }
+    Ok(Some(password))
+}
+
+/// A random 20-character password from the OS generator.
+pub fn random_password() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::rngs::OsRng, 20)
+}
+
+pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("data_dir: cannot create {}", cfg.data_dir.display()))?;
+    let store = Store::open(&cfg.data_dir).with_context(|| format!("opening the database in {}", cfg.data_dir.display()))?;
+    let admin_password = ensure_admin(&store)?;
+    let catalog_dir = cfg.data_dir.join("catalog");
+    let catalog = tokio::task::spawn_blocking(move || indexer::Catalog::open(&catalog_dir)).await??;
+    if catalog.needs_rebuild() {
+        tracing::warn!("the catalog index was reset (schema change or damage): archives will be listed again as they are backed up");
+    }
+    let borg_base = cfg.data_dir.join("borg");
+    std::fs::create_dir_all(&borg_base)?;
+    let executor = Executor::new(
+        store.clone(),
+        Arc::new(catalog.clone()),
+        ExecutorOptions {
+            local_borg_base_dir: borg_base,
+            max_concurrent_jobs: cfg.max_concurrent_jobs,
+            scheduler_tick: Duration::from_secs(cfg.scheduler_tick_seconds),
+        },
+    );
+    executor.start()?;
+    let schema = graphql::schema(graphql::Services { store: store.clone(), executor: executor.clone(), catalog });
+    let app = web::router(web::AppState { schema, store: store.clone() });
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("listen: cannot bind {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    // Tests and scripts read this line to find the port.
+    println!("CyBorgBackup listening on {url}");
+    tracing::info!(%url, data_dir = %cfg.data_dir.display(), "server started");
+    if opts.demo {
+        crate::demo::setup(&store, &executor, &cfg.data_dir, &url, admin_password.as_deref())?;
+    }
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = async { if let Some(t) = term.as_mut() { t.recv().await; } else { std::future::pending::<()>().await } } => {}
+    }
+}
