@@ -4,6 +4,7 @@
 //! as SSH would, so both paths are exercised the same way.
 
 use model::Secret;
+use std::future::Future;
 use std::pin::Pin;
 use std::process::Stdio;
 use tokio::io::{AsyncRead, AsyncWriteExt};
@@ -116,35 +117,65 @@ impl RemoteCommand {
     }
 }
 
+/// A boxed future, as returned by [`ProcessControl`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Waiting for and stopping a started command; one implementation per transport.
+pub trait ProcessControl: Send {
+    /// Waits for the command; its exit code, or 128+signal when a signal ended it.
+    fn wait(&mut self) -> BoxFuture<'_, Result<i32, TransportError>>;
+    /// Asks the command to stop (SIGTERM first, so borg can release its lock), then kills it.
+    fn stop(&mut self) -> BoxFuture<'_, ()>;
+}
+
 /// A started command: its output streams and a handle to wait for or stop it.
 pub struct Process {
     pub stdout: Pin<Box<dyn AsyncRead + Send>>,
     pub stderr: Pin<Box<dyn AsyncRead + Send>>,
-    child: Child,
-    host: String,
+    pub control: Box<dyn ProcessControl>,
 }
 
 impl Process {
     /// Waits for the command; its exit code, or 128+signal when a signal ended it.
     pub async fn wait(&mut self) -> Result<i32, TransportError> {
-        let st = self
-            .child
-            .wait()
-            .await
-            .map_err(|e| TransportError::Lost { host: self.host.clone(), reason: e.to_string() })?;
-        use std::os::unix::process::ExitStatusExt;
-        Ok(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)))
+        self.control.wait().await
     }
 
-    /// Asks the command to stop (SIGTERM, so borg can release its lock), then kills it.
+    /// Asks the command to stop, then kills it.
     pub async fn stop(&mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
-            if tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait()).await.is_ok() {
-                return;
+        self.control.stop().await
+    }
+}
+
+/// A command running on this machine.
+struct LocalProcess {
+    child: Child,
+    host: String,
+}
+
+impl ProcessControl for LocalProcess {
+    fn wait(&mut self) -> BoxFuture<'_, Result<i32, TransportError>> {
+        Box::pin(async move {
+            let st = self
+                .child
+                .wait()
+                .await
+                .map_err(|e| TransportError::Lost { host: self.host.clone(), reason: e.to_string() })?;
+            use std::os::unix::process::ExitStatusExt;
+            Ok(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)))
+        })
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(pid) = self.child.id() {
+                let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+                if tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait()).await.is_ok() {
+                    return;
+                }
             }
-        }
-        let _ = self.child.kill().await;
+            let _ = self.child.kill().await;
+        })
     }
 }
 
@@ -187,7 +218,7 @@ impl Transport {
                 drop(stdin);
                 let stdout = child.stdout.take().ok_or_else(|| TransportError::Spawn { host: host.clone(), reason: "no stdout".into() })?;
                 let stderr = child.stderr.take().ok_or_else(|| TransportError::Spawn { host: host.clone(), reason: "no stderr".into() })?;
-                Ok(Process { stdout: Box::pin(stdout), stderr: Box::pin(stderr), child, host })
+                Ok(Process { stdout: Box::pin(stdout), stderr: Box::pin(stderr), control: Box::new(LocalProcess { child, host }) })
             }
         }
     }
