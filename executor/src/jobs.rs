@@ -166,7 +166,7 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
             let missing: Vec<&String> = spec
                 .paths
                 .iter()
-                .filter(|p| ran.stderr_head.iter().any(|l| l.starts_with(&format!("{p}: [Errno 2]"))))
+                .filter(|p| ran.stderr_head.iter().any(|l| l.starts_with(&format!("{p}: ")) && l.contains("[Errno 2]")))
                 .collect();
             if ran.code >= 2 {
                 Outcome::failed(Some(ran.code), format!("borg create failed: {}", last_line(&ran.stderr_head)))

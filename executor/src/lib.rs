@@ -10,6 +10,7 @@ mod prune;
 mod runner;
 mod scheduler;
 pub mod scrub;
+pub mod ssh;
 pub mod transport;
 
 pub use events::JobEvent;

@@ -29,12 +29,19 @@ pub enum TransportError {
     Lost { host: String, reason: String },
     #[error("invalid command: {0}")]
     Invalid(String),
+    /// No connection: refused, unroutable, unresolvable, or no answer in time.
+    #[error("cannot reach {host}: {reason}")]
+    Unreachable { host: String, reason: String },
+    #[error("{host} refused the server's ssh key for user {user}: add the server's public key to that user's authorized_keys")]
+    AuthRefused { host: String, user: String },
+    #[error("ssh host key of {host} changed: pinned {expected}, presented {got}; if the change is expected, accept the new key through the API")]
+    HostKeyChanged { host: String, expected: String, got: String },
 }
 
 impl TransportError {
     /// Whether trying again later may help (network trouble) or not (bad command).
     pub fn is_transient(&self) -> bool {
-        matches!(self, TransportError::Lost { .. } | TransportError::Spawn { .. })
+        matches!(self, TransportError::Lost { .. } | TransportError::Spawn { .. } | TransportError::Unreachable { .. })
     }
 }
 
@@ -184,12 +191,15 @@ impl ProcessControl for LocalProcess {
 pub enum Transport {
     /// This machine, as the server's user.
     Local,
+    /// A host reached over SSH with the server's key.
+    Ssh(crate::ssh::SshTarget),
 }
 
 impl Transport {
     pub fn host(&self) -> &str {
         match self {
             Transport::Local => "localhost",
+            Transport::Ssh(t) => &t.host,
         }
     }
 
@@ -220,6 +230,7 @@ impl Transport {
                 let stderr = child.stderr.take().ok_or_else(|| TransportError::Spawn { host: host.clone(), reason: "no stderr".into() })?;
                 Ok(Process { stdout: Box::pin(stdout), stderr: Box::pin(stderr), control: Box::new(LocalProcess { child, host }) })
             }
+            Transport::Ssh(target) => target.spawn(&line, &payload).await,
         }
     }
 }

@@ -4,7 +4,22 @@
 //! within a series (the archives of one policy and client in one repository). Each version
 //! is one tantivy document, indexed once however many archives hold it. Membership (which
 //! archives hold which versions) is one roaring bitmap of version ids per archive, kept in
-//! files beside the index. See `state` for the on-disk layout and its commit protocol.
+//! files beside the index.
+//!
+//! On disk, under the catalog directory:
+//! - `SCHEMA`: the schema version; another version (or unreadable files) means wipe and
+//!   rebuild, reported by [`Catalog::needs_rebuild`];
+//! - `index/`: the tantivy index, one document per version;
+//! - `state.json`: archives (name, series, time, summary, change statistics), the committed
+//!   length of each series table and the next version id; rewritten atomically, it is the
+//!   commit point of every ingestion and removal;
+//! - `archives/<archive id>.bm`: roaring bitmap of the version ids an archive holds;
+//! - `series/<repository>_<policy>_<client>.ver`: append-only table of the series' versions
+//!   (id, 128-bit version key, path hash, size) used to deduplicate and count changes;
+//! - `gc/<series>.bm`: versions awaiting deletion after archives were forgotten.
+//!
+//! Index documents committed without their state (a crash mid-ingestion) are deleted at the
+//! next open, so an archive is either fully visible or not at all.
 
 mod collect;
 mod error;

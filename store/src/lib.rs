@@ -2,6 +2,7 @@
 //! migrations from `migrations/` are embedded and applied when the store opens.
 
 mod archives;
+mod hostkeys;
 mod inventory;
 mod jobs;
 mod migrate;
@@ -13,6 +14,7 @@ mod users;
 pub use jobs::{JobFilter, NewJob};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use archives::ArchiveSizes;
+pub use hostkeys::{HostKey, PendingHostKey};
 pub use settings::SettingValue;
 pub use users::{AuthUser, NewUser, TokenInfo, TokenKind};
 

@@ -1,0 +1,155 @@
+//! Test harness: the real `cyborgbackup` binary started on port 0 with a temporary data
+//! directory, and a small GraphQL client.
+#![allow(dead_code)]
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_EMAIL: &str = "admin@cyborg.local";
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+/// A running server; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub data_dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The result of a GraphQL call: data, or errors with their extensions.
+pub struct Gql(pub Value);
+
+impl Gql {
+    pub fn data(&self) -> Result<&Value> {
+        if let Some(errs) = self.0.get("errors") {
+            bail!("graphql errors: {errs}");
+        }
+        self.0.get("data").ok_or_else(|| anyhow!("no data in {}", self.0))
+    }
+
+    /// The `code` extension of the first error.
+    pub fn error_code(&self) -> Option<&str> {
+        self.0["errors"][0]["extensions"]["code"].as_str()
+    }
+
+    /// The `field` extension of the first error.
+    pub fn error_field(&self) -> Option<&str> {
+        self.0["errors"][0]["extensions"]["field"].as_str()
+    }
+
+    pub fn error_message(&self) -> String {
+        self.0["errors"][0]["message"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+impl Server {
+    pub fn start() -> Result<Server> {
+        let data_dir = tempfile::tempdir()?;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cyborgbackup"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .env("CYBORG_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("CYBORG_SCHEDULER_TICK_SECONDS", "1")
+            .env("CYBORG_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting cyborgbackup")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines.next().context("server exited before listening")??;
+            if let Some(u) = line.strip_prefix("CyBorgBackup listening on ") {
+                break u.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Server { child, url, data_dir, http: reqwest::Client::new() })
+    }
+
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Result<Gql> {
+        let mut req = self.http.post(format!("{}/graphql", self.url)).json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let v: Value = req.send().await?.json().await?;
+        Ok(Gql(v))
+    }
+
+    pub async fn login(&self) -> Result<String> {
+        let r = self
+            .gql(None, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }", json!({"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD}))
+            .await?;
+        Ok(r.data()?["login"]["token"].as_str().context("no token")?.to_string())
+    }
+
+    /// Runs a query that must succeed and returns its data.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Result<Value> {
+        Ok(self.gql(Some(token), query, variables).await?.data()?.clone())
+    }
+
+    /// Waits until every job is finished; returns them.
+    pub async fn wait_jobs(&self, token: &str, timeout: Duration) -> Result<Vec<Value>> {
+        let start = Instant::now();
+        loop {
+            let d = self.ok(token, "{ jobs(limit: 1000) { id jobType status jobExplanation archiveName launchType exitCode } }", json!({})).await?;
+            let jobs = d["jobs"].as_array().cloned().unwrap_or_default();
+            let done = !jobs.is_empty()
+                && jobs.iter().all(|j| matches!(j["status"].as_str(), Some("successful" | "failed" | "error" | "canceled")));
+            if done {
+                return Ok(jobs);
+            }
+            if start.elapsed() > timeout {
+                bail!("jobs not finished after {timeout:?}: {jobs:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// The output lines of a job, joined.
+    pub async fn job_log(&self, token: &str, id: i64) -> Result<String> {
+        let d = self.ok(token, "query($id: Int!) { job(id: $id) { output(limit: 10000) { text } } }", json!({"id": id})).await?;
+        Ok(d["job"]["output"].as_array().cloned().unwrap_or_default().iter().filter_map(|l| l["text"].as_str().map(String::from)).collect::<Vec<_>>().join("\n"))
+    }
+}
+
+/// Creates a local client, a repository in the data dir, a schedule and a folders policy.
+pub async fn local_policy(s: &Server, token: &str, folders: &[&str], passphrase: &str) -> Result<i64> {
+    let c = s.ok(token, r#"mutation { createClient(input: {hostname: "localhost"}) { id } }"#, json!({})).await;
+    let client_id = match c {
+        Ok(d) => d["createClient"]["id"].as_i64().context("client id")?,
+        Err(_) => s.ok(token, "{ clients { id hostname } }", json!({})).await?["clients"][0]["id"].as_i64().context("client")?,
+    };
+    let repo_path = s.data_dir.path().join(format!("repo-{}", rand_suffix()));
+    let r = s
+        .ok(
+            token,
+            "mutation($p: String!, $k: String!) { createRepository(input: {name: \"local\", path: $p, repositoryKey: $k}) { id } }",
+            json!({"p": repo_path.display().to_string(), "k": passphrase}),
+        )
+        .await?;
+    let sc = s.ok(token, r#"mutation { createSchedule(input: {name: "nightly", crontab: "0 3 * * *"}) { id } }"#, json!({})).await?;
+    let p = s
+        .ok(
+            token,
+            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"files\", policyType: \"folders\", extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
+            json!({"c": client_id, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": folders}).to_string()}),
+        )
+        .await?;
+    p["createPolicy"]["id"].as_i64().context("policy id")
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
