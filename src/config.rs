@@ -52,7 +52,8 @@ pub struct Overrides {
 }
 
 fn parse_listen(key: &str, v: &str) -> Result<SocketAddr> {
-    v.parse().with_context(|| format!("{key}: {v:?} is not an address like 127.0.0.1:8000"))
+    v.parse()
+        .with_context(|| format!("{key}: {v:?} is not an address like 127.0.0.1:8000"))
 }
 
 fn parse_count(key: &str, v: i64, min: i64, max: i64) -> Result<i64> {
@@ -64,7 +65,11 @@ fn parse_count(key: &str, v: i64, min: i64, max: i64) -> Result<i64> {
 
 fn env_int(key: &str) -> Result<Option<i64>> {
     match std::env::var(key) {
-        Ok(v) => Ok(Some(v.trim().parse().with_context(|| format!("{key}: {v:?} is not a whole number"))?)),
+        Ok(v) => {
+            Ok(Some(v.trim().parse().with_context(|| {
+                format!("{key}: {v:?} is not a whole number")
+            })?))
+        }
         Err(_) => Ok(None),
     }
 }
@@ -73,7 +78,10 @@ impl Config {
     /// Loads the configuration in order: defaults, file, environment, flags.
     pub fn load(o: &Overrides) -> Result<Config> {
         let mut c = Config::default();
-        let file = o.config_file.clone().or_else(|| std::env::var_os("CYBORG_CONFIG").map(PathBuf::from));
+        let file = o
+            .config_file
+            .clone()
+            .or_else(|| std::env::var_os("CYBORG_CONFIG").map(PathBuf::from));
         if let Some(path) = file {
             c.apply_file(&path)?;
         }
@@ -87,7 +95,8 @@ impl Config {
             c.max_concurrent_jobs = parse_count("CYBORG_MAX_CONCURRENT_JOBS", v, 1, 256)? as usize;
         }
         if let Some(v) = env_int("CYBORG_SCHEDULER_TICK_SECONDS")? {
-            c.scheduler_tick_seconds = parse_count("CYBORG_SCHEDULER_TICK_SECONDS", v, 1, 60)? as u64;
+            c.scheduler_tick_seconds =
+                parse_count("CYBORG_SCHEDULER_TICK_SECONDS", v, 1, 60)? as u64;
         }
         if let Ok(v) = std::env::var("CYBORG_LOG") {
             c.log = v;
@@ -103,8 +112,10 @@ impl Config {
     }
 
     fn apply_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        let f: FileConfig = toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let f: FileConfig =
+            toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
         if let Some(v) = f.listen {
             self.listen = parse_listen("listen", &v)?;
         }
@@ -128,9 +139,13 @@ impl Config {
             bail!("data_dir: must not be empty");
         }
         if !self.data_dir.is_absolute() {
-            bail!("data_dir: {} must be an absolute path", self.data_dir.display());
+            bail!(
+                "data_dir: {} must be an absolute path",
+                self.data_dir.display()
+            );
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log).with_context(|| format!("log: {:?} is not a valid log filter", self.log))?;
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .with_context(|| format!("log: {:?} is not a valid log filter", self.log))?;
         Ok(())
     }
 }
@@ -144,16 +159,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"nonsense\"\n").unwrap();
-        let e = Config::load(&Overrides { config_file: Some(p.clone()), ..Default::default() }).unwrap_err();
+        let e = Config::load(&Overrides {
+            config_file: Some(p.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(format!("{e:#}").contains("listen"), "{e:#}");
         std::fs::write(&p, "max_concurrent_jobs = 0\n").unwrap();
-        let e = Config::load(&Overrides { config_file: Some(p.clone()), ..Default::default() }).unwrap_err();
+        let e = Config::load(&Overrides {
+            config_file: Some(p.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(format!("{e:#}").contains("max_concurrent_jobs"), "{e:#}");
         std::fs::write(&p, "colour = \"blue\"\n").unwrap();
-        let e = Config::load(&Overrides { config_file: Some(p.clone()), ..Default::default() }).unwrap_err();
+        let e = Config::load(&Overrides {
+            config_file: Some(p.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(format!("{e:#}").contains("colour"), "{e:#}");
         std::fs::write(&p, "listen = \"127.0.0.1:9999\"\ndata_dir = \"/tmp/x\"\n").unwrap();
-        let c = Config::load(&Overrides { config_file: Some(p), listen: Some("127.0.0.1:0".into()), ..Default::default() }).unwrap();
+        let c = Config::load(&Overrides {
+            config_file: Some(p),
+            listen: Some("127.0.0.1:0".into()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(c.listen.port(), 0);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
     }

@@ -7,7 +7,13 @@ use model::*;
 use std::path::Path;
 use store::Store;
 
-pub fn setup(store: &Store, executor: &Executor, data_dir: &Path, url: &str, admin_password: Option<&str>) -> Result<()> {
+pub fn setup(
+    store: &Store,
+    executor: &Executor,
+    data_dir: &Path,
+    url: &str,
+    admin_password: Option<&str>,
+) -> Result<()> {
     let login = match admin_password {
         Some(p) => format!("{} / {p}", crate::serve::ADMIN_EMAIL),
         None => format!("{} (password as set before)", crate::serve::ADMIN_EMAIL),
@@ -16,7 +22,13 @@ pub fn setup(store: &Store, executor: &Executor, data_dir: &Path, url: &str, adm
         println!("\nCyBorgBackup is running at {url}\n  login: {login}\n");
         return Ok(());
     }
-    let client = store.create_client(&ClientInput { hostname: Some("localhost".into()), ..Default::default() }, None)?;
+    let client = store.create_client(
+        &ClientInput {
+            hostname: Some("localhost".into()),
+            ..Default::default()
+        },
+        None,
+    )?;
     let repo = store.create_repository(
         &RepositoryInput {
             name: Some("Demo repository".into()),
@@ -26,8 +38,18 @@ pub fn setup(store: &Store, executor: &Executor, data_dir: &Path, url: &str, adm
         },
         None,
     )?;
-    let schedule = store.create_schedule(&ScheduleInput { name: Some("Every night at 03:00".into()), crontab: Some("0 3 * * *".into()), enabled: None }, None)?;
-    let folders: Vec<&str> = ["/etc", "/usr/share/doc"].into_iter().filter(|p| Path::new(p).exists()).collect();
+    let schedule = store.create_schedule(
+        &ScheduleInput {
+            name: Some("Every night at 03:00".into()),
+            crontab: Some("0 3 * * *".into()),
+            enabled: None,
+        },
+        None,
+    )?;
+    let folders: Vec<&str> = ["/etc", "/usr/share/doc"]
+        .into_iter()
+        .filter(|p| Path::new(p).exists())
+        .collect();
     let policy = store.create_policy(
         &PolicyInput {
             name: Some("Demo: system configuration and docs".into()),

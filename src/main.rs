@@ -11,7 +11,11 @@ use config::{Config, Overrides};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "cyborgbackup", version, about = "Central backup orchestrator for BorgBackup with a searchable file catalog")]
+#[command(
+    name = "cyborgbackup",
+    version,
+    about = "Central backup orchestrator for BorgBackup with a searchable file catalog"
+)]
 struct Cli {
     /// TOML configuration file (also CYBORG_CONFIG).
     #[arg(long, global = true)]
@@ -68,7 +72,9 @@ fn read_password() -> Result<String> {
     }
     eprintln!("password (one line on stdin):");
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
     let p = line.trim_end_matches(['\n', '\r']).to_string();
     if p.is_empty() {
         bail!("password: none given (set CYBORG_PASSWORD or pipe it on stdin)");
@@ -77,8 +83,12 @@ fn read_password() -> Result<String> {
 }
 
 fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 fn main() -> Result<()> {
@@ -87,16 +97,26 @@ fn main() -> Result<()> {
         Command::Serve { listen, .. } => listen.clone(),
         _ => None,
     };
-    let cfg = Config::load(&Overrides { config_file: cli.config.clone(), listen, data_dir: cli.data_dir.clone() })?;
+    let cfg = Config::load(&Overrides {
+        config_file: cli.config.clone(),
+        listen,
+        data_dir: cli.data_dir.clone(),
+    })?;
     init_tracing(&cfg.log);
     match cli.command {
         Command::Serve { demo, .. } => {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(serve::run(cfg, serve::ServeOptions { demo }))
         }
         Command::Migrate => {
             let s = store::Store::open(&cfg.data_dir)?;
-            println!("database {} at schema version {}", s.path().display(), s.schema_version()?);
+            println!(
+                "database {} at schema version {}",
+                s.path().display(),
+                s.schema_version()?
+            );
             Ok(())
         }
         Command::User { action } => {
@@ -104,17 +124,29 @@ fn main() -> Result<()> {
             match action {
                 UserAction::Create { email, superuser } => {
                     let password = read_password()?;
-                    let u = s.create_user(&store::NewUser { email, password, is_superuser: superuser, ..Default::default() })?;
+                    let u = s.create_user(&store::NewUser {
+                        email,
+                        password,
+                        is_superuser: superuser,
+                        ..Default::default()
+                    })?;
                     println!("created user {} ({})", u.email, u.id);
                 }
                 UserAction::SetPassword { email } => {
-                    let u = s.user_by_email(&email)?.with_context(|| format!("email: no user {email:?}"))?;
+                    let u = s
+                        .user_by_email(&email)?
+                        .with_context(|| format!("email: no user {email:?}"))?;
                     s.set_password(u.id, &read_password()?)?;
                     println!("password of {} changed; their sessions were ended", u.email);
                 }
                 UserAction::List => {
                     for u in s.users()? {
-                        println!("{}\t{}\t{}", u.id, u.email, if u.is_superuser { "superuser" } else { "user" });
+                        println!(
+                            "{}\t{}\t{}",
+                            u.id,
+                            u.email,
+                            if u.is_superuser { "superuser" } else { "user" }
+                        );
                     }
                 }
             }

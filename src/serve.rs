@@ -23,12 +23,20 @@ fn ensure_admin(store: &Store) -> Result<Option<String>> {
         _ => (random_password(), true),
     };
     store
-        .create_user(&NewUser { email: ADMIN_EMAIL.into(), password: password.clone(), is_superuser: true, ..Default::default() })
+        .create_user(&NewUser {
+            email: ADMIN_EMAIL.into(),
+            password: password.clone(),
+            is_superuser: true,
+            ..Default::default()
+        })
         .context("creating the first administrator (CYBORG_ADMIN_PASSWORD)")?;
     if generated {
         tracing::warn!(email = ADMIN_EMAIL, password = %password, "created the first administrator; this password is shown once");
     } else {
-        tracing::info!(email = ADMIN_EMAIL, "created the first administrator with CYBORG_ADMIN_PASSWORD");
+        tracing::info!(
+            email = ADMIN_EMAIL,
+            "created the first administrator with CYBORG_ADMIN_PASSWORD"
+        );
     }
     Ok(Some(password))
 }
@@ -40,11 +48,14 @@ pub fn random_password() -> String {
 }
 
 pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("data_dir: cannot create {}", cfg.data_dir.display()))?;
-    let store = Store::open(&cfg.data_dir).with_context(|| format!("opening the database in {}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("data_dir: cannot create {}", cfg.data_dir.display()))?;
+    let store = Store::open(&cfg.data_dir)
+        .with_context(|| format!("opening the database in {}", cfg.data_dir.display()))?;
     let admin_password = ensure_admin(&store)?;
     let catalog_dir = cfg.data_dir.join("catalog");
-    let catalog = tokio::task::spawn_blocking(move || indexer::Catalog::open(&catalog_dir)).await??;
+    let catalog =
+        tokio::task::spawn_blocking(move || indexer::Catalog::open(&catalog_dir)).await??;
     if catalog.needs_rebuild() {
         tracing::warn!("the catalog index was reset (schema change or damage): archives will be listed again as they are backed up");
     }
@@ -60,18 +71,35 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
         },
     );
     executor.start()?;
-    let schema = graphql::schema(graphql::Services { store: store.clone(), executor: executor.clone(), catalog });
-    let app = web::router(web::AppState { schema, store: store.clone() });
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("listen: cannot bind {}", cfg.listen))?;
+    let schema = graphql::schema(graphql::Services {
+        store: store.clone(),
+        executor: executor.clone(),
+        catalog,
+    });
+    let app = web::router(web::AppState {
+        schema,
+        store: store.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("listen: cannot bind {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
     // Tests and scripts read this line to find the port.
     println!("CyBorgBackup listening on {url}");
     tracing::info!(%url, data_dir = %cfg.data_dir.display(), "server started");
     if opts.demo {
-        crate::demo::setup(&store, &executor, &cfg.data_dir, &url, admin_password.as_deref())?;
+        crate::demo::setup(
+            &store,
+            &executor,
+            &cfg.data_dir,
+            &url,
+            admin_password.as_deref(),
+        )?;
     }
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
     tracing::info!("server stopped");
     Ok(())
 }

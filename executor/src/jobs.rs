@@ -115,14 +115,13 @@ fn unique_archive_name(ex: &Executor, repo: RepositoryId, base: &str) -> Result<
     Ok(name)
 }
 
-async fn run_hook(ex: &Executor, log: &JobLog<'_>, client: &Client, which: &str, hook: &str, status: &str, job: &Job, cancel: &CancellationToken) -> Result<i32, Outcome> {
+async fn run_hook(log: &JobLog<'_>, client: &Client, which: &str, hook: &str, status: &str, job: &Job, cancel: &CancellationToken) -> Result<i32, Outcome> {
     let t = transport_for(&client.hostname).map_err(Outcome::error)?;
     log.info(&format!("running {which}"));
     let cmd = RemoteCommand::new(["sh", "-c", hook])
         .env("CYBORG_JOB_ID", job.id.to_string())
         .env("CYBORG_JOB_STATUS", status)
         .env("CYBORG_ARCHIVE_NAME", job.archive_name.clone());
-    let _ = ex;
     let r = run_logged(log, &t, &cmd, Stdout::Log, cancel).await.map_err(run_error_outcome)?;
     Ok(r.code)
 }
@@ -152,10 +151,10 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
     job.archive_name = name.clone();
 
     if !policy.prehook.trim().is_empty() {
-        let code = tryo!(run_hook(ex, &log, &client, "pre-hook", &policy.prehook, "running", &job, cancel).await);
+        let code = tryo!(run_hook(&log, &client, "pre-hook", &policy.prehook, "running", &job, cancel).await);
         if code != 0 {
             let outcome = Outcome::failed(Some(code), format!("pre-hook exited with status {code}; borg was not started"));
-            return posthook(ex, &log, &client, &policy, &job, cancel, outcome).await;
+            return posthook(&log, &client, &policy, &job, cancel, outcome).await;
         }
     }
 
@@ -188,15 +187,15 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
             }
         }
     };
-    posthook(ex, &log, &client, &policy, &job, cancel, outcome).await
+    posthook(&log, &client, &policy, &job, cancel, outcome).await
 }
 
 /// Runs the post-hook (always, with the job's status in its environment).
-async fn posthook(ex: &Executor, log: &JobLog<'_>, client: &Client, policy: &Policy, job: &Job, cancel: &CancellationToken, outcome: Outcome) -> Outcome {
+async fn posthook(log: &JobLog<'_>, client: &Client, policy: &Policy, job: &Job, cancel: &CancellationToken, outcome: Outcome) -> Outcome {
     if policy.posthook.trim().is_empty() || outcome.status == JobStatus::Canceled {
         return outcome;
     }
-    match run_hook(ex, log, client, "post-hook", &policy.posthook, outcome.status.as_str(), job, cancel).await {
+    match run_hook(log, client, "post-hook", &policy.posthook, outcome.status.as_str(), job, cancel).await {
         Ok(0) => outcome,
         Ok(code) if outcome.status == JobStatus::Successful => Outcome::failed(Some(code), format!("post-hook exited with status {code}")),
         Ok(_) => outcome,

@@ -16,7 +16,11 @@ pub struct CatalogArchive {
 
 impl From<ArchiveBrief> for CatalogArchive {
     fn from(a: ArchiveBrief) -> Self {
-        CatalogArchive { id: a.id.0, name: a.name, time: a.time }
+        CatalogArchive {
+            id: a.id.0,
+            name: a.name,
+            time: a.time,
+        }
     }
 }
 
@@ -45,7 +49,10 @@ pub struct CatalogHit {
 }
 
 fn hit(store: &store::Store, h: VersionHit) -> CatalogHit {
-    let hostname = store.client(h.series.client).map(|c| c.hostname).unwrap_or_default();
+    let hostname = store
+        .client(h.series.client)
+        .map(|c| c.hostname)
+        .unwrap_or_default();
     CatalogHit {
         path: h.path,
         name: h.name,
@@ -106,7 +113,9 @@ pub struct HistoryItem {
 #[derive(Default)]
 pub struct CatalogQuery;
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, indexer::CatalogError> + Send + 'static) -> ApiResult<T> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, indexer::CatalogError> + Send + 'static,
+) -> ApiResult<T> {
     Ok(tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::Internal(format!("catalog task failed: {e}")))?
@@ -132,7 +141,10 @@ impl CatalogQuery {
         }
         let f = filter.unwrap_or_default();
         let nonneg = |v: Option<i64>, field: &str| -> ApiResult<Option<u64>> {
-            Ok(v.map(|n| u64::try_from(n).map_err(|_| ApiError::field(field, "must not be negative"))).transpose()?)
+            Ok(v.map(|n| {
+                u64::try_from(n).map_err(|_| ApiError::field(field, "must not be negative"))
+            })
+            .transpose()?)
         };
         let q = SearchQuery {
             text: query,
@@ -160,7 +172,12 @@ impl CatalogQuery {
     }
 
     /// Every version of one path on one client, oldest first, with what became of each.
-    async fn file_history(&self, ctx: &Context<'_>, client: i64, path: String) -> ApiResult<Vec<HistoryItem>> {
+    async fn file_history(
+        &self,
+        ctx: &Context<'_>,
+        client: i64,
+        path: String,
+    ) -> ApiResult<Vec<HistoryItem>> {
         user(ctx)?;
         let s = services(ctx);
         let catalog = s.catalog.clone();
@@ -173,7 +190,11 @@ impl CatalogQuery {
                     indexer::VersionFate::Changed { archive } => ("changed", Some(archive.into())),
                     indexer::VersionFate::Deleted { archive } => ("deleted", Some(archive.into())),
                 };
-                HistoryItem { version: hit(&s.store, e.version), fate: fate.into(), fate_archive }
+                HistoryItem {
+                    version: hit(&s.store, e.version),
+                    fate: fate.into(),
+                    fate_archive,
+                }
             })
             .collect())
     }

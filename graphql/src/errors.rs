@@ -104,8 +104,14 @@ fn to_graphql(e: ApiError) -> async_graphql::Error {
                     .iter()
                     .map(|f| {
                         let mut m = async_graphql::indexmap::IndexMap::new();
-                        m.insert(async_graphql::Name::new("field"), async_graphql::Value::from(f.field.clone()));
-                        m.insert(async_graphql::Name::new("reason"), async_graphql::Value::from(f.reason.clone()));
+                        m.insert(
+                            async_graphql::Name::new("field"),
+                            async_graphql::Value::from(f.field.clone()),
+                        );
+                        m.insert(
+                            async_graphql::Name::new("reason"),
+                            async_graphql::Value::from(f.reason.clone()),
+                        );
                         async_graphql::Value::Object(m)
                     })
                     .collect();

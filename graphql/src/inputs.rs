@@ -41,7 +41,13 @@ pub struct RepositoryInput {
 
 impl From<RepositoryInput> for model::RepositoryInput {
     fn from(i: RepositoryInput) -> Self {
-        model::RepositoryInput { name: i.name, path: i.path, repository_key: i.repository_key, ready: i.ready, enabled: i.enabled }
+        model::RepositoryInput {
+            name: i.name,
+            path: i.path,
+            repository_key: i.repository_key,
+            ready: i.ready,
+            enabled: i.enabled,
+        }
     }
 }
 
@@ -55,7 +61,11 @@ pub struct ScheduleInput {
 
 impl From<ScheduleInput> for model::ScheduleInput {
     fn from(i: ScheduleInput) -> Self {
-        model::ScheduleInput { name: i.name, crontab: i.crontab, enabled: i.enabled }
+        model::ScheduleInput {
+            name: i.name,
+            crontab: i.crontab,
+            enabled: i.enabled,
+        }
     }
 }
 

@@ -40,7 +40,9 @@ pub fn schema(services: Services) -> CyborgSchema {
 
 /// The SDL of the schema (committed as `schema.graphql`).
 pub fn sdl() -> String {
-    Schema::build(Query::default(), mutation::Mutation, EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
@@ -49,7 +51,8 @@ pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
 
 /// The authenticated caller, or `UNAUTHENTICATED`.
 pub(crate) fn user<'a>(ctx: &Context<'a>) -> Result<&'a AuthUser, errors::GqlError> {
-    ctx.data_opt::<AuthUser>().ok_or_else(|| ApiError::Unauthenticated.into())
+    ctx.data_opt::<AuthUser>()
+        .ok_or_else(|| ApiError::Unauthenticated.into())
 }
 
 /// The caller, who must be a superuser, or `FORBIDDEN`.

@@ -6,7 +6,9 @@ use crate::inputs::*;
 use crate::objects::{self, LoginResult, NewApiToken};
 use crate::{admin, services, user};
 use async_graphql::{Context, Object};
-use model::{ClientId, JobId, PolicyId, RepositoryId, ScheduleId, TokenId, UserId, ValidationErrors};
+use model::{
+    ClientId, JobId, PolicyId, RepositoryId, ScheduleId, TokenId, UserId, ValidationErrors,
+};
 use store::{NewUser, TokenKind};
 
 pub struct Mutation;
@@ -17,14 +19,26 @@ const SESSION_HOURS: i64 = 12;
 #[Object]
 impl Mutation {
     /// Exchanges an email and password for a session token (send it as `Authorization: Bearer`).
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> ApiResult<LoginResult> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> ApiResult<LoginResult> {
         let s = &services(ctx).store;
         let u = s
             .verify_login(email.trim(), &password)?
-            .ok_or_else(|| ApiError::Unauthenticated)
-            .map_err(|_| ApiError::Validation(ValidationErrors::single("password", "wrong email or password")))?;
-        let (_, token) = s.create_token(u.id, TokenKind::Session, "login", Some(chrono::Duration::hours(SESSION_HOURS)))?;
-        Ok(LoginResult { token, user: u.into() })
+            .ok_or_else(|| ApiError::Validation(ValidationErrors::single("password", "wrong email or password")))?;
+        let (_, token) = s.create_token(
+            u.id,
+            TokenKind::Session,
+            "login",
+            Some(chrono::Duration::hours(SESSION_HOURS)),
+        )?;
+        Ok(LoginResult {
+            token,
+            user: u.into(),
+        })
     }
 
     /// Ends the current session (or revokes the API token used).
@@ -40,7 +54,10 @@ impl Mutation {
         let mut e = ValidationErrors::new();
         model::validate::check_name(&mut e, "name", &name);
         e.into_result()?;
-        let (id, token) = services(ctx).store.create_token(u.id, TokenKind::Api, name.trim(), None)?;
+        let (id, token) =
+            services(ctx)
+                .store
+                .create_token(u.id, TokenKind::Api, name.trim(), None)?;
         Ok(NewApiToken { id: id.0, token })
     }
 
@@ -52,17 +69,33 @@ impl Mutation {
 
     async fn create_user(&self, ctx: &Context<'_>, input: UserInput) -> ApiResult<objects::User> {
         admin(ctx)?;
-        let nu = NewUser { email: input.email, password: input.password, first_name: input.first_name, last_name: input.last_name, is_superuser: input.is_superuser };
+        let nu = NewUser {
+            email: input.email,
+            password: input.password,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            is_superuser: input.is_superuser,
+        };
         Ok(services(ctx).store.create_user(&nu)?.into())
     }
 
     /// Changes a password: your own, or anyone's as a superuser.
-    async fn set_password(&self, ctx: &Context<'_>, user_id: i64, password: String) -> ApiResult<bool> {
+    async fn set_password(
+        &self,
+        ctx: &Context<'_>,
+        user_id: i64,
+        password: String,
+    ) -> ApiResult<bool> {
         let u = user(ctx)?;
         if u.id.0 != user_id && !u.is_superuser {
-            return Err(ApiError::Forbidden("only a superuser may change another user's password".into()).into());
+            return Err(ApiError::Forbidden(
+                "only a superuser may change another user's password".into(),
+            )
+            .into());
         }
-        services(ctx).store.set_password(UserId(user_id), &password)?;
+        services(ctx)
+            .store
+            .set_password(UserId(user_id), &password)?;
         Ok(true)
     }
 
@@ -75,14 +108,29 @@ impl Mutation {
         Ok(true)
     }
 
-    async fn create_client(&self, ctx: &Context<'_>, input: ClientInput) -> ApiResult<objects::Client> {
+    async fn create_client(
+        &self,
+        ctx: &Context<'_>,
+        input: ClientInput,
+    ) -> ApiResult<objects::Client> {
         let u = admin(ctx)?;
-        Ok(services(ctx).store.create_client(&input.into(), Some(u.id))?.into())
+        Ok(services(ctx)
+            .store
+            .create_client(&input.into(), Some(u.id))?
+            .into())
     }
 
-    async fn update_client(&self, ctx: &Context<'_>, id: i64, input: ClientInput) -> ApiResult<objects::Client> {
+    async fn update_client(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        input: ClientInput,
+    ) -> ApiResult<objects::Client> {
         let u = admin(ctx)?;
-        Ok(services(ctx).store.update_client(ClientId(id), &input.into(), Some(u.id))?.into())
+        Ok(services(ctx)
+            .store
+            .update_client(ClientId(id), &input.into(), Some(u.id))?
+            .into())
     }
 
     async fn delete_client(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
@@ -91,14 +139,29 @@ impl Mutation {
         Ok(true)
     }
 
-    async fn create_repository(&self, ctx: &Context<'_>, input: RepositoryInput) -> ApiResult<objects::Repository> {
+    async fn create_repository(
+        &self,
+        ctx: &Context<'_>,
+        input: RepositoryInput,
+    ) -> ApiResult<objects::Repository> {
         let u = admin(ctx)?;
-        Ok(services(ctx).store.create_repository(&input.into(), Some(u.id))?.into())
+        Ok(services(ctx)
+            .store
+            .create_repository(&input.into(), Some(u.id))?
+            .into())
     }
 
-    async fn update_repository(&self, ctx: &Context<'_>, id: i64, input: RepositoryInput) -> ApiResult<objects::Repository> {
+    async fn update_repository(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        input: RepositoryInput,
+    ) -> ApiResult<objects::Repository> {
         let u = admin(ctx)?;
-        Ok(services(ctx).store.update_repository(RepositoryId(id), &input.into(), Some(u.id))?.into())
+        Ok(services(ctx)
+            .store
+            .update_repository(RepositoryId(id), &input.into(), Some(u.id))?
+            .into())
     }
 
     async fn delete_repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
@@ -107,14 +170,29 @@ impl Mutation {
         Ok(true)
     }
 
-    async fn create_schedule(&self, ctx: &Context<'_>, input: ScheduleInput) -> ApiResult<objects::Schedule> {
+    async fn create_schedule(
+        &self,
+        ctx: &Context<'_>,
+        input: ScheduleInput,
+    ) -> ApiResult<objects::Schedule> {
         let u = admin(ctx)?;
-        Ok(services(ctx).store.create_schedule(&input.into(), Some(u.id))?.into())
+        Ok(services(ctx)
+            .store
+            .create_schedule(&input.into(), Some(u.id))?
+            .into())
     }
 
-    async fn update_schedule(&self, ctx: &Context<'_>, id: i64, input: ScheduleInput) -> ApiResult<objects::Schedule> {
+    async fn update_schedule(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        input: ScheduleInput,
+    ) -> ApiResult<objects::Schedule> {
         let u = admin(ctx)?;
-        Ok(services(ctx).store.update_schedule(ScheduleId(id), &input.into(), Some(u.id))?.into())
+        Ok(services(ctx)
+            .store
+            .update_schedule(ScheduleId(id), &input.into(), Some(u.id))?
+            .into())
     }
 
     async fn delete_schedule(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
@@ -123,14 +201,29 @@ impl Mutation {
         Ok(true)
     }
 
-    async fn create_policy(&self, ctx: &Context<'_>, input: PolicyInput) -> ApiResult<objects::Policy> {
+    async fn create_policy(
+        &self,
+        ctx: &Context<'_>,
+        input: PolicyInput,
+    ) -> ApiResult<objects::Policy> {
         let u = admin(ctx)?;
-        Ok(services(ctx).store.create_policy(&input.into(), Some(u.id))?.into())
+        Ok(services(ctx)
+            .store
+            .create_policy(&input.into(), Some(u.id))?
+            .into())
     }
 
-    async fn update_policy(&self, ctx: &Context<'_>, id: i64, input: PolicyInput) -> ApiResult<objects::Policy> {
+    async fn update_policy(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        input: PolicyInput,
+    ) -> ApiResult<objects::Policy> {
         let u = admin(ctx)?;
-        Ok(services(ctx).store.update_policy(PolicyId(id), &input.into(), Some(u.id))?.into())
+        Ok(services(ctx)
+            .store
+            .update_policy(PolicyId(id), &input.into(), Some(u.id))?
+            .into())
     }
 
     async fn delete_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
@@ -143,9 +236,14 @@ impl Mutation {
     /// needed); catalog and prune jobs follow each successful backup.
     async fn launch_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Vec<objects::Job>> {
         let u = user(ctx)?;
-        match services(ctx).executor.launch_policy(PolicyId(id), Some(u.id), "manual") {
+        match services(ctx)
+            .executor
+            .launch_policy(PolicyId(id), Some(u.id), "manual")
+        {
             Ok(jobs) => Ok(jobs.into_iter().map(objects::Job::from).collect()),
-            Err(executor::LaunchError::Blocked(why)) => Err(ApiError::Conflict(format!("policy cannot run: {}", why.join("; "))).into()),
+            Err(executor::LaunchError::Blocked(why)) => {
+                Err(ApiError::Conflict(format!("policy cannot run: {}", why.join("; "))).into())
+            }
             Err(executor::LaunchError::Store(e)) => Err(e.into()),
         }
     }

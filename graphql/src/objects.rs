@@ -94,7 +94,11 @@ impl From<model::Repository> for Repository {
             uuid: r.audit.uuid,
             name: r.name,
             path: r.path,
-            repository_key: if r.has_key { model::MASK.into() } else { String::new() },
+            repository_key: if r.has_key {
+                model::MASK.into()
+            } else {
+                String::new()
+            },
             has_key: r.has_key,
             original_size: r.original_size,
             compressed_size: r.compressed_size,
@@ -131,7 +135,15 @@ impl Schedule {
 
 impl From<model::Schedule> for Schedule {
     fn from(s: model::Schedule) -> Self {
-        Schedule { id: s.id.0, uuid: s.audit.uuid, name: s.name, crontab: s.crontab, enabled: s.enabled, created: s.audit.created, modified: s.audit.modified }
+        Schedule {
+            id: s.id.0,
+            uuid: s.audit.uuid,
+            name: s.name,
+            crontab: s.crontab,
+            enabled: s.enabled,
+            created: s.audit.created,
+            modified: s.audit.modified,
+        }
     }
 }
 
@@ -164,14 +176,24 @@ pub struct Policy {
 #[ComplexObject]
 impl Policy {
     async fn repository(&self, ctx: &Context<'_>) -> ApiResult<Repository> {
-        Ok(services(ctx).store.repository(model::RepositoryId(self.repository_id))?.into())
+        Ok(services(ctx)
+            .store
+            .repository(model::RepositoryId(self.repository_id))?
+            .into())
     }
     async fn schedule(&self, ctx: &Context<'_>) -> ApiResult<Schedule> {
-        Ok(services(ctx).store.schedule(model::ScheduleId(self.schedule_id))?.into())
+        Ok(services(ctx)
+            .store
+            .schedule(model::ScheduleId(self.schedule_id))?
+            .into())
     }
     async fn clients(&self, ctx: &Context<'_>) -> ApiResult<Vec<Client>> {
         let s = &services(ctx).store;
-        Ok(self.client_ids.iter().map(|c| s.client(model::ClientId(*c)).map(Client::from)).collect::<Result<_, _>>()?)
+        Ok(self
+            .client_ids
+            .iter()
+            .map(|c| s.client(model::ClientId(*c)).map(Client::from))
+            .collect::<Result<_, _>>()?)
     }
     /// Why the policy cannot run now (disabled schedule, repository, clients); empty if it can.
     async fn blockers(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
@@ -179,12 +201,21 @@ impl Policy {
         Ok(s.policy_blockers(&s.policy(model::PolicyId(self.id))?)?)
     }
     /// Every run time of the policy in a month (UTC).
-    async fn calendar(&self, ctx: &Context<'_>, year: i32, month: u32) -> ApiResult<Vec<DateTime<Utc>>> {
-        let s = services(ctx).store.schedule(model::ScheduleId(self.schedule_id))?;
+    async fn calendar(
+        &self,
+        ctx: &Context<'_>,
+        year: i32,
+        month: u32,
+    ) -> ApiResult<Vec<DateTime<Utc>>> {
+        let s = services(ctx)
+            .store
+            .schedule(model::ScheduleId(self.schedule_id))?;
         if !(1..=12).contains(&month) {
             return Err(crate::ApiError::field("month", "must be between 1 and 12").into());
         }
-        Ok(s.cron().map(|c| c.calendar(year, month, 50_000)).unwrap_or_default())
+        Ok(s.cron()
+            .map(|c| c.calendar(year, month, 50_000))
+            .unwrap_or_default())
     }
 }
 
@@ -253,9 +284,25 @@ pub struct OutputLine {
 #[ComplexObject]
 impl Job {
     /// Output lines after `after` (a previous line's `seq`), at most `limit`.
-    async fn output(&self, ctx: &Context<'_>, #[graphql(default = 0)] after: i64, #[graphql(default = 1000)] limit: i64) -> ApiResult<Vec<OutputLine>> {
-        let lines = services(ctx).store.job_output(model::JobId(self.id), after, limit.clamp(1, 10_000))?;
-        Ok(lines.into_iter().map(|l| OutputLine { seq: l.seq, stream: l.stream, text: l.text, at: l.at }).collect())
+    async fn output(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 0)] after: i64,
+        #[graphql(default = 1000)] limit: i64,
+    ) -> ApiResult<Vec<OutputLine>> {
+        let lines =
+            services(ctx)
+                .store
+                .job_output(model::JobId(self.id), after, limit.clamp(1, 10_000))?;
+        Ok(lines
+            .into_iter()
+            .map(|l| OutputLine {
+                seq: l.seq,
+                stream: l.stream,
+                text: l.text,
+                at: l.at,
+            })
+            .collect())
     }
 }
 

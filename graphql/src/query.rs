@@ -5,7 +5,9 @@ use crate::objects::*;
 use crate::{admin, services, user};
 use async_graphql::{Context, Object};
 use chrono::{DateTime, Utc};
-use model::{ArchiveId, ClientId, CronExpr, JobId, JobStatus, JobType, PolicyId, RepositoryId, ScheduleId};
+use model::{
+    ArchiveId, ClientId, CronExpr, JobId, JobStatus, JobType, PolicyId, RepositoryId, ScheduleId,
+};
 use store::JobFilter;
 
 #[derive(Default)]
@@ -31,7 +33,12 @@ impl InventoryQuery {
 
     async fn users(&self, ctx: &Context<'_>) -> ApiResult<Vec<User>> {
         admin(ctx)?;
-        Ok(services(ctx).store.users()?.into_iter().map(User::from).collect())
+        Ok(services(ctx)
+            .store
+            .users()?
+            .into_iter()
+            .map(User::from)
+            .collect())
     }
 
     /// The caller's API tokens (never the token values).
@@ -41,13 +48,23 @@ impl InventoryQuery {
             .store
             .api_tokens(u.id)?
             .into_iter()
-            .map(|t| ApiToken { id: t.id.0, name: t.name, created: t.created, last_used: t.last_used })
+            .map(|t| ApiToken {
+                id: t.id.0,
+                name: t.name,
+                created: t.created,
+                last_used: t.last_used,
+            })
             .collect())
     }
 
     async fn clients(&self, ctx: &Context<'_>) -> ApiResult<Vec<Client>> {
         user(ctx)?;
-        Ok(services(ctx).store.clients()?.into_iter().map(Client::from).collect())
+        Ok(services(ctx)
+            .store
+            .clients()?
+            .into_iter()
+            .map(Client::from)
+            .collect())
     }
 
     async fn client(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Client> {
@@ -57,7 +74,12 @@ impl InventoryQuery {
 
     async fn repositories(&self, ctx: &Context<'_>) -> ApiResult<Vec<Repository>> {
         user(ctx)?;
-        Ok(services(ctx).store.repositories()?.into_iter().map(Repository::from).collect())
+        Ok(services(ctx)
+            .store
+            .repositories()?
+            .into_iter()
+            .map(Repository::from)
+            .collect())
     }
 
     async fn repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Repository> {
@@ -67,7 +89,12 @@ impl InventoryQuery {
 
     async fn schedules(&self, ctx: &Context<'_>) -> ApiResult<Vec<Schedule>> {
         user(ctx)?;
-        Ok(services(ctx).store.schedules()?.into_iter().map(Schedule::from).collect())
+        Ok(services(ctx)
+            .store
+            .schedules()?
+            .into_iter()
+            .map(Schedule::from)
+            .collect())
     }
 
     async fn schedule(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Schedule> {
@@ -77,7 +104,12 @@ impl InventoryQuery {
 
     async fn policies(&self, ctx: &Context<'_>) -> ApiResult<Vec<Policy>> {
         user(ctx)?;
-        Ok(services(ctx).store.policies()?.into_iter().map(Policy::from).collect())
+        Ok(services(ctx)
+            .store
+            .policies()?
+            .into_iter()
+            .map(Policy::from)
+            .collect())
     }
 
     async fn policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Policy> {
@@ -86,7 +118,12 @@ impl InventoryQuery {
     }
 
     /// The next run times of a cron expression, or a `VALIDATION` error on `crontab`.
-    async fn cron_preview(&self, ctx: &Context<'_>, crontab: String, #[graphql(default = 5)] count: i32) -> ApiResult<Vec<DateTime<Utc>>> {
+    async fn cron_preview(
+        &self,
+        ctx: &Context<'_>,
+        crontab: String,
+        #[graphql(default = 5)] count: i32,
+    ) -> ApiResult<Vec<DateTime<Utc>>> {
         user(ctx)?;
         let c = CronExpr::parse(&crontab).map_err(|e| ApiError::field("crontab", e.0))?;
         Ok(c.upcoming(Utc::now(), count.clamp(0, 100) as usize))
@@ -105,8 +142,14 @@ impl InventoryQuery {
         #[graphql(default = 0)] offset: i64,
     ) -> ApiResult<Vec<Job>> {
         user(ctx)?;
-        let status = status.map(|s| s.parse::<JobStatus>()).transpose().map_err(|e| ApiError::field("status", e))?;
-        let job_type = job_type.map(|s| s.parse::<JobType>()).transpose().map_err(|e| ApiError::field("jobType", e))?;
+        let status = status
+            .map(|s| s.parse::<JobStatus>())
+            .transpose()
+            .map_err(|e| ApiError::field("status", e))?;
+        let job_type = job_type
+            .map(|s| s.parse::<JobType>())
+            .transpose()
+            .map_err(|e| ApiError::field("jobType", e))?;
         let f = JobFilter {
             policy: policy.map(PolicyId),
             client: client.map(ClientId),
@@ -115,7 +158,12 @@ impl InventoryQuery {
             limit: Some(limit.clamp(1, 1000)),
             offset: Some(offset.max(0)),
         };
-        Ok(services(ctx).store.jobs(&f)?.into_iter().map(Job::from).collect())
+        Ok(services(ctx)
+            .store
+            .jobs(&f)?
+            .into_iter()
+            .map(Job::from)
+            .collect())
     }
 
     async fn job(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Job> {
@@ -124,9 +172,19 @@ impl InventoryQuery {
     }
 
     /// Archives, newest first, with their catalog state.
-    async fn archives(&self, ctx: &Context<'_>, repository: Option<i64>, client: Option<i64>, policy: Option<i64>) -> ApiResult<Vec<Archive>> {
+    async fn archives(
+        &self,
+        ctx: &Context<'_>,
+        repository: Option<i64>,
+        client: Option<i64>,
+        policy: Option<i64>,
+    ) -> ApiResult<Vec<Archive>> {
         user(ctx)?;
-        let list = services(ctx).store.archives(repository.map(RepositoryId), client.map(ClientId), policy.map(PolicyId))?;
+        let list = services(ctx).store.archives(
+            repository.map(RepositoryId),
+            client.map(ClientId),
+            policy.map(PolicyId),
+        )?;
         Ok(list.into_iter().map(Archive::from).collect())
     }
 

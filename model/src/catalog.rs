@@ -82,7 +82,11 @@ pub struct IngestSummary {
 /// the executor's catalog job; the composition root wires the two together.
 pub trait ListingSink: Send + Sync {
     /// Ingests one archive. Blocking: call it off the async runtime.
-    fn ingest(&self, archive: &ArchiveRef, listing: &mut dyn BufRead) -> Result<IngestSummary, String>;
+    fn ingest(
+        &self,
+        archive: &ArchiveRef,
+        listing: &mut dyn BufRead,
+    ) -> Result<IngestSummary, String>;
 
     /// Forgets an archive that is gone from its repository (after a successful listing).
     /// Blocking: call it off the async runtime.

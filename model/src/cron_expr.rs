@@ -52,7 +52,10 @@ impl CronExpr {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '/' | ',' | '-' | '?'))
             {
-                return Err(CronError(format!("field {} ({f:?}) has invalid characters", i + 1)));
+                return Err(CronError(format!(
+                    "field {} ({f:?}) has invalid characters",
+                    i + 1
+                )));
             }
         }
         let inner = cron::Schedule::from_str(&translated)
@@ -140,7 +143,10 @@ mod tests {
     #[test]
     fn five_field_form() {
         let c = CronExpr::parse("30 2 * * *").unwrap();
-        assert_eq!(c.next_after(t("2026-11-27T10:00:00Z")), Some(t("2026-11-28T02:30:00Z")));
+        assert_eq!(
+            c.next_after(t("2026-11-27T10:00:00Z")),
+            Some(t("2026-11-28T02:30:00Z"))
+        );
     }
 
     #[test]
@@ -159,11 +165,20 @@ mod tests {
     #[test]
     fn numeric_weekdays_follow_standard_cron() {
         let c = CronExpr::parse("0 5 * * 1").unwrap();
-        assert_eq!(c.next_after(t("2026-11-27T10:00:00Z")), Some(t("2026-11-30T05:00:00Z")));
+        assert_eq!(
+            c.next_after(t("2026-11-27T10:00:00Z")),
+            Some(t("2026-11-30T05:00:00Z"))
+        );
         let sun = CronExpr::parse("0 5 * * 0").unwrap();
-        assert_eq!(sun.next_after(t("2026-11-27T10:00:00Z")), Some(t("2026-11-29T05:00:00Z")));
+        assert_eq!(
+            sun.next_after(t("2026-11-27T10:00:00Z")),
+            Some(t("2026-11-29T05:00:00Z"))
+        );
         let weekdays = CronExpr::parse("0 5 * * 1-5").unwrap();
-        assert_eq!(weekdays.next_after(t("2026-11-28T10:00:00Z")), Some(t("2026-11-30T05:00:00Z")));
+        assert_eq!(
+            weekdays.next_after(t("2026-11-28T10:00:00Z")),
+            Some(t("2026-11-30T05:00:00Z"))
+        );
     }
 
     #[test]
@@ -179,7 +194,15 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_refused() {
-        for bad in ["", "* * *", "61 * * * *", "* * * * * * *", "a b c d e", "0 5 * * MON; rm", "0 0 31 2 *"] {
+        for bad in [
+            "",
+            "* * *",
+            "61 * * * *",
+            "* * * * * * *",
+            "a b c d e",
+            "0 5 * * MON; rm",
+            "0 0 31 2 *",
+        ] {
             assert!(CronExpr::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -446,7 +446,11 @@ mod tests {
 
     #[test]
     fn repository_paths() {
-        for ok in ["/srv/borg", "borg@backup:/repo", "ssh://borg@127.0.0.2:2222/./repo"] {
+        for ok in [
+            "/srv/borg",
+            "borg@backup:/repo",
+            "ssh://borg@127.0.0.2:2222/./repo",
+        ] {
             let mut e = ValidationErrors::new();
             check_repository_path(&mut e, "path", ok);
             assert!(e.is_empty(), "{ok}: {e}");
@@ -460,7 +464,11 @@ mod tests {
 
     #[test]
     fn keep_yearly_maps_to_its_own_flag() {
-        let r = Retention { keep_yearly: Some(2), keep_monthly: Some(6), ..Default::default() };
+        let r = Retention {
+            keep_yearly: Some(2),
+            keep_monthly: Some(6),
+            ..Default::default()
+        };
         let flags: Vec<_> = r.flags().collect();
         assert_eq!(flags, vec![("--keep-monthly", 6), ("--keep-yearly", 2)]);
     }

@@ -31,4 +31,13 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(UserId, ClientId, RepositoryId, ScheduleId, PolicyId, JobId, ArchiveId, TokenId);
+id_type!(
+    UserId,
+    ClientId,
+    RepositoryId,
+    ScheduleId,
+    PolicyId,
+    JobId,
+    ArchiveId,
+    TokenId
+);

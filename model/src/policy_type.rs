@@ -75,7 +75,10 @@ impl FromStr for PolicyType {
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = PolicyType::ALL.iter().map(|t| t.as_str()).collect();
-                format!("unknown policy type {s:?}: expected one of {}", names.join(", "))
+                format!(
+                    "unknown policy type {s:?}: expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -84,14 +87,29 @@ impl FromStr for PolicyType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TypedVars {
     /// `/` minus pseudo file systems, plus `exclude`.
-    Rootfs { exclude: Vec<String> },
+    Rootfs {
+        exclude: Vec<String>,
+    },
     Config,
     Mail,
-    Folders { folders: Vec<String>, exclude: Vec<String> },
-    Mysql { user: Option<String>, password: Option<String>, databases: Vec<String> },
-    Postgresql { database: Option<String> },
-    Piped { command: String },
-    Proxmox { vmids: Vec<String> },
+    Folders {
+        folders: Vec<String>,
+        exclude: Vec<String>,
+    },
+    Mysql {
+        user: Option<String>,
+        password: Option<String>,
+        databases: Vec<String>,
+    },
+    Postgresql {
+        database: Option<String>,
+    },
+    Piped {
+        command: String,
+    },
+    Proxmox {
+        vmids: Vec<String>,
+    },
     Vm,
 }
 
@@ -117,7 +135,11 @@ fn string_list(v: &Value, field: &str, errs: &mut ValidationErrors) -> Vec<Strin
     }
 }
 
-fn opt_string(obj: &serde_json::Map<String, Value>, key: &str, errs: &mut ValidationErrors) -> Option<String> {
+fn opt_string(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+    errs: &mut ValidationErrors,
+) -> Option<String> {
     match obj.get(key) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -136,21 +158,36 @@ fn check_paths(list: &[String], field: &str, errs: &mut ValidationErrors) {
 }
 
 /// Parses the `extra_vars` text of a policy (JSON object, or empty) for its type.
-pub fn parse_extra_vars(policy_type: PolicyType, text: &str) -> Result<TypedVars, ValidationErrors> {
+pub fn parse_extra_vars(
+    policy_type: PolicyType,
+    text: &str,
+) -> Result<TypedVars, ValidationErrors> {
     let mut errs = ValidationErrors::new();
     let value: Value = if text.trim().is_empty() {
         Value::Object(Default::default())
     } else {
         match serde_json::from_str(text) {
             Ok(v) => v,
-            Err(e) => return Err(ValidationErrors::single("extra_vars", format!("is not valid JSON: {e}"))),
+            Err(e) => {
+                return Err(ValidationErrors::single(
+                    "extra_vars",
+                    format!("is not valid JSON: {e}"),
+                ))
+            }
         }
     };
     let Value::Object(obj) = value else {
-        return Err(ValidationErrors::single("extra_vars", "must be a JSON object"));
+        return Err(ValidationErrors::single(
+            "extra_vars",
+            "must be a JSON object",
+        ));
     };
     let list = |key: &str, errs: &mut ValidationErrors| {
-        string_list(obj.get(key).unwrap_or(&Value::Null), &format!("extra_vars.{key}"), errs)
+        string_list(
+            obj.get(key).unwrap_or(&Value::Null),
+            &format!("extra_vars.{key}"),
+            errs,
+        )
     };
     let vars = match policy_type {
         PolicyType::Rootfs => {
@@ -164,7 +201,10 @@ pub fn parse_extra_vars(policy_type: PolicyType, text: &str) -> Result<TypedVars
         PolicyType::Folders => {
             let folders = list("folders", &mut errs);
             if folders.is_empty() && errs.is_empty() {
-                errs.add("extra_vars.folders", "is required for policy type folders: a list of absolute paths");
+                errs.add(
+                    "extra_vars.folders",
+                    "is required for policy type folders: a list of absolute paths",
+                );
             }
             check_paths(&folders, "extra_vars.folders", &mut errs);
             let exclude = list("exclude", &mut errs);
@@ -188,8 +228,13 @@ pub fn parse_extra_vars(policy_type: PolicyType, text: &str) -> Result<TypedVars
         PolicyType::Piped => match opt_string(&obj, "command", &mut errs) {
             Some(c) if !c.trim().is_empty() => TypedVars::Piped { command: c },
             _ => {
-                errs.add("extra_vars.command", "is required for policy type piped: the command whose output is backed up");
-                TypedVars::Piped { command: String::new() }
+                errs.add(
+                    "extra_vars.command",
+                    "is required for policy type piped: the command whose output is backed up",
+                );
+                TypedVars::Piped {
+                    command: String::new(),
+                }
             }
         },
         PolicyType::Proxmox => {
@@ -216,28 +261,61 @@ mod tests {
         assert_eq!(e.0[0].field, "extra_vars.folders");
         let e = parse_extra_vars(PolicyType::Folders, r#"{"folders":["relative"]}"#).unwrap_err();
         assert_eq!(e.0[0].field, "extra_vars.folders[0]");
-        let ok = parse_extra_vars(PolicyType::Folders, r#"{"folders":["/srv/a; touch /tmp/pwned"]}"#).unwrap();
-        assert_eq!(ok, TypedVars::Folders { folders: vec!["/srv/a; touch /tmp/pwned".into()], exclude: vec![] });
+        let ok = parse_extra_vars(
+            PolicyType::Folders,
+            r#"{"folders":["/srv/a; touch /tmp/pwned"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ok,
+            TypedVars::Folders {
+                folders: vec!["/srv/a; touch /tmp/pwned".into()],
+                exclude: vec![]
+            }
+        );
     }
 
     #[test]
     fn bad_json_and_unknown_types() {
-        assert_eq!(parse_extra_vars(PolicyType::Config, "{").unwrap_err().0[0].field, "extra_vars");
-        assert_eq!(parse_extra_vars(PolicyType::Config, "[1]").unwrap_err().0[0].field, "extra_vars");
-        assert!("floppy".parse::<PolicyType>().unwrap_err().contains("unknown policy type"));
+        assert_eq!(
+            parse_extra_vars(PolicyType::Config, "{").unwrap_err().0[0].field,
+            "extra_vars"
+        );
+        assert_eq!(
+            parse_extra_vars(PolicyType::Config, "[1]").unwrap_err().0[0].field,
+            "extra_vars"
+        );
+        assert!("floppy"
+            .parse::<PolicyType>()
+            .unwrap_err()
+            .contains("unknown policy type"));
         assert_eq!("rootfs".parse::<PolicyType>().unwrap(), PolicyType::Rootfs);
     }
 
     #[test]
     fn mysql_databases_forms() {
-        let v = parse_extra_vars(PolicyType::Mysql, r#"{"databases":"mydb","user":"u","password":"p"}"#).unwrap();
-        assert_eq!(v, TypedVars::Mysql { user: Some("u".into()), password: Some("p".into()), databases: vec!["mydb".into()] });
+        let v = parse_extra_vars(
+            PolicyType::Mysql,
+            r#"{"databases":"mydb","user":"u","password":"p"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            TypedVars::Mysql {
+                user: Some("u".into()),
+                password: Some("p".into()),
+                databases: vec!["mydb".into()]
+            }
+        );
         let v = parse_extra_vars(PolicyType::Mysql, r#"{"databases":["a","b"]}"#).unwrap();
         assert!(matches!(v, TypedVars::Mysql { databases, .. } if databases.len() == 2));
     }
 
     #[test]
     fn piped_requires_command() {
-        assert_eq!(parse_extra_vars(PolicyType::Piped, "{}").unwrap_err().0[0].field, "extra_vars.command");
+        assert_eq!(
+            parse_extra_vars(PolicyType::Piped, "{}").unwrap_err().0[0].field,
+            "extra_vars.command"
+        );
     }
 }

@@ -119,7 +119,16 @@ mod tests {
 
     #[test]
     fn hostname_rejects_shell_metacharacters() {
-        for bad in ["a;b", "host name", "$(id)", "a`b`", "a|b", "-oProxy", "", "é.com"] {
+        for bad in [
+            "a;b",
+            "host name",
+            "$(id)",
+            "a`b`",
+            "a|b",
+            "-oProxy",
+            "",
+            "é.com",
+        ] {
             let mut e = ValidationErrors::new();
             check_hostname(&mut e, "hostname", bad);
             assert!(!e.is_empty(), "{bad:?} accepted");

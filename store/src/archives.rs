@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use model::*;
 use rusqlite::{params, OptionalExtension, Row};
 
-const ARCHIVE_COLS: &str = "id, name, repository_id, policy_id, client_id, job_id, time, original_size, compressed_size,
+const ARCHIVE_COLS: &str =
+    "id, name, repository_id, policy_id, client_id, job_id, time, original_size, compressed_size,
     deduplicated_size, nfiles, catalog_state, catalog_error, catalog_entries";
 
 fn archive_row(r: &Row) -> rusqlite::Result<Archive> {
@@ -21,7 +22,10 @@ fn archive_row(r: &Row) -> rusqlite::Result<Archive> {
         compressed_size: r.get(8)?,
         deduplicated_size: r.get(9)?,
         nfiles: r.get(10)?,
-        catalog_state: r.get::<_, String>(11)?.parse().unwrap_or(CatalogState::Failed),
+        catalog_state: r
+            .get::<_, String>(11)?
+            .parse()
+            .unwrap_or(CatalogState::Failed),
         catalog_error: r.get(12)?,
         catalog_entries: r.get(13)?,
     })
@@ -65,7 +69,11 @@ impl Store {
 
     pub fn archive(&self, id: ArchiveId) -> Result<Archive> {
         self.conn()
-            .query_row(&format!("SELECT {ARCHIVE_COLS} FROM archives WHERE id = ?1"), [id.0], archive_row)
+            .query_row(
+                &format!("SELECT {ARCHIVE_COLS} FROM archives WHERE id = ?1"),
+                [id.0],
+                archive_row,
+            )
             .optional()?
             .ok_or_else(|| StoreError::not_found("archive", id))
     }
@@ -74,7 +82,9 @@ impl Store {
         Ok(self
             .conn()
             .query_row(
-                &format!("SELECT {ARCHIVE_COLS} FROM archives WHERE repository_id = ?1 AND name = ?2"),
+                &format!(
+                    "SELECT {ARCHIVE_COLS} FROM archives WHERE repository_id = ?1 AND name = ?2"
+                ),
                 params![repository.0, name],
                 archive_row,
             )
@@ -82,19 +92,37 @@ impl Store {
     }
 
     /// Archives, newest first, optionally of one repository / client / policy.
-    pub fn archives(&self, repository: Option<RepositoryId>, client: Option<ClientId>, policy: Option<PolicyId>) -> Result<Vec<Archive>> {
+    pub fn archives(
+        &self,
+        repository: Option<RepositoryId>,
+        client: Option<ClientId>,
+        policy: Option<PolicyId>,
+    ) -> Result<Vec<Archive>> {
         let conn = self.conn();
         let mut st = conn.prepare(&format!(
             "SELECT {ARCHIVE_COLS} FROM archives WHERE (?1 IS NULL OR repository_id = ?1)
                AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR policy_id = ?3) ORDER BY time DESC, id DESC"
         ))?;
         let rows = st
-            .query_map(params![repository.map(|r| r.0), client.map(|c| c.0), policy.map(|p| p.0)], archive_row)?
+            .query_map(
+                params![
+                    repository.map(|r| r.0),
+                    client.map(|c| c.0),
+                    policy.map(|p| p.0)
+                ],
+                archive_row,
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
-    pub fn set_catalog_state(&self, id: ArchiveId, state: CatalogState, error: &str, entries: Option<i64>) -> Result<()> {
+    pub fn set_catalog_state(
+        &self,
+        id: ArchiveId,
+        state: CatalogState,
+        error: &str,
+        entries: Option<i64>,
+    ) -> Result<()> {
         let n = self.conn().execute(
             "UPDATE archives SET catalog_state = ?2, catalog_error = ?3, catalog_entries = COALESCE(?4, catalog_entries) WHERE id = ?1",
             params![id.0, state.as_str(), error, entries],
@@ -107,7 +135,8 @@ impl Store {
 
     /// Forgets archives gone from the repository (after a successful listing only).
     pub fn delete_archive(&self, id: ArchiveId) -> Result<()> {
-        self.conn().execute("DELETE FROM archives WHERE id = ?1", [id.0])?;
+        self.conn()
+            .execute("DELETE FROM archives WHERE id = ?1", [id.0])?;
         Ok(())
     }
 }

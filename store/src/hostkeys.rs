@@ -33,7 +33,8 @@ pub struct PendingHostKey {
     pub seen: DateTime<Utc>,
 }
 
-const COLS: &str = "host, port, key_type, fingerprint, public_key, first_seen, last_seen, accepted_by, accepted,
+const COLS: &str =
+    "host, port, key_type, fingerprint, public_key, first_seen, last_seen, accepted_by, accepted,
     pending_key_type, pending_fingerprint, pending_public_key, pending_seen";
 
 fn row(r: &Row) -> rusqlite::Result<HostKey> {
@@ -66,7 +67,11 @@ impl Store {
     pub fn host_key(&self, host: &str, port: u16) -> Result<Option<HostKey>> {
         Ok(self
             .conn()
-            .query_row(&format!("SELECT {COLS} FROM host_keys WHERE host = ?1 AND port = ?2"), params![host, port], row)
+            .query_row(
+                &format!("SELECT {COLS} FROM host_keys WHERE host = ?1 AND port = ?2"),
+                params![host, port],
+                row,
+            )
             .optional()?)
     }
 
@@ -74,7 +79,9 @@ impl Store {
     pub fn host_keys(&self) -> Result<Vec<HostKey>> {
         let conn = self.conn();
         let mut st = conn.prepare(&format!("SELECT {COLS} FROM host_keys ORDER BY host, port"))?;
-        let rows = st.query_map([], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = st
+            .query_map([], row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -97,7 +104,11 @@ impl Store {
              ON CONFLICT (host, port) DO UPDATE SET last_seen = ?6 WHERE fingerprint = ?4",
             params![host, port, key_type, fingerprint, public_key, t],
         )?;
-        Ok(conn.query_row(&format!("SELECT {COLS} FROM host_keys WHERE host = ?1 AND port = ?2"), params![host, port], row)?)
+        Ok(conn.query_row(
+            &format!("SELECT {COLS} FROM host_keys WHERE host = ?1 AND port = ?2"),
+            params![host, port],
+            row,
+        )?)
     }
 
     /// Records a key that differs from the pinned one, for an administrator to accept. The pinned
@@ -134,15 +145,25 @@ impl Store {
             params![host, port, t, accepted_by],
         )?;
         if n == 0 {
-            return Err(StoreError::not_found("pending host key", format!("{host}:{port}")));
+            return Err(StoreError::not_found(
+                "pending host key",
+                format!("{host}:{port}"),
+            ));
         }
         tracing::info!(host, port, accepted_by, "changed ssh host key accepted");
-        Ok(conn.query_row(&format!("SELECT {COLS} FROM host_keys WHERE host = ?1 AND port = ?2"), params![host, port], row)?)
+        Ok(conn.query_row(
+            &format!("SELECT {COLS} FROM host_keys WHERE host = ?1 AND port = ?2"),
+            params![host, port],
+            row,
+        )?)
     }
 
     /// Forgets the key of `host`:`port`; the next connection pins whatever the host presents.
     pub fn forget_host_key(&self, host: &str, port: u16) -> Result<bool> {
-        Ok(self.conn().execute("DELETE FROM host_keys WHERE host = ?1 AND port = ?2", params![host, port])? > 0)
+        Ok(self.conn().execute(
+            "DELETE FROM host_keys WHERE host = ?1 AND port = ?2",
+            params![host, port],
+        )? > 0)
     }
 }
 
@@ -155,14 +176,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         assert!(s.host_key("web1", 22).unwrap().is_none());
-        let k = s.pin_host_key("web1", 22, "ssh-ed25519", "SHA256:a", "ssh-ed25519 AAAA").unwrap();
+        let k = s
+            .pin_host_key("web1", 22, "ssh-ed25519", "SHA256:a", "ssh-ed25519 AAAA")
+            .unwrap();
         assert_eq!(k.fingerprint, "SHA256:a");
         assert!(k.accepted_by.is_none());
         // A racing first use with another key does not replace the pin.
-        let k = s.pin_host_key("web1", 22, "ssh-ed25519", "SHA256:b", "ssh-ed25519 BBBB").unwrap();
+        let k = s
+            .pin_host_key("web1", 22, "ssh-ed25519", "SHA256:b", "ssh-ed25519 BBBB")
+            .unwrap();
         assert_eq!(k.fingerprint, "SHA256:a");
-        assert!(s.accept_host_key("web1", 22, "admin").is_err(), "nothing pending yet");
-        s.record_changed_host_key("web1", 22, "ssh-ed25519", "SHA256:b", "ssh-ed25519 BBBB").unwrap();
+        assert!(
+            s.accept_host_key("web1", 22, "admin").is_err(),
+            "nothing pending yet"
+        );
+        s.record_changed_host_key("web1", 22, "ssh-ed25519", "SHA256:b", "ssh-ed25519 BBBB")
+            .unwrap();
         let k = s.host_key("web1", 22).unwrap().unwrap();
         assert_eq!(k.fingerprint, "SHA256:a");
         assert_eq!(k.pending.as_ref().unwrap().fingerprint, "SHA256:b");
@@ -172,7 +201,9 @@ mod tests {
         assert_eq!(k.accepted_by.as_deref(), Some("admin@example.com"));
         assert!(k.pending.is_none());
         assert_eq!(s.host_keys().unwrap().len(), 1);
-        assert!(s.record_changed_host_key("web2", 22, "t", "f", "k").is_err());
+        assert!(s
+            .record_changed_host_key("web2", 22, "t", "f", "k")
+            .is_err());
         assert!(s.forget_host_key("web1", 22).unwrap());
         assert!(s.host_keys().unwrap().is_empty());
     }

@@ -16,7 +16,8 @@ pub(crate) fn audit(r: &Row, first: usize) -> rusqlite::Result<Audit> {
 
 pub(crate) const AUDIT_COLS: &str = "created, modified, created_by, modified_by, uuid";
 
-const CLIENT_COLS: &str = "id, hostname, port, ip, version, ready, hypervisor_ready, hypervisor_name, enabled";
+const CLIENT_COLS: &str =
+    "id, hostname, port, ip, version, ready, hypervisor_ready, hypervisor_name, enabled";
 
 fn client_row(r: &Row) -> rusqlite::Result<Client> {
     Ok(Client {
@@ -97,19 +98,32 @@ impl Store {
 
     pub fn client(&self, id: ClientId) -> Result<Client> {
         self.conn()
-            .query_row(&format!("SELECT {CLIENT_COLS}, {AUDIT_COLS} FROM clients WHERE id = ?1"), [id.0], client_row)
+            .query_row(
+                &format!("SELECT {CLIENT_COLS}, {AUDIT_COLS} FROM clients WHERE id = ?1"),
+                [id.0],
+                client_row,
+            )
             .optional()?
             .ok_or_else(|| StoreError::not_found("client", id))
     }
 
     pub fn clients(&self) -> Result<Vec<Client>> {
         let conn = self.conn();
-        let mut st = conn.prepare(&format!("SELECT {CLIENT_COLS}, {AUDIT_COLS} FROM clients ORDER BY id"))?;
-        let rows = st.query_map([], client_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut st = conn.prepare(&format!(
+            "SELECT {CLIENT_COLS}, {AUDIT_COLS} FROM clients ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map([], client_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
-    pub fn update_client(&self, id: ClientId, input: &ClientInput, by: Option<UserId>) -> Result<Client> {
+    pub fn update_client(
+        &self,
+        id: ClientId,
+        input: &ClientInput,
+        by: Option<UserId>,
+    ) -> Result<Client> {
         input.validate(false)?;
         self.client(id)?;
         self.conn()
@@ -138,7 +152,11 @@ impl Store {
     }
 
     pub fn delete_client(&self, id: ClientId) -> Result<()> {
-        if self.conn().execute("DELETE FROM clients WHERE id = ?1", [id.0])? == 0 {
+        if self
+            .conn()
+            .execute("DELETE FROM clients WHERE id = ?1", [id.0])?
+            == 0
+        {
             return Err(StoreError::not_found("client", id));
         }
         Ok(())
@@ -146,7 +164,11 @@ impl Store {
 
     // ---- repositories ----
 
-    pub fn create_repository(&self, input: &RepositoryInput, by: Option<UserId>) -> Result<Repository> {
+    pub fn create_repository(
+        &self,
+        input: &RepositoryInput,
+        by: Option<UserId>,
+    ) -> Result<Repository> {
         input.validate(true)?;
         let sealed = match &input.repository_key {
             Some(k) if !k.is_empty() && k != MASK => Some(self.key().seal(k)?),
@@ -177,21 +199,34 @@ impl Store {
 
     pub fn repository(&self, id: RepositoryId) -> Result<Repository> {
         self.conn()
-            .query_row(&format!("SELECT {REPO_COLS}, {AUDIT_COLS} FROM repositories WHERE id = ?1"), [id.0], repo_row)
+            .query_row(
+                &format!("SELECT {REPO_COLS}, {AUDIT_COLS} FROM repositories WHERE id = ?1"),
+                [id.0],
+                repo_row,
+            )
             .optional()?
             .ok_or_else(|| StoreError::not_found("repository", id))
     }
 
     pub fn repositories(&self) -> Result<Vec<Repository>> {
         let conn = self.conn();
-        let mut st = conn.prepare(&format!("SELECT {REPO_COLS}, {AUDIT_COLS} FROM repositories ORDER BY id"))?;
-        let rows = st.query_map([], repo_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut st = conn.prepare(&format!(
+            "SELECT {REPO_COLS}, {AUDIT_COLS} FROM repositories ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map([], repo_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     /// Updates a repository. A `repository_key` equal to the mask or empty leaves the stored
     /// passphrase unchanged.
-    pub fn update_repository(&self, id: RepositoryId, input: &RepositoryInput, by: Option<UserId>) -> Result<Repository> {
+    pub fn update_repository(
+        &self,
+        id: RepositoryId,
+        input: &RepositoryInput,
+        by: Option<UserId>,
+    ) -> Result<Repository> {
         input.validate(false)?;
         self.repository(id)?;
         let sealed = match &input.repository_key {
@@ -223,13 +258,23 @@ impl Store {
     pub fn repository_passphrase(&self, id: RepositoryId) -> Result<Option<Secret>> {
         let sealed: Option<Vec<u8>> = self
             .conn()
-            .query_row("SELECT repository_key FROM repositories WHERE id = ?1", [id.0], |r| r.get(0))
+            .query_row(
+                "SELECT repository_key FROM repositories WHERE id = ?1",
+                [id.0],
+                |r| r.get(0),
+            )
             .optional()?
             .ok_or_else(|| StoreError::not_found("repository", id))?;
         sealed.map(|s| self.key().open(&s)).transpose()
     }
 
-    pub fn set_repository_sizes(&self, id: RepositoryId, original: i64, compressed: i64, dedup: i64) -> Result<()> {
+    pub fn set_repository_sizes(
+        &self,
+        id: RepositoryId,
+        original: i64,
+        compressed: i64,
+        dedup: i64,
+    ) -> Result<()> {
         self.conn().execute(
             "UPDATE repositories SET original_size = ?2, compressed_size = ?3, deduplicated_size = ?4 WHERE id = ?1",
             params![id.0, original, compressed, dedup],
@@ -245,7 +290,11 @@ impl Store {
                 users.join(", ")
             )));
         }
-        if self.conn().execute("DELETE FROM repositories WHERE id = ?1", [id.0])? == 0 {
+        if self
+            .conn()
+            .execute("DELETE FROM repositories WHERE id = ?1", [id.0])?
+            == 0
+        {
             return Err(StoreError::not_found("repository", id));
         }
         Ok(())
@@ -255,7 +304,8 @@ impl Store {
 
     pub fn create_schedule(&self, input: &ScheduleInput, by: Option<UserId>) -> Result<Schedule> {
         input.validate(true)?;
-        let cron = CronExpr::parse(input.crontab.as_deref().unwrap_or_default()).map_err(|e| ValidationErrors::single("crontab", e.0))?;
+        let cron = CronExpr::parse(input.crontab.as_deref().unwrap_or_default())
+            .map_err(|e| ValidationErrors::single("crontab", e.0))?;
         let conn = self.conn();
         let n = now();
         conn.execute(
@@ -270,19 +320,32 @@ impl Store {
 
     pub fn schedule(&self, id: ScheduleId) -> Result<Schedule> {
         self.conn()
-            .query_row(&format!("SELECT {SCHEDULE_COLS}, {AUDIT_COLS} FROM schedules WHERE id = ?1"), [id.0], schedule_row)
+            .query_row(
+                &format!("SELECT {SCHEDULE_COLS}, {AUDIT_COLS} FROM schedules WHERE id = ?1"),
+                [id.0],
+                schedule_row,
+            )
             .optional()?
             .ok_or_else(|| StoreError::not_found("schedule", id))
     }
 
     pub fn schedules(&self) -> Result<Vec<Schedule>> {
         let conn = self.conn();
-        let mut st = conn.prepare(&format!("SELECT {SCHEDULE_COLS}, {AUDIT_COLS} FROM schedules ORDER BY id"))?;
-        let rows = st.query_map([], schedule_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut st = conn.prepare(&format!(
+            "SELECT {SCHEDULE_COLS}, {AUDIT_COLS} FROM schedules ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map([], schedule_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
-    pub fn update_schedule(&self, id: ScheduleId, input: &ScheduleInput, by: Option<UserId>) -> Result<Schedule> {
+    pub fn update_schedule(
+        &self,
+        id: ScheduleId,
+        input: &ScheduleInput,
+        by: Option<UserId>,
+    ) -> Result<Schedule> {
         input.validate(false)?;
         self.schedule(id)?;
         let crontab = input
@@ -294,7 +357,14 @@ impl Store {
         self.conn().execute(
             "UPDATE schedules SET name = COALESCE(?2, name), crontab = COALESCE(?3, crontab),
                enabled = COALESCE(?4, enabled), modified = ?5, modified_by = ?6 WHERE id = ?1",
-            params![id.0, input.name.as_deref().map(str::trim), crontab, input.enabled, now(), by.map(|u| u.0)],
+            params![
+                id.0,
+                input.name.as_deref().map(str::trim),
+                crontab,
+                input.enabled,
+                now(),
+                by.map(|u| u.0)
+            ],
         )?;
         self.refresh_next_runs()?;
         self.schedule(id)
@@ -308,7 +378,11 @@ impl Store {
                 users.join(", ")
             )));
         }
-        if self.conn().execute("DELETE FROM schedules WHERE id = ?1", [id.0])? == 0 {
+        if self
+            .conn()
+            .execute("DELETE FROM schedules WHERE id = ?1", [id.0])?
+            == 0
+        {
             return Err(StoreError::not_found("schedule", id));
         }
         Ok(())

@@ -88,7 +88,11 @@ impl Store {
 
     pub fn job(&self, id: JobId) -> Result<Job> {
         self.conn()
-            .query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1"), [id.0], job_row)
+            .query_row(
+                &format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1"),
+                [id.0],
+                job_row,
+            )
             .optional()?
             .ok_or_else(|| StoreError::not_found("job", id))
     }
@@ -131,13 +135,21 @@ impl Store {
         let mut st = conn.prepare(&format!(
             "SELECT {JOB_COLS} FROM jobs WHERE status IN ('pending', 'waiting', 'running') ORDER BY id"
         ))?;
-        let rows = st.query_map([], job_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = st
+            .query_map([], job_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     /// Moves a job to `status`. Entering `running` stamps `started`; a final state stamps
     /// `finished`, `elapsed`, exit code and explanation. A finished job never changes again.
-    pub fn set_job_status(&self, id: JobId, status: JobStatus, exit_code: Option<i32>, explanation: &str) -> Result<Job> {
+    pub fn set_job_status(
+        &self,
+        id: JobId,
+        status: JobStatus,
+        exit_code: Option<i32>,
+        explanation: &str,
+    ) -> Result<Job> {
         let job = self.job(id)?;
         if job.status.is_finished() {
             return Ok(job);
@@ -145,27 +157,46 @@ impl Store {
         let n = Utc::now();
         let conn = self.conn();
         if status == JobStatus::Running {
-            conn.execute("UPDATE jobs SET status = ?2, started = ?3 WHERE id = ?1", params![id.0, status.as_str(), crate::ts(n)])?;
+            conn.execute(
+                "UPDATE jobs SET status = ?2, started = ?3 WHERE id = ?1",
+                params![id.0, status.as_str(), crate::ts(n)],
+            )?;
         } else if status.is_finished() {
-            let elapsed = job.started.map(|s| (n - s).num_milliseconds() as f64 / 1000.0).unwrap_or(0.0);
+            let elapsed = job
+                .started
+                .map(|s| (n - s).num_milliseconds() as f64 / 1000.0)
+                .unwrap_or(0.0);
             conn.execute(
                 "UPDATE jobs SET status = ?2, finished = ?3, elapsed = ?4, exit_code = COALESCE(?5, exit_code),
                    job_explanation = ?6 WHERE id = ?1",
                 params![id.0, status.as_str(), crate::ts(n), elapsed, exit_code, explanation],
             )?;
         } else {
-            conn.execute("UPDATE jobs SET status = ?2 WHERE id = ?1", params![id.0, status.as_str()])?;
+            conn.execute(
+                "UPDATE jobs SET status = ?2 WHERE id = ?1",
+                params![id.0, status.as_str()],
+            )?;
         }
         drop(conn);
         self.job(id)
     }
 
     pub fn set_job_archive_name(&self, id: JobId, name: &str) -> Result<()> {
-        self.conn().execute("UPDATE jobs SET archive_name = ?2 WHERE id = ?1", params![id.0, name])?;
+        self.conn().execute(
+            "UPDATE jobs SET archive_name = ?2 WHERE id = ?1",
+            params![id.0, name],
+        )?;
         Ok(())
     }
 
-    pub fn set_job_sizes(&self, id: JobId, original: i64, compressed: i64, dedup: i64, nfiles: i64) -> Result<()> {
+    pub fn set_job_sizes(
+        &self,
+        id: JobId,
+        original: i64,
+        compressed: i64,
+        dedup: i64,
+        nfiles: i64,
+    ) -> Result<()> {
         self.conn().execute(
             "UPDATE jobs SET original_size = ?2, compressed_size = ?3, deduplicated_size = ?4, nfiles = ?5 WHERE id = ?1",
             params![id.0, original, compressed, dedup, nfiles],
@@ -177,7 +208,11 @@ impl Store {
     pub fn append_job_output(&self, id: JobId, stream: &str, lines: &[String]) -> Result<i64> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = ?1", [id.0], |r| r.get(0))?;
+        let mut seq: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = ?1",
+            [id.0],
+            |r| r.get(0),
+        )?;
         let at = now();
         for l in lines {
             seq += 1;
@@ -198,7 +233,13 @@ impl Store {
         )?;
         let rows = st
             .query_map(params![id.0, after, limit], |r| {
-                Ok(JobOutputLine { job: id, seq: r.get(0)?, stream: r.get(1)?, text: r.get(2)?, at: parse_ts(&r.get::<_, String>(3)?) })
+                Ok(JobOutputLine {
+                    job: id,
+                    seq: r.get(0)?,
+                    stream: r.get(1)?,
+                    text: r.get(2)?,
+                    at: parse_ts(&r.get::<_, String>(3)?),
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
@@ -209,13 +250,25 @@ impl Store {
     pub fn fail_interrupted_jobs(&self) -> Result<usize> {
         let interrupted: Vec<i64> = {
             let conn = self.conn();
-            let mut st = conn.prepare("SELECT id FROM jobs WHERE status IN ('running', 'waiting', 'pending')")?;
-            let rows = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut st = conn
+                .prepare("SELECT id FROM jobs WHERE status IN ('running', 'waiting', 'pending')")?;
+            let rows = st
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
         for id in &interrupted {
-            self.append_job_output(JobId(*id), "system", &["job interrupted: the server stopped while it was queued or running".into()])?;
-            self.set_job_status(JobId(*id), JobStatus::Failed, None, "interrupted by a server restart")?;
+            self.append_job_output(
+                JobId(*id),
+                "system",
+                &["job interrupted: the server stopped while it was queued or running".into()],
+            )?;
+            self.set_job_status(
+                JobId(*id),
+                JobStatus::Failed,
+                None,
+                "interrupted by a server restart",
+            )?;
         }
         Ok(interrupted.len())
     }

@@ -11,10 +11,10 @@ pub mod secrets;
 mod settings;
 mod users;
 
-pub use jobs::{JobFilter, NewJob};
-pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use archives::ArchiveSizes;
 pub use hostkeys::{HostKey, PendingHostKey};
+pub use jobs::{JobFilter, NewJob};
+pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use settings::SettingValue;
 pub use users::{AuthUser, NewUser, TokenInfo, TokenKind};
 
@@ -42,12 +42,18 @@ pub enum StoreError {
     #[error("secret storage: {0}")]
     Crypto(String),
     #[error("io on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
     pub(crate) fn not_found(kind: &'static str, id: impl ToString) -> Self {
-        StoreError::NotFound { kind, id: id.to_string() }
+        StoreError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
     }
 
     /// Whether retrying the same call later may succeed (a busy database).
@@ -77,7 +83,10 @@ impl Store {
     /// Opens (creating if needed) `cyborgbackup.db` and `master.key` in `data_dir`, applying
     /// pending migrations.
     pub fn open(data_dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io { path: data_dir.into(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.into(),
+            source,
+        })?;
         let key = MasterKey::load_or_create(&data_dir.join("master.key"))?;
         let path = data_dir.join("cyborgbackup.db");
         let mut conn = Connection::open(&path)?;
@@ -86,7 +95,11 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         migrate::apply(&mut conn)?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)), key: Arc::new(key), path })
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            key: Arc::new(key),
+            path,
+        })
     }
 
     /// Path of the SQLite file.
@@ -115,7 +128,9 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
 }
 
 pub(crate) fn parse_ts(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 pub(crate) fn parse_opt_ts(s: Option<String>) -> Option<DateTime<Utc>> {
@@ -133,8 +148,13 @@ pub(crate) fn new_uuid() -> String {
 /// Maps a UNIQUE constraint failure to a conflict naming the field.
 pub(crate) fn unique_conflict(e: rusqlite::Error, field: &str, value: &str) -> StoreError {
     match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
-            StoreError::Validation(ValidationErrors::single(field, format!("{value:?} is already used")))
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            StoreError::Validation(ValidationErrors::single(
+                field,
+                format!("{value:?} is already used"),
+            ))
         }
         _ => StoreError::Sqlite(e),
     }

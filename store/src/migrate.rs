@@ -5,15 +5,27 @@ use rusqlite::Connection;
 
 /// `(version, name, sql)` of every migration, in order.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "initial", include_str!("../../migrations/0001_initial.sql")),
-    (2, "host_keys", include_str!("../../migrations/0002_host_keys.sql")),
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (
+        2,
+        "host_keys",
+        include_str!("../../migrations/0002_host_keys.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 pub(crate) fn current_version(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
@@ -23,7 +35,10 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
     )?;
     let found = current_version(conn)?;
     if found > SCHEMA_VERSION {
-        return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+        return Err(StoreError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > found) {
         let tx = conn.transaction()?;
@@ -49,7 +64,10 @@ mod tests {
         assert_eq!(store.schema_version().unwrap(), super::SCHEMA_VERSION);
         store
             .conn()
-            .execute("INSERT INTO schema_migrations VALUES (9999, 'future', 'x')", [])
+            .execute(
+                "INSERT INTO schema_migrations VALUES (9999, 'future', 'x')",
+                [],
+            )
             .unwrap();
         drop(store);
         match Store::open(dir.path()) {

@@ -11,7 +11,8 @@ const POLICY_COLS: &str = "id, name, policy_type, extra_vars, repository_id, sch
     keep_weekly, keep_monthly, keep_yearly, vmprovider, next_run, mode_pull, enabled, prehook, posthook";
 
 fn keep(r: &Row, i: usize) -> rusqlite::Result<Option<u32>> {
-    Ok(r.get::<_, Option<i64>>(i)?.map(|v| v.clamp(0, u32::MAX as i64) as u32))
+    Ok(r.get::<_, Option<i64>>(i)?
+        .map(|v| v.clamp(0, u32::MAX as i64) as u32))
 }
 
 fn policy_row(r: &Row) -> rusqlite::Result<Policy> {
@@ -105,7 +106,10 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         for c in input.clients.iter().flatten() {
-            tx.execute("INSERT OR IGNORE INTO policy_clients (policy_id, client_id) VALUES (?1, ?2)", params![id, c])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO policy_clients (policy_id, client_id) VALUES (?1, ?2)",
+                params![id, c],
+            )?;
         }
         tx.commit()?;
         drop(conn);
@@ -115,7 +119,11 @@ impl Store {
     pub fn policy(&self, id: PolicyId) -> Result<Policy> {
         let mut p = self
             .conn()
-            .query_row(&format!("SELECT {POLICY_COLS}, {AUDIT_COLS} FROM policies WHERE id = ?1"), [id.0], policy_row)
+            .query_row(
+                &format!("SELECT {POLICY_COLS}, {AUDIT_COLS} FROM policies WHERE id = ?1"),
+                [id.0],
+                policy_row,
+            )
             .optional()?
             .ok_or_else(|| StoreError::not_found("policy", id))?;
         p.clients = self.policy_clients(id)?;
@@ -124,16 +132,24 @@ impl Store {
 
     fn policy_clients(&self, id: PolicyId) -> Result<Vec<ClientId>> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT client_id FROM policy_clients WHERE policy_id = ?1 ORDER BY client_id")?;
-        let rows = st.query_map([id.0], |r| Ok(ClientId(r.get(0)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut st = conn.prepare(
+            "SELECT client_id FROM policy_clients WHERE policy_id = ?1 ORDER BY client_id",
+        )?;
+        let rows = st
+            .query_map([id.0], |r| Ok(ClientId(r.get(0)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     pub fn policies(&self) -> Result<Vec<Policy>> {
         let mut list = {
             let conn = self.conn();
-            let mut st = conn.prepare(&format!("SELECT {POLICY_COLS}, {AUDIT_COLS} FROM policies ORDER BY id"))?;
-            let rows = st.query_map([], policy_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut st = conn.prepare(&format!(
+                "SELECT {POLICY_COLS}, {AUDIT_COLS} FROM policies ORDER BY id"
+            ))?;
+            let rows = st
+                .query_map([], policy_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
         for p in &mut list {
@@ -142,7 +158,12 @@ impl Store {
         Ok(list)
     }
 
-    pub fn update_policy(&self, id: PolicyId, input: &PolicyInput, by: Option<UserId>) -> Result<Policy> {
+    pub fn update_policy(
+        &self,
+        id: PolicyId,
+        input: &PolicyInput,
+        by: Option<UserId>,
+    ) -> Result<Policy> {
         let current = self.policy(id)?;
         input.validate(Some(&current))?;
         self.check_policy_refs(input)?;
@@ -183,13 +204,19 @@ impl Store {
             keep_sql("keep_yearly", input.keep_yearly),
         ] {
             if set {
-                tx.execute(&format!("UPDATE policies SET {col} = ?2 WHERE id = ?1"), params![id.0, value])?;
+                tx.execute(
+                    &format!("UPDATE policies SET {col} = ?2 WHERE id = ?1"),
+                    params![id.0, value],
+                )?;
             }
         }
         if let Some(clients) = &input.clients {
             tx.execute("DELETE FROM policy_clients WHERE policy_id = ?1", [id.0])?;
             for c in clients {
-                tx.execute("INSERT OR IGNORE INTO policy_clients (policy_id, client_id) VALUES (?1, ?2)", params![id.0, c])?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO policy_clients (policy_id, client_id) VALUES (?1, ?2)",
+                    params![id.0, c],
+                )?;
             }
         }
         tx.commit()?;
@@ -199,7 +226,11 @@ impl Store {
     }
 
     pub fn delete_policy(&self, id: PolicyId) -> Result<()> {
-        if self.conn().execute("DELETE FROM policies WHERE id = ?1", [id.0])? == 0 {
+        if self
+            .conn()
+            .execute("DELETE FROM policies WHERE id = ?1", [id.0])?
+            == 0
+        {
             return Err(StoreError::not_found("policy", id));
         }
         Ok(())
@@ -207,8 +238,12 @@ impl Store {
 
     pub(crate) fn policy_names_where(&self, column: &str, id: i64) -> Result<Vec<String>> {
         let conn = self.conn();
-        let mut st = conn.prepare(&format!("SELECT name FROM policies WHERE {column} = ?1 ORDER BY id"))?;
-        let rows = st.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        let mut st = conn.prepare(&format!(
+            "SELECT name FROM policies WHERE {column} = ?1 ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(rows)
     }
 
@@ -226,7 +261,11 @@ impl Store {
         if !r.enabled {
             why.push(format!("repository {:?} is disabled", r.name));
         }
-        let clients = p.clients.iter().map(|c| self.client(*c)).collect::<Result<Vec<_>>>()?;
+        let clients = p
+            .clients
+            .iter()
+            .map(|c| self.client(*c))
+            .collect::<Result<Vec<_>>>()?;
         if clients.is_empty() {
             why.push("policy has no clients".to_string());
         } else if clients.iter().all(|c| !c.enabled) {
@@ -245,7 +284,10 @@ impl Store {
     }
 
     fn set_next_run(&self, id: PolicyId, next: Option<String>) -> Result<()> {
-        self.conn().execute("UPDATE policies SET next_run = ?2 WHERE id = ?1", params![id.0, next])?;
+        self.conn().execute(
+            "UPDATE policies SET next_run = ?2 WHERE id = ?1",
+            params![id.0, next],
+        )?;
         Ok(())
     }
 
@@ -254,14 +296,21 @@ impl Store {
     pub fn take_due_policies(&self, now: DateTime<Utc>) -> Result<Vec<Policy>> {
         let due: Vec<i64> = {
             let conn = self.conn();
-            let mut st = conn.prepare("SELECT id FROM policies WHERE next_run IS NOT NULL AND next_run <= ?1")?;
-            let rows = st.query_map([ts(now)], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut st = conn
+                .prepare("SELECT id FROM policies WHERE next_run IS NOT NULL AND next_run <= ?1")?;
+            let rows = st
+                .query_map([ts(now)], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
         let mut out = Vec::new();
         for id in due {
             let p = self.policy(PolicyId(id))?;
-            let next = self.schedule(p.schedule)?.cron().and_then(|c| c.next_after(now)).map(ts);
+            let next = self
+                .schedule(p.schedule)?
+                .cron()
+                .and_then(|c| c.next_after(now))
+                .map(ts);
             self.set_next_run(p.id, next)?;
             out.push(p);
         }

@@ -20,7 +20,10 @@ pub struct MasterKey {
 impl MasterKey {
     /// Reads the key file, or creates it with mode 0600 when absent.
     pub fn load_or_create(path: &Path) -> Result<MasterKey> {
-        let io = |source| StoreError::Io { path: path.into(), source };
+        let io = |source| StoreError::Io {
+            path: path.into(),
+            source,
+        };
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -47,8 +50,11 @@ impl MasterKey {
         let key = hex::decode(text.trim())
             .ok()
             .filter(|k| k.len() == 32)
-            .ok_or_else(|| StoreError::Crypto(format!("{} is not a 64-hex-digit key", path.display())))?;
-        let cipher = XChaCha20Poly1305::new_from_slice(&key).map_err(|e| StoreError::Crypto(e.to_string()))?;
+            .ok_or_else(|| {
+                StoreError::Crypto(format!("{} is not a 64-hex-digit key", path.display()))
+            })?;
+        let cipher = XChaCha20Poly1305::new_from_slice(&key)
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
         Ok(MasterKey { cipher })
     }
 
@@ -74,7 +80,9 @@ impl MasterKey {
         let pt = self
             .cipher
             .decrypt(XNonce::from_slice(nonce), ct)
-            .map_err(|_| StoreError::Crypto("cannot decrypt a stored secret: wrong master.key?".into()))?;
+            .map_err(|_| {
+                StoreError::Crypto("cannot decrypt a stored secret: wrong master.key?".into())
+            })?;
         String::from_utf8(pt)
             .map(Secret::new)
             .map_err(|_| StoreError::Crypto("stored secret is not UTF-8".into()))
@@ -90,7 +98,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("master.key");
         let k = MasterKey::load_or_create(&p).unwrap();
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let sealed = k.seal("s3cret-passphrase").unwrap();
         assert!(!sealed.windows(6).any(|w| w == b"s3cret"));
         let k2 = MasterKey::load_or_create(&p).unwrap();

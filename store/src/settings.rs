@@ -16,7 +16,11 @@ impl Store {
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn()
-            .query_row("SELECT value FROM settings WHERE key = ?1 AND secret IS NULL", [key], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1 AND secret IS NULL",
+                [key],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
@@ -42,7 +46,9 @@ impl Store {
     pub fn secret_setting(&self, key: &str) -> Result<Option<Secret>> {
         let sealed: Option<Option<Vec<u8>>> = self
             .conn()
-            .query_row("SELECT secret FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .query_row("SELECT secret FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
             .optional()?;
         sealed.flatten().map(|s| self.key().open(&s)).transpose()
     }
@@ -50,13 +56,18 @@ impl Store {
     /// Every setting, secrets masked.
     pub fn settings(&self) -> Result<Vec<SettingValue>> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT key, value, secret IS NOT NULL FROM settings ORDER BY key")?;
+        let mut st =
+            conn.prepare("SELECT key, value, secret IS NOT NULL FROM settings ORDER BY key")?;
         let rows = st
             .query_map([], |r| {
                 let is_secret: bool = r.get(2)?;
                 Ok(SettingValue {
                     key: r.get(0)?,
-                    value: if is_secret { model::MASK.to_string() } else { r.get(1)? },
+                    value: if is_secret {
+                        model::MASK.to_string()
+                    } else {
+                        r.get(1)?
+                    },
                     is_secret,
                 })
             })?

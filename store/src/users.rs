@@ -1,7 +1,9 @@
 //! Users (argon2 password hashes), login sessions and long-lived API tokens.
 
 use crate::{now, parse_opt_ts, parse_ts, ts, unique_conflict, Result, Store, StoreError};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use chrono::{DateTime, Duration, Utc};
 use model::{TokenId, User, UserId, ValidationErrors};
@@ -56,7 +58,8 @@ pub struct TokenInfo {
     pub expires: Option<DateTime<Utc>>,
 }
 
-const USER_COLS: &str = "id, email, first_name, last_name, is_superuser, is_active, created, last_login";
+const USER_COLS: &str =
+    "id, email, first_name, last_name, is_superuser, is_active, created, last_login";
 
 fn user_row(r: &Row) -> rusqlite::Result<User> {
     Ok(User {
@@ -91,12 +94,17 @@ fn check_password(pw: &str) -> Result<()> {
 
 fn check_email(email: &str) -> Result<()> {
     let ok = email.len() <= 254
-        && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+        && email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(())
     } else {
-        Err(ValidationErrors::single("email", "must be an email address like admin@example.com").into())
+        Err(
+            ValidationErrors::single("email", "must be an email address like admin@example.com")
+                .into(),
+        )
     }
 }
 
@@ -124,7 +132,11 @@ impl Store {
 
     pub fn user(&self, id: UserId) -> Result<User> {
         self.conn()
-            .query_row(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"), [id.0], user_row)
+            .query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
+                [id.0],
+                user_row,
+            )
             .optional()?
             .ok_or_else(|| StoreError::not_found("user", id))
     }
@@ -132,19 +144,27 @@ impl Store {
     pub fn user_by_email(&self, email: &str) -> Result<Option<User>> {
         Ok(self
             .conn()
-            .query_row(&format!("SELECT {USER_COLS} FROM users WHERE email = ?1"), [email], user_row)
+            .query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE email = ?1"),
+                [email],
+                user_row,
+            )
             .optional()?)
     }
 
     pub fn users(&self) -> Result<Vec<User>> {
         let conn = self.conn();
         let mut st = conn.prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY id"))?;
-        let rows = st.query_map([], user_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = st
+            .query_map([], user_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     pub fn user_count(&self) -> Result<i64> {
-        Ok(self.conn().query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
     }
 
     /// Updates profile fields given as `Some`.
@@ -173,7 +193,9 @@ impl Store {
     }
 
     pub fn delete_user(&self, id: UserId) -> Result<()> {
-        let n = self.conn().execute("DELETE FROM users WHERE id = ?1", [id.0])?;
+        let n = self
+            .conn()
+            .execute("DELETE FROM users WHERE id = ?1", [id.0])?;
         if n == 0 {
             return Err(StoreError::not_found("user", id));
         }
@@ -192,7 +214,10 @@ impl Store {
         if n == 0 {
             return Err(StoreError::not_found("user", id));
         }
-        conn.execute("UPDATE tokens SET revoked = 1 WHERE user_id = ?1 AND kind = 'session'", [id.0])?;
+        conn.execute(
+            "UPDATE tokens SET revoked = 1 WHERE user_id = ?1 AND kind = 'session'",
+            [id.0],
+        )?;
         Ok(())
     }
 
@@ -212,16 +237,28 @@ impl Store {
             return Ok(None);
         };
         let parsed = PasswordHash::new(&hash).map_err(|e| StoreError::Crypto(e.to_string()))?;
-        if !active || Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
+        if !active
+            || Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_err()
+        {
             return Ok(None);
         }
-        self.conn()
-            .execute("UPDATE users SET last_login = ?2 WHERE id = ?1", params![id, now()])?;
+        self.conn().execute(
+            "UPDATE users SET last_login = ?2 WHERE id = ?1",
+            params![id, now()],
+        )?;
         Ok(Some(self.user(UserId(id))?))
     }
 
     /// Creates a token for the user and returns its value (shown once; only a hash is kept).
-    pub fn create_token(&self, user: UserId, kind: TokenKind, name: &str, ttl: Option<Duration>) -> Result<(TokenId, String)> {
+    pub fn create_token(
+        &self,
+        user: UserId,
+        kind: TokenKind,
+        name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(TokenId, String)> {
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let prefix = match kind {
@@ -255,11 +292,16 @@ impl Store {
                 },
             )
             .optional()?;
-        let Some((tid, expires, user)) = row else { return Ok(None) };
+        let Some((tid, expires, user)) = row else {
+            return Ok(None);
+        };
         if expires.is_some_and(|e| parse_ts(&e) < Utc::now()) {
             return Ok(None);
         }
-        conn.execute("UPDATE tokens SET last_used = ?2 WHERE id = ?1", params![tid, now()])?;
+        conn.execute(
+            "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
+            params![tid, now()],
+        )?;
         Ok(Some(user))
     }
 
@@ -312,30 +354,63 @@ mod tests {
     fn login_and_tokens() {
         let (_d, s) = store();
         let u = s
-            .create_user(&NewUser { email: "a@b.c".into(), password: "correct horse".into(), is_superuser: true, ..Default::default() })
+            .create_user(&NewUser {
+                email: "a@b.c".into(),
+                password: "correct horse".into(),
+                is_superuser: true,
+                ..Default::default()
+            })
             .unwrap();
         assert!(s.verify_login("a@b.c", "wrong password").unwrap().is_none());
-        assert!(s.verify_login("nobody@b.c", "correct horse").unwrap().is_none());
-        assert_eq!(s.verify_login("a@b.c", "correct horse").unwrap().unwrap().id, u.id);
+        assert!(s
+            .verify_login("nobody@b.c", "correct horse")
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            s.verify_login("a@b.c", "correct horse")
+                .unwrap()
+                .unwrap()
+                .id,
+            u.id
+        );
         let (tid, tok) = s.create_token(u.id, TokenKind::Api, "ci", None).unwrap();
         let au = s.authenticate_token(&tok).unwrap().unwrap();
         assert!(au.is_superuser);
         assert!(s.authenticate_token("cbt_nope").unwrap().is_none());
         s.revoke_token(&au, tid).unwrap();
         assert!(s.authenticate_token(&tok).unwrap().is_none());
-        let (_, expired) = s.create_token(u.id, TokenKind::Session, "", Some(Duration::seconds(-1))).unwrap();
+        let (_, expired) = s
+            .create_token(u.id, TokenKind::Session, "", Some(Duration::seconds(-1)))
+            .unwrap();
         assert!(s.authenticate_token(&expired).unwrap().is_none());
     }
 
     #[test]
     fn bad_users_are_refused() {
         let (_d, s) = store();
-        let e = s.create_user(&NewUser { email: "x".into(), password: "longenough".into(), ..Default::default() });
+        let e = s.create_user(&NewUser {
+            email: "x".into(),
+            password: "longenough".into(),
+            ..Default::default()
+        });
         assert!(matches!(e, Err(StoreError::Validation(v)) if v.0[0].field == "email"));
-        let e = s.create_user(&NewUser { email: "a@b.c".into(), password: "short".into(), ..Default::default() });
+        let e = s.create_user(&NewUser {
+            email: "a@b.c".into(),
+            password: "short".into(),
+            ..Default::default()
+        });
         assert!(matches!(e, Err(StoreError::Validation(v)) if v.0[0].field == "password"));
-        s.create_user(&NewUser { email: "a@b.c".into(), password: "longenough".into(), ..Default::default() }).unwrap();
-        let e = s.create_user(&NewUser { email: "A@b.c".into(), password: "longenough".into(), ..Default::default() });
+        s.create_user(&NewUser {
+            email: "a@b.c".into(),
+            password: "longenough".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let e = s.create_user(&NewUser {
+            email: "A@b.c".into(),
+            password: "longenough".into(),
+            ..Default::default()
+        });
         assert!(matches!(e, Err(StoreError::Validation(v)) if v.0[0].field == "email"));
     }
 }

@@ -32,7 +32,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/ping", get(ping))
         .route("/api/v1/ping/", get(ping))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
         .with_state(state)
 }
 
@@ -59,10 +62,17 @@ fn caller(store: &Store, headers: &HeaderMap) -> Option<AuthUser> {
     }
 }
 
-async fn graphql_handler(State(st): State<AppState>, headers: HeaderMap, req: GraphQLRequest) -> GraphQLResponse {
+async fn graphql_handler(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> GraphQLResponse {
     let mut req = req.into_inner();
     let store = st.store.clone();
-    let user = tokio::task::spawn_blocking(move || caller(&store, &headers)).await.ok().flatten();
+    let user = tokio::task::spawn_blocking(move || caller(&store, &headers))
+        .await
+        .ok()
+        .flatten();
     if let Some(u) = user {
         req = req.data(u);
     }
