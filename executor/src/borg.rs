@@ -51,6 +51,9 @@ impl BorgEnv {
 
     /// `borg create --json` of a policy's sources into `REPO::ARCHIVE`.
     pub fn create(&self, repo: &str, archive: &str, spec: &CreateSpec) -> RemoteCommand {
+        if let Some(p) = &spec.pipe {
+            return self.create_from_pipe(repo, archive, p);
+        }
         let mut args: Vec<String> = vec!["create".into(), "--json".into(), "--compression".into(), "lz4".into(), "--exclude-caches".into()];
         for e in &spec.excludes {
             args.push("--exclude".into());
@@ -61,6 +64,28 @@ impl BorgEnv {
         args.push("--".into());
         args.extend(spec.paths.iter().cloned());
         self.borg(args)
+    }
+
+    /// `PRODUCER | borg create --stdin-name NAME REPO::ARCHIVE -` under bash with both exit
+    /// statuses reported: a failing producer exits [`PRODUCER_FAILED`].
+    fn create_from_pipe(&self, repo: &str, archive: &str, p: &Pipe) -> RemoteCommand {
+        let location = format!("{repo}::{archive}");
+        let borg = quoted(&["borg", "create", "--json", "--compression", "lz4", "--stdin-name", &p.stdin_name, &location, "-"]);
+        let script = format!(
+            "set -o pipefail\n{{ {} ; }} | {borg}\nst=(\"${{PIPESTATUS[@]}}\")\necho \"cyborgbackup: producer exited ${{st[0]}}, borg exited ${{st[1]}}\" >&2\n\
+             if [ \"${{st[0]}}\" != 0 ]; then exit {PRODUCER_FAILED}; fi\nexit \"${{st[1]}}\"",
+            p.producer
+        );
+        let mut cmd = self.apply(RemoteCommand::new(["bash".to_string(), "-c".to_string(), script]));
+        for (k, v) in &p.secrets {
+            cmd = cmd.secret(k, v.clone());
+        }
+        cmd
+    }
+
+    /// `borg delete REPO::ARCHIVE` (a partial archive after a failed producer).
+    pub fn delete_archive(&self, repo: &str, archive: &str) -> RemoteCommand {
+        self.borg(["delete".into(), format!("{repo}::{archive}")])
     }
 
     /// `borg list --json-lines REPO::ARCHIVE`: one JSON object per entry on stdout.
@@ -95,28 +120,82 @@ impl BorgEnv {
 pub struct CreateSpec {
     pub paths: Vec<String>,
     pub excludes: Vec<String>,
+    /// For pipe types: the producer whose stdout becomes the archive's single file.
+    pub pipe: Option<Pipe>,
 }
+
+/// A command whose output borg stores (`borg create --stdin-name NAME … -`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pipe {
+    /// A shell fragment (built from quoted argument lists, or the administrator's own command).
+    pub producer: String,
+    /// File name of the stream inside the archive.
+    pub stdin_name: String,
+    /// Secret environment for the producer (database passwords), delivered over stdin.
+    pub secrets: Vec<(String, Secret)>,
+}
+
+/// Exit status of a pipe job whose producer failed (borg's own status is logged).
+pub const PRODUCER_FAILED: i32 = 90;
 
 /// Error for policy types this executor cannot run yet.
 #[derive(Debug, thiserror::Error)]
 #[error("policy type {0} is not supported by this executor yet")]
 pub struct Unsupported(pub PolicyType);
 
-/// Sources of a file-based policy type.
+fn quoted(argv: &[&str]) -> String {
+    argv.iter().map(|a| shlex::try_quote(a).map(|c| c.into_owned()).unwrap_or_default()).collect::<Vec<_>>().join(" ")
+}
+
+fn paths(paths: &[&str]) -> CreateSpec {
+    CreateSpec { paths: paths.iter().map(|s| s.to_string()).collect(), excludes: vec![], pipe: None }
+}
+
+/// Sources of a policy: file paths, or a producer command for pipe types.
 pub fn create_spec(vars: &TypedVars) -> Result<CreateSpec, Unsupported> {
+    let pipe = |producer: String, stdin_name: &str, secrets: Vec<(String, Secret)>| CreateSpec {
+        paths: vec![],
+        excludes: vec![],
+        pipe: Some(Pipe { producer, stdin_name: stdin_name.into(), secrets }),
+    };
     Ok(match vars {
-        TypedVars::Config => CreateSpec { paths: vec!["/etc".into()], excludes: vec![] },
-        TypedVars::Folders { folders, exclude } => CreateSpec { paths: folders.clone(), excludes: exclude.clone() },
+        TypedVars::Config => paths(&["/etc"]),
+        TypedVars::Folders { folders, exclude } => CreateSpec { paths: folders.clone(), excludes: exclude.clone(), pipe: None },
         TypedVars::Rootfs { exclude } => {
             let mut excludes: Vec<String> =
                 ["/dev", "/proc", "/sys", "/run", "/tmp", "/mnt", "/media", "/lost+found"].iter().map(|s| s.to_string()).collect();
             excludes.extend(exclude.iter().cloned());
-            CreateSpec { paths: vec!["/".into()], excludes }
+            CreateSpec { paths: vec!["/".into()], excludes, pipe: None }
         }
-        TypedVars::Mail => CreateSpec { paths: vec!["/var/mail".into(), "/var/lib/mail".into()], excludes: vec![] },
-        TypedVars::Mysql { .. } => return Err(Unsupported(PolicyType::Mysql)),
-        TypedVars::Postgresql { .. } => return Err(Unsupported(PolicyType::Postgresql)),
-        TypedVars::Piped { .. } => return Err(Unsupported(PolicyType::Piped)),
+        TypedVars::Mail => paths(&["/var/mail", "/var/lib/mail"]),
+        TypedVars::Mysql { user, password, databases } => {
+            let mut argv = vec!["mysqldump", "--single-transaction", "--routines", "--events", "--triggers"];
+            if let Some(u) = user {
+                argv.push("--user");
+                argv.push(u);
+            }
+            if databases.is_empty() {
+                argv.push("--all-databases");
+            } else {
+                argv.push("--databases");
+                argv.extend(databases.iter().map(String::as_str));
+            }
+            let secrets = password.iter().map(|p| ("MYSQL_PWD".to_string(), Secret::new(p.clone()))).collect();
+            pipe(quoted(&argv), "mysql.sql", secrets)
+        }
+        TypedVars::Postgresql { database } => {
+            let dump = match database {
+                Some(db) => quoted(&["pg_dump", "--clean", "--if-exists", "--create", db]),
+                None => quoted(&["pg_dumpall", "--clean", "--if-exists"]),
+            };
+            // As root, dump as the postgres superuser (peer authentication).
+            let producer = format!(
+                "if [ \"$(id -u)\" = 0 ] && id postgres >/dev/null 2>&1; then runuser -u postgres -- {dump}; else {dump}; fi"
+            );
+            let name = database.as_deref().map_or("postgresql-all.sql".to_string(), |d| format!("postgresql-{d}.sql"));
+            pipe(producer, &name, vec![])
+        }
+        TypedVars::Piped { command } => pipe(command.clone(), "piped", vec![]),
         TypedVars::Proxmox { .. } => return Err(Unsupported(PolicyType::Proxmox)),
         TypedVars::Vm => return Err(Unsupported(PolicyType::Vm)),
     })
@@ -209,7 +288,7 @@ mod tests {
     #[test]
     fn create_quotes_nothing_itself_and_ends_options() {
         let env = BorgEnv { base_dir: None, passphrase: Some(Secret::new("pw")) };
-        let spec = CreateSpec { paths: vec!["-rf".into(), "/a b".into()], excludes: vec!["/x".into()] };
+        let spec = CreateSpec { paths: vec!["-rf".into(), "/a b".into()], excludes: vec!["/x".into()], pipe: None };
         let c = env.create("/repo", "folders-h-2026", &spec);
         let dd = c.argv.iter().position(|a| a == "--").unwrap();
         assert_eq!(&c.argv[dd + 1..], &["-rf".to_string(), "/a b".to_string()]);

@@ -129,11 +129,14 @@ async fn run_hook(log: &JobLog<'_>, client: &Client, which: &str, hook: &str, st
 pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
     let store = &ex.inner.store;
     let ctx = tryo!(repo_ctx(ex, job.repository));
-    let log = log_for(ex, job, Some(&ctx));
+    let mut log = log_for(ex, job, Some(&ctx));
     let policy = tryo!(job.policy.ok_or_else(|| Outcome::error("job has no policy")).and_then(|p| store.policy(p).map_err(|e| Outcome::error(e.to_string()))));
     let client = tryo!(job.client.ok_or_else(|| Outcome::error("job has no client")).and_then(|c| store.client(c).map_err(|e| Outcome::error(e.to_string()))));
     let vars = tryo!(parse_extra_vars(policy.policy_type, &policy.extra_vars).map_err(|e| Outcome::error(format!("invalid extra_vars: {e}"))));
     let mut spec = tryo!(borg::create_spec(&vars).map_err(|e| Outcome::error(e.to_string())));
+    if let Some(p) = &spec.pipe {
+        log.secrets.extend(p.secrets.iter().map(|(_, v)| v.clone()));
+    }
     let t = tryo!(transport_for(&client.hostname).map_err(Outcome::error));
     if !ctx.repo.path.starts_with('/') {
         return Outcome::error(format!("repository {} is remote: the SSH transport is not available in this version", ctx.repo.path));
@@ -167,7 +170,14 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
                 .iter()
                 .filter(|p| ran.stderr_head.iter().any(|l| l.starts_with(&format!("{p}: ")) && l.contains("[Errno 2]")))
                 .collect();
-            if ran.code >= 2 {
+            if ran.code == borg::PRODUCER_FAILED {
+                if borg::parse_create_json(&ran.stdout).is_ok() {
+                    log.info(&format!("removing the partial archive {name} made from the failed command's output"));
+                    let _ = run_logged(&log, &t, &ctx.env.delete_archive(&ctx.repo.path, &name), Stdout::Log, cancel).await;
+                }
+                let what = spec.pipe.as_ref().map_or("producer", |p| p.stdin_name.as_str());
+                Outcome::failed(Some(ran.code), format!("the command producing {what} failed: {}", last_line(&ran.stderr_head)))
+            } else if ran.code >= 2 {
                 Outcome::failed(Some(ran.code), format!("borg create failed: {}", last_line(&ran.stderr_head)))
             } else if !missing.is_empty() {
                 let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();

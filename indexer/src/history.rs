@@ -3,14 +3,13 @@
 
 use crate::collect::{Found, Keep, Membership};
 use crate::error::CatalogError;
-use crate::query::{exact_path_q, Confirm};
+use crate::query::{exact_path_q, id_q, Confirm};
 use crate::types::{ArchiveBrief, ArchiveDiff, DiffEntry, DiffKind, HistoryEntry, VersionFate};
 use crate::Catalog;
 use model::{ArchiveId, ClientId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
-use tantivy::schema::IndexRecordOption;
+use tantivy::query::{BooleanQuery, Occur, TermSetQuery};
 use tantivy::Term;
 
 impl Catalog {
@@ -25,14 +24,8 @@ impl Catalog {
         let f = &self.inner.fields;
         let snap = self.snap();
         let q = BooleanQuery::new(vec![
-            (
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_i64(f.client, client.0),
-                    IndexRecordOption::Basic,
-                )) as Box<dyn Query>,
-            ),
             (Occur::Must, exact_path_q(f, &path)),
+            (Occur::Must, id_q(f.client, client.0)),
         ]);
         let member = Arc::new(Membership {
             live: snap.live.clone(),

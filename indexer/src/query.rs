@@ -149,6 +149,14 @@ fn trigram_q(f: &Fields, lc: &str) -> Vec<Box<dyn Query>> {
         .collect()
 }
 
+/// Equality on a fast-only i64 field (series ids are not in the inverted index).
+pub(crate) fn id_q(field: Field, v: i64) -> Box<dyn Query> {
+    Box::new(RangeQuery::new(
+        Bound::Included(Term::from_field_i64(field, v)),
+        Bound::Included(Term::from_field_i64(field, v)),
+    ))
+}
+
 /// Every path starting with `prefix` (a term range: no per-document scan).
 pub(crate) fn path_prefix_q(f: &Fields, prefix: &str) -> Box<dyn Query> {
     Box::new(InvertedIndexRangeQuery::new(
@@ -281,13 +289,13 @@ pub(crate) fn filter_clauses(
 ) -> Result<Vec<Box<dyn Query>>, CatalogError> {
     let mut out = Vec::new();
     if let Some(c) = q.client {
-        out.push(term_q(Term::from_field_i64(f.client, c.0)));
+        out.push(id_q(f.client, c.0));
     }
     if let Some(p) = q.policy {
-        out.push(term_q(Term::from_field_i64(f.policy, p.0)));
+        out.push(id_q(f.policy, p.0));
     }
     if let Some(r) = q.repository {
-        out.push(term_q(Term::from_field_i64(f.repository, r.0)));
+        out.push(id_q(f.repository, r.0));
     }
     if let Some(t) = q.file_type.as_deref().filter(|t| !t.is_empty()) {
         out.push(term_q(Term::from_field_text(f.file_type, t)));

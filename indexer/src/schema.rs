@@ -48,10 +48,13 @@ pub(crate) struct Fields {
 
 pub(crate) fn build_schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let num = NumericOptions::default()
+    // Only the version id is in the inverted index (deletes, diff lookups); the other
+    // numbers are filtered through their fast columns.
+    let vid_opts = NumericOptions::default()
         .set_indexed()
         .set_fast()
         .set_stored();
+    let fastnum = NumericOptions::default().set_fast().set_stored();
     let words = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer(WORDS_TOKENIZER)
@@ -63,10 +66,10 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
             .set_index_option(IndexRecordOption::Basic),
     );
     let fields = Fields {
-        vid: b.add_u64_field("vid", num.clone()),
-        repository: b.add_i64_field("repository", num.clone()),
-        policy: b.add_i64_field("policy", num.clone()),
-        client: b.add_i64_field("client", num.clone()),
+        vid: b.add_u64_field("vid", vid_opts),
+        repository: b.add_i64_field("repository", fastnum.clone()),
+        policy: b.add_i64_field("policy", fastnum.clone()),
+        client: b.add_i64_field("client", fastnum.clone()),
         path: b.add_text_field("path", STRING | STORED | FAST),
         parent: b.add_text_field("parent", STRING),
         name_lc: b.add_text_field("name_lc", FAST),
@@ -74,8 +77,8 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
         path_words: b.add_text_field("path_words", words),
         name_tri: b.add_text_field("name_tri", tri),
         file_type: b.add_text_field("type", STRING | STORED),
-        size: b.add_u64_field("size", num.clone()),
-        mtime: b.add_i64_field("mtime", num),
+        size: b.add_u64_field("size", fastnum.clone()),
+        mtime: b.add_i64_field("mtime", fastnum),
         mode: b.add_text_field("mode", STORED),
         user: b.add_text_field("user", STORED),
         group: b.add_text_field("group", STORED),

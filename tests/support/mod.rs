@@ -34,7 +34,9 @@ impl Gql {
         if let Some(errs) = self.0.get("errors") {
             bail!("graphql errors: {errs}");
         }
-        self.0.get("data").ok_or_else(|| anyhow!("no data in {}", self.0))
+        self.0
+            .get("data")
+            .ok_or_else(|| anyhow!("no data in {}", self.0))
     }
 
     /// The `code` extension of the first error.
@@ -48,7 +50,10 @@ impl Gql {
     }
 
     pub fn error_message(&self) -> String {
-        self.0["errors"][0]["message"].as_str().unwrap_or_default().to_string()
+        self.0["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -75,11 +80,19 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Ok(Server { child, url, data_dir, http: reqwest::Client::new() })
+        Ok(Server {
+            child,
+            url,
+            data_dir,
+            http: reqwest::Client::new(),
+        })
     }
 
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Result<Gql> {
-        let mut req = self.http.post(format!("{}/graphql", self.url)).json(&json!({"query": query, "variables": variables}));
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({"query": query, "variables": variables}));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -89,14 +102,25 @@ impl Server {
 
     pub async fn login(&self) -> Result<String> {
         let r = self
-            .gql(None, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }", json!({"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD}))
+            .gql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+                json!({"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD}),
+            )
             .await?;
-        Ok(r.data()?["login"]["token"].as_str().context("no token")?.to_string())
+        Ok(r.data()?["login"]["token"]
+            .as_str()
+            .context("no token")?
+            .to_string())
     }
 
     /// Runs a query that must succeed and returns its data.
     pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Result<Value> {
-        Ok(self.gql(Some(token), query, variables).await?.data()?.clone())
+        Ok(self
+            .gql(Some(token), query, variables)
+            .await?
+            .data()?
+            .clone())
     }
 
     /// Waits until every job is finished; returns them.
@@ -106,7 +130,12 @@ impl Server {
             let d = self.ok(token, "{ jobs(limit: 1000) { id jobType status jobExplanation archiveName launchType exitCode } }", json!({})).await?;
             let jobs = d["jobs"].as_array().cloned().unwrap_or_default();
             let done = !jobs.is_empty()
-                && jobs.iter().all(|j| matches!(j["status"].as_str(), Some("successful" | "failed" | "error" | "canceled")));
+                && jobs.iter().all(|j| {
+                    matches!(
+                        j["status"].as_str(),
+                        Some("successful" | "failed" | "error" | "canceled")
+                    )
+                });
             if done {
                 return Ok(jobs);
             }
@@ -119,17 +148,52 @@ impl Server {
 
     /// The output lines of a job, joined.
     pub async fn job_log(&self, token: &str, id: i64) -> Result<String> {
-        let d = self.ok(token, "query($id: Int!) { job(id: $id) { output(limit: 10000) { text } } }", json!({"id": id})).await?;
-        Ok(d["job"]["output"].as_array().cloned().unwrap_or_default().iter().filter_map(|l| l["text"].as_str().map(String::from)).collect::<Vec<_>>().join("\n"))
+        let d = self
+            .ok(
+                token,
+                "query($id: Int!) { job(id: $id) { output(limit: 10000) { text } } }",
+                json!({"id": id}),
+            )
+            .await?;
+        Ok(d["job"]["output"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|l| l["text"].as_str().map(String::from))
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 }
 
 /// Creates a local client, a repository in the data dir, a schedule and a folders policy.
 pub async fn local_policy(s: &Server, token: &str, folders: &[&str], passphrase: &str) -> Result<i64> {
-    let c = s.ok(token, r#"mutation { createClient(input: {hostname: "localhost"}) { id } }"#, json!({})).await;
+    let vars = json!({ "folders": folders }).to_string();
+    Ok(local_typed_policy(s, token, "folders", &vars, passphrase).await?.0)
+}
+
+/// Like [`local_policy`] for any policy type; returns the policy id and the repository path.
+pub async fn local_typed_policy(
+    s: &Server,
+    token: &str,
+    policy_type: &str,
+    extra_vars: &str,
+    passphrase: &str,
+) -> Result<(i64, String)> {
+    let c = s
+        .ok(
+            token,
+            r#"mutation { createClient(input: {hostname: "localhost"}) { id } }"#,
+            json!({}),
+        )
+        .await;
     let client_id = match c {
         Ok(d) => d["createClient"]["id"].as_i64().context("client id")?,
-        Err(_) => s.ok(token, "{ clients { id hostname } }", json!({})).await?["clients"][0]["id"].as_i64().context("client")?,
+        Err(_) => s
+            .ok(token, "{ clients { id hostname } }", json!({}))
+            .await?["clients"][0]["id"]
+            .as_i64()
+            .context("client")?,
     };
     let repo_path = s.data_dir.path().join(format!("repo-{}", rand_suffix()));
     let r = s
@@ -139,17 +203,40 @@ pub async fn local_policy(s: &Server, token: &str, folders: &[&str], passphrase:
             json!({"p": repo_path.display().to_string(), "k": passphrase}),
         )
         .await?;
-    let sc = s.ok(token, r#"mutation { createSchedule(input: {name: "nightly", crontab: "0 3 * * *"}) { id } }"#, json!({})).await?;
+    let sc = s
+        .ok(
+            token,
+            r#"mutation { createSchedule(input: {name: "nightly", crontab: "0 3 * * *"}) { id } }"#,
+            json!({}),
+        )
+        .await?;
     let p = s
         .ok(
             token,
-            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"files\", policyType: \"folders\", extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
-            json!({"c": client_id, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": folders}).to_string()}),
+            "mutation($c: Int!, $r: Int!, $s: Int!, $t: String!, $v: String!) { createPolicy(input: {name: \"files\", policyType: $t, extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
+            json!({"c": client_id, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "t": policy_type, "v": extra_vars}),
         )
         .await?;
-    p["createPolicy"]["id"].as_i64().context("policy id")
+    Ok((p["createPolicy"]["id"].as_i64().context("policy id")?, repo_path.display().to_string()))
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Runs borg directly against a local repository (for checking archive contents).
+pub fn borg(repo_passphrase: &str, args: &[&str]) -> Result<std::process::Output> {
+    let out = Command::new("borg")
+        .args(args)
+        .env("BORG_PASSPHRASE", repo_passphrase)
+        .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
+        .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
+        .env("BORG_BASE_DIR", std::env::temp_dir().join("cyborg-test-borg-base"))
+        .env("TZ", "UTC")
+        .output()
+        .context("running borg")?;
+    Ok(out)
 }
