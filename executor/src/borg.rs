@@ -109,6 +109,16 @@ impl BorgEnv {
         self.borg(args)
     }
 
+    /// `borg check` of the repository and its archives (`--verify-data` reads every chunk).
+    pub fn check(&self, repo: &str, verify_data: bool) -> RemoteCommand {
+        let mut args: Vec<String> = vec!["check".into(), "--show-rc".into()];
+        if verify_data {
+            args.push("--verify-data".into());
+        }
+        args.push(repo.into());
+        self.borg(args)
+    }
+
     /// `borg compact`: borg 1.2 frees space only then.
     pub fn compact(&self, repo: &str) -> RemoteCommand {
         self.borg(["compact".into(), repo.into()])

@@ -42,7 +42,7 @@ macro_rules! tryo {
     };
 }
 
-pub(crate) use crate::prune::prune;
+pub(crate) use crate::prune::{check, prune};
 
 pub(crate) async fn prepare_repository(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
     let ctx = tryo!(repo_ctx(ex, job.repository));
@@ -249,6 +249,7 @@ async fn record_backup(ex: &Executor, log: &JobLog<'_>, ctx: &RepoCtx, policy: &
         depends_on: Some(job.id),
         launch_type: "dependency".into(),
         created_by: job.created_by,
+        extra_vars: String::new(),
     };
     if let Err(e) = ex.enqueue(follow(JobType::Catalog, format!("Catalog {}", res.name))) {
         log.info(&format!("cannot queue the catalog job: {e}"));

@@ -7,6 +7,7 @@ mod events;
 mod jobs;
 mod manager;
 mod prune;
+mod requeue;
 mod runner;
 mod scheduler;
 pub mod scrub;
@@ -15,4 +16,5 @@ pub mod transport;
 
 pub use events::JobEvent;
 pub use manager::{Executor, ExecutorOptions, LaunchError};
+pub use requeue::{CheckOptions, RequeueError};
 pub use transport::{RemoteCommand, TransportError};

@@ -102,6 +102,7 @@ impl Executor {
                 depends_on: None,
                 launch_type: launch_type.into(),
                 created_by: by,
+                extra_vars: String::new(),
             })?;
             jobs.push(j.clone());
             Some(j.id)
@@ -123,6 +124,7 @@ impl Executor {
                     depends_on: prep_repo,
                     launch_type: launch_type.into(),
                     created_by: by,
+                    extra_vars: String::new(),
                 })?;
                 dep = Some(j.id);
                 jobs.push(j);
@@ -137,6 +139,7 @@ impl Executor {
                 depends_on: dep,
                 launch_type: launch_type.into(),
                 created_by: by,
+                extra_vars: String::new(),
             })?);
         }
         for j in &jobs {

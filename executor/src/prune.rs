@@ -56,3 +56,17 @@ pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) 
     }
     Outcome::ok(format!("prune and compact done; {gone} archives removed"))
 }
+
+/// `borg check` of a repository (`--verify-data` when the job asks for it).
+pub(crate) async fn check(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
+    let ctx = tryo!(repo_ctx(ex, job.repository));
+    let log = log_for(ex, job, Some(&ctx));
+    let t = tryo!(transport_for("localhost").map_err(Outcome::error));
+    let verify = serde_json::from_str::<serde_json::Value>(&job.extra_vars).ok().and_then(|v| v["verify_data"].as_bool()).unwrap_or(false);
+    let r = tryo!(run_logged(&log, &t, &ctx.env.check(&ctx.repo.path, verify), Stdout::Log, cancel).await.map_err(run_error_outcome));
+    if r.code == 0 {
+        Outcome::ok(if verify { "repository and data verified" } else { "repository consistent" })
+    } else {
+        Outcome::failed(Some(r.code), format!("borg check found problems: {}", last_line(&r.stderr_head)))
+    }
+}

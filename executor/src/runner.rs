@@ -168,6 +168,7 @@ pub(crate) async fn run(ex: &Executor, job: &Job, cancel: CancellationToken) -> 
         JobType::PrepareClient => crate::jobs::prepare_client(ex, job, &cancel).await,
         JobType::Catalog => crate::jobs::catalog(ex, job, &cancel).await,
         JobType::Prune => crate::jobs::prune(ex, job, &cancel).await,
+        JobType::Check => crate::jobs::check(ex, job, &cancel).await,
         other => Outcome::error(format!("job type {other} is not implemented yet")),
     };
     log.info(&format!("job {} {}{}", job.id, outcome.status, if outcome.explanation.is_empty() { String::new() } else { format!(": {}", outcome.explanation) }));

@@ -253,4 +253,24 @@ impl Mutation {
         user(ctx)?;
         Ok(services(ctx).executor.cancel_job(JobId(id))?)
     }
+
+    /// Runs a finished job again (a backup job makes a new archive).
+    async fn relaunch_job(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
+        let u = user(ctx)?;
+        Ok(services(ctx).executor.relaunch_job(JobId(id), Some(u.id)).map_err(requeue_error)?.into())
+    }
+
+    /// Queues an integrity check (`borg check`, with `--verify-data` when asked).
+    async fn check_repository(&self, ctx: &Context<'_>, id: i64, #[graphql(default)] verify_data: bool) -> ApiResult<objects::Job> {
+        let u = admin(ctx)?;
+        let opts = executor::CheckOptions { verify_data };
+        Ok(services(ctx).executor.check_repository(RepositoryId(id), opts, Some(u.id)).map_err(requeue_error)?.into())
+    }
+}
+
+fn requeue_error(e: executor::RequeueError) -> ApiError {
+    match e {
+        executor::RequeueError::Store(s) => s.into(),
+        other => ApiError::Conflict(other.to_string()),
+    }
 }

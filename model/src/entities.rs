@@ -395,6 +395,8 @@ pub struct Job {
     pub deduplicated_size: i64,
     pub nfiles: i64,
     pub created_by: Option<UserId>,
+    /// Job options as JSON text.
+    pub extra_vars: String,
 }
 
 /// One line of a job's output, as stored (already scrubbed of secrets).

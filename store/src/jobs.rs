@@ -17,6 +17,8 @@ pub struct NewJob {
     pub depends_on: Option<JobId>,
     pub launch_type: String,
     pub created_by: Option<UserId>,
+    /// Job options as JSON text (e.g. `{"verify_data": true}` for a check).
+    pub extra_vars: String,
 }
 
 /// Which jobs to list; `None` fields do not filter.
@@ -32,7 +34,7 @@ pub struct JobFilter {
 
 const JOB_COLS: &str = "id, name, job_type, status, policy_id, client_id, repository_id, archive_name, depends_on,
     launch_type, created, started, finished, elapsed, exit_code, job_explanation, original_size, compressed_size,
-    deduplicated_size, nfiles, created_by";
+    deduplicated_size, nfiles, created_by, extra_vars";
 
 fn job_row(r: &Row) -> rusqlite::Result<Job> {
     Ok(Job {
@@ -57,6 +59,7 @@ fn job_row(r: &Row) -> rusqlite::Result<Job> {
         deduplicated_size: r.get(18)?,
         nfiles: r.get(19)?,
         created_by: r.get::<_, Option<i64>>(20)?.map(UserId),
+        extra_vars: r.get(21)?,
     })
 }
 
@@ -65,8 +68,8 @@ impl Store {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO jobs (uuid, name, job_type, status, policy_id, client_id, repository_id, archive_name,
-               depends_on, launch_type, created, created_by)
-             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+               depends_on, launch_type, created, created_by, extra_vars)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 new_uuid(),
                 j.name,
@@ -78,7 +81,8 @@ impl Store {
                 j.depends_on.map(|d| d.0),
                 j.launch_type,
                 now(),
-                j.created_by.map(|u| u.0)
+                j.created_by.map(|u| u.0),
+                j.extra_vars
             ],
         )?;
         let id = JobId(conn.last_insert_rowid());

@@ -6,9 +6,11 @@ mod hostkeys;
 mod inventory;
 mod jobs;
 mod migrate;
+mod notify;
 mod policies;
 pub mod secrets;
 mod settings;
+mod stats;
 mod users;
 
 pub use archives::ArchiveSizes;
@@ -16,6 +18,8 @@ pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use settings::SettingValue;
+pub use notify::{Channel, NewOutbox, NotifyPref, NotifyPrefs, OutboxItem};
+pub use stats::{DailySeries, DailyStat, JobOutcomeCount, SeriesStatus, SizePoint, StatsFilter, StatsGroup};
 pub use users::{AuthUser, NewUser, TokenInfo, TokenKind};
 
 use chrono::{DateTime, SecondsFormat, Utc};

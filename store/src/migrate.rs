@@ -15,10 +15,30 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "host_keys",
         include_str!("../../migrations/0002_host_keys.sql"),
     ),
+    (
+        3,
+        "stats_mail",
+        include_str!("../../migrations/0003_stats_mail.sql"),
+    ),
+    (
+        4,
+        "job_extra_vars",
+        include_str!("../../migrations/0004_job_extra_vars.sql"),
+    ),
 ];
 
-/// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+/// The schema version this binary writes (the highest migration).
+pub const SCHEMA_VERSION: i64 = {
+    let mut max = 0;
+    let mut i = 0;
+    while i < MIGRATIONS.len() {
+        if MIGRATIONS[i].0 > max {
+            max = MIGRATIONS[i].0;
+        }
+        i += 1;
+    }
+    max
+};
 
 pub(crate) fn current_version(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row(
@@ -40,7 +60,14 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
             supported: SCHEMA_VERSION,
         });
     }
-    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > found) {
+    let applied: std::collections::HashSet<i64> = {
+        let mut st = conn.prepare("SELECT version FROM schema_migrations")?;
+        let rows = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        rows
+    };
+    let mut pending: Vec<_> = MIGRATIONS.iter().filter(|(v, _, _)| !applied.contains(v)).collect();
+    pending.sort_by_key(|(v, _, _)| *v);
+    for (version, name, sql) in pending {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute(

@@ -35,7 +35,12 @@ impl ForwardedAgent {
     /// Starts an agent holding `key`.
     pub(crate) async fn start(key: &ClientKey) -> Result<Arc<ForwardedAgent>, String> {
         let (tx, rx) = mpsc::unbounded_channel::<DuplexStream>();
-        let listener = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|s| (Ok(s), rx)) }).boxed();
+        let listener =
+            futures::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|s| (Ok(s), rx)) },
+            )
+            .boxed();
         let task = tokio::spawn(async move {
             if let Err(e) = agent_server::serve(listener, Permissive).await {
                 tracing::debug!(error = %e, "forwarded agent ended");
@@ -44,9 +49,15 @@ impl ForwardedAgent {
         let agent = Arc::new(ForwardedAgent { streams: tx, task });
         // Load the key through the agent protocol itself, on a private in-memory connection.
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
-        agent.streams.send(theirs).map_err(|_| "agent stopped".to_string())?;
+        agent
+            .streams
+            .send(theirs)
+            .map_err(|_| "agent stopped".to_string())?;
         let mut client = AgentClient::connect(ours);
-        client.add_identity(&key.private(), &[]).await.map_err(|e| format!("loading the key into the agent: {e}"))?;
+        client
+            .add_identity(&key.private(), &[])
+            .await
+            .map_err(|e| format!("loading the key into the agent: {e}"))?;
         Ok(agent)
     }
 

@@ -37,7 +37,9 @@ pub struct ClientKey {
 
 impl std::fmt::Debug for ClientKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientKey").field("fingerprint", &self.fingerprint()).finish()
+        f.debug_struct("ClientKey")
+            .field("fingerprint", &self.fingerprint())
+            .finish()
     }
 }
 
@@ -45,10 +47,12 @@ impl ClientKey {
     /// Reads an OpenSSH private key (`-----BEGIN OPENSSH PRIVATE KEY-----`), decrypting it with
     /// `passphrase` when it is encrypted.
     pub fn from_openssh(pem: &str, passphrase: Option<&Secret>) -> Result<ClientKey, KeyError> {
-        let key = PrivateKey::from_openssh(pem.trim()).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        let key =
+            PrivateKey::from_openssh(pem.trim()).map_err(|e| KeyError::Invalid(e.to_string()))?;
         let key = if key.is_encrypted() {
             let pass = passphrase.ok_or(KeyError::NeedsPassphrase)?;
-            key.decrypt(pass.expose()).map_err(|_| KeyError::Passphrase)?
+            key.decrypt(pass.expose())
+                .map_err(|_| KeyError::Passphrase)?
         } else {
             key
         };
@@ -62,7 +66,10 @@ impl ClientKey {
 
     /// `SHA256:…` fingerprint of the public key.
     pub fn fingerprint(&self) -> String {
-        self.key.public_key().fingerprint(HashAlg::Sha256).to_string()
+        self.key
+            .public_key()
+            .fingerprint(HashAlg::Sha256)
+            .to_string()
     }
 
     pub(crate) fn private(&self) -> Arc<PrivateKey> {
@@ -74,22 +81,32 @@ fn encrypted_pem(key: &PrivateKey, passphrase: &Secret) -> Result<(Secret, Strin
     let enc = key
         .encrypt(&mut rand_ssh::rng(), passphrase.expose())
         .map_err(|e| KeyError::Generate(e.to_string()))?;
-    let pem = enc.to_openssh(LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?;
-    let public = key.public_key().to_openssh().map_err(|e| KeyError::Generate(e.to_string()))?;
+    let pem = enc
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let public = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
     Ok((Secret::new(pem.as_str()), public))
 }
 
 /// Generates an ed25519 key pair: the OpenSSH private key encrypted with `passphrase`, and the
 /// public key line (`ssh-ed25519 AAAA… comment`).
 pub fn generate_key(passphrase: &Secret, comment: &str) -> Result<(Secret, String), KeyError> {
-    let mut key = PrivateKey::random(&mut rand_ssh::rng(), Algorithm::Ed25519).map_err(|e| KeyError::Generate(e.to_string()))?;
+    let mut key = PrivateKey::random(&mut rand_ssh::rng(), Algorithm::Ed25519)
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
     key.set_comment(comment);
     encrypted_pem(&key, passphrase)
 }
 
 /// Imports an existing OpenSSH private key (opened with `old_passphrase` when it is encrypted)
 /// and re-encrypts it with `new_passphrase`; returns the new PEM and the public key line.
-pub fn import_key(pem: &str, old_passphrase: Option<&Secret>, new_passphrase: &Secret) -> Result<(Secret, String), KeyError> {
+pub fn import_key(
+    pem: &str,
+    old_passphrase: Option<&Secret>,
+    new_passphrase: &Secret,
+) -> Result<(Secret, String), KeyError> {
     let key = ClientKey::from_openssh(pem, old_passphrase)?;
     encrypted_pem(&key.key, new_passphrase)
 }
@@ -118,7 +135,11 @@ pub fn generate_server_key(store: &Store, comment: &str) -> Result<String, KeyEr
 }
 
 /// Imports an existing private key as the server's key; returns its public key line.
-pub fn import_server_key(store: &Store, pem: &str, passphrase: Option<&Secret>) -> Result<String, KeyError> {
+pub fn import_server_key(
+    store: &Store,
+    pem: &str,
+    passphrase: Option<&Secret>,
+) -> Result<String, KeyError> {
     let new_pass = random_passphrase();
     let (pem, public) = import_key(pem, passphrase, &new_pass)?;
     save(store, &pem, &new_pass, &public)?;
@@ -133,7 +154,9 @@ pub fn server_public_key(store: &Store) -> Result<Option<String>, KeyError> {
 
 /// Loads and decrypts the server's key.
 pub fn load_server_key(store: &Store) -> Result<ClientKey, KeyError> {
-    let pem = store.secret_setting(SETTING_PRIVATE_KEY)?.ok_or(KeyError::Missing)?;
+    let pem = store
+        .secret_setting(SETTING_PRIVATE_KEY)?
+        .ok_or(KeyError::Missing)?;
     let pass = store.secret_setting(SETTING_PASSPHRASE)?;
     ClientKey::from_openssh(pem.expose(), pass.as_ref())
 }
@@ -148,8 +171,14 @@ mod tests {
         let (pem, public) = generate_key(&pass, "cyborg@test").unwrap();
         assert!(pem.expose().contains("BEGIN OPENSSH PRIVATE KEY"));
         assert!(public.starts_with("ssh-ed25519 ") && public.ends_with(" cyborg@test"));
-        assert!(matches!(ClientKey::from_openssh(pem.expose(), None), Err(KeyError::NeedsPassphrase)));
-        assert!(matches!(ClientKey::from_openssh(pem.expose(), Some(&Secret::new("bad"))), Err(KeyError::Passphrase)));
+        assert!(matches!(
+            ClientKey::from_openssh(pem.expose(), None),
+            Err(KeyError::NeedsPassphrase)
+        ));
+        assert!(matches!(
+            ClientKey::from_openssh(pem.expose(), Some(&Secret::new("bad"))),
+            Err(KeyError::Passphrase)
+        ));
         let k = ClientKey::from_openssh(pem.expose(), Some(&pass)).unwrap();
         assert!(k.fingerprint().starts_with("SHA256:"));
         assert_eq!(public, k.public_openssh());
@@ -159,8 +188,14 @@ mod tests {
         assert!(matches!(load_server_key(&store), Err(KeyError::Missing)));
         let imported = import_server_key(&store, pem.expose(), Some(&pass)).unwrap();
         assert_eq!(imported, public);
-        assert_eq!(server_public_key(&store).unwrap().as_deref(), Some(public.as_str()));
-        assert_eq!(load_server_key(&store).unwrap().fingerprint(), k.fingerprint());
+        assert_eq!(
+            server_public_key(&store).unwrap().as_deref(),
+            Some(public.as_str())
+        );
+        assert_eq!(
+            load_server_key(&store).unwrap().fingerprint(),
+            k.fingerprint()
+        );
         let fresh = generate_server_key(&store, "other").unwrap();
         assert_ne!(fresh, public);
         assert!(ClientKey::from_openssh("garbage", None).is_err());

@@ -9,8 +9,9 @@ mod process;
 
 pub use hostkeys::{HostKeyStore, HostKeyVerdict, MemoryHostKeys};
 pub use keys::{
-    generate_key, generate_server_key, import_key, import_server_key, load_server_key, server_public_key, ClientKey,
-    KeyError, SETTING_PASSPHRASE, SETTING_PRIVATE_KEY, SETTING_PUBLIC_KEY,
+    generate_key, generate_server_key, import_key, import_server_key, load_server_key,
+    server_public_key, ClientKey, KeyError, SETTING_PASSPHRASE, SETTING_PRIVATE_KEY,
+    SETTING_PUBLIC_KEY,
 };
 
 use crate::transport::{Process, TransportError};
@@ -55,7 +56,13 @@ impl std::fmt::Debug for SshTarget {
 
 impl SshTarget {
     /// A target with default timeouts (connect 10 s, keep-alive 15 s, stop grace 20 s), no agent.
-    pub fn new(host: impl Into<String>, port: u16, user: impl Into<String>, key: Arc<ClientKey>, host_keys: Arc<dyn HostKeyStore>) -> Self {
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        user: impl Into<String>,
+        key: Arc<ClientKey>,
+        host_keys: Arc<dyn HostKeyStore>,
+    ) -> Self {
         SshTarget {
             host: host.into(),
             port,
@@ -90,9 +97,27 @@ impl SshTarget {
     }
 
     /// Runs `line` (a [`crate::RemoteCommand::shell_line`]) and writes `payload` to its stdin.
-    pub(crate) async fn spawn(&self, line: &str, payload: &[u8]) -> Result<Process, TransportError> {
+    pub(crate) async fn spawn(
+        &self,
+        line: &str,
+        payload: &[u8],
+    ) -> Result<Process, TransportError> {
         let conn = self.connect().await?;
-        process::start(self, conn, line, payload).await
+        match tokio::time::timeout(
+            self.connect_timeout,
+            process::start(self, conn, line, payload),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(TransportError::Lost {
+                host: self.host.clone(),
+                reason: format!(
+                    "the command did not start within {:?}",
+                    self.connect_timeout
+                ),
+            }),
+        }
     }
 
     /// Opens an authenticated connection.
@@ -101,20 +126,31 @@ impl SshTarget {
             Ok(r) => r,
             Err(_) => Err(TransportError::Unreachable {
                 host: self.host.clone(),
-                reason: format!("no ssh answer on port {} within {:?}", self.port, self.connect_timeout),
+                reason: format!(
+                    "no ssh answer on port {} within {:?}",
+                    self.port, self.connect_timeout
+                ),
             }),
         }
     }
 
     async fn connect_inner(&self) -> Result<Connection, TransportError> {
         let host = self.host.clone();
-        let unreachable = |reason: String| TransportError::Unreachable { host: host.clone(), reason };
+        let unreachable = |reason: String| TransportError::Unreachable {
+            host: host.clone(),
+            reason,
+        };
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| unreachable(format!("tcp port {}: {e}", self.port)))?;
         let _ = tcp.set_nodelay(true);
         let agent = if self.forward_agent {
-            Some(ForwardedAgent::start(&self.key).await.map_err(|reason| TransportError::Spawn { host: host.clone(), reason })?)
+            Some(ForwardedAgent::start(&self.key).await.map_err(|reason| {
+                TransportError::Spawn {
+                    host: host.clone(),
+                    reason,
+                }
+            })?)
         } else {
             None
         };
@@ -145,20 +181,34 @@ impl SshTarget {
         };
         let key = self.key.private();
         let hash = if key.algorithm().is_rsa() {
-            handle.best_supported_rsa_hash().await.ok().flatten().flatten()
+            handle
+                .best_supported_rsa_hash()
+                .await
+                .ok()
+                .flatten()
+                .flatten()
         } else {
             None
         };
         let auth = handle
             .authenticate_publickey(self.user.clone(), PrivateKeyWithHashAlg::new(key, hash))
             .await
-            .map_err(|e| TransportError::Lost { host: host.clone(), reason: format!("during authentication: {e}") })?;
+            .map_err(|e| TransportError::Lost {
+                host: host.clone(),
+                reason: format!("during authentication: {e}"),
+            })?;
         if !auth.success() {
             tracing::warn!(host = %self.host, port = self.port, user = %self.user, "ssh key refused");
-            return Err(TransportError::AuthRefused { host: host.clone(), user: self.user.clone() });
+            return Err(TransportError::AuthRefused {
+                host: host.clone(),
+                user: self.user.clone(),
+            });
         }
         tracing::debug!(host = %self.host, port = self.port, user = %self.user, "ssh connected");
-        Ok(Connection { handle, _agent: agent })
+        Ok(Connection {
+            handle,
+            _agent: agent,
+        })
     }
 }
 
@@ -188,24 +238,35 @@ impl Client {
 impl client::Handler for Client {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, server_public_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let key = match server_public_key {
             PublicKeyOrCertificate::PublicKey { key, .. } => key,
             PublicKeyOrCertificate::Certificate(_) => {
                 return self.refuse(TransportError::Spawn {
                     host: self.host.clone(),
-                    reason: "the host presented a certificate; only plain host keys are supported".into(),
+                    reason: "the host presented a certificate; only plain host keys are supported"
+                        .into(),
                 })
             }
         };
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
         let openssh = key.to_openssh().unwrap_or_default();
         let key_type = key.algorithm().to_string();
-        match self.host_keys.check(&self.host, self.port, &key_type, &fingerprint, &openssh) {
+        match self
+            .host_keys
+            .check(&self.host, self.port, &key_type, &fingerprint, &openssh)
+        {
             Ok(HostKeyVerdict::Known) | Ok(HostKeyVerdict::New) => Ok(true),
             Ok(HostKeyVerdict::Changed { expected, got }) => {
                 tracing::warn!(host = %self.host, port = self.port, expected = %expected, got = %got, "ssh host key changed: connection refused");
-                self.refuse(TransportError::HostKeyChanged { host: format!("{}:{}", self.host, self.port), expected, got })
+                self.refuse(TransportError::HostKeyChanged {
+                    host: format!("{}:{}", self.host, self.port),
+                    expected,
+                    got,
+                })
             }
             Err(reason) => self.refuse(TransportError::Spawn {
                 host: self.host.clone(),
@@ -227,7 +288,9 @@ impl client::Handler for Client {
             }
             None => {
                 tracing::warn!(host = %self.host, "host asked for an agent that was not forwarded");
-                reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+                reply
+                    .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                    .await;
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! that closes without a status means the connection was lost.
 
 use super::{Connection, SshTarget};
-use crate::transport::{BoxFuture, Process, ProcessControl, TransportError};
+use crate::transport::{BoxFuture, Process, ProcessControl, RemoteCommand, TransportError};
 use russh::client::Msg;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Disconnect, Sig};
 use std::time::Duration;
@@ -12,6 +12,20 @@ use tokio::sync::oneshot;
 
 /// Room buffered per output stream before the host is slowed down.
 const PIPE_BUFFER: usize = 256 * 1024;
+
+/// Environment variable tagging every process of one command.
+const RUN_ID_VAR: &str = "CYBORG_RUN_ID";
+
+/// Signals every process tagged with a run id: `sh -c KILL_SCRIPT sh SIGNAL RUN_ID`.
+const KILL_SCRIPT: &str = r#"for d in /proc/[0-9]*; do
+  if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "CYBORG_RUN_ID=$2"; then kill "-$1" "${d#/proc/}" 2>/dev/null; fi
+done; true"#;
+
+fn run_id() -> String {
+    use rand_ssh::RngExt;
+    let bytes: [u8; 12] = rand_ssh::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// How a command ended, as seen on the channel.
 #[derive(Debug, Clone)]
@@ -51,33 +65,67 @@ fn signal_number(sig: &Sig) -> i32 {
 }
 
 /// Opens a session channel on `conn`, runs `line` and hands back the running process.
-pub(super) async fn start(target: &SshTarget, conn: Connection, line: &str, payload: &[u8]) -> Result<Process, TransportError> {
+pub(super) async fn start(
+    target: &SshTarget,
+    conn: Connection,
+    line: &str,
+    payload: &[u8],
+) -> Result<Process, TransportError> {
     let host = target.host.clone();
-    let spawn_err = |what: &str, e: russh::Error| TransportError::Spawn { host: host.clone(), reason: format!("{what}: {e}") };
-    let channel = conn.handle.channel_open_session().await.map_err(|e| spawn_err("opening a session channel", e))?;
+    let spawn_err = |what: &str, e: russh::Error| TransportError::Spawn {
+        host: host.clone(),
+        reason: format!("{what}: {e}"),
+    };
+    let channel = conn
+        .handle
+        .channel_open_session()
+        .await
+        .map_err(|e| spawn_err("opening a session channel", e))?;
     if target.forward_agent {
-        channel.agent_forward(false).await.map_err(|e| spawn_err("requesting agent forwarding", e))?;
+        channel
+            .agent_forward(false)
+            .await
+            .map_err(|e| spawn_err("requesting agent forwarding", e))?;
     }
     let (mut read, write) = channel.split();
-    write.exec(true, line).await.map_err(|e| spawn_err("sending the command", e))?;
+    // Tag the command's processes so `stop()` finds them even where sshd ignores signal requests
+    // (OpenSSH does for root logins, which run without privilege separation).
+    let run_id = run_id();
+    let line = format!("exec env {RUN_ID_VAR}={run_id} {line}");
+    write
+        .exec(true, line)
+        .await
+        .map_err(|e| spawn_err("sending the command", e))?;
     // Wait for the host to confirm the command started; keep any output that came first.
     let mut early = Vec::new();
     loop {
         match read.wait().await {
             Some(ChannelMsg::Success) => break,
             Some(ChannelMsg::Failure) => {
-                return Err(TransportError::Spawn { host: host.clone(), reason: "the host refused to run the command".into() })
+                return Err(TransportError::Spawn {
+                    host: host.clone(),
+                    reason: "the host refused to run the command".into(),
+                })
             }
             Some(msg) => early.push(msg),
             None => {
-                return Err(TransportError::Lost { host: host.clone(), reason: "channel closed before the command started".into() })
+                return Err(TransportError::Lost {
+                    host: host.clone(),
+                    reason: "channel closed before the command started".into(),
+                })
             }
         }
     }
     if !payload.is_empty() {
-        write.data_bytes(payload.to_vec()).await.map_err(|e| spawn_err("writing stdin", e))?;
+        write
+            .data_bytes(payload.to_vec())
+            .await
+            .map_err(|e| spawn_err("writing stdin", e))?;
     }
-    write.eof().await.map_err(|e| spawn_err("closing stdin", e))?;
+    write
+        .eof()
+        .await
+        .map_err(|e| spawn_err("closing stdin", e))?;
 
     let (out_w, out_r) = tokio::io::duplex(PIPE_BUFFER);
     let (err_w, err_r) = tokio::io::duplex(PIPE_BUFFER);
@@ -87,7 +135,15 @@ pub(super) async fn start(target: &SshTarget, conn: Connection, line: &str, payl
     Ok(Process {
         stdout: Box::pin(out_r),
         stderr: Box::pin(err_r),
-        control: Box::new(SshProcess { host, conn, write, done: Some(done_rx), ended: None, grace: target.stop_grace }),
+        control: Box::new(SshProcess {
+            host,
+            conn,
+            write,
+            run_id,
+            done: Some(done_rx),
+            ended: None,
+            grace: target.stop_grace,
+        }),
     })
 }
 
@@ -101,7 +157,13 @@ async fn deliver(w: &mut Option<DuplexStream>, data: &[u8]) {
 }
 
 /// Moves channel messages into the output pipes until the channel closes, then reports the end.
-async fn pump(mut read: ChannelReadHalf, early: Vec<ChannelMsg>, out: DuplexStream, err: DuplexStream, done: oneshot::Sender<Ended>) {
+async fn pump(
+    mut read: ChannelReadHalf,
+    early: Vec<ChannelMsg>,
+    out: DuplexStream,
+    err: DuplexStream,
+    done: oneshot::Sender<Ended>,
+) {
     let (mut out, mut err) = (Some(out), Some(err));
     let mut status = None;
     let mut early = early.into_iter();
@@ -113,8 +175,12 @@ async fn pump(mut read: ChannelReadHalf, early: Vec<ChannelMsg>, out: DuplexStre
         match msg {
             Some(ChannelMsg::Data { data }) => deliver(&mut out, &data).await,
             Some(ChannelMsg::ExtendedData { data, ext: 1 }) => deliver(&mut err, &data).await,
-            Some(ChannelMsg::ExitStatus { exit_status }) => status = Some(i32::try_from(exit_status).unwrap_or(255)),
-            Some(ChannelMsg::ExitSignal { signal_name, .. }) => status = Some(128 + signal_number(&signal_name)),
+            Some(ChannelMsg::ExitStatus { exit_status }) => {
+                status = Some(i32::try_from(exit_status).unwrap_or(255))
+            }
+            Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                status = Some(128 + signal_number(&signal_name))
+            }
             Some(ChannelMsg::Close) | None => break,
             Some(_) => {}
         }
@@ -132,6 +198,7 @@ struct SshProcess {
     host: String,
     conn: Connection,
     write: ChannelWriteHalf<Msg>,
+    run_id: String,
     done: Option<oneshot::Receiver<Ended>>,
     ended: Option<Ended>,
     grace: Duration,
@@ -153,6 +220,27 @@ impl SshProcess {
         self.ended = Some(ended.clone());
         Some(ended)
     }
+
+    /// Sends `sig` to the command: as an SSH signal request, and by run id on a second channel.
+    async fn signal(&mut self, sig: Sig, name: &str) {
+        let _ = self.write.signal(sig).await;
+        let Ok(line) =
+            RemoteCommand::new(["sh", "-c", KILL_SCRIPT, "sh", name, &self.run_id]).shell_line()
+        else {
+            return;
+        };
+        let Ok(mut ch) = self.conn.handle.channel_open_session().await else {
+            return;
+        };
+        if ch.exec(false, line).await.is_err() {
+            return;
+        }
+        let _ = ch.eof().await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while ch.wait().await.is_some() {}
+        })
+        .await;
+    }
 }
 
 impl ProcessControl for SshProcess {
@@ -162,9 +250,15 @@ impl ProcessControl for SshProcess {
                 Some(Ended::Code(c)) => Ok(c),
                 Some(Ended::Lost(reason)) => {
                     tracing::warn!(host = %self.host, reason = %reason, "ssh connection lost");
-                    Err(TransportError::Lost { host: self.host.clone(), reason })
+                    Err(TransportError::Lost {
+                        host: self.host.clone(),
+                        reason,
+                    })
                 }
-                None => Err(TransportError::Lost { host: self.host.clone(), reason: "connection lost".into() }),
+                None => Err(TransportError::Lost {
+                    host: self.host.clone(),
+                    reason: "connection lost".into(),
+                }),
             }
         })
     }
@@ -175,13 +269,17 @@ impl ProcessControl for SshProcess {
                 return;
             }
             tracing::info!(host = %self.host, "stopping remote command (TERM)");
-            let _ = self.write.signal(Sig::TERM).await;
+            self.signal(Sig::TERM, "TERM").await;
             if self.wait_for(Some(self.grace)).await.is_none() {
                 tracing::warn!(host = %self.host, "remote command ignored TERM: sending KILL");
-                let _ = self.write.signal(Sig::KILL).await;
+                self.signal(Sig::KILL, "KILL").await;
                 if self.wait_for(Some(Duration::from_secs(5))).await.is_none() {
                     let _ = self.write.close().await;
-                    let _ = self.conn.handle.disconnect(Disconnect::ByApplication, "command stopped", "en").await;
+                    let _ = self
+                        .conn
+                        .handle
+                        .disconnect(Disconnect::ByApplication, "command stopped", "en")
+                        .await;
                     let _ = self.wait_for(Some(Duration::from_secs(2))).await;
                 }
             }

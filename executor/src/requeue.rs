@@ -1,0 +1,99 @@
+//! Jobs created outside a policy launch: relaunch of a finished job, integrity checks, and the
+//! catalog jobs that resume ingestion of archives whose catalog is not complete.
+
+use crate::manager::Executor;
+use model::*;
+use std::collections::HashSet;
+use store::{NewJob, StoreError};
+
+/// Why a job could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum RequeueError {
+    #[error("job {0} has not finished yet: cancel it first or wait")]
+    StillRunning(JobId),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Options of a `borg check` job.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// `--verify-data`: read and verify every chunk (slow, thorough).
+    pub verify_data: bool,
+}
+
+impl Executor {
+    /// Runs a finished job again: a backup job backs up its client again (a new archive); a
+    /// catalog job lists its archive again; other jobs are repeated as they were.
+    pub fn relaunch_job(&self, id: JobId, by: Option<UserId>) -> Result<Job, RequeueError> {
+        let store = &self.inner.store;
+        let old = store.job(id)?;
+        if !old.status.is_finished() {
+            return Err(RequeueError::StillRunning(id));
+        }
+        if old.job_type == JobType::Restore {
+            return Err(RequeueError::Unsupported("restore jobs are started from the catalog, not relaunched".into()));
+        }
+        let archive_name = if old.job_type == JobType::Job { String::new() } else { old.archive_name.clone() };
+        let extra_vars = old.extra_vars.clone();
+        Ok(self.enqueue(NewJob {
+            name: old.name.clone(),
+            job_type: old.job_type,
+            policy: old.policy,
+            client: old.client,
+            repository: old.repository,
+            archive_name,
+            depends_on: None,
+            launch_type: "relaunch".into(),
+            created_by: by,
+            extra_vars,
+        })?)
+    }
+
+    /// Queues `borg check` of a repository.
+    pub fn check_repository(&self, id: RepositoryId, opts: CheckOptions, by: Option<UserId>) -> Result<Job, RequeueError> {
+        let repo = self.inner.store.repository(id)?;
+        Ok(self.enqueue(NewJob {
+            name: format!("Check repository {}{}", repo.name, if opts.verify_data { " (verify data)" } else { "" }),
+            job_type: JobType::Check,
+            policy: None,
+            client: None,
+            repository: Some(id),
+            archive_name: String::new(),
+            depends_on: None,
+            launch_type: "manual".into(),
+            created_by: by,
+            extra_vars: serde_json::json!({ "verify_data": opts.verify_data }).to_string(),
+        })?)
+    }
+
+    /// Queues a catalog job for every archive whose catalog is not complete, or that the catalog
+    /// does not hold (`ingested`): after a crash, a catalog reset or `catalog rebuild`.
+    pub fn resume_catalogs(&self, ingested: &HashSet<ArchiveId>) -> Result<usize, StoreError> {
+        let store = &self.inner.store;
+        let mut queued = 0;
+        for a in store.archives(None, None, None)? {
+            let complete = a.catalog_state == CatalogState::Complete && ingested.contains(&a.id);
+            if complete {
+                continue;
+            }
+            store.set_catalog_state(a.id, CatalogState::Pending, "", None)?;
+            self.enqueue(NewJob {
+                name: format!("Catalog {}", a.name),
+                job_type: JobType::Catalog,
+                policy: Some(a.policy),
+                client: Some(a.client),
+                repository: Some(a.repository),
+                archive_name: a.name.clone(),
+                depends_on: None,
+                launch_type: "resume".into(),
+                created_by: None,
+                extra_vars: String::new(),
+            })?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Simulated SSH hosts on loopback for tests: one sshd per host, each with its own config, host key,
+# address, port and (when `unshare --uts` works) hostname.
+#   repo  127.0.0.10   repository host
+#   web1  127.0.0.11   client
+#   web2  127.0.0.12   client
+# Every host accepts logins as root and as the non-root user `cyborg` with any key listed in
+# DIR/authorized_keys (append to it at any time; sshd reads it on every login).
+# DIR/known_hosts lists the hosts' keys for OpenSSH clients ([127.0.0.x]:PORT and [name]:PORT).
+#
+# Usage:
+#   scripts/test-hosts.sh start DIR [--port N] [--key PUBKEY_LINE_OR_FILE]...   (default port 2222)
+#   scripts/test-hosts.sh stop DIR
+#   scripts/test-hosts.sh restart DIR HOST        restart one host's sshd
+#   scripts/test-hosts.sh rekey DIR HOST          new host key for HOST, then restart it
+#   scripts/test-hosts.sh pid DIR HOST            pid of HOST's listening sshd
+# Idempotent: `start` on running hosts leaves them running. Needs root.
+set -euo pipefail
+
+HOSTS=("repo 127.0.0.10" "web1 127.0.0.11" "web2 127.0.0.12")
+
+die() { echo "test-hosts: $*" >&2; exit 1; }
+
+install_tools() {
+  local missing=()
+  [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+  command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+  command -v unshare >/dev/null 2>&1 && command -v flock >/dev/null 2>&1 || missing+=(util-linux)
+  command -v useradd >/dev/null 2>&1 || missing+=(passwd)
+  if ((${#missing[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# Machine-wide, one-time setup (users, /etc/hosts), serialized between concurrent callers.
+setup_machine() {
+  mkdir -p /run/sshd
+  chmod 755 /run/sshd
+  if ! id cyborg >/dev/null 2>&1; then
+    useradd -m -s /bin/sh cyborg 2>/dev/null || id cyborg >/dev/null
+  fi
+  # useradd leaves the account locked ("!"); with UsePAM no, sshd refuses locked accounts.
+  if grep -q '^cyborg:!' /etc/shadow; then usermod -p '*' cyborg; fi
+  if grep -q '^root:!' /etc/shadow; then usermod -p '*' root; fi
+  local entry name ip
+  for entry in "${HOSTS[@]}"; do
+    read -r name ip <<<"$entry"
+    grep -qE "^${ip//./\\.}[[:space:]]+${name}([[:space:]]|$)" /etc/hosts || echo "$ip $name" >>/etc/hosts
+  done
+}
+
+host_ip() {
+  local entry name ip
+  for entry in "${HOSTS[@]}"; do
+    read -r name ip <<<"$entry"
+    [[ "$name" == "$1" ]] && { echo "$ip"; return; }
+  done
+  die "unknown host $1 (known: repo web1 web2)"
+}
+
+alive() { # PID: exists and is not a zombie (PID 1 here may not reap orphans)
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != Z ]]
+}
+
+running() { # DIR NAME
+  local pidfile="$1/$2/sshd.pid"
+  [[ -s "$pidfile" ]] && alive "$(cat "$pidfile")"
+}
+
+start_host() { # DIR NAME
+  local dir="$1" name="$2" ip port
+  ip=$(host_ip "$name")
+  port=$(cat "$dir/port")
+  local h="$dir/$name"
+  mkdir -p "$h"
+  [[ -f "$h/ssh_host_ed25519_key" ]] || ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$h/ssh_host_ed25519_key"
+  cat >"$h/sshd_config" <<EOF
+ListenAddress $ip:$port
+HostKey $h/ssh_host_ed25519_key
+PidFile $h/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys .ssh/authorized_keys
+UsePAM no
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+AllowAgentForwarding yes
+AllowTcpForwarding yes
+GatewayPorts no
+PrintMotd no
+LogLevel DEBUG1
+Subsystem sftp internal-sftp
+EOF
+  running "$dir" "$name" && return 0
+  rm -f "$h/sshd.pid"
+  /usr/sbin/sshd -t -f "$h/sshd_config" || die "invalid sshd config for $name"
+  # Its own hostname when a UTS namespace is allowed here; plain sshd otherwise.
+  if unshare --uts true 2>/dev/null; then
+    unshare --uts sh -c 'hostname "$1" && exec /usr/sbin/sshd -f "$2" -E "$3"' sh "$name" "$h/sshd_config" "$h/sshd.log"
+  else
+    /usr/sbin/sshd -f "$h/sshd_config" -E "$h/sshd.log"
+  fi
+  local i
+  for i in $(seq 1 100); do
+    running "$dir" "$name" && return 0
+    sleep 0.05
+  done
+  tail -n 20 "$h/sshd.log" >&2 || true
+  die "sshd for $name did not start"
+}
+
+stop_host() { # DIR NAME
+  local pidfile="$1/$2/sshd.pid" pid i
+  [[ -s "$pidfile" ]] || return 0
+  pid=$(cat "$pidfile")
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do
+      alive "$pid" || break
+      sleep 0.05
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+write_known_hosts() { # DIR
+  local dir="$1" port entry name ip key
+  port=$(cat "$dir/port")
+  : >"$dir/known_hosts.tmp"
+  for entry in "${HOSTS[@]}"; do
+    read -r name ip <<<"$entry"
+    key=$(cut -d' ' -f1,2 "$dir/$name/ssh_host_ed25519_key.pub")
+    echo "[$ip]:$port,[$name]:$port $key" >>"$dir/known_hosts.tmp"
+  done
+  mv "$dir/known_hosts.tmp" "$dir/known_hosts"
+}
+
+cmd="${1:-}"
+dir="${2:-}"
+[[ -n "$cmd" && -n "$dir" ]] || die "usage: $0 start|stop|restart|rekey|pid DIR [...]"
+[[ $EUID -eq 0 ]] || die "must run as root"
+shift 2
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+case "$cmd" in
+  start)
+    port=2222
+    keys=()
+    while (($#)); do
+      case "$1" in
+        --port) port="$2"; shift 2 ;;
+        --key) keys+=("$2"); shift 2 ;;
+        *) die "unknown option $1" ;;
+      esac
+    done
+    install_tools
+    exec 9>/tmp/cyborg-test-hosts.lock
+    flock 9
+    setup_machine
+    flock -u 9
+    echo "$port" >"$dir/port"
+    touch "$dir/authorized_keys"
+    chmod 644 "$dir/authorized_keys"
+    for k in "${keys[@]+"${keys[@]}"}"; do
+      if [[ -f "$k" ]]; then line=$(cat "$k"); else line="$k"; fi
+      grep -qxF "$line" "$dir/authorized_keys" || echo "$line" >>"$dir/authorized_keys"
+    done
+    for entry in "${HOSTS[@]}"; do
+      read -r name _ <<<"$entry"
+      start_host "$dir" "$name"
+    done
+    write_known_hosts "$dir"
+    ;;
+  stop)
+    for entry in "${HOSTS[@]}"; do
+      read -r name _ <<<"$entry"
+      stop_host "$dir" "$name"
+    done
+    ;;
+  restart)
+    name="${1:?host name}"
+    host_ip "$name" >/dev/null
+    stop_host "$dir" "$name"
+    start_host "$dir" "$name"
+    ;;
+  rekey)
+    name="${1:?host name}"
+    host_ip "$name" >/dev/null
+    stop_host "$dir" "$name"
+    rm -f "$dir/$name/ssh_host_ed25519_key" "$dir/$name/ssh_host_ed25519_key.pub"
+    start_host "$dir" "$name"
+    write_known_hosts "$dir"
+    ;;
+  pid)
+    name="${1:?host name}"
+    cat "$dir/$name/sshd.pid"
+    ;;
+  *) die "unknown command $cmd" ;;
+esac
