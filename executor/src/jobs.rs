@@ -1,10 +1,11 @@
 //! The work of each job type: repository and client preparation, backup, catalog listing,
 //! prune with compact and reconciliation.
 
-use crate::borg::{self, BorgEnv};
+use crate::borg;
+use crate::targets::{client_side, client_transport, repo_side, RepoSide};
 use crate::manager::Executor;
-use crate::runner::{run_error_outcome, run_logged, transport_for, JobLog, Outcome, Stdout};
-use crate::transport::RemoteCommand;
+use crate::runner::{run_error_outcome, run_logged, JobLog, Outcome, Stdout};
+use crate::transport::{RemoteCommand, Transport};
 use chrono::Utc;
 use model::*;
 use std::io::Read;
@@ -15,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 /// Everything a job needs about its repository.
 pub(crate) struct RepoCtx {
     pub repo: Repository,
-    pub env: BorgEnv,
+    /// The repository's host, its path there and the borg environment for it.
+    pub side: RepoSide,
 }
 
 pub(crate) fn repo_ctx(ex: &Executor, id: Option<RepositoryId>) -> Result<RepoCtx, Outcome> {
@@ -23,12 +25,12 @@ pub(crate) fn repo_ctx(ex: &Executor, id: Option<RepositoryId>) -> Result<RepoCt
     let id = id.ok_or_else(|| Outcome::error("job has no repository"))?;
     let repo = store.repository(id).map_err(|e| Outcome::error(e.to_string()))?;
     let passphrase = store.repository_passphrase(id).map_err(|e| Outcome::error(e.to_string()))?;
-    let base = ex.inner.opts.local_borg_base_dir.display().to_string();
-    Ok(RepoCtx { repo, env: BorgEnv { base_dir: Some(base), passphrase } })
+    let side = repo_side(ex, &repo, passphrase).map_err(Outcome::error)?;
+    Ok(RepoCtx { repo, side })
 }
 
 pub(crate) fn log_for<'a>(ex: &'a Executor, job: &Job, ctx: Option<&RepoCtx>) -> JobLog<'a> {
-    JobLog { ex, job: job.id, secrets: ctx.and_then(|c| c.env.passphrase.clone()).into_iter().collect() }
+    JobLog { ex, job: job.id, secrets: ctx.and_then(|c| c.side.env.passphrase.clone()).into_iter().collect() }
 }
 
 #[macro_export]
@@ -47,29 +49,27 @@ pub(crate) use crate::prune::{check, prune};
 pub(crate) async fn prepare_repository(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
     let ctx = tryo!(repo_ctx(ex, job.repository));
     let log = log_for(ex, job, Some(&ctx));
-    let path = ctx.repo.path.clone();
-    if !path.starts_with('/') {
-        return Outcome::error(format!("repository {path} is remote: the SSH transport is not available in this version"));
-    }
-    let t = tryo!(transport_for("localhost").map_err(Outcome::error));
-    let info = tryo!(run_logged(&log, &t, &ctx.env.info_repo(&path), Stdout::Capture, cancel).await.map_err(run_error_outcome));
+    let path = ctx.side.path.clone();
+    let t = &ctx.side.transport;
+    let env = &ctx.side.env;
+    let info = tryo!(run_logged(&log, t, &env.info_repo(&path), Stdout::Capture, cancel).await.map_err(run_error_outcome));
     if info.code != 0 {
         let text = info.stderr_head.join("\n");
         let missing = text.contains("does not exist") || text.contains("is not a valid repository");
         if !missing {
             return Outcome::failed(Some(info.code), format!("repository {path} exists but cannot be opened: {}", last_line(&info.stderr_head)));
         }
-        if ctx.env.passphrase.is_none() {
+        if env.passphrase.is_none() {
             log.info("repository has no passphrase (repository_key): initialising it unencrypted (-e none)");
         }
-        if let Some(parent) = std::path::Path::new(&path).parent() {
-            let mk = RemoteCommand::new(["mkdir", "-p", &parent.display().to_string()]);
-            let r = tryo!(run_logged(&log, &t, &mk, Stdout::Log, cancel).await.map_err(run_error_outcome));
+        if let Some(parent) = std::path::Path::new(&path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            let mk = RemoteCommand::new(["mkdir", "-p", "--", &parent.display().to_string()]);
+            let r = tryo!(run_logged(&log, t, &mk, Stdout::Log, cancel).await.map_err(run_error_outcome));
             if r.code != 0 {
                 return Outcome::failed(Some(r.code), format!("cannot create {}", parent.display()));
             }
         }
-        let init = tryo!(run_logged(&log, &t, &ctx.env.init(&path), Stdout::Log, cancel).await.map_err(run_error_outcome));
+        let init = tryo!(run_logged(&log, t, &env.init(&path), Stdout::Log, cancel).await.map_err(run_error_outcome));
         if init.code != 0 {
             return Outcome::failed(Some(init.code), format!("borg init failed: {}", last_line(&init.stderr_head)));
         }
@@ -85,7 +85,7 @@ pub(crate) async fn prepare_client(ex: &Executor, job: &Job, cancel: &Cancellati
     let store = &ex.inner.store;
     let client = tryo!(job.client.ok_or_else(|| Outcome::error("job has no client")).and_then(|c| store.client(c).map_err(|e| Outcome::error(e.to_string()))));
     let log = log_for(ex, job, None);
-    let t = tryo!(transport_for(&client.hostname).map_err(Outcome::error));
+    let t = tryo!(client_transport(ex, &client, false).map_err(Outcome::error));
     let facts = RemoteCommand::new(["sh", "-c", "borg --version || exit 3; hostname -I 2>/dev/null || hostname -i 2>/dev/null || true"]);
     let r = tryo!(run_logged(&log, &t, &facts, Stdout::Capture, cancel).await.map_err(run_error_outcome));
     if r.code != 0 {
@@ -115,14 +115,13 @@ fn unique_archive_name(ex: &Executor, repo: RepositoryId, base: &str) -> Result<
     Ok(name)
 }
 
-async fn run_hook(log: &JobLog<'_>, client: &Client, which: &str, hook: &str, status: &str, job: &Job, cancel: &CancellationToken) -> Result<i32, Outcome> {
-    let t = transport_for(&client.hostname).map_err(Outcome::error)?;
+async fn run_hook(log: &JobLog<'_>, t: &Transport, which: &str, hook: &str, status: &str, job: &Job, cancel: &CancellationToken) -> Result<i32, Outcome> {
     log.info(&format!("running {which}"));
     let cmd = RemoteCommand::new(["sh", "-c", hook])
         .env("CYBORG_JOB_ID", job.id.to_string())
         .env("CYBORG_JOB_STATUS", status)
         .env("CYBORG_ARCHIVE_NAME", job.archive_name.clone());
-    let r = run_logged(log, &t, &cmd, Stdout::Log, cancel).await.map_err(run_error_outcome)?;
+    let r = run_logged(log, t, &cmd, Stdout::Log, cancel).await.map_err(run_error_outcome)?;
     Ok(r.code)
 }
 
@@ -137,12 +136,13 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
     if let Some(p) = &spec.pipe {
         log.secrets.extend(p.secrets.iter().map(|(_, v)| v.clone()));
     }
-    let t = tryo!(transport_for(&client.hostname).map_err(Outcome::error));
-    if !ctx.repo.path.starts_with('/') {
-        return Outcome::error(format!("repository {} is remote: the SSH transport is not available in this version", ctx.repo.path));
-    }
+    let side = tryo!(client_side(ex, &client, &ctx.side).await.map_err(Outcome::error));
+    let t = &side.transport;
     if policy.policy_type == PolicyType::Mail {
-        spec.paths.retain(|p| std::path::Path::new(p).exists());
+        let mut probe = vec!["sh".to_string(), "-c".into(), "for p; do [ -d \"$p\" ] && echo \"$p\"; done; true".into(), "sh".into()];
+        probe.extend(spec.paths.iter().cloned());
+        let r = tryo!(run_logged(&log, t, &RemoteCommand::new(probe), Stdout::Capture, cancel).await.map_err(run_error_outcome));
+        spec.paths = r.stdout.lines().map(String::from).collect();
         if spec.paths.is_empty() {
             return Outcome::failed(None, "neither /var/mail nor /var/lib/mail exists on the client");
         }
@@ -154,15 +154,15 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
     job.archive_name = name.clone();
 
     if !policy.prehook.trim().is_empty() {
-        let code = tryo!(run_hook(&log, &client, "pre-hook", &policy.prehook, "running", &job, cancel).await);
+        let code = tryo!(run_hook(&log, t, "pre-hook", &policy.prehook, "running", &job, cancel).await);
         if code != 0 {
             let outcome = Outcome::failed(Some(code), format!("pre-hook exited with status {code}; borg was not started"));
-            return posthook(&log, &client, &policy, &job, cancel, outcome).await;
+            return posthook(&log, t, &policy, &job, cancel, outcome).await;
         }
     }
 
-    let cmd = ctx.env.create(&ctx.repo.path, &name, &spec);
-    let outcome = match run_logged(&log, &t, &cmd, Stdout::Capture, cancel).await {
+    let cmd = side.wrap(side.env.create(&side.repo_url, &name, &spec));
+    let outcome = match run_logged(&log, t, &cmd, Stdout::Capture, cancel).await {
         Err(e) => run_error_outcome(e),
         Ok(ran) => {
             let missing: Vec<&String> = spec
@@ -173,7 +173,8 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
             if ran.code == borg::PRODUCER_FAILED {
                 if borg::parse_create_json(&ran.stdout).is_ok() {
                     log.info(&format!("removing the partial archive {name} made from the failed command's output"));
-                    let _ = run_logged(&log, &t, &ctx.env.delete_archive(&ctx.repo.path, &name), Stdout::Log, cancel).await;
+                    let del = ctx.side.env.delete_archive(&ctx.side.path, &name);
+                    let _ = run_logged(&log, &ctx.side.transport, &del, Stdout::Log, cancel).await;
                 }
                 let what = spec.pipe.as_ref().map_or("producer", |p| p.stdin_name.as_str());
                 Outcome::failed(Some(ran.code), format!("the command producing {what} failed: {}", last_line(&ran.stderr_head)))
@@ -197,15 +198,15 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
             }
         }
     };
-    posthook(&log, &client, &policy, &job, cancel, outcome).await
+    posthook(&log, t, &policy, &job, cancel, outcome).await
 }
 
 /// Runs the post-hook (always, with the job's status in its environment).
-async fn posthook(log: &JobLog<'_>, client: &Client, policy: &Policy, job: &Job, cancel: &CancellationToken, outcome: Outcome) -> Outcome {
+async fn posthook(log: &JobLog<'_>, t: &Transport, policy: &Policy, job: &Job, cancel: &CancellationToken, outcome: Outcome) -> Outcome {
     if policy.posthook.trim().is_empty() || outcome.status == JobStatus::Canceled {
         return outcome;
     }
-    match run_hook(log, client, "post-hook", &policy.posthook, outcome.status.as_str(), job, cancel).await {
+    match run_hook(log, t, "post-hook", &policy.posthook, outcome.status.as_str(), job, cancel).await {
         Ok(0) => outcome,
         Ok(code) if outcome.status == JobStatus::Successful => Outcome::failed(Some(code), format!("post-hook exited with status {code}")),
         Ok(_) => outcome,
@@ -228,8 +229,8 @@ async fn record_backup(ex: &Executor, log: &JobLog<'_>, ctx: &RepoCtx, policy: &
         log.info(&format!("cannot record archive: {e}"));
         return;
     }
-    if let Ok(t) = transport_for("localhost") {
-        if let Ok(r) = run_logged(log, &t, &ctx.env.info_repo(&ctx.repo.path), Stdout::Capture, cancel).await {
+    {
+        if let Ok(r) = run_logged(log, &ctx.side.transport, &ctx.side.env.info_repo(&ctx.side.path), Stdout::Capture, cancel).await {
             match borg::parse_info_totals(&r.stdout) {
                 Ok((o, c, d)) if r.code == 0 => {
                     let _ = store.set_repository_sizes(ctx.repo.id, o, c, d);
@@ -292,8 +293,8 @@ pub(crate) async fn catalog(ex: &Executor, job: &Job, cancel: &CancellationToken
         Err(e) => return Outcome::error(e.to_string()),
     };
     let _ = store.set_catalog_state(archive.id, CatalogState::Running, "", None);
-    let t = tryo!(transport_for("localhost").map_err(Outcome::error));
-    let cmd = ctx.env.list_entries(&ctx.repo.path, &archive.name);
+    let t = &ctx.side.transport;
+    let cmd = ctx.side.env.list_entries(&ctx.side.path, &archive.name);
     log.info(&format!("$ {}", cmd.display()));
     let mut p = match t.spawn(&cmd).await {
         Ok(p) => p,

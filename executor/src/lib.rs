@@ -10,6 +10,7 @@ mod prune;
 mod requeue;
 mod runner;
 mod scheduler;
+mod targets;
 pub mod scrub;
 pub mod ssh;
 pub mod transport;

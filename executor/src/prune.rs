@@ -4,7 +4,7 @@
 use crate::borg;
 use crate::jobs::{last_line, log_for, repo_ctx};
 use crate::manager::Executor;
-use crate::runner::{run_error_outcome, run_logged, transport_for, Outcome, Stdout};
+use crate::runner::{run_error_outcome, run_logged, Outcome, Stdout};
 use crate::tryo;
 use model::*;
 use std::sync::Arc;
@@ -19,17 +19,18 @@ pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) 
     if !policy.retention.is_set() {
         return Outcome::ok("no keep_* set: nothing to prune");
     }
-    let t = tryo!(transport_for("localhost").map_err(Outcome::error));
+    let t = &ctx.side.transport;
+    let (env, path) = (&ctx.side.env, ctx.side.path.as_str());
     let glob = borg::series_glob(policy.policy_type, &client.hostname);
-    let r = tryo!(run_logged(&log, &t, &ctx.env.prune(&ctx.repo.path, &glob, &policy.retention), Stdout::Log, cancel).await.map_err(run_error_outcome));
+    let r = tryo!(run_logged(&log, t, &env.prune(path, &glob, &policy.retention), Stdout::Log, cancel).await.map_err(run_error_outcome));
     if r.code >= 2 {
         return Outcome::failed(Some(r.code), format!("borg prune failed: {}", last_line(&r.stderr_head)));
     }
-    let c = tryo!(run_logged(&log, &t, &ctx.env.compact(&ctx.repo.path), Stdout::Log, cancel).await.map_err(run_error_outcome));
+    let c = tryo!(run_logged(&log, t, &env.compact(path), Stdout::Log, cancel).await.map_err(run_error_outcome));
     if c.code >= 2 {
         return Outcome::failed(Some(c.code), format!("borg compact failed: {}", last_line(&c.stderr_head)));
     }
-    let l = tryo!(run_logged(&log, &t, &ctx.env.list_archives(&ctx.repo.path), Stdout::Capture, cancel).await.map_err(run_error_outcome));
+    let l = tryo!(run_logged(&log, t, &env.list_archives(path), Stdout::Capture, cancel).await.map_err(run_error_outcome));
     if l.code != 0 {
         log.info("repository listing failed: the catalog keeps every archive until the next successful listing");
         return Outcome::failed(Some(l.code), format!("borg list failed after prune: {}", last_line(&l.stderr_head)));
@@ -61,9 +62,10 @@ pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) 
 pub(crate) async fn check(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
     let ctx = tryo!(repo_ctx(ex, job.repository));
     let log = log_for(ex, job, Some(&ctx));
-    let t = tryo!(transport_for("localhost").map_err(Outcome::error));
+    let t = &ctx.side.transport;
+    let (env, path) = (&ctx.side.env, ctx.side.path.as_str());
     let verify = serde_json::from_str::<serde_json::Value>(&job.extra_vars).ok().and_then(|v| v["verify_data"].as_bool()).unwrap_or(false);
-    let r = tryo!(run_logged(&log, &t, &ctx.env.check(&ctx.repo.path, verify), Stdout::Log, cancel).await.map_err(run_error_outcome));
+    let r = tryo!(run_logged(&log, t, &env.check(path, verify), Stdout::Log, cancel).await.map_err(run_error_outcome));
     if r.code == 0 {
         Outcome::ok(if verify { "repository and data verified" } else { "repository consistent" })
     } else {

@@ -135,21 +135,6 @@ async fn stop(p: &mut Process) {
     p.stop().await;
 }
 
-/// The transport that reaches `hostname`.
-pub(crate) fn transport_for(hostname: &str) -> Result<Transport, String> {
-    if is_local(hostname) {
-        Ok(Transport::Local)
-    } else {
-        Err(format!(
-            "client {hostname} is remote: the SSH transport is not available in this version; use localhost"
-        ))
-    }
-}
-
-pub(crate) fn is_local(hostname: &str) -> bool {
-    matches!(hostname, "localhost" | "127.0.0.1" | "::1")
-}
-
 /// Turns a command error into the job's outcome.
 pub(crate) fn run_error_outcome(e: RunError) -> Outcome {
     match e {
