@@ -44,3 +44,9 @@ CREATE TABLE outbox (
     sent         TEXT
 );
 CREATE INDEX outbox_due ON outbox(state, next_attempt);
+
+-- Whether the notifications of a finished job (mail, webhook) were queued; jobs finished before
+-- this migration count as notified.
+ALTER TABLE jobs ADD COLUMN notified INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET notified = 1;
+CREATE INDEX jobs_unnotified ON jobs(notified) WHERE notified = 0;

@@ -102,11 +102,32 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
             admin_password.as_deref(),
         )?;
     }
+    start_reporter(&store, &executor);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// Starts mail, webhook and scheduled-report delivery, woken by finished jobs.
+fn start_reporter(store: &Store, executor: &Executor) {
+    use tokio::sync::broadcast::error::RecvError;
+    let reporter = report::Reporter::new(store.clone());
+    reporter.start();
+    let mut events = executor.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(executor::JobEvent::Status { status, .. }) => {
+                    reporter.job_event(status.is_finished())
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => reporter.job_event(true),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
 }
 
 async fn shutdown() {

@@ -2,12 +2,14 @@
 //! store, the executor and the catalog; errors carry a `code` extension (`VALIDATION`,
 //! `NOT_FOUND`, `UNAUTHENTICATED`, `FORBIDDEN`, `CONFLICT`, `INTERNAL`) and name the field.
 
+mod admin;
 mod catalog;
 mod errors;
 mod inputs;
 mod mutation;
 mod objects;
 mod query;
+mod stats;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 pub use errors::{ApiError, GqlError};
@@ -17,9 +19,22 @@ use store::{AuthUser, Store};
 
 /// Every query: inventory and jobs, plus the catalog.
 #[derive(MergedObject, Default)]
-pub struct Query(query::InventoryQuery, catalog::CatalogQuery);
+pub struct Query(
+    query::InventoryQuery,
+    catalog::CatalogQuery,
+    admin::AdminQuery,
+    stats::StatsQuery,
+);
 
-pub type CyborgSchema = Schema<Query, mutation::Mutation, EmptySubscription>;
+/// Every mutation: inventory and jobs, plus administration (SSH key, host keys, settings).
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    mutation::CoreMutation,
+    admin::AdminMutation,
+    stats::StatsMutation,
+);
+
+pub type CyborgSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// What resolvers reach: the composition root builds it once.
 #[derive(Clone)]
@@ -31,7 +46,7 @@ pub struct Services {
 
 /// Builds the schema with depth and complexity limits.
 pub fn schema(services: Services) -> CyborgSchema {
-    Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(services)
         .limit_depth(12)
         .limit_complexity(5000)
@@ -40,7 +55,7 @@ pub fn schema(services: Services) -> CyborgSchema {
 
 /// The SDL of the schema (committed as `schema.graphql`).
 pub fn sdl() -> String {
-    Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }

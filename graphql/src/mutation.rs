@@ -11,13 +11,14 @@ use model::{
 };
 use store::{NewUser, TokenKind};
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct CoreMutation;
 
 /// How long a login session lasts.
 const SESSION_HOURS: i64 = 12;
 
 #[Object]
-impl Mutation {
+impl CoreMutation {
     /// Exchanges an email and password for a session token (send it as `Authorization: Bearer`).
     async fn login(
         &self,

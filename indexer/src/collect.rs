@@ -59,7 +59,6 @@ pub(crate) struct VersionCollector {
 pub(crate) struct SegCollector {
     seg: SegmentOrdinal,
     vid: Column<u64>,
-    name: Option<StrColumn>,
     path: Option<StrColumn>,
     member: Arc<Membership>,
     confirm: Arc<Confirm>,
@@ -73,7 +72,6 @@ pub(crate) struct SegCollector {
 struct Pending {
     vid: u32,
     doc: DocId,
-    name_ord: Option<u64>,
     path_ord: Option<u64>,
 }
 
@@ -92,12 +90,6 @@ fn resolve<T>(
     Ok(out)
 }
 
-fn lookup<T: Clone>(ords: &[u64], vals: &[T], ord: Option<u64>, default: T) -> T {
-    ord.and_then(|o| ords.binary_search(&o).ok())
-        .and_then(|i| vals.get(i).cloned())
-        .unwrap_or(default)
-}
-
 impl Collector for VersionCollector {
     type Fruit = Collected;
     type Child = SegCollector;
@@ -112,11 +104,6 @@ impl Collector for VersionCollector {
         Ok(SegCollector {
             seg,
             vid: ff.u64("vid")?,
-            name: if self.confirm.needs_name() {
-                ff.str("name_lc")?
-            } else {
-                None
-            },
             path: if want_path { ff.str("path")? } else { None },
             member: self.member.clone(),
             confirm: self.confirm.clone(),
@@ -164,7 +151,6 @@ impl SegmentCollector for SegCollector {
         self.pending.push(Pending {
             vid,
             doc,
-            name_ord: self.name.as_ref().and_then(|c| c.ords().first(doc)),
             path_ord: self.path.as_ref().and_then(|c| c.ords().first(doc)),
         });
     }
@@ -181,23 +167,38 @@ impl SegmentCollector for SegCollector {
 impl SegCollector {
     fn resolve(&mut self) -> std::io::Result<Collected> {
         let mut pending = std::mem::take(&mut self.pending);
-        if let Some(col) = &self.name {
-            let mut ords: Vec<u64> = pending.iter().filter_map(|p| p.name_ord).collect();
-            let confirm = &self.confirm;
-            let ok = resolve(col, &mut ords, |name| confirm.check(name, ""))?;
-            let empty_ok = confirm.check("", "");
-            pending.retain(|p| lookup(&ords, &ok, p.name_ord, empty_ok));
-        }
         let mut paths: Vec<(u64, String)> = Vec::new();
         if let Some(col) = &self.path {
             let mut ords: Vec<u64> = pending.iter().filter_map(|p| p.path_ord).collect();
-            let strings = resolve(col, &mut ords, str::to_string)?;
-            if self.confirm.needs_path() {
-                let ok: Vec<bool> = strings.iter().map(|s| self.confirm.check("", s)).collect();
-                pending.retain(|p| lookup(&ords, &ok, p.path_ord, false));
+            let confirm = &self.confirm;
+            let keep_all = matches!(self.keep, Keep::All);
+            // One pass over the dictionary in term order: confirm, and keep the paths only
+            // when they are returned.
+            let checked = resolve(col, &mut ords, |path| {
+                let ok = !confirm.needs_path() || confirm.check(path);
+                (
+                    ok,
+                    if keep_all && ok {
+                        path.to_string()
+                    } else {
+                        String::new()
+                    },
+                )
+            })?;
+            if confirm.needs_path() {
+                pending.retain(|p| {
+                    p.path_ord
+                        .and_then(|o| ords.binary_search(&o).ok())
+                        .is_some_and(|i| checked[i].0)
+                });
             }
-            if matches!(self.keep, Keep::All) {
-                paths = ords.into_iter().zip(strings).collect();
+            if keep_all {
+                paths = ords
+                    .into_iter()
+                    .zip(checked)
+                    .filter(|(_, (ok, _))| *ok)
+                    .map(|(o, (_, p))| (o, p))
+                    .collect();
             }
         }
         let total = pending.len() as u64;

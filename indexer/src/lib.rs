@@ -23,6 +23,7 @@
 
 mod collect;
 mod error;
+mod fastparse;
 mod forget;
 mod history;
 mod ingest;

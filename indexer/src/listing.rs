@@ -1,6 +1,7 @@
 //! Parsing of `borg list --json-lines` entries and the hashes that identify file versions.
 
 use crate::error::CatalogError;
+use crate::fastparse;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -47,6 +48,29 @@ pub(crate) struct Entry<'a> {
 impl<'a> Entry<'a> {
     /// Parses one JSON line; `line` is the 1-based line number used in errors.
     pub fn parse(bytes: &'a [u8], line: u64) -> Result<Entry<'a>, CatalogError> {
+        if let Some(f) = fastparse::parse(bytes) {
+            if let (Some(kind), Some(path)) = (f.kind, f.path) {
+                let rel = path.trim_start_matches('/').trim_end_matches('/');
+                let mtime = f.mtime.map(|s| (s, fastparse::mtime_micros(s)));
+                if !rel.is_empty() && !matches!(mtime, Some((_, None))) {
+                    let mut abs = String::with_capacity(rel.len() + 1);
+                    abs.push('/');
+                    abs.push_str(rel);
+                    let b = |v: Option<&'a str>| Cow::Borrowed(v.unwrap_or(""));
+                    return Ok(Entry {
+                        path: abs,
+                        file_type: Cow::Borrowed(kind),
+                        mode: b(f.mode),
+                        user: b(f.user),
+                        group: b(f.group),
+                        healthy: f.healthy.unwrap_or(true),
+                        linktarget: b(f.linktarget),
+                        mtime: mtime.and_then(|m| m.1).unwrap_or(0),
+                        size: f.size.unwrap_or(0),
+                    });
+                }
+            }
+        }
         let raw: RawEntry<'_> =
             serde_json::from_slice(bytes).map_err(|e| CatalogError::Listing {
                 line,
@@ -99,7 +123,7 @@ impl<'a> Entry<'a> {
 
     /// Identity of the version: hash of (path, type, size, mtime, mode, user, group, link).
     pub fn version_key(&self) -> u128 {
-        let mut h = Fnv128::new();
+        let mut h = fastparse::Hash2::new();
         for part in [
             self.path.as_bytes(),
             self.file_type.as_bytes(),
@@ -110,10 +134,9 @@ impl<'a> Entry<'a> {
             self.group.as_bytes(),
             self.linktarget.as_bytes(),
         ] {
-            h.write(part);
-            h.write(&[0xff]);
+            h.field(part);
         }
-        h.finish()
+        h.finish128()
     }
 
     /// File name: the last path component.
@@ -144,26 +167,6 @@ pub(crate) fn path_hash(path: &str) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
-}
-
-/// FNV-1a, 128 bits: stable across builds and platforms (persisted on disk).
-struct Fnv128(u128);
-
-impl Fnv128 {
-    fn new() -> Self {
-        Fnv128(0x6c62_272e_07bb_0142_62b8_2175_6295_c58d)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u128::from(*b);
-            self.0 = self
-                .0
-                .wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
-        }
-    }
-    fn finish(&self) -> u128 {
-        self.0
-    }
 }
 
 /// Parses borg's `mtime` (local time without a zone; borg runs with TZ=UTC) into

@@ -2,12 +2,12 @@
 //! must pass (substring and glob candidates come from trigrams and are checked exactly).
 
 use crate::error::CatalogError;
+use crate::listing::name_of;
 use crate::schema::{trigrams, words, Fields};
 use crate::types::SearchQuery;
 use std::ops::Bound;
 use tantivy::query::{
-    AllQuery, BooleanQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query, RangeQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, InvertedIndexRangeQuery, Occur, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
@@ -49,7 +49,7 @@ impl Glob {
     }
 }
 
-/// The exact check a candidate document must pass.
+/// The exact check a candidate document must pass, on its path.
 #[derive(Debug, Clone)]
 pub(crate) enum Confirm {
     None,
@@ -62,23 +62,25 @@ pub(crate) enum Confirm {
     NameGlob(Glob),
     /// Path matches the glob (case-sensitive).
     PathGlob(Glob),
+    /// Words of the path contain these words in sequence.
+    PathWords(Vec<String>),
 }
 
 impl Confirm {
-    pub fn needs_name(&self) -> bool {
-        matches!(self, Confirm::Name { .. } | Confirm::NameGlob(_))
-    }
     pub fn needs_path(&self) -> bool {
-        matches!(self, Confirm::PathGlob(_))
+        !matches!(self, Confirm::None)
     }
-    pub fn check(&self, name_lc: &str, path: &str) -> bool {
+    pub fn check(&self, path: &str) -> bool {
+        let name_lc = || name_of(path).to_lowercase();
         match self {
             Confirm::None => true,
             Confirm::Name { lc, words: w } => {
-                name_lc.contains(lc.as_str()) || (!w.is_empty() && contains_seq(&words(name_lc), w))
+                let name = name_lc();
+                name.contains(lc.as_str()) || (!w.is_empty() && contains_seq(&words(&name), w))
             }
-            Confirm::NameGlob(g) => g.matches(name_lc),
+            Confirm::NameGlob(g) => g.matches(&name_lc()),
             Confirm::PathGlob(g) => g.matches(path),
+            Confirm::PathWords(w) => contains_seq(&words(path), w),
         }
     }
 }
@@ -131,14 +133,17 @@ fn and(mut qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     }
 }
 
-/// Term or phrase over a words field.
+/// Every word in a words field (their order is confirmed on the path by the collector).
 fn words_q(field: Field, ws: &[String]) -> Option<Box<dyn Query>> {
+    let mut ws = ws.to_vec();
+    ws.sort();
+    ws.dedup();
     match ws.len() {
         0 => None,
-        1 => Some(term_q(Term::from_field_text(field, &ws[0]))),
-        _ => Some(Box::new(PhraseQuery::new(
-            ws.iter().map(|w| Term::from_field_text(field, w)).collect(),
-        ))),
+        _ => Some(and(ws
+            .iter()
+            .map(|w| term_q(Term::from_field_text(field, w)))
+            .collect())),
     }
 }
 
@@ -274,10 +279,13 @@ pub(crate) fn text_plan(
         TextForm::DirPrefix(p) => (path_prefix_q(f, p), Confirm::None),
         TextForm::Exact(p) if exact_as_prefix => (path_prefix_q(f, p), Confirm::None),
         TextForm::Exact(p) => (exact_path_q(f, p), Confirm::None),
-        TextForm::PathWords(t) => match words_q(f.path_words, &words(t)) {
-            Some(q) => (q, Confirm::None),
-            None => (Box::new(AllQuery), Confirm::None),
-        },
+        TextForm::PathWords(t) => {
+            let ws = words(t);
+            match words_q(f.path_words, &ws) {
+                Some(q) => (q, Confirm::PathWords(ws)),
+                None => (Box::new(AllQuery), Confirm::None),
+            }
+        }
         TextForm::Name(t) => name_plan(f, t),
     }
 }

@@ -2,7 +2,6 @@
 
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STORED,
-    STRING,
 };
 use tantivy::tokenizer::{
     LowerCaser, NgramTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
@@ -11,7 +10,7 @@ use tantivy::Index;
 
 /// Bumped whenever the schema or the on-disk layout beside the index changes; a catalog
 /// written with another version is wiped and rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Tokenizer of path and name words: split on every non-alphanumeric character (so on
 /// `/ . - _` and blanks) and lowercase.
@@ -20,8 +19,14 @@ pub(crate) const WORDS_TOKENIZER: &str = "cy_words";
 pub(crate) const TRIGRAM_TOKENIZER: &str = "cy_tri";
 
 /// Handles on every field of the schema.
+///
+/// Ingestion speed comes from indexing little: no field keeps positions or frequencies
+/// (phrases of words are confirmed against the path by the collector), no field has norms
+/// (nothing is scored), the series ids, size and time are fast columns only, and the file
+/// name is read back from the path column instead of a column of its own.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Fields {
+    /// Version id: indexed (deletes, diff lookups) and fast.
     pub vid: Field,
     pub repository: Field,
     pub policy: Field,
@@ -30,8 +35,6 @@ pub(crate) struct Fields {
     pub path: Field,
     /// Parent directory path (`/` for top-level entries), exact.
     pub parent: Field,
-    /// Lowercased file name, fast only (confirmation of substring and glob candidates).
-    pub name_lc: Field,
     pub name_words: Field,
     pub path_words: Field,
     pub name_tri: Field,
@@ -48,35 +51,29 @@ pub(crate) struct Fields {
 
 pub(crate) fn build_schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    // Only the version id is in the inverted index (deletes, diff lookups); the other
-    // numbers are filtered through their fast columns.
-    let vid_opts = NumericOptions::default()
-        .set_indexed()
-        .set_fast()
-        .set_stored();
-    let fastnum = NumericOptions::default().set_fast().set_stored();
-    let words = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(WORDS_TOKENIZER)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
-    let tri = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(TRIGRAM_TOKENIZER)
-            .set_index_option(IndexRecordOption::Basic),
-    );
+    let vid_opts = NumericOptions::default().set_indexed().set_fast();
+    // Series ids, size and mtime are filtered and read through their fast columns.
+    let fastnum = NumericOptions::default().set_fast();
+    let basic = |tokenizer: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::Basic)
+                .set_fieldnorms(false),
+        )
+    };
+    let raw = basic("raw");
     let fields = Fields {
         vid: b.add_u64_field("vid", vid_opts),
         repository: b.add_i64_field("repository", fastnum.clone()),
         policy: b.add_i64_field("policy", fastnum.clone()),
         client: b.add_i64_field("client", fastnum.clone()),
-        path: b.add_text_field("path", STRING | STORED | FAST),
-        parent: b.add_text_field("parent", STRING),
-        name_lc: b.add_text_field("name_lc", FAST),
-        name_words: b.add_text_field("name_words", words.clone()),
-        path_words: b.add_text_field("path_words", words),
-        name_tri: b.add_text_field("name_tri", tri),
-        file_type: b.add_text_field("type", STRING | STORED),
+        path: b.add_text_field("path", raw.clone() | STORED | FAST),
+        parent: b.add_text_field("parent", raw.clone()),
+        name_words: b.add_text_field("name_words", basic(WORDS_TOKENIZER)),
+        path_words: b.add_text_field("path_words", basic(WORDS_TOKENIZER)),
+        name_tri: b.add_text_field("name_tri", basic(TRIGRAM_TOKENIZER)),
+        file_type: b.add_text_field("type", raw | STORED),
         size: b.add_u64_field("size", fastnum.clone()),
         mtime: b.add_i64_field("mtime", fastnum),
         mode: b.add_text_field("mode", STORED),

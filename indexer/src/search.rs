@@ -157,13 +157,19 @@ impl Catalog {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default()
         };
-        let i = |field| doc.get_first(field).and_then(|v| v.as_i64()).unwrap_or(0);
-        let u = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
-        let vid = u(f.vid);
+        // Numbers live in fast columns only.
+        let ff = searcher.segment_reader(addr.segment_ord).fast_fields();
+        let i = |name: &str| -> Result<i64, CatalogError> {
+            Ok(ff.i64(name)?.first(addr.doc_id).unwrap_or(0))
+        };
+        let u = |name: &str| -> Result<u64, CatalogError> {
+            Ok(ff.u64(name)?.first(addr.doc_id).unwrap_or(0))
+        };
+        let vid = u("vid")?;
         let series = SeriesKey {
-            repository: RepositoryId(i(f.repository)),
-            policy: PolicyId(i(f.policy)),
-            client: ClientId(i(f.client)),
+            repository: RepositoryId(i("repository")?),
+            policy: PolicyId(i("policy")?),
+            client: ClientId(i("client")?),
         };
         let holding: Vec<ArchiveBrief> = u32::try_from(vid)
             .map(|v| {
@@ -187,8 +193,8 @@ impl Catalog {
             name: name_of(&path).to_string(),
             path,
             file_type: s(f.file_type),
-            size: u(f.size),
-            mtime: micros_to_time(i(f.mtime)),
+            size: u("size")?,
+            mtime: micros_to_time(i("mtime")?),
             mode: s(f.mode),
             user: s(f.user),
             group: s(f.group),

@@ -261,10 +261,33 @@ impl VersionRec {
 #[derive(Debug, Default)]
 pub(crate) struct SeriesTable {
     /// Version key → version id.
-    pub by_key: HashMap<u128, u32>,
+    pub by_key: HashMap<u128, u32, IdHash>,
     /// (vid, path hash, size), sorted by vid.
     pub meta: Vec<(u32, u64, u64)>,
 }
+
+/// Hasher of keys that are already hashes: takes their low 64 bits.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
 pub(crate) fn series_path(dir: &Path, key: &SeriesKey) -> PathBuf {
     dir.join(SERIES_DIR).join(format!(

@@ -164,6 +164,25 @@ impl Store {
         Ok(rows)
     }
 
+    /// Finished jobs whose notifications were not queued yet, oldest first.
+    pub fn jobs_to_notify(&self, limit: i64) -> Result<Vec<model::JobId>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT id FROM jobs WHERE notified = 0
+               AND status IN ('successful', 'failed', 'error', 'canceled') ORDER BY id LIMIT ?1",
+        )?;
+        let rows = st
+            .query_map([limit], |r| Ok(model::JobId(r.get(0)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn mark_job_notified(&self, id: model::JobId) -> Result<()> {
+        self.conn()
+            .execute("UPDATE jobs SET notified = 1 WHERE id = ?1", [id.0])?;
+        Ok(())
+    }
+
     /// Queues a message for delivery now; returns its id.
     pub fn enqueue_outbox(&self, m: &NewOutbox) -> Result<i64> {
         let conn = self.conn();
@@ -224,6 +243,17 @@ impl Store {
                 params![channel.map(|c| c.as_str()), state, limit],
                 outbox_row,
             )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Entries counted by channel and state.
+    pub fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT channel, state, COUNT(*) FROM outbox GROUP BY 1, 2 ORDER BY 1, 2")?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }

@@ -2,6 +2,10 @@
 //! directory, and a small GraphQL client.
 #![allow(dead_code)]
 
+#[path = "../../executor/tests/support/hosts.rs"]
+pub mod hosts;
+pub mod sinks;
+
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};

@@ -2,6 +2,9 @@
 //! the REST API v1 ping, and the landing page. Authentication happens here: a bearer/API token
 //! becomes the caller attached to each GraphQL request.
 
+mod charts;
+mod metrics;
+
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{DefaultBodyLimit, State};
@@ -31,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphiql).post(graphql_handler))
         .route("/api/v1/ping", get(ping))
         .route("/api/v1/ping/", get(ping))
+        .merge(charts::routes())
+        .merge(metrics::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -22,7 +22,14 @@ pub struct TestHosts {
 }
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-hosts.sh")
+    // Used from executor/tests and from the workspace's tests/.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let direct = here.join("scripts/test-hosts.sh");
+    if direct.exists() {
+        direct
+    } else {
+        here.join("../scripts/test-hosts.sh")
+    }
 }
 
 fn run(args: &[&str]) {

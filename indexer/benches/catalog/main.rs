@@ -270,7 +270,7 @@ fn run() -> Result<(), String> {
         mib(real_peak)
     );
     let mut grep_total = Duration::ZERO;
-    let patterns = ["nginx", "\\.sql\\.gz\"", "\"path\": \"var/log/"];
+    let patterns = ["nginx", "\\.sql\\.gz\"", "var/log/"];
     for p in patterns {
         let (el, hits) = borg::list_grep(&real, p)?;
         println!(

@@ -1,0 +1,97 @@
+//! Prometheus text exposition of job outcomes, the last success per policy and client, and
+//! repository sizes.
+
+use crate::ReportError;
+use store::Store;
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The metrics as Prometheus text format 0.0.4 (blocking).
+pub fn render(store: &Store) -> Result<String, ReportError> {
+    let mut o = String::new();
+    let mut w = |s: String| {
+        o.push_str(&s);
+        o.push('\n');
+    };
+    w("# HELP cyborgbackup_jobs_total Finished jobs by type and outcome.".into());
+    w("# TYPE cyborgbackup_jobs_total counter".into());
+    for c in store.job_outcome_counts()? {
+        w(format!(
+            "cyborgbackup_jobs_total{{job_type=\"{}\",status=\"{}\"}} {}",
+            label(&c.job_type),
+            label(&c.status),
+            c.count
+        ));
+    }
+    let series = store.series_status()?;
+    w("# HELP cyborgbackup_backup_last_success_timestamp_seconds Unix time of the last successful backup of a policy on a client (0: never).".into());
+    w("# TYPE cyborgbackup_backup_last_success_timestamp_seconds gauge".into());
+    let lbl = |s: &store::SeriesStatus| {
+        format!(
+            "policy=\"{}\",client=\"{}\",repository=\"{}\"",
+            label(&s.policy_name),
+            label(&s.hostname),
+            label(&s.repository_name)
+        )
+    };
+    for s in &series {
+        w(format!(
+            "cyborgbackup_backup_last_success_timestamp_seconds{{{}}} {}",
+            lbl(s),
+            s.last_success.map(|t| t.timestamp()).unwrap_or(0)
+        ));
+    }
+    w("# HELP cyborgbackup_backup_last_status_success Whether the last backup of a policy on a client succeeded (1), failed (0); absent before the first.".into());
+    w("# TYPE cyborgbackup_backup_last_status_success gauge".into());
+    for s in &series {
+        if let Some(st) = s.last_status {
+            w(format!(
+                "cyborgbackup_backup_last_status_success{{{}}} {}",
+                lbl(s),
+                i32::from(st == model::JobStatus::Successful)
+            ));
+        }
+    }
+    w("# HELP cyborgbackup_archives Archives of a policy on a client.".into());
+    w("# TYPE cyborgbackup_archives gauge".into());
+    for s in &series {
+        w(format!("cyborgbackup_archives{{{}}} {}", lbl(s), s.archives));
+    }
+    w("# HELP cyborgbackup_repository_size_bytes Repository totals from borg info.".into());
+    w("# TYPE cyborgbackup_repository_size_bytes gauge".into());
+    let repos = store.repositories()?;
+    for r in &repos {
+        for (kind, v) in [
+            ("original", r.original_size),
+            ("compressed", r.compressed_size),
+            ("deduplicated", r.deduplicated_size),
+        ] {
+            w(format!(
+                "cyborgbackup_repository_size_bytes{{repository=\"{}\",kind=\"{kind}\"}} {v}",
+                label(&r.name)
+            ));
+        }
+    }
+    w("# HELP cyborgbackup_repository_capacity_bytes Capacity set for a repository.".into());
+    w("# TYPE cyborgbackup_repository_capacity_bytes gauge".into());
+    for r in &repos {
+        if let Some(c) = store.repository_capacity(r.id)? {
+            w(format!(
+                "cyborgbackup_repository_capacity_bytes{{repository=\"{}\"}} {c}",
+                label(&r.name)
+            ));
+        }
+    }
+    w("# HELP cyborgbackup_outbox_messages Outgoing mail and webhook deliveries by state.".into());
+    w("# TYPE cyborgbackup_outbox_messages gauge".into());
+    for (channel, state, n) in store.outbox_counts()? {
+        w(format!(
+            "cyborgbackup_outbox_messages{{channel=\"{}\",state=\"{}\"}} {n}",
+            label(&channel),
+            label(&state)
+        ));
+    }
+    Ok(o)
+}

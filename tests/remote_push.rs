@@ -1,0 +1,69 @@
+//! Push mode over real SSH: the server (russh, its own generated key) drives two clients on
+//! loopback sshd hosts, whose borg writes to a repository host through the forwarded agent.
+
+mod support;
+
+use anyhow::Result;
+use serde_json::json;
+use std::time::Duration;
+use support::hosts::TestHosts;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let pubkey = s.ok(&token, "mutation { generateSshKey }", json!({})).await?["generateSshKey"].as_str().unwrap_or_default().to_string();
+    assert!(pubkey.starts_with("ssh-ed25519 "), "{pubkey}");
+    let hosts = TestHosts::start(&[&pubkey]);
+    let port = hosts.port as i64;
+
+    let src = tempfile::tempdir()?;
+    std::fs::write(src.path().join("remote-report.csv"), "a,b\n1,2\n")?;
+    let repo_dir = tempfile::tempdir()?;
+    let repo_path = format!("ssh://root@repo:{port}{}/main", repo_dir.path().display());
+
+    let mut clients = Vec::new();
+    for h in ["web1", "web2"] {
+        let c = s.ok(&token, "mutation($h: String!, $p: Int!) { createClient(input: {hostname: $h, port: $p}) { id } }", json!({"h": h, "p": port})).await?;
+        clients.push(c["createClient"]["id"].clone());
+    }
+    let r = s
+        .ok(&token, "mutation($p: String!) { createRepository(input: {name: \"remote\", path: $p, repositoryKey: \"remote repo passphrase\"}) { id } }", json!({"p": repo_path}))
+        .await?;
+    let sc = s.ok(&token, r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#, json!({})).await?;
+    let p = s
+        .ok(
+            &token,
+            "mutation($c: [Int!]!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"docs\", policyType: \"folders\", extraVars: $v, clients: $c, repository: $r, schedule: $s}) { id } }",
+            json!({"c": clients, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path().display().to_string()]}).to_string()}),
+        )
+        .await?;
+    s.ok(&token, "mutation($id: Int!) { launchPolicy(id: $id) { id } }", json!({"id": p["createPolicy"]["id"]})).await?;
+    let jobs = s.wait_jobs(&token, Duration::from_secs(180)).await?;
+    for j in &jobs {
+        assert_eq!(j["status"], "successful", "job {j}:\n{}", s.job_log(&token, j["id"].as_i64().unwrap_or(0)).await?);
+    }
+    let backups: Vec<&serde_json::Value> = jobs.iter().filter(|j| j["jobType"] == "job").collect();
+    assert_eq!(backups.len(), 2);
+
+    // Both archives are in the repository on the repository host.
+    let list = borg("remote repo passphrase", &["list", "--short", &format!("{}/main", repo_dir.path().display())])?;
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let names = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(names.contains("folders-web1-") && names.contains("folders-web2-"), "{names}");
+
+    // Clients were prepared over SSH, host keys pinned, and the catalog finds the file on both.
+    let d = s.ok(&token, "{ clients { hostname ready version } hostKeys { host port fingerprint } }", json!({})).await?;
+    for c in d["clients"].as_array().cloned().unwrap_or_default() {
+        assert_eq!(c["ready"], true, "{c}");
+        assert!(c["version"].as_str().unwrap_or_default().starts_with("1."), "{c}");
+    }
+    assert!(d["hostKeys"].as_array().map(|a| a.len()).unwrap_or(0) >= 3, "{d}");
+    let found = s.ok(&token, r#"{ catalogSearch(query: "remote-report.csv") { total hits { clientHostname } } }"#, json!({})).await?;
+    let mut hostsfound: Vec<String> = found["catalogSearch"]["hits"].as_array().cloned().unwrap_or_default().iter().filter_map(|h| h["clientHostname"].as_str().map(String::from)).collect();
+    hostsfound.sort();
+    assert_eq!(hostsfound, vec!["web1", "web2"], "{found}");
+    drop(hosts);
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! Loopback sinks for integration tests: an SMTP server speaking enough ESMTP (EHLO, AUTH PLAIN
+//! and LOGIN, MAIL, RCPT, DATA) to receive what lettre sends, an HTTP server capturing webhook
+//! POSTs, and a small MIME parser to inspect received mail.
+#![allow(dead_code)]
+
+use anyhow::{bail, Context, Result};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// A message as the SMTP sink received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+    /// `(mechanism, username, password)` when the client authenticated.
+    pub auth: Option<(String, String, String)>,
+}
+
+/// An SMTP server on 127.0.0.1; with `credentials`, AUTH is required before MAIL.
+pub struct SmtpSink {
+    pub port: u16,
+    pub mails: Arc<Mutex<Vec<ReceivedMail>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SmtpSink {
+    pub async fn start(credentials: Option<(&str, &str)>) -> Result<SmtpSink> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let creds = credentials.map(|(u, p)| (u.to_string(), p.to_string()));
+        let m = mails.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let m = m.clone();
+                let creds = creds.clone();
+                tokio::spawn(async move {
+                    let _ = session(sock, m, creds).await;
+                });
+            }
+        });
+        Ok(SmtpSink { port, mails, task })
+    }
+
+    /// Waits until at least `n` mails arrived.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedMail>> {
+        let start = Instant::now();
+        loop {
+            let got = self.mails.lock().map(|m| m.clone()).unwrap_or_default();
+            if got.len() >= n {
+                return Ok(got);
+            }
+            if start.elapsed() > timeout {
+                bail!("{} mails after {timeout:?}, wanted {n}: {:?}", got.len(), got.iter().map(|m| (&m.to, subject(&m.data))).collect::<Vec<_>>());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub fn all(&self) -> Vec<ReceivedMail> {
+        self.mails.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+async fn session(
+    sock: tokio::net::TcpStream,
+    mails: Arc<Mutex<Vec<ReceivedMail>>>,
+    creds: Option<(String, String)>,
+) -> Result<()> {
+    let (r, mut w) = sock.into_split();
+    let mut r = BufReader::new(r);
+    w.write_all(b"220 sink.test ESMTP ready\r\n").await?;
+    let mut auth: Option<(String, String, String)> = None;
+    let mut from = String::new();
+    let mut to = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let line = line.trim_end().to_string();
+        let upper = line.to_ascii_uppercase();
+        let reply: String = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            "250-sink.test\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n".into()
+        } else if upper.starts_with("AUTH PLAIN") {
+            let arg = line.get(10..).unwrap_or("").trim().to_string();
+            let arg = if arg.is_empty() {
+                w.write_all(b"334 \r\n").await?;
+                let mut l = String::new();
+                r.read_line(&mut l).await?;
+                l.trim().to_string()
+            } else {
+                arg
+            };
+            let dec = b64decode(&arg);
+            let parts: Vec<&[u8]> = dec.split(|b| *b == 0).collect();
+            let user = String::from_utf8_lossy(parts.get(1).copied().unwrap_or(b"")).to_string();
+            let pass = String::from_utf8_lossy(parts.get(2).copied().unwrap_or(b"")).to_string();
+            check_auth(&creds, "PLAIN", user, pass, &mut auth)
+        } else if upper.starts_with("AUTH LOGIN") {
+            w.write_all(b"334 VXNlcm5hbWU6\r\n").await?;
+            let mut u = String::new();
+            r.read_line(&mut u).await?;
+            w.write_all(b"334 UGFzc3dvcmQ6\r\n").await?;
+            let mut p = String::new();
+            r.read_line(&mut p).await?;
+            let user = String::from_utf8_lossy(&b64decode(u.trim())).to_string();
+            let pass = String::from_utf8_lossy(&b64decode(p.trim())).to_string();
+            check_auth(&creds, "LOGIN", user, pass, &mut auth)
+        } else if upper.starts_with("MAIL FROM:") {
+            if creds.is_some() && auth.is_none() {
+                "530 5.7.0 Authentication required\r\n".into()
+            } else {
+                from = addr(&line[10..]);
+                to.clear();
+                "250 OK\r\n".into()
+            }
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(addr(&line[8..]));
+            "250 OK\r\n".into()
+        } else if upper == "DATA" {
+            w.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
+            let mut data = String::new();
+            loop {
+                let mut l = String::new();
+                if r.read_line(&mut l).await? == 0 {
+                    return Ok(());
+                }
+                if l == ".\r\n" || l == ".\n" {
+                    break;
+                }
+                data.push_str(l.strip_prefix('.').filter(|_| l.starts_with("..")).unwrap_or(&l));
+            }
+            if let Ok(mut m) = mails.lock() {
+                m.push(ReceivedMail {
+                    from: from.clone(),
+                    to: to.clone(),
+                    data,
+                    auth: auth.clone(),
+                });
+            }
+            "250 2.0.0 queued\r\n".into()
+        } else if upper == "QUIT" {
+            w.write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        } else if upper == "RSET" || upper == "NOOP" {
+            "250 OK\r\n".into()
+        } else {
+            "502 command not implemented\r\n".into()
+        };
+        w.write_all(reply.as_bytes()).await?;
+    }
+}
+
+fn check_auth(
+    creds: &Option<(String, String)>,
+    mech: &str,
+    user: String,
+    pass: String,
+    auth: &mut Option<(String, String, String)>,
+) -> String {
+    match creds {
+        Some((u, p)) if *u == user && *p == pass => {
+            *auth = Some((mech.into(), user, pass));
+            "235 2.7.0 Authentication successful\r\n".into()
+        }
+        Some(_) => "535 5.7.8 Authentication credentials invalid\r\n".into(),
+        None => {
+            *auth = Some((mech.into(), user, pass));
+            "235 2.7.0 Authentication successful\r\n".into()
+        }
+    }
+}
+
+fn addr(s: &str) -> String {
+    s.trim()
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Decodes standard base64, ignoring whitespace and stopping at padding.
+pub fn b64decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        if c == b'=' {
+            break;
+        }
+        let Some(v) = val(c) else { continue };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// The `Subject:` header of a raw message.
+pub fn subject(data: &str) -> String {
+    header(data.split("\r\n\r\n").next().unwrap_or(""), "subject").unwrap_or_default()
+}
+
+fn unfold(head: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for l in head.lines() {
+        if l.starts_with(' ') || l.starts_with('\t') {
+            if let Some(last) = out.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(l.trim());
+            }
+        } else if let Some((k, v)) = l.split_once(':') {
+            out.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+fn header(head: &str, name: &str) -> Option<String> {
+    unfold(head).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// A leaf part of a MIME message, decoded.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub content_type: String,
+    pub content_id: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Part {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+}
+
+/// Every leaf part of a raw message (one for a non-multipart message); the top-level
+/// content type is returned first.
+pub fn mime_parts(raw: &str) -> Result<(String, Vec<Part>)> {
+    let raw = raw.replace("\r\n", "\n");
+    let (head, body) = raw.split_once("\n\n").context("no header/body separator")?;
+    let ct = header(head, "content-type").unwrap_or_else(|| "text/plain".into());
+    let mut parts = Vec::new();
+    walk(head, body, &mut parts)?;
+    Ok((ct, parts))
+}
+
+fn walk(head: &str, body: &str, out: &mut Vec<Part>) -> Result<()> {
+    let ct = header(head, "content-type").unwrap_or_else(|| "text/plain".into());
+    if ct.to_ascii_lowercase().starts_with("multipart/") {
+        let boundary = ct
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("boundary="))
+            .next()
+            .context("multipart without boundary")?
+            .trim_matches('"')
+            .to_string();
+        let delim = format!("--{boundary}");
+        for chunk in body.split(&delim).skip(1) {
+            if chunk.starts_with("--") {
+                break;
+            }
+            let chunk = chunk.strip_prefix('\n').unwrap_or(chunk);
+            let (h, b) = chunk.split_once("\n\n").unwrap_or((chunk, ""));
+            walk(h, b.strip_suffix('\n').unwrap_or(b), out)?;
+        }
+        return Ok(());
+    }
+    let cte = header(head, "content-transfer-encoding")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let bytes = match cte.as_str() {
+        "base64" => b64decode(body),
+        "quoted-printable" => qp_decode(body),
+        _ => body.as_bytes().to_vec(),
+    };
+    out.push(Part {
+        content_type: ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase(),
+        content_id: header(head, "content-id").map(|c| c.trim_matches(|c| c == '<' || c == '>').to_string()),
+        body: bytes,
+    });
+    Ok(())
+}
+
+fn qp_decode(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' {
+            if b.get(i + 1) == Some(&b'\n') {
+                i += 2;
+                continue;
+            }
+            if let Some(h) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(h);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// A webhook request as captured.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub head: String,
+    pub body: String,
+}
+
+/// An HTTP server on 127.0.0.1 answering 200 to every request and keeping them.
+pub struct HttpSink {
+    pub url: String,
+    pub requests: Arc<Mutex<Vec<Captured>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HttpSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl HttpSink {
+    pub async fn start() -> Result<HttpSink> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let reqs = requests.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let reqs = reqs.clone();
+                tokio::spawn(async move {
+                    let mut r = BufReader::new(sock);
+                    let mut head = String::new();
+                    loop {
+                        let mut l = String::new();
+                        if r.read_line(&mut l).await.unwrap_or(0) == 0 || l == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&l);
+                    }
+                    let len = header(&head.to_string(), "content-length")
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; len];
+                    let _ = r.read_exact(&mut body).await;
+                    if let Ok(mut q) = reqs.lock() {
+                        q.push(Captured {
+                            head,
+                            body: String::from_utf8_lossy(&body).to_string(),
+                        });
+                    }
+                    let _ = r
+                        .get_mut()
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+        Ok(HttpSink { url, requests, task })
+    }
+
+    pub fn all(&self) -> Vec<Captured> {
+        self.requests.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
