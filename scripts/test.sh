@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh --tests
+scripts/test-databases.sh start
 export CARGO_TERM_COLOR=never
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

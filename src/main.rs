@@ -1,6 +1,7 @@
 //! The `cyborgbackup` binary: command line, configuration, and the composition root that wires
 //! store, executor, catalog, GraphQL and web together.
 
+mod catalog_cmd;
 mod config;
 mod demo;
 mod serve;
@@ -46,6 +47,11 @@ enum Command {
     },
     /// Applies database migrations and exits.
     Migrate,
+    /// Manages the file catalog.
+    Catalog {
+        #[command(subcommand)]
+        action: catalog_cmd::CatalogAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +116,7 @@ fn main() -> Result<()> {
                 .build()?;
             rt.block_on(serve::run(cfg, serve::ServeOptions { demo }))
         }
+        Command::Catalog { action } => catalog_cmd::run(&cfg.data_dir, action),
         Command::Migrate => {
             let s = store::Store::open(&cfg.data_dir)?;
             println!(

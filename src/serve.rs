@@ -106,6 +106,7 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
+    executor.shutdown(Duration::from_secs(30)).await;
     tracing::info!("server stopped");
     Ok(())
 }

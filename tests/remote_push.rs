@@ -67,3 +67,45 @@ async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
     drop(hosts);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pull_mode_tunnels_from_the_repository_host() -> Result<()> {
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let pubkey = s.ok(&token, "mutation { generateSshKey }", json!({})).await?["generateSshKey"].as_str().unwrap_or_default().to_string();
+    let hosts = TestHosts::start(&[&pubkey]);
+    let port = hosts.port as i64;
+    let src = tempfile::tempdir()?;
+    std::fs::write(src.path().join("pulled.txt"), "pulled data\n")?;
+    let repo_dir = tempfile::tempdir()?;
+    let repo_path = format!("ssh://root@repo:{port}{}/pull", repo_dir.path().display());
+    let c = s.ok(&token, "mutation($p: Int!) { createClient(input: {hostname: \"web2\", port: $p}) { id } }", json!({"p": port})).await?["createClient"]["id"].clone();
+    let r = s.ok(&token, "mutation($p: String!) { createRepository(input: {name: \"pull\", path: $p, repositoryKey: \"pull passphrase\"}) { id } }", json!({"p": repo_path})).await?;
+    let sc = s.ok(&token, r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#, json!({})).await?;
+    let out = tempfile::tempdir()?;
+    let hook_file = out.path().join("hook-host");
+    let p = s
+        .ok(
+            &token,
+            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!, $h: String!) { createPolicy(input: {name: \"pull\", policyType: \"folders\", modePull: true, extraVars: $v, clients: [$c], repository: $r, schedule: $s, prehook: $h}) { id } }",
+            json!({"c": c, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path()]}).to_string(), "h": format!("hostname > {}", hook_file.display())}),
+        )
+        .await?;
+    s.ok(&token, "mutation($id: Int!) { launchPolicy(id: $id) { id } }", json!({"id": p["createPolicy"]["id"]})).await?;
+    let jobs = s.wait_jobs(&token, Duration::from_secs(180)).await?;
+    for j in &jobs {
+        assert_eq!(j["status"], "successful", "job {j}:\n{}", s.job_log(&token, j["id"].as_i64().unwrap_or(0)).await?);
+    }
+    let backup = jobs.iter().find(|j| j["jobType"] == "job").expect("backup");
+    let log = s.job_log(&token, backup["id"].as_i64().unwrap_or(0)).await?;
+    // The repository host opened the reverse tunnel; the client's borg used it, not the host.
+    assert!(log.contains("-R 127.0.0.1:") && log.contains("root@web2"), "{log}");
+    assert!(log.contains("ssh://root@127.0.0.1:"), "{log}");
+    assert!(!log.contains("pull passphrase"));
+    // Hooks still run on the client.
+    assert_eq!(std::fs::read_to_string(&hook_file)?.trim(), "web2");
+    let list = borg("pull passphrase", &["list", "--short", &format!("{}/pull", repo_dir.path().display())])?;
+    assert!(String::from_utf8_lossy(&list.stdout).contains("folders-web2-"), "{}", String::from_utf8_lossy(&list.stderr));
+    drop(hosts);
+    Ok(())
+}

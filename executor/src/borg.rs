@@ -5,6 +5,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use model::{PolicyType, Retention, Secret, TypedVars};
 use serde::Deserialize;
 
+/// How long borg waits for a repository lock held by another borg.
+pub const LOCK_WAIT_SECONDS: u32 = 120;
+
 /// Borg environment shared by every command: never prompt, UTC times.
 pub struct BorgEnv {
     /// `BORG_BASE_DIR` (cache, config, keys); `None` keeps the host user's default.
@@ -33,7 +36,12 @@ impl BorgEnv {
     }
 
     fn borg<I: IntoIterator<Item = String>>(&self, args: I) -> RemoteCommand {
+        let mut args = args.into_iter();
+        // `borg SUBCOMMAND --lock-wait N …`: wait for a lock held by a borg that outlived a
+        // crashed server instead of failing at once.
         let mut argv = vec!["borg".to_string()];
+        argv.extend(args.next());
+        argv.extend(["--lock-wait".to_string(), LOCK_WAIT_SECONDS.to_string()]);
         argv.extend(args);
         self.apply(RemoteCommand::new(argv))
     }
@@ -70,7 +78,8 @@ impl BorgEnv {
     /// statuses reported: a failing producer exits [`PRODUCER_FAILED`].
     fn create_from_pipe(&self, repo: &str, archive: &str, p: &Pipe) -> RemoteCommand {
         let location = format!("{repo}::{archive}");
-        let borg = quoted(&["borg", "create", "--json", "--compression", "lz4", "--stdin-name", &p.stdin_name, &location, "-"]);
+        let wait = LOCK_WAIT_SECONDS.to_string();
+        let borg = quoted(&["borg", "create", "--lock-wait", &wait, "--json", "--compression", "lz4", "--stdin-name", &p.stdin_name, &location, "-"]);
         let script = format!(
             "set -o pipefail\n{{ {} ; }} | {borg}\nst=(\"${{PIPESTATUS[@]}}\")\necho \"cyborgbackup: producer exited ${{st[0]}}, borg exited ${{st[1]}}\" >&2\n\
              if [ \"${{st[0]}}\" != 0 ]; then exit {PRODUCER_FAILED}; fi\nexit \"${{st[1]}}\"",

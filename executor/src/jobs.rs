@@ -2,10 +2,10 @@
 //! prune with compact and reconciliation.
 
 use crate::borg;
-use crate::targets::{client_side, client_transport, repo_side, RepoSide};
+use crate::targets::{client_side, client_transport, pull_side, repo_side, ClientSide, RepoSide};
 use crate::manager::Executor;
 use crate::runner::{run_error_outcome, run_logged, JobLog, Outcome, Stdout};
-use crate::transport::{RemoteCommand, Transport};
+use crate::transport::RemoteCommand;
 use chrono::Utc;
 use model::*;
 use std::io::Read;
@@ -108,20 +108,20 @@ pub(crate) fn last_line(lines: &[String]) -> String {
 fn unique_archive_name(ex: &Executor, repo: RepositoryId, base: &str) -> Result<String, Outcome> {
     let mut name = base.to_string();
     let mut n = 1;
-    while ex.inner.store.archive_by_name(repo, &name).map_err(|e| Outcome::error(e.to_string()))?.is_some() {
+    while ex.inner.store.archive_name_taken(repo, &name).map_err(|e| Outcome::error(e.to_string()))? {
         n += 1;
         name = format!("{base}-{n}");
     }
     Ok(name)
 }
 
-async fn run_hook(log: &JobLog<'_>, t: &Transport, which: &str, hook: &str, status: &str, job: &Job, cancel: &CancellationToken) -> Result<i32, Outcome> {
+async fn run_hook(log: &JobLog<'_>, side: &ClientSide, which: &str, hook: &str, status: &str, job: &Job, cancel: &CancellationToken) -> Result<i32, Outcome> {
     log.info(&format!("running {which}"));
     let cmd = RemoteCommand::new(["sh", "-c", hook])
         .env("CYBORG_JOB_ID", job.id.to_string())
         .env("CYBORG_JOB_STATUS", status)
         .env("CYBORG_ARCHIVE_NAME", job.archive_name.clone());
-    let r = run_logged(log, t, &cmd, Stdout::Log, cancel).await.map_err(run_error_outcome)?;
+    let r = run_logged(log, &side.transport, &side.wrap(cmd), Stdout::Log, cancel).await.map_err(run_error_outcome)?;
     Ok(r.code)
 }
 
@@ -136,12 +136,17 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
     if let Some(p) = &spec.pipe {
         log.secrets.extend(p.secrets.iter().map(|(_, v)| v.clone()));
     }
-    let side = tryo!(client_side(ex, &client, &ctx.side).await.map_err(Outcome::error));
+    let side = if policy.mode_pull {
+        log.info("pull mode: the repository host connects to the client and tunnels borg back to itself");
+        tryo!(pull_side(ex, &client, &ctx.side).await.map_err(Outcome::error))
+    } else {
+        tryo!(client_side(ex, &client, &ctx.side).await.map_err(Outcome::error))
+    };
     let t = &side.transport;
     if policy.policy_type == PolicyType::Mail {
         let mut probe = vec!["sh".to_string(), "-c".into(), "for p; do [ -d \"$p\" ] && echo \"$p\"; done; true".into(), "sh".into()];
         probe.extend(spec.paths.iter().cloned());
-        let r = tryo!(run_logged(&log, t, &RemoteCommand::new(probe), Stdout::Capture, cancel).await.map_err(run_error_outcome));
+        let r = tryo!(run_logged(&log, t, &side.wrap(RemoteCommand::new(probe)), Stdout::Capture, cancel).await.map_err(run_error_outcome));
         spec.paths = r.stdout.lines().map(String::from).collect();
         if spec.paths.is_empty() {
             return Outcome::failed(None, "neither /var/mail nor /var/lib/mail exists on the client");
@@ -154,10 +159,10 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
     job.archive_name = name.clone();
 
     if !policy.prehook.trim().is_empty() {
-        let code = tryo!(run_hook(&log, t, "pre-hook", &policy.prehook, "running", &job, cancel).await);
+        let code = tryo!(run_hook(&log, &side, "pre-hook", &policy.prehook, "running", &job, cancel).await);
         if code != 0 {
             let outcome = Outcome::failed(Some(code), format!("pre-hook exited with status {code}; borg was not started"));
-            return posthook(&log, t, &policy, &job, cancel, outcome).await;
+            return posthook(&log, &side, &policy, &job, cancel, outcome).await;
         }
     }
 
@@ -198,15 +203,15 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
             }
         }
     };
-    posthook(&log, t, &policy, &job, cancel, outcome).await
+    posthook(&log, &side, &policy, &job, cancel, outcome).await
 }
 
 /// Runs the post-hook (always, with the job's status in its environment).
-async fn posthook(log: &JobLog<'_>, t: &Transport, policy: &Policy, job: &Job, cancel: &CancellationToken, outcome: Outcome) -> Outcome {
+async fn posthook(log: &JobLog<'_>, side: &ClientSide, policy: &Policy, job: &Job, cancel: &CancellationToken, outcome: Outcome) -> Outcome {
     if policy.posthook.trim().is_empty() || outcome.status == JobStatus::Canceled {
         return outcome;
     }
-    match run_hook(log, t, "post-hook", &policy.posthook, outcome.status.as_str(), job, cancel).await {
+    match run_hook(log, side, "post-hook", &policy.posthook, outcome.status.as_str(), job, cancel).await {
         Ok(0) => outcome,
         Ok(code) if outcome.status == JobStatus::Successful => Outcome::failed(Some(code), format!("post-hook exited with status {code}")),
         Ok(_) => outcome,

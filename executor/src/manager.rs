@@ -39,6 +39,7 @@ pub(crate) struct Inner {
     pub events: broadcast::Sender<JobEvent>,
     wake: Notify,
     running: Mutex<HashMap<JobId, CancellationToken>>,
+    shutting_down: std::sync::atomic::AtomicBool,
 }
 
 /// Handle to the executor; cheap to clone.
@@ -51,7 +52,15 @@ impl Executor {
     pub fn new(store: Store, sink: Arc<dyn ListingSink>, opts: ExecutorOptions) -> Executor {
         let (events, _) = broadcast::channel(4096);
         Executor {
-            inner: Arc::new(Inner { store, sink, opts, events, wake: Notify::new(), running: Mutex::new(HashMap::new()) }),
+            inner: Arc::new(Inner {
+                store,
+                sink,
+                opts,
+                events,
+                wake: Notify::new(),
+                running: Mutex::new(HashMap::new()),
+                shutting_down: std::sync::atomic::AtomicBool::new(false),
+            }),
         }
     }
 
@@ -172,6 +181,28 @@ impl Executor {
         Ok(true)
     }
 
+    /// Stops every running job (borg gets SIGTERM and releases its lock) and waits for them
+    /// to end, at most `grace`. Called when the server shuts down.
+    pub async fn shutdown(&self, grace: Duration) {
+        let tokens: Vec<CancellationToken> = self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        if tokens.is_empty() {
+            return;
+        }
+        self.inner.shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
+        tracing::info!(jobs = tokens.len(), "stopping running jobs before shutdown");
+        for t in &tokens {
+            t.cancel();
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while tokio::time::Instant::now() < deadline {
+            if self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tracing::warn!("some jobs did not stop in time; they will be marked failed at the next start");
+    }
+
     pub(crate) fn emit(&self, e: JobEvent) {
         let _ = self.inner.events.send(e);
     }
@@ -236,11 +267,15 @@ impl Executor {
             let me = self.clone();
             let job = store.job(j.id)?;
             tokio::spawn(async move {
-                let outcome = runner::run(&me, &job, token).await;
-                me.inner.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
+                let mut outcome = runner::run(&me, &job, token).await;
+                if outcome.status == JobStatus::Canceled && me.inner.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+                    outcome = runner::Outcome::failed(outcome.exit_code, "interrupted: the server shut down while the job was running");
+                }
                 if let Err(e) = me.finish(job.id, outcome.status, outcome.exit_code, &outcome.explanation) {
                     tracing::error!(job = %job.id, error = %e, "cannot record job outcome");
                 }
+                // Only now: shutdown waits for this map to empty, so the outcome is stored first.
+                me.inner.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
             });
         }
         Ok(())

@@ -52,6 +52,32 @@ impl Executor {
         })?)
     }
 
+    /// Queues a prune (then compact) of every client's series of a policy, by its retention.
+    pub fn prune_policy(&self, id: PolicyId, by: Option<UserId>) -> Result<Vec<Job>, RequeueError> {
+        let store = &self.inner.store;
+        let policy = store.policy(id)?;
+        if !policy.retention.is_set() {
+            return Err(RequeueError::Unsupported(format!("policy {:?} sets no keep_* value: nothing to prune by", policy.name)));
+        }
+        let mut jobs = Vec::new();
+        for cid in &policy.clients {
+            let client = store.client(*cid)?;
+            jobs.push(self.enqueue(NewJob {
+                name: format!("Prune {} {}", client.hostname, policy.name),
+                job_type: JobType::Prune,
+                policy: Some(policy.id),
+                client: Some(client.id),
+                repository: Some(policy.repository),
+                archive_name: String::new(),
+                depends_on: None,
+                launch_type: "manual".into(),
+                created_by: by,
+                extra_vars: String::new(),
+            })?);
+        }
+        Ok(jobs)
+    }
+
     /// Queues `borg check` of a repository.
     pub fn check_repository(&self, id: RepositoryId, opts: CheckOptions, by: Option<UserId>) -> Result<Job, RequeueError> {
         let repo = self.inner.store.repository(id)?;

@@ -74,6 +74,7 @@ pub(crate) fn client_transport(ex: &Executor, client: &Client, forward_agent: bo
 
 /// How `borg create` runs on a client.
 pub(crate) struct ClientSide {
+    /// Where the command is started: the client itself, or in pull mode the repository host.
     pub transport: Transport,
     /// The repository as borg on the client names it.
     pub repo_url: String,
@@ -81,7 +82,28 @@ pub(crate) struct ClientSide {
     /// The pinned key of the repository host, for the client's `ssh`.
     known_host: Option<String>,
     sudo: bool,
+    /// Pull mode: the repository host reaches the client and opens a reverse tunnel to itself.
+    pull: Option<PullHop>,
 }
+
+/// The hop of pull mode, from the repository host to the client.
+struct PullHop {
+    client_host: String,
+    client_port: u16,
+    client_user: String,
+    client_key: String,
+    /// Port on the client's loopback that leads back to the repository host's sshd.
+    tunnel_port: u16,
+    repo_host: String,
+    repo_port: u16,
+}
+
+/// Runs on the repository host in pull mode: `ssh -A -R` to the client, the inner command's
+/// secrets piped on its stdin, the client verified against its pinned key.
+const PULL_SCRIPT: &str = "kh=$(mktemp) || exit 1; trap 'rm -f \"$kh\"' EXIT HUP INT TERM; \
+printf 'cyborg-client %s\\n' \"$CYBORG_CLIENT_HOST_KEY\" > \"$kh\"; \
+SECRETS | ssh -A -oBatchMode=yes -oStrictHostKeyChecking=yes -oHostKeyAlias=cyborg-client \
+-oUserKnownHostsFile=\"$kh\" -oExitOnForwardFailure=yes -oServerAliveInterval=15 \"$@\"";
 
 const RSH_WRAPPER: &str = "kh=$(mktemp) || exit 1; trap 'rm -f \"$kh\"' EXIT HUP INT TERM; \
 printf 'cyborg-repository %s\\n' \"$CYBORG_REPOSITORY_HOST_KEY\" > \"$kh\"; \
@@ -103,8 +125,95 @@ impl ClientSide {
             argv.append(&mut cmd.argv);
             cmd.argv = argv;
         }
-        cmd
+        match &self.pull {
+            None => cmd,
+            Some(hop) => hop.wrap(cmd),
+        }
     }
+}
+
+impl PullHop {
+    /// The command for the repository host that runs `inner` on the client.
+    fn wrap(&self, inner: RemoteCommand) -> RemoteCommand {
+        let inner_line = match inner.shell_line() {
+            Ok(l) => l,
+            // Unquotable (NUL byte): let the shell report it.
+            Err(e) => return RemoteCommand::new(["sh", "-c", "echo \"$1\" >&2; exit 2", "sh", &e.to_string()]),
+        };
+        let secrets = if inner.secret_env.is_empty() {
+            ":".to_string()
+        } else {
+            let vars: Vec<String> = inner.secret_env.iter().map(|(k, _)| format!("\"${k}\"")).collect();
+            format!("printf '%s\\n' {}", vars.join(" "))
+        };
+        let script = PULL_SCRIPT.replace("SECRETS", &secrets);
+        let mut argv = vec!["sh".to_string(), "-c".to_string(), script, "sh".to_string()];
+        argv.extend([
+            "-R".to_string(),
+            format!("127.0.0.1:{}:{}:{}", self.tunnel_port, self.repo_host, self.repo_port),
+            "-p".to_string(),
+            self.client_port.to_string(),
+            format!("{}@{}", self.client_user, self.client_host),
+            inner_line,
+        ]);
+        let mut outer = RemoteCommand::new(argv).env("CYBORG_CLIENT_HOST_KEY", self.client_key.clone());
+        outer.secret_env = inner.secret_env;
+        outer
+    }
+}
+
+/// Pins a host's key by connecting once, when it has none yet.
+async fn pinned_key(ex: &Executor, transport: &Transport, host: &str, port: u16) -> Result<String, String> {
+    if let Some(k) = ex.inner.store.host_key(host, port).map_err(|e| e.to_string())? {
+        return Ok(k.public_key);
+    }
+    let mut p = transport.spawn(&RemoteCommand::new(["true"])).await.map_err(|e| e.to_string())?;
+    p.wait().await.map_err(|e| e.to_string())?;
+    Ok(ex.inner.store.host_key(host, port).map_err(|e| e.to_string())?.ok_or(format!("the host key of {host} was not pinned"))?.public_key)
+}
+
+/// Pull mode: the repository host connects to the client and gives it a reverse tunnel back,
+/// so the client needs neither a route to nor credentials for the repository host.
+pub(crate) async fn pull_side(ex: &Executor, client: &Client, repo: &RepoSide) -> Result<ClientSide, String> {
+    let RepoLocation::Remote { user, host, port, path } = &repo.location else {
+        return Err("pull mode needs a repository on a repository host (user@host:path)".into());
+    };
+    if is_local(&client.hostname) {
+        return Err("pull mode needs a remote client".into());
+    }
+    let repo_port = port.unwrap_or(22);
+    let repo_key = pinned_key(ex, &repo.transport, host, repo_port).await?;
+    let client_direct = client_transport(ex, client, false)?;
+    let client_key = pinned_key(ex, &client_direct, &client.hostname, client.port).await?;
+    let user = user.clone().unwrap_or_else(|| backup_user(ex));
+    let Transport::Ssh(target) = &repo.transport else {
+        return Err("pull mode needs an SSH connection to the repository host".into());
+    };
+    let tunnel_port = 20000 + (rand_port_offset() % 20000);
+    let tunneled = RepoLocation::Remote { user: Some(user.clone()), host: "127.0.0.1".into(), port: Some(tunnel_port), path: path.clone() };
+    Ok(ClientSide {
+        transport: Transport::Ssh(target.clone().with_agent_forwarding(true)),
+        repo_url: tunneled.ssh_url(&user),
+        env: BorgEnv { base_dir: None, passphrase: repo.env.passphrase.clone() },
+        known_host: Some(repo_key),
+        sudo: backup_user(ex) != "root",
+        pull: Some(PullHop {
+            client_host: client.hostname.clone(),
+            client_port: client.port,
+            client_user: backup_user(ex),
+            client_key,
+            tunnel_port,
+            repo_host: host.clone(),
+            repo_port,
+        }),
+    })
+}
+
+fn rand_port_offset() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    (h.finish() % u64::from(u16::MAX)) as u16
 }
 
 pub(crate) async fn client_side(ex: &Executor, client: &Client, repo: &RepoSide) -> Result<ClientSide, String> {
@@ -117,6 +226,7 @@ pub(crate) async fn client_side(ex: &Executor, client: &Client, repo: &RepoSide)
             env: local_env(ex, repo.env.passphrase.clone()),
             known_host: None,
             sudo: false,
+            pull: None,
         }),
         RepoLocation::Local { path } => Err(format!(
             "repository {path} is a path on the server, which client {} cannot reach: use a location like user@server:{path}",
@@ -127,23 +237,16 @@ pub(crate) async fn client_side(ex: &Executor, client: &Client, repo: &RepoSide)
             client.hostname
         )),
         RepoLocation::Remote { user, host, port, .. } => {
-            let port = port.unwrap_or(22);
-            let pinned = match ex.inner.store.host_key(host, port).map_err(|e| e.to_string())? {
-                Some(k) => k,
-                None => {
-                    // Pin the repository host's key now (trust on first use by the server).
-                    let mut p = repo.transport.spawn(&RemoteCommand::new(["true"])).await.map_err(|e| e.to_string())?;
-                    p.wait().await.map_err(|e| e.to_string())?;
-                    ex.inner.store.host_key(host, port).map_err(|e| e.to_string())?.ok_or("repository host key was not pinned")?
-                }
-            };
+            // The repository host's key, pinned by the server on first use.
+            let pinned = pinned_key(ex, &repo.transport, host, port.unwrap_or(22)).await?;
             let user = user.clone().unwrap_or_else(|| backup_user(ex));
             Ok(ClientSide {
                 transport: client_transport(ex, client, true)?,
                 repo_url: repo.location.ssh_url(&user),
                 env: BorgEnv { base_dir: None, passphrase: repo.env.passphrase.clone() },
-                known_host: Some(pinned.public_key),
+                known_host: Some(pinned),
                 sudo,
+                pull: None,
             })
         }
     }

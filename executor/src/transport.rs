@@ -176,7 +176,9 @@ impl ProcessControl for LocalProcess {
     fn stop(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if let Some(pid) = self.child.id() {
-                let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+                // The command leads its own process group: signal all of it (a pipeline's
+                // producer and borg alike).
+                let _ = Command::new("kill").arg("-TERM").arg("--").arg(format!("-{pid}")).status().await;
                 if tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait()).await.is_ok() {
                     return;
                 }
@@ -213,6 +215,7 @@ impl Transport {
                 let mut child = Command::new("/bin/sh")
                     .arg("-c")
                     .arg(&line)
+                    .process_group(0)
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())

@@ -1,10 +1,11 @@
-//! Catalog queries: fleet-wide file search and a file's version history.
+//! Catalog queries: fleet-wide file search, a file's version history, archive diff and
+//! browse, change statistics and anomaly flags.
 
 use crate::errors::{ApiError, ApiResult};
 use crate::{services, user};
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use indexer::{ArchiveBrief, SearchQuery, VersionHit};
+use indexer::{Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchQuery, VersionHit};
 use model::{ArchiveId, ClientId, PolicyId, RepositoryId};
 
 #[derive(SimpleObject, Clone)]
@@ -110,8 +111,122 @@ pub struct HistoryItem {
     pub fate_archive: Option<CatalogArchive>,
 }
 
+/// Change statistics of an archive against the previous archive of its series.
+#[derive(SimpleObject)]
+pub struct ArchiveChanges {
+    pub archive_id: i64,
+    /// The archive compared against; null for the first archive of a series.
+    pub previous_archive_id: Option<i64>,
+    pub added: i64,
+    pub removed: i64,
+    pub changed: i64,
+    pub unchanged: i64,
+    pub added_bytes: i64,
+    pub removed_bytes: i64,
+    pub changed_bytes_before: i64,
+    pub changed_bytes_after: i64,
+    /// Set when the archive departs from its series' usual range.
+    pub anomaly: Option<CatalogAnomaly>,
+}
+
+fn changes(id: ArchiveId, c: ChangeStats, anomaly: Option<CatalogAnomaly>) -> ArchiveChanges {
+    ArchiveChanges {
+        archive_id: id.0,
+        previous_archive_id: c.previous.map(|p| p.0),
+        added: count(c.added),
+        removed: count(c.removed),
+        changed: count(c.changed),
+        unchanged: count(c.unchanged),
+        added_bytes: count(c.added_bytes),
+        removed_bytes: count(c.removed_bytes),
+        changed_bytes_before: count(c.changed_bytes_before),
+        changed_bytes_after: count(c.changed_bytes_after),
+        anomaly,
+    }
+}
+
+/// An archive flagged as departing from its series' baseline (mass deletion or change).
+#[derive(SimpleObject, Clone)]
+pub struct CatalogAnomaly {
+    pub archive: CatalogArchive,
+    pub client_id: i64,
+    pub client_hostname: String,
+    pub policy_id: i64,
+    pub repository_id: i64,
+    /// `mass_deletion` or `mass_change`.
+    pub kind: String,
+    pub reason: String,
+    pub previous_archive_id: Option<i64>,
+    pub added: i64,
+    pub removed: i64,
+    pub changed: i64,
+}
+
+fn anomaly(store: &store::Store, a: Anomaly) -> CatalogAnomaly {
+    CatalogAnomaly {
+        client_hostname: store
+            .client(a.series.client)
+            .map(|c| c.hostname)
+            .unwrap_or_default(),
+        archive: CatalogArchive {
+            id: a.archive.0,
+            name: a.name,
+            time: a.time,
+        },
+        client_id: a.series.client.0,
+        policy_id: a.series.policy.0,
+        repository_id: a.series.repository.0,
+        kind: a.kind.as_str().into(),
+        reason: a.reason,
+        previous_archive_id: a.changes.previous.map(|p| p.0),
+        added: count(a.changes.added),
+        removed: count(a.changes.removed),
+        changed: count(a.changes.changed),
+    }
+}
+
+/// One path that differs between two archives.
+#[derive(SimpleObject)]
+pub struct DiffItem {
+    pub path: String,
+    /// added, removed or changed.
+    pub kind: String,
+    /// The version in the first archive (removed, changed).
+    pub old: Option<CatalogHit>,
+    /// The version in the second archive (added, changed).
+    pub new: Option<CatalogHit>,
+}
+
+/// Differences between two archives of a series: counts, and one page of entries by path.
+#[derive(SimpleObject)]
+pub struct DiffPage {
+    pub added: i64,
+    pub removed: i64,
+    pub changed: i64,
+    /// added + removed + changed: the number of entries over all pages.
+    pub total: i64,
+    pub entries: Vec<DiffItem>,
+}
+
+/// Children of a directory in one archive, one page, sorted by path.
+#[derive(SimpleObject)]
+pub struct BrowseResult {
+    pub total: i64,
+    pub entries: Vec<CatalogHit>,
+}
+
 #[derive(Default)]
 pub struct CatalogQuery;
+
+fn catalog_error(e: indexer::CatalogError) -> ApiError {
+    use indexer::CatalogError as E;
+    match e {
+        E::UnknownArchive(id) => ApiError::NotFound(format!("archive {id} is not in the catalog")),
+        E::DifferentSeries(..) => ApiError::field("b", e.to_string()),
+        E::InvalidQuery(m) => ApiError::field("query", m),
+        other => ApiError::Internal(format!("catalog: {other}")),
+    }
+}
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, indexer::CatalogError> + Send + 'static,
@@ -119,7 +234,18 @@ async fn blocking<T: Send + 'static>(
     Ok(tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::Internal(format!("catalog task failed: {e}")))?
-        .map_err(|e| ApiError::Internal(format!("catalog: {e}")))?)
+        .map_err(catalog_error)?)
+}
+
+fn page_args(first: i32, offset: i32) -> ApiResult<(usize, usize)> {
+    if offset < 0 {
+        return Err(ApiError::field("offset", "must not be negative").into());
+    }
+    Ok((first.clamp(1, 1000) as usize, offset as usize))
+}
+
+fn count(n: u64) -> i64 {
+    n.min(i64::MAX as u64) as i64
 }
 
 #[Object]
@@ -197,5 +323,94 @@ impl CatalogQuery {
                 }
             })
             .collect())
+    }
+    /// Added, removed and changed entries and bytes of an archive against the previous
+    /// archive of its series, with its anomaly flag.
+    async fn archive_changes(&self, ctx: &Context<'_>, archive: i64) -> ApiResult<ArchiveChanges> {
+        user(ctx)?;
+        let s = services(ctx);
+        let id = ArchiveId(archive);
+        let c = s.catalog.archive_changes(id).ok_or_else(|| {
+            ApiError::NotFound(format!("archive {archive} is not in the catalog"))
+        })?;
+        let flag = s.catalog.archive_anomaly(id).map(|a| anomaly(&s.store, a));
+        Ok(changes(id, c, flag))
+    }
+
+    /// Archives whose deletions or changes are far outside their series' usual range
+    /// (more than 30% of entries removed, or more than 10x the median changes), newest first.
+    async fn anomalies(
+        &self,
+        ctx: &Context<'_>,
+        since: Option<DateTime<Utc>>,
+    ) -> ApiResult<Vec<CatalogAnomaly>> {
+        user(ctx)?;
+        let s = services(ctx);
+        let catalog = s.catalog.clone();
+        let found = blocking(move || Ok(catalog.anomalies(since))).await?;
+        Ok(found.into_iter().map(|a| anomaly(&s.store, a)).collect())
+    }
+
+    /// Differences from archive `a` to archive `b` (two archives of one series), computed
+    /// from the catalog without calling borg.
+    async fn archive_diff(
+        &self,
+        ctx: &Context<'_>,
+        a: i64,
+        b: i64,
+        #[graphql(default = 100)] first: i32,
+        #[graphql(default = 0)] offset: i32,
+    ) -> ApiResult<DiffPage> {
+        user(ctx)?;
+        let (limit, offset) = page_args(first, offset)?;
+        let s = services(ctx);
+        let catalog = s.catalog.clone();
+        let d = blocking(move || catalog.archive_diff(ArchiveId(a), ArchiveId(b), limit, offset))
+            .await?;
+        Ok(DiffPage {
+            added: count(d.added),
+            removed: count(d.removed),
+            changed: count(d.changed),
+            total: count(d.added + d.removed + d.changed),
+            entries: d
+                .entries
+                .into_iter()
+                .map(|e| DiffItem {
+                    path: e.path,
+                    kind: match e.kind {
+                        DiffKind::Added => "added",
+                        DiffKind::Removed => "removed",
+                        DiffKind::Changed => "changed",
+                    }
+                    .into(),
+                    old: e.old.map(|h| hit(&s.store, h)),
+                    new: e.new.map(|h| hit(&s.store, h)),
+                })
+                .collect(),
+        })
+    }
+
+    /// Children of `directory` (`/` for the top) in one archive, sorted by path.
+    async fn browse(
+        &self,
+        ctx: &Context<'_>,
+        archive: i64,
+        #[graphql(default = "/")] directory: String,
+        #[graphql(default = 100)] first: i32,
+        #[graphql(default = 0)] offset: i32,
+    ) -> ApiResult<BrowseResult> {
+        user(ctx)?;
+        if directory.len() > 4096 {
+            return Err(ApiError::field("directory", "must be at most 4096 characters").into());
+        }
+        let (limit, offset) = page_args(first, offset)?;
+        let s = services(ctx);
+        let catalog = s.catalog.clone();
+        let page =
+            blocking(move || catalog.browse(ArchiveId(archive), &directory, limit, offset)).await?;
+        Ok(BrowseResult {
+            total: count(page.total),
+            entries: page.entries.into_iter().map(|h| hit(&s.store, h)).collect(),
+        })
     }
 }

@@ -261,6 +261,13 @@ impl CoreMutation {
         Ok(services(ctx).executor.relaunch_job(JobId(id), Some(u.id)).map_err(requeue_error)?.into())
     }
 
+    /// Prunes (then compacts) every client's archives of a policy by its keep_* values now.
+    async fn prune_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Vec<objects::Job>> {
+        let u = admin(ctx)?;
+        let jobs = services(ctx).executor.prune_policy(PolicyId(id), Some(u.id)).map_err(requeue_error)?;
+        Ok(jobs.into_iter().map(objects::Job::from).collect())
+    }
+
     /// Queues an integrity check (`borg check`, with `--verify-data` when asked).
     async fn check_repository(&self, ctx: &Context<'_>, id: i64, #[graphql(default)] verify_data: bool) -> ApiResult<objects::Job> {
         let u = admin(ctx)?;

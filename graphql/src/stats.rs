@@ -14,7 +14,9 @@ fn report_err(e: ReportError) -> GqlError {
     match e {
         ReportError::Store(s) => s.into(),
         ReportError::Invalid { field, reason } => ApiError::field(field, reason).into(),
-        ReportError::NotConfigured(m) => ApiError::field("mail", format!("mail is not configured: {m}")).into(),
+        ReportError::NotConfigured(m) => {
+            ApiError::field("mail", format!("mail is not configured: {m}")).into()
+        }
         other => ApiError::Internal(other.to_string()).into(),
     }
 }
@@ -191,9 +193,10 @@ impl StatsQuery {
             StatsGroupBy::Client => StatsGroup::Client,
             StatsGroupBy::Policy => StatsGroup::Policy,
         };
-        let series = services(ctx)
-            .store
-            .daily_stats(from, to, group, filter(repository, client, policy))?;
+        let series =
+            services(ctx)
+                .store
+                .daily_stats(from, to, group, filter(repository, client, policy))?;
         Ok(series
             .into_iter()
             .map(|s| StatsSeries {
@@ -231,7 +234,8 @@ impl StatsQuery {
         #[graphql(default = 400)] height: u32,
     ) -> ApiResult<String> {
         user(ctx)?;
-        let mut req = ChartRequest::new(kind.parse::<ChartKind>().map_err(report_err)?, Format::Svg);
+        let mut req =
+            ChartRequest::new(kind.parse::<ChartKind>().map_err(report_err)?, Format::Svg);
         req.filter = filter(repository, client, policy);
         req.days = days;
         req.width = width;
@@ -297,12 +301,19 @@ impl StatsQuery {
     }
 
     /// Mail, webhook, report and metrics settings (superuser; secrets masked).
-    async fn notification_settings(&self, ctx: &Context<'_>) -> ApiResult<Vec<NotificationSetting>> {
+    async fn notification_settings(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<NotificationSetting>> {
         admin(ctx)?;
         Ok(report::settings::masked(&services(ctx).store)
             .map_err(report_err)?
             .into_iter()
-            .map(|(key, value, is_secret)| NotificationSetting { key, value, is_secret })
+            .map(|(key, value, is_secret)| NotificationSetting {
+                key,
+                value,
+                is_secret,
+            })
             .collect())
     }
 
@@ -330,7 +341,9 @@ impl StatsQuery {
             Some("mail") => Some(store::Channel::Mail),
             Some("webhook") => Some(store::Channel::Webhook),
             Some(other) => {
-                return Err(ApiError::field("channel", format!("{other:?} is not mail or webhook")).into())
+                return Err(
+                    ApiError::field("channel", format!("{other:?} is not mail or webhook")).into(),
+                )
             }
         };
         Ok(services(ctx)
@@ -412,14 +425,24 @@ impl StatsMutation {
     }
 
     /// Sends a test mail now to `to` (default: the caller) and reports the SMTP error verbatim.
-    async fn send_test_mail(&self, ctx: &Context<'_>, to: Option<String>) -> ApiResult<TestMailResult> {
+    async fn send_test_mail(
+        &self,
+        ctx: &Context<'_>,
+        to: Option<String>,
+    ) -> ApiResult<TestMailResult> {
         let u = admin(ctx)?;
         let to = to.unwrap_or_else(|| u.email.clone());
         Ok(match reporter(ctx).send_test_mail(&to).await {
-            Ok(()) => TestMailResult { sent: true, error: None },
+            Ok(()) => TestMailResult {
+                sent: true,
+                error: None,
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "test mail failed");
-                TestMailResult { sent: false, error: Some(e.to_string()) }
+                TestMailResult {
+                    sent: false,
+                    error: Some(e.to_string()),
+                }
             }
         })
     }
@@ -433,7 +456,11 @@ impl StatsMutation {
     }
 
     /// Queues a failed or pending outgoing message for another attempt now (superuser).
-    async fn retry_outgoing_message(&self, ctx: &Context<'_>, id: i64) -> ApiResult<OutgoingMessage> {
+    async fn retry_outgoing_message(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+    ) -> ApiResult<OutgoingMessage> {
         admin(ctx)?;
         let item = services(ctx).store.retry_outbox(id)?;
         report::wake();

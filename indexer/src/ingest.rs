@@ -20,7 +20,7 @@ use tantivy::indexer::UserOperation;
 use tantivy::{IndexWriter, TantivyDocument};
 
 /// Documents per batch handed to the index writer.
-const BATCH: usize = 1024;
+const BATCH: usize = 8;
 
 #[cfg(test)]
 thread_local! {
@@ -177,9 +177,10 @@ pub(crate) fn make_doc(f: &Fields, e: &Entry, vid: u32, series: &SeriesKey) -> T
     d.add_text(f.path, &e.path);
     if let Some(parent) = parent_of(&e.path) {
         d.add_text(f.parent, parent);
+        // Words of the name are in `name_words` already.
+        d.add_text(f.path_words, parent);
     }
     d.add_text(f.name_words, name);
-    d.add_text(f.path_words, &e.path);
     d.add_text(f.name_tri, &name_lc);
     d.add_text(f.file_type, &e.file_type);
     d.add_u64(f.size, e.size);
@@ -318,7 +319,6 @@ impl Catalog {
             dirs_seen: HashSet::default(),
             new_versions: 0,
         };
-        let t0 = std::time::Instant::now();
         let entries = match pass.run(listing) {
             Ok(n) => n,
             Err(e) => {
@@ -335,11 +335,7 @@ impl Catalog {
             new_versions,
             ..
         } = pass;
-        let t1 = std::time::Instant::now();
         writer.commit()?;
-        if std::env::var_os("CY_PROF").is_some() {
-            eprintln!("PROF pass {:?} commit {:?}", t1 - t0, t1.elapsed());
-        }
         // From here until the state is written, committed documents have no membership.
         self.inner.dirty.store(true, Ordering::SeqCst);
         #[cfg(test)]

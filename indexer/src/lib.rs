@@ -21,6 +21,7 @@
 //! Index documents committed without their state (a crash mid-ingestion) are deleted at the
 //! next open, so an archive is either fully visible or not at all.
 
+mod anomaly;
 mod collect;
 mod error;
 mod fastparse;
@@ -37,8 +38,11 @@ mod types;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_anomaly;
+#[cfg(test)]
 mod tests_recovery;
 
+pub use anomaly::{CHANGE_FACTOR, DELETION_SHARE};
 pub use error::CatalogError;
 pub use schema::SCHEMA_VERSION;
 pub use types::*;
@@ -132,6 +136,36 @@ impl Catalog {
     /// corrupt and was recreated empty: every archive must be ingested again.
     pub fn needs_rebuild(&self) -> bool {
         self.inner.was_reset
+    }
+
+    /// Ids of the ingested archives of one repository.
+    pub fn archives_in_repository(&self, repository: model::RepositoryId) -> Vec<model::ArchiveId> {
+        let snap = self.snap();
+        let mut ids: Vec<_> = snap
+            .archives
+            .values()
+            .filter(|a| a.rec.series.repository == repository)
+            .map(|a| a.rec.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Removes every file of the catalog in `dir`, so that it is rebuilt from borg. Fails
+    /// with `Locked` while another process (a running server) has the catalog open.
+    pub fn wipe(dir: &Path) -> Result<(), CatalogError> {
+        if !dir.exists() {
+            return Ok(());
+        }
+        {
+            // Taking the writer lock proves nobody else uses the catalog.
+            let opts = CatalogOptions {
+                writer_heap_bytes: 16 << 20,
+                writer_threads: 1,
+            };
+            let _probe = Catalog::open_with(dir, opts)?;
+        }
+        wipe(dir)
     }
 
     /// The directory of this catalog.

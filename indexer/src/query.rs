@@ -281,10 +281,29 @@ pub(crate) fn text_plan(
         TextForm::Exact(p) => (exact_path_q(f, p), Confirm::None),
         TextForm::PathWords(t) => {
             let ws = words(t);
-            match words_q(f.path_words, &ws) {
-                Some(q) => (q, Confirm::PathWords(ws)),
-                None => (Box::new(AllQuery), Confirm::None),
+            if ws.is_empty() {
+                return (Box::new(AllQuery), Confirm::None);
             }
+            // A word is in the parent's words or in the name's; the order is confirmed.
+            let mut uniq = ws.clone();
+            uniq.sort();
+            uniq.dedup();
+            let each = uniq
+                .iter()
+                .map(|w| -> Box<dyn Query> {
+                    Box::new(BooleanQuery::new(vec![
+                        (
+                            Occur::Should,
+                            term_q(Term::from_field_text(f.path_words, w)),
+                        ),
+                        (
+                            Occur::Should,
+                            term_q(Term::from_field_text(f.name_words, w)),
+                        ),
+                    ]))
+                })
+                .collect();
+            (and(each), Confirm::PathWords(ws))
         }
         TextForm::Name(t) => name_plan(f, t),
     }

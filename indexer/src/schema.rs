@@ -10,7 +10,7 @@ use tantivy::Index;
 
 /// Bumped whenever the schema or the on-disk layout beside the index changes; a catalog
 /// written with another version is wiped and rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Tokenizer of path and name words: split on every non-alphanumeric character (so on
 /// `/ . - _` and blanks) and lowercase.
@@ -36,6 +36,7 @@ pub(crate) struct Fields {
     /// Parent directory path (`/` for top-level entries), exact.
     pub parent: Field,
     pub name_words: Field,
+    /// Words of the parent directory path.
     pub path_words: Field,
     pub name_tri: Field,
     pub file_type: Field,

@@ -174,3 +174,35 @@ pub struct CatalogStats {
     /// Bytes used on disk by the whole catalog directory.
     pub bytes_on_disk: u64,
 }
+
+/// Why an archive was flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    /// A large share of the previous archive's entries is gone.
+    MassDeletion,
+    /// Far more paths changed than usual in the series.
+    MassChange,
+}
+
+impl AnomalyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnomalyKind::MassDeletion => "mass_deletion",
+            AnomalyKind::MassChange => "mass_change",
+        }
+    }
+}
+
+/// An archive whose changes depart from its series' usual range (a ransomware or
+/// broken-exclude signal), with a human-readable reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anomaly {
+    pub archive: ArchiveId,
+    pub name: String,
+    pub time: DateTime<Utc>,
+    pub series: SeriesKey,
+    pub kind: AnomalyKind,
+    pub reason: String,
+    pub changes: ChangeStats,
+}

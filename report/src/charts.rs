@@ -100,7 +100,11 @@ fn scope_label(store: &Store, f: &StatsFilter) -> Result<String, ReportError> {
 }
 
 /// Builds what to draw for `req` as of `now`.
-pub fn chart_spec(store: &Store, req: &ChartRequest, now: DateTime<Utc>) -> Result<Spec, ReportError> {
+pub fn chart_spec(
+    store: &Store,
+    req: &ChartRequest,
+    now: DateTime<Utc>,
+) -> Result<Spec, ReportError> {
     if !(1..=3650).contains(&req.days) {
         return Err(ReportError::Invalid {
             field: "days",
@@ -120,12 +124,18 @@ pub fn chart_spec(store: &Store, req: &ChartRequest, now: DateTime<Utc>) -> Resu
                     .transpose()?
                     .unwrap_or_default();
                 if h.is_empty() {
-                    (format!("Archive sizes: {scope}"), store.archive_size_points(f, from)?)
+                    (
+                        format!("Archive sizes: {scope}"),
+                        store.archive_size_points(f, from)?,
+                    )
                 } else {
                     (format!("Repository size: {scope}"), h)
                 }
             } else {
-                (format!("Archive sizes: {scope}"), store.archive_size_points(f, from)?)
+                (
+                    format!("Archive sizes: {scope}"),
+                    store.archive_size_points(f, from)?,
+                )
             };
             let line = |name: &str, color, get: fn(&store::SizePoint) -> i64| Line {
                 name: name.to_string(),
@@ -166,14 +176,26 @@ pub fn chart_spec(store: &Store, req: &ChartRequest, now: DateTime<Utc>) -> Resu
             let end = now.date_naive().succ_opt().unwrap_or(now.date_naive());
             let start = end - Duration::days(req.days);
             let series = store.daily_stats(start, end, StatsGroup::All, f)?;
-            let points = series.into_iter().next().map(|s| s.points).unwrap_or_default();
+            let points = series
+                .into_iter()
+                .next()
+                .map(|s| s.points)
+                .unwrap_or_default();
             Spec::Bars {
                 title: format!("Backup jobs per day: {scope}"),
                 y_label: "Jobs".into(),
                 days: points.iter().map(|p| p.date).collect(),
                 groups: vec![
-                    ("Succeeded".into(), GREEN_, points.iter().map(|p| p.success).collect()),
-                    ("Failed".into(), RED_, points.iter().map(|p| p.failed).collect()),
+                    (
+                        "Succeeded".into(),
+                        GREEN_,
+                        points.iter().map(|p| p.success).collect(),
+                    ),
+                    (
+                        "Failed".into(),
+                        RED_,
+                        points.iter().map(|p| p.failed).collect(),
+                    ),
                 ],
             }
         }
@@ -213,7 +235,9 @@ fn forecast_spec(
         pts.push((now, repo.deduplicated_size as f64));
     }
     let fc = forecast::fit(&pts, capacity, now);
-    let to = now + fc.map(|f| forecast::horizon(req.days, &f)).unwrap_or(Duration::days(30));
+    let to = now
+        + fc.map(|f| forecast::horizon(req.days, &f))
+            .unwrap_or(Duration::days(30));
     let describe = fc
         .map(|f| f.describe(capacity))
         .unwrap_or_else(|| "no data".into());
@@ -227,7 +251,10 @@ fn forecast_spec(
         lines.push(Line {
             name: "Trend".into(),
             color: ORANGE,
-            points: vec![(first.0, f.value_at(first.0).max(0.0)), (to, f.value_at(to).max(0.0))],
+            points: vec![
+                (first.0, f.value_at(first.0).max(0.0)),
+                (to, f.value_at(to).max(0.0)),
+            ],
             thin: true,
         });
     }

@@ -78,9 +78,13 @@ pub const MIN_SIZE: (u32, u32) = (200, 150);
 pub const MAX_SIZE: (u32, u32) = (4000, 3000);
 
 /// Renders `spec` at `width` × `height` pixels.
-pub fn render(spec: &Spec, format: Format, width: u32, height: u32) -> Result<Vec<u8>, ReportError> {
-    if !(MIN_SIZE.0..=MAX_SIZE.0).contains(&width) || !(MIN_SIZE.1..=MAX_SIZE.1).contains(&height)
-    {
+pub fn render(
+    spec: &Spec,
+    format: Format,
+    width: u32,
+    height: u32,
+) -> Result<Vec<u8>, ReportError> {
+    if !(MIN_SIZE.0..=MAX_SIZE.0).contains(&width) || !(MIN_SIZE.1..=MAX_SIZE.1).contains(&height) {
         return Err(ReportError::Invalid {
             field: "width",
             reason: format!(
@@ -102,7 +106,8 @@ pub fn render(spec: &Spec, format: Format, width: u32, height: u32) -> Result<Ve
         Format::Png => {
             let mut buf = vec![255u8; width as usize * height as usize * 3];
             {
-                let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+                let root =
+                    BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
                 draw(root, spec, width)?;
             }
             encode_png(&buf, width, height)
@@ -115,7 +120,9 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ReportErro
     let mut enc = png::Encoder::new(&mut out, width, height);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    let mut w = enc.write_header().map_err(|e| ReportError::Chart(e.to_string()))?;
+    let mut w = enc
+        .write_header()
+        .map_err(|e| ReportError::Chart(e.to_string()))?;
     w.write_image_data(rgb)
         .map_err(|e| ReportError::Chart(e.to_string()))?;
     w.finish().map_err(|e| ReportError::Chart(e.to_string()))?;
@@ -286,7 +293,9 @@ fn draw<DB: DrawingBackend>(
                     ))
                     .map_err(chart_err)?
                     .label(name.clone())
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                    });
             }
             if max == 0 {
                 no_data(&root, label_px)?;
@@ -313,8 +322,12 @@ fn no_data<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, px: u32) -> Result
             plotters::style::text_anchor::HPos::Center,
             plotters::style::text_anchor::VPos::Center,
         ));
-    root.draw(&Text::new("No data for this period", ((w / 2) as i32, (h / 2) as i32), style))
-        .map_err(chart_err)
+    root.draw(&Text::new(
+        "No data for this period",
+        ((w / 2) as i32, (h / 2) as i32),
+        style,
+    ))
+    .map_err(chart_err)
 }
 
 /// A compact axis number: 1234.5 → "1234.5", 12 → "12", 0.25 → "0.25".

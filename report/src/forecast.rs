@@ -35,7 +35,11 @@ impl Forecast {
 
 /// Fits `(time, bytes)` points; needs two distinct times, otherwise a flat line through the
 /// single point (or `None` without points).
-pub fn fit(points: &[(DateTime<Utc>, f64)], capacity: Option<i64>, now: DateTime<Utc>) -> Option<Forecast> {
+pub fn fit(
+    points: &[(DateTime<Utc>, f64)],
+    capacity: Option<i64>,
+    now: DateTime<Utc>,
+) -> Option<Forecast> {
     let first = points.first()?;
     let xs: Vec<f64> = points
         .iter()
@@ -45,13 +49,21 @@ pub fn fit(points: &[(DateTime<Utc>, f64)], capacity: Option<i64>, now: DateTime
     let mx = xs.iter().sum::<f64>() / n;
     let my = points.iter().map(|p| p.1).sum::<f64>() / n;
     let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
-    let sxy: f64 = xs.iter().zip(points).map(|(x, p)| (x - mx) * (p.1 - my)).sum();
+    let sxy: f64 = xs
+        .iter()
+        .zip(points)
+        .map(|(x, p)| (x - mx) * (p.1 - my))
+        .sum();
     let slope = if sxx > 1e-9 { sxy / sxx } else { 0.0 };
     let x_now = (now - first.0).num_seconds() as f64 / 86400.0;
     let fitted_now = my + slope * (x_now - mx);
     let full_in_days = capacity.and_then(|cap| {
         let cap = cap as f64;
-        let current = points.last().map(|p| p.1).unwrap_or(fitted_now).max(fitted_now);
+        let current = points
+            .last()
+            .map(|p| p.1)
+            .unwrap_or(fitted_now)
+            .max(fitted_now);
         if current >= cap {
             Some(0.0)
         } else if slope > 0.0 {
@@ -89,7 +101,9 @@ mod tests {
 
     #[test]
     fn linear_growth_gives_days_until_full() {
-        let pts: Vec<_> = (0..10).map(|d| (day(d), 1000.0 + 100.0 * d as f64)).collect();
+        let pts: Vec<_> = (0..10)
+            .map(|d| (day(d), 1000.0 + 100.0 * d as f64))
+            .collect();
         let f = fit(&pts, Some(3000), day(9)).expect("fit");
         assert!((f.slope_per_day - 100.0).abs() < 1e-6);
         assert!((f.full_in_days.unwrap_or(0.0) - 11.0).abs() < 1e-6);

@@ -82,8 +82,12 @@ impl Reporter {
                 if let Err(e) = blocking(move || notifier::process_finished_jobs(&s)).await {
                     tracing::error!(error = %e, "job notifications failed");
                 }
-                if let Err(e) = outbox::deliver_due(&store).await {
-                    tracing::error!(error = %e, "outbox delivery failed");
+                // A separate task, so that a panic while delivering never stops the worker.
+                let s = store.clone();
+                match tokio::spawn(async move { outbox::deliver_due(&s).await }).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "outbox delivery failed"),
+                    Err(e) => tracing::error!(error = %e, "outbox delivery panicked"),
                 }
                 if last_reports.elapsed() >= REPORT_TICK {
                     last_reports = tokio::time::Instant::now();

@@ -56,9 +56,7 @@ fn smtp_err(m: &MailSettings, e: &dyn std::error::Error) -> ReportError {
 
 /// Builds the transport described by the settings.
 pub fn transport(m: &MailSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, ReportError> {
-    let tls = || {
-        TlsParameters::new(m.host.clone()).map_err(|e| smtp_err(m, &e))
-    };
+    let tls = || TlsParameters::new(m.host.clone()).map_err(|e| smtp_err(m, &e));
     let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(m.host.clone())
         .port(m.port)
         .timeout(Some(Duration::from_secs(m.timeout_seconds)));
@@ -104,7 +102,8 @@ pub fn build(m: &MailSettings, to: &[String], c: &MailContent) -> Result<Vec<u8>
             let alt = if c.images.is_empty() {
                 MultiPart::alternative().singlepart(text).singlepart(html)
             } else {
-                let png = ContentType::parse("image/png").map_err(|e| ReportError::Chart(e.to_string()))?;
+                let png = ContentType::parse("image/png")
+                    .map_err(|e| ReportError::Chart(e.to_string()))?;
                 let mut rel = MultiPart::related().singlepart(html);
                 for img in &c.images {
                     rel = rel.singlepart(

@@ -5,7 +5,9 @@ use crate::ReportError;
 use store::Store;
 
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The metrics as Prometheus text format 0.0.4 (blocking).
@@ -57,7 +59,11 @@ pub fn render(store: &Store) -> Result<String, ReportError> {
     w("# HELP cyborgbackup_archives Archives of a policy on a client.".into());
     w("# TYPE cyborgbackup_archives gauge".into());
     for s in &series {
-        w(format!("cyborgbackup_archives{{{}}} {}", lbl(s), s.archives));
+        w(format!(
+            "cyborgbackup_archives{{{}}} {}",
+            lbl(s),
+            s.archives
+        ));
     }
     w("# HELP cyborgbackup_repository_size_bytes Repository totals from borg info.".into());
     w("# TYPE cyborgbackup_repository_size_bytes gauge".into());

@@ -153,7 +153,14 @@ fn job_mail(store: &Store, ctx: &JobContext) -> Result<MailContent, ReportError>
         ("Client", ctx.hostname.clone()),
         ("Policy", ctx.policy.clone()),
         ("Repository", ctx.repository.clone()),
-        ("Archive", if j.archive_name.is_empty() { "-".into() } else { j.archive_name.clone() }),
+        (
+            "Archive",
+            if j.archive_name.is_empty() {
+                "-".into()
+            } else {
+                j.archive_name.clone()
+            },
+        ),
         ("Started", fmt_t(j.started)),
         ("Finished", fmt_t(j.finished)),
         ("Duration", human_duration(j.elapsed)),
@@ -161,10 +168,27 @@ fn job_mail(store: &Store, ctx: &JobContext) -> Result<MailContent, ReportError>
         ("Compressed size", human_bytes(j.compressed_size)),
         ("Deduplicated size", human_bytes(j.deduplicated_size)),
         ("Files", j.nfiles.to_string()),
-        ("Exit code", j.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into())),
-        ("Explanation", if j.job_explanation.is_empty() { "-".into() } else { j.job_explanation.clone() }),
+        (
+            "Exit code",
+            j.exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "Explanation",
+            if j.job_explanation.is_empty() {
+                "-".into()
+            } else {
+                j.job_explanation.clone()
+            },
+        ),
     ];
-    let mut text = format!("Backup job #{} {}: {}\n\n", j.id.0, j.status.as_str(), j.name);
+    let mut text = format!(
+        "Backup job #{} {}: {}\n\n",
+        j.id.0,
+        j.status.as_str(),
+        j.name
+    );
     for (k, v) in &rows {
         text.push_str(&format!("{k:<18} {v}\n"));
     }
@@ -179,7 +203,10 @@ fn job_mail(store: &Store, ctx: &JobContext) -> Result<MailContent, ReportError>
         esc(j.status.as_str())
     );
     for (k, v) in &rows {
-        html.push_str(&format!("<tr><th align=\"left\">{k}</th><td>{}</td></tr>", esc(v)));
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{k}</th><td>{}</td></tr>",
+            esc(v)
+        ));
     }
     html.push_str("</table><h3>Log</h3><pre>");
     html.push_str(&esc(&tail.join("\n")));
@@ -193,7 +220,11 @@ fn job_mail(store: &Store, ctx: &JobContext) -> Result<MailContent, ReportError>
 }
 
 /// When the last job of a policy launch finishes, mails the outcome of its backup jobs.
-fn launch_summary(store: &Store, settings: &MailSettings, ctx: &JobContext) -> Result<(), ReportError> {
+fn launch_summary(
+    store: &Store,
+    settings: &MailSettings,
+    ctx: &JobContext,
+) -> Result<(), ReportError> {
     let Some(policy) = ctx.job.policy else {
         return Ok(());
     };
@@ -216,14 +247,20 @@ fn launch_summary(store: &Store, settings: &MailSettings, ctx: &JobContext) -> R
         .filter(|j| j.created >= since && j.launch_type == ctx.job.launch_type)
         .collect();
     let key = format!("notify.summary.policy.{}", policy.0);
-    let last: i64 = store.setting(&key)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let last: i64 = store
+        .setting(&key)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let newest = jobs.iter().map(|j| j.id.0).max().unwrap_or(0);
     if newest <= last {
         return Ok(());
     }
     store.set_setting(&key, &newest.to_string())?;
     let batch: Vec<&Job> = jobs.iter().filter(|j| j.id.0 > last).collect();
-    let failed = batch.iter().filter(|j| j.status != JobStatus::Successful).count();
+    let failed = batch
+        .iter()
+        .filter(|j| j.status != JobStatus::Successful)
+        .count();
     let subject = format!(
         "[CyBorgBackup] Launch summary: {} ({} ok, {} failed)",
         ctx.policy,

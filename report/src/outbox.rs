@@ -27,7 +27,10 @@ pub async fn deliver_due(store: &Store) -> Result<usize, ReportError> {
                         .map(|s| s.trim().to_string())
                         .filter(|s| !s.is_empty())
                         .collect();
-                    (mail::send_raw(&m, &to, &item.payload).await, m.retry_seconds)
+                    (
+                        mail::send_raw(&m, &to, &item.payload).await,
+                        m.retry_seconds,
+                    )
                 }
                 Err(e) => (Err(e), 60),
             },
@@ -54,26 +57,38 @@ pub async fn deliver_due(store: &Store) -> Result<usize, ReportError> {
     Ok(sent)
 }
 
-async fn post_webhook(store: &Store, item: &OutboxItem) -> Result<(), ReportError> {
-    let settings = WebhookSettings::load(store)?;
-    let client = reqwest::Client::builder()
+/// An HTTP(S) client; installs aws-lc-rs as the process's rustls provider on first use.
+pub fn http_client() -> Result<reqwest::Client, ReportError> {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        // Err means another part of the process installed one first: that one is used.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+    reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(15))
         .build()
-        .map_err(|e| ReportError::Webhook(mail::error_chain(&e)))?;
+        .map_err(|e| ReportError::Webhook(mail::error_chain(&e)))
+}
+
+async fn post_webhook(store: &Store, item: &OutboxItem) -> Result<(), ReportError> {
+    let settings = WebhookSettings::load(store)?;
+    let client = http_client()?;
     let mut req = client
         .post(&item.recipients)
         .header("content-type", "application/json")
-        .header("user-agent", concat!("cyborgbackup/", env!("CARGO_PKG_VERSION")))
+        .header(
+            "user-agent",
+            concat!("cyborgbackup/", env!("CARGO_PKG_VERSION")),
+        )
         .body(item.payload.clone());
     if let Some(w) = settings.filter(|w| w.url == item.recipients) {
         if let Some(secret) = &w.secret {
             req = req.header(w.secret_header.as_str(), secret.expose());
         }
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| ReportError::Webhook(format!("{}: {}", item.recipients, mail::error_chain(&e))))?;
+    let resp = req.send().await.map_err(|e| {
+        ReportError::Webhook(format!("{}: {}", item.recipients, mail::error_chain(&e)))
+    })?;
     if resp.status().is_success() {
         Ok(())
     } else {
@@ -82,5 +97,23 @@ async fn post_webhook(store: &Store, item: &OutboxItem) -> Result<(), ReportErro
             item.recipients,
             resp.status()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn https_client_has_a_crypto_provider() {
+        let c = super::http_client().expect("https-capable client");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let err = c
+            .post(format!("https://127.0.0.1:{port}/hook"))
+            .send()
+            .await
+            .expect_err("closed port");
+        assert!(err.is_connect(), "{err}");
     }
 }

@@ -127,7 +127,11 @@ pub fn due_periods(store: &Store, now: DateTime<Utc>) -> Result<Vec<Period>, Rep
 }
 
 /// Queues the report of `period` for every user who asked for it; returns the outbox ids.
-pub fn send_report(store: &Store, period: Period, now: DateTime<Utc>) -> Result<Vec<i64>, ReportError> {
+pub fn send_report(
+    store: &Store,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, ReportError> {
     let recipients = store.notify_recipients(period.pref())?;
     if recipients.is_empty() {
         tracing::info!(period = period.as_str(), "no one subscribed to this report");
@@ -135,10 +139,22 @@ pub fn send_report(store: &Store, period: Period, now: DateTime<Utc>) -> Result<
     }
     let settings = MailSettings::load(store)?;
     let content = build_report(store, period, now)?;
-    enqueue_mail(store, &settings, &format!("report_{}", period.as_str()), &recipients, &content)
+    enqueue_mail(
+        store,
+        &settings,
+        &format!("report_{}", period.as_str()),
+        &recipients,
+        &content,
+    )
 }
 
-fn png(store: &Store, kind: ChartKind, filter: StatsFilter, days: i64, now: DateTime<Utc>) -> Result<Vec<u8>, ReportError> {
+fn png(
+    store: &Store,
+    kind: ChartKind,
+    filter: StatsFilter,
+    days: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, ReportError> {
     let mut req = ChartRequest::new(kind, Format::Png);
     req.filter = filter;
     req.days = days;
@@ -149,7 +165,11 @@ fn png(store: &Store, kind: ChartKind, filter: StatsFilter, days: i64, now: Date
 }
 
 /// Builds the report as of `now`.
-pub fn build_report(store: &Store, period: Period, now: DateTime<Utc>) -> Result<MailContent, ReportError> {
+pub fn build_report(
+    store: &Store,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<MailContent, ReportError> {
     let end = now.date_naive().succ_opt().unwrap_or(now.date_naive());
     let start = end - Duration::days(period.days());
     let totals = store
@@ -166,10 +186,19 @@ pub fn build_report(store: &Store, period: Period, now: DateTime<Utc>) -> Result
         period.as_str(),
         now.format("%Y-%m-%d")
     );
-    let subject = format!("[CyBorgBackup] {} report: {ok} succeeded, {failed} failed", capitalize(period.as_str()));
+    let subject = format!(
+        "[CyBorgBackup] {} report: {ok} succeeded, {failed} failed",
+        capitalize(period.as_str())
+    );
     let mut images = vec![InlineImage {
         cid: "chart-jobs@cyborgbackup".into(),
-        png: png(store, ChartKind::Jobs, StatsFilter::default(), period.chart_days(), now)?,
+        png: png(
+            store,
+            ChartKind::Jobs,
+            StatsFilter::default(),
+            period.chart_days(),
+            now,
+        )?,
     }];
     let mut full_warnings = Vec::new();
     for repo in store.repositories()?.into_iter().take(6) {
@@ -217,13 +246,26 @@ pub fn build_report(store: &Store, period: Period, now: DateTime<Utc>) -> Result
             r.policy_name.clone(),
             r.repository_name.clone(),
             fmt_t(r.last_backup),
-            r.last_status.map(|s| s.as_str().to_string()).unwrap_or_else(|| "-".into()),
+            r.last_status
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "-".into()),
             human_bytes(r.original_size),
             human_bytes(r.deduplicated_size),
-            r.catalog_state.map(|c| c.as_str().to_string()).unwrap_or_else(|| "-".into()),
+            r.catalog_state
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_else(|| "-".into()),
         ]
     };
-    const HEAD: [&str; 8] = ["Client", "Policy", "Repository", "Last backup", "Status", "Archive size", "Deduplicated", "Catalog"];
+    const HEAD: [&str; 8] = [
+        "Client",
+        "Policy",
+        "Repository",
+        "Last backup",
+        "Status",
+        "Archive size",
+        "Deduplicated",
+        "Catalog",
+    ];
 
     let mut text = format!(
         "{title}\n\nLast {} day(s): {ok} backups succeeded, {failed} failed, {archives} archives created.\n\n",
@@ -265,7 +307,11 @@ pub fn build_report(store: &Store, period: Period, now: DateTime<Utc>) -> Result
     html.push_str("</tr>");
     for r in &rows {
         let bad = r.last_status.is_some_and(|s| s != JobStatus::Successful);
-        html.push_str(if bad { "<tr style=\"background:#fdd\">" } else { "<tr>" });
+        html.push_str(if bad {
+            "<tr style=\"background:#fdd\">"
+        } else {
+            "<tr>"
+        });
         for c in cells(r) {
             html.push_str(&format!("<td>{}</td>", esc(&c)));
         }
@@ -302,14 +348,22 @@ mod tests {
     fn first_tick_records_then_fires_after_the_cron_time() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("store");
-        let t0 = DateTime::parse_from_rfc3339("2024-03-04T06:00:00Z").expect("t").with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2024-03-04T06:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
         assert!(due_periods(&store, t0).expect("due").is_empty());
-        assert!(due_periods(&store, t0 + Duration::minutes(30)).expect("due").is_empty());
+        assert!(due_periods(&store, t0 + Duration::minutes(30))
+            .expect("due")
+            .is_empty());
         // 07:00 passed: daily fires; 2024-03-04 is a Monday: weekly too.
         let due = due_periods(&store, t0 + Duration::hours(2)).expect("due");
         assert_eq!(due, vec![Period::Daily, Period::Weekly]);
-        assert!(due_periods(&store, t0 + Duration::hours(3)).expect("due").is_empty());
-        store.set_setting("report.daily_cron", "*/5 * * * *").expect("set");
+        assert!(due_periods(&store, t0 + Duration::hours(3))
+            .expect("due")
+            .is_empty());
+        store
+            .set_setting("report.daily_cron", "*/5 * * * *")
+            .expect("set");
         let due = due_periods(&store, t0 + Duration::hours(3) + Duration::minutes(6)).expect("due");
         assert_eq!(due, vec![Period::Daily]);
     }

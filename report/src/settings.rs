@@ -78,7 +78,11 @@ fn get(store: &Store, key: &str) -> Result<String, ReportError> {
     Ok(store.setting(key)?.unwrap_or_default().trim().to_string())
 }
 
-fn number<T: std::str::FromStr>(store: &Store, key: &'static str, default: T) -> Result<T, ReportError> {
+fn number<T: std::str::FromStr>(
+    store: &Store,
+    key: &'static str,
+    default: T,
+) -> Result<T, ReportError> {
     let v = get(store, key)?;
     if v.is_empty() {
         return Ok(default);
@@ -191,7 +195,8 @@ pub fn set(store: &Store, key: &str, value: &str) -> Result<(), ReportError> {
             Security::parse(value)?;
         }
         WEBHOOK_URL | REPORT_URL => {
-            if !value.is_empty() && !(value.starts_with("http://") || value.starts_with("https://")) {
+            if !(value.is_empty() || value.starts_with("http://") || value.starts_with("https://"))
+            {
                 return Err(invalid("must be an http:// or https:// URL".into()));
             }
         }

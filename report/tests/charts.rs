@@ -71,7 +71,12 @@ fn store_with_history(points: usize) -> (tempfile::TempDir, Store, RepositoryId)
             )
             .expect("archive");
         store
-            .set_repository_sizes(repo.id, 1_000_000 * (i as i64 + 1), 600_000, 300_000 * (i as i64 + 1))
+            .set_repository_sizes(
+                repo.id,
+                1_000_000 * (i as i64 + 1),
+                600_000,
+                300_000 * (i as i64 + 1),
+            )
             .expect("sizes");
     }
     (dir, store, repo.id)
@@ -88,7 +93,9 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 fn every_kind_renders_with_zero_one_and_many_points() {
     for n in [0usize, 1, 5] {
         let (_d, store, repo) = store_with_history(n);
-        store.set_repository_capacity(repo, Some(10_000_000)).expect("capacity");
+        store
+            .set_repository_capacity(repo, Some(10_000_000))
+            .expect("capacity");
         for kind in ChartKind::ALL {
             let mut req = ChartRequest::new(kind, Format::Svg);
             req.filter.repository = Some(repo);

@@ -78,6 +78,17 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("archive", id))
     }
 
+    /// Whether an archive name is taken in a repository: recorded, or claimed by a backup job
+    /// (whose borg may have created it even if the job never reported back).
+    pub fn archive_name_taken(&self, repository: RepositoryId, name: &str) -> Result<bool> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM archives WHERE repository_id = ?1 AND name = ?2)
+                 OR EXISTS (SELECT 1 FROM jobs WHERE repository_id = ?1 AND archive_name = ?2 AND job_type = 'job')",
+            params![repository.0, name],
+            |r| r.get(0),
+        )?)
+    }
+
     pub fn archive_by_name(&self, repository: RepositoryId, name: &str) -> Result<Option<Archive>> {
         Ok(self
             .conn()

@@ -86,7 +86,8 @@ pub struct OutboxItem {
     pub sent: Option<DateTime<Utc>>,
 }
 
-const OUTBOX_COLS: &str = "id, channel, kind, recipients, subject, payload, state, attempts, last_error,
+const OUTBOX_COLS: &str =
+    "id, channel, kind, recipients, subject, payload, state, attempts, last_error,
     created, next_attempt, sent";
 
 fn outbox_row(r: &Row) -> rusqlite::Result<OutboxItem> {

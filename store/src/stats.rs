@@ -335,15 +335,11 @@ impl Store {
                     repository: RepositoryId(r.get(4)?),
                     repository_name: r.get(5)?,
                     last_backup: parse_opt_ts(r.get(6)?),
-                    last_status: r
-                        .get::<_, Option<String>>(7)?
-                        .and_then(|s| s.parse().ok()),
+                    last_status: r.get::<_, Option<String>>(7)?.and_then(|s| s.parse().ok()),
                     last_success: parse_opt_ts(r.get(8)?),
                     original_size: r.get::<_, Option<i64>>(9)?.unwrap_or(0),
                     deduplicated_size: r.get::<_, Option<i64>>(10)?.unwrap_or(0),
-                    catalog_state: r
-                        .get::<_, Option<String>>(11)?
-                        .and_then(|s| s.parse().ok()),
+                    catalog_state: r.get::<_, Option<String>>(11)?.and_then(|s| s.parse().ok()),
                     archives: r.get(12)?,
                 })
             })?

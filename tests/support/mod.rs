@@ -63,17 +63,24 @@ impl Gql {
 
 impl Server {
     pub fn start() -> Result<Server> {
-        let data_dir = tempfile::tempdir()?;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cyborgbackup"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        Self::start_with(tempfile::tempdir()?, &[])
+    }
+
+    /// Starts the server on an existing data directory with extra environment variables.
+    pub fn start_with(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> Result<Server> {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cyborgbackup"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.path())
             .env("CYBORG_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("CYBORG_SCHEDULER_TICK_SECONDS", "1")
             .env("CYBORG_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting cyborgbackup")?;
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().context("starting cyborgbackup")?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let url = loop {
@@ -84,12 +91,38 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Ok(Server {
-            child,
-            url,
-            data_dir,
-            http: reqwest::Client::new(),
-        })
+        Ok(Server { child, url, data_dir, http: reqwest::Client::new() })
+    }
+
+    /// Kills the server with SIGKILL (a crash) and hands back its data directory.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.data_dir, dir)
+    }
+
+    /// Stops the server with SIGTERM (a graceful shutdown) and hands back its data directory.
+    pub fn terminate(mut self) -> tempfile::TempDir {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.data_dir, dir)
+    }
+
+    /// Waits until a job reaches `status`.
+    pub async fn wait_job_status(&self, token: &str, id: i64, status: &str, timeout: Duration) -> Result<Value> {
+        let start = Instant::now();
+        loop {
+            let j = self.ok(token, "query($id: Int!) { job(id: $id) { id status jobExplanation started finished archiveName } }", json!({"id": id})).await?;
+            if j["job"]["status"] == status {
+                return Ok(j["job"].clone());
+            }
+            if start.elapsed() > timeout {
+                bail!("job {id} not {status} after {timeout:?}: {}", j["job"]);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Result<Gql> {
@@ -171,9 +204,16 @@ impl Server {
 }
 
 /// Creates a local client, a repository in the data dir, a schedule and a folders policy.
-pub async fn local_policy(s: &Server, token: &str, folders: &[&str], passphrase: &str) -> Result<i64> {
+pub async fn local_policy(
+    s: &Server,
+    token: &str,
+    folders: &[&str],
+    passphrase: &str,
+) -> Result<i64> {
     let vars = json!({ "folders": folders }).to_string();
-    Ok(local_typed_policy(s, token, "folders", &vars, passphrase).await?.0)
+    Ok(local_typed_policy(s, token, "folders", &vars, passphrase)
+        .await?
+        .0)
 }
 
 /// Like [`local_policy`] for any policy type; returns the policy id and the repository path.
@@ -221,7 +261,10 @@ pub async fn local_typed_policy(
             json!({"c": client_id, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "t": policy_type, "v": extra_vars}),
         )
         .await?;
-    Ok((p["createPolicy"]["id"].as_i64().context("policy id")?, repo_path.display().to_string()))
+    Ok((
+        p["createPolicy"]["id"].as_i64().context("policy id")?,
+        repo_path.display().to_string(),
+    ))
 }
 
 fn rand_suffix() -> u128 {
@@ -238,7 +281,10 @@ pub fn borg(repo_passphrase: &str, args: &[&str]) -> Result<std::process::Output
         .env("BORG_PASSPHRASE", repo_passphrase)
         .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
         .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
-        .env("BORG_BASE_DIR", std::env::temp_dir().join("cyborg-test-borg-base"))
+        .env(
+            "BORG_BASE_DIR",
+            std::env::temp_dir().join("cyborg-test-borg-base"),
+        )
         .env("TZ", "UTC")
         .output()
         .context("running borg")?;

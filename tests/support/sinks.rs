@@ -60,7 +60,13 @@ impl SmtpSink {
                 return Ok(got);
             }
             if start.elapsed() > timeout {
-                bail!("{} mails after {timeout:?}, wanted {n}: {:?}", got.len(), got.iter().map(|m| (&m.to, subject(&m.data))).collect::<Vec<_>>());
+                bail!(
+                    "{} mails after {timeout:?}, wanted {n}: {:?}",
+                    got.len(),
+                    got.iter()
+                        .map(|m| (&m.to, subject(&m.data)))
+                        .collect::<Vec<_>>()
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -138,7 +144,11 @@ async fn session(
                 if l == ".\r\n" || l == ".\n" {
                     break;
                 }
-                data.push_str(l.strip_prefix('.').filter(|_| l.starts_with("..")).unwrap_or(&l));
+                data.push_str(
+                    l.strip_prefix('.')
+                        .filter(|_| l.starts_with(".."))
+                        .unwrap_or(&l),
+                );
             }
             if let Ok(mut m) = mails.lock() {
                 m.push(ReceivedMail {
@@ -241,7 +251,10 @@ fn unfold(head: &str) -> Vec<(String, String)> {
 }
 
 fn header(head: &str, name: &str) -> Option<String> {
-    unfold(head).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    unfold(head)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 /// A leaf part of a MIME message, decoded.
@@ -299,8 +312,14 @@ fn walk(head: &str, body: &str, out: &mut Vec<Part>) -> Result<()> {
         _ => body.as_bytes().to_vec(),
     };
     out.push(Part {
-        content_type: ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase(),
-        content_id: header(head, "content-id").map(|c| c.trim_matches(|c| c == '<' || c == '>').to_string()),
+        content_type: ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+        content_id: header(head, "content-id")
+            .map(|c| c.trim_matches(|c| c == '<' || c == '>').to_string()),
         body: bytes,
     });
     Ok(())
@@ -316,7 +335,10 @@ fn qp_decode(s: &str) -> Vec<u8> {
                 i += 2;
                 continue;
             }
-            if let Some(h) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(h) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(h);
                 i += 3;
                 continue;
@@ -380,12 +402,18 @@ impl HttpSink {
                     }
                     let _ = r
                         .get_mut()
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        )
                         .await;
                 });
             }
         });
-        Ok(HttpSink { url, requests, task })
+        Ok(HttpSink {
+            url,
+            requests,
+            task,
+        })
     }
 
     pub fn all(&self) -> Vec<Captured> {

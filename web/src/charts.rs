@@ -27,7 +27,10 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 }
 
 /// The caller must hold a valid token; resolved off the async runtime.
-pub(crate) async fn require_user(store: &Store, headers: &HeaderMap) -> Result<store::AuthUser, Response> {
+pub(crate) async fn require_user(
+    store: &Store,
+    headers: &HeaderMap,
+) -> Result<store::AuthUser, Response> {
     let store = store.clone();
     let headers = headers.clone();
     tokio::task::spawn_blocking(move || caller(&store, &headers))
@@ -39,8 +42,10 @@ pub(crate) async fn require_user(store: &Store, headers: &HeaderMap) -> Result<s
                 StatusCode::UNAUTHORIZED,
                 "authentication required: send Authorization: Bearer <token>",
             );
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
             r
         })
 }
@@ -74,7 +79,10 @@ async fn chart(
         return r;
     }
     let Some((kind, ext)) = file.rsplit_once('.') else {
-        return error(StatusCode::NOT_FOUND, "use /charts/{kind}.svg or /charts/{kind}.png");
+        return error(
+            StatusCode::NOT_FOUND,
+            "use /charts/{kind}.svg or /charts/{kind}.png",
+        );
     };
     let format = match ext {
         "svg" => Format::Svg,
@@ -120,12 +128,21 @@ async fn stats(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let store = st.store.clone();
     let r = tokio::task::spawn_blocking(move || {
         let to = Utc::now().date_naive() + Duration::days(1);
-        store.daily_stats(to - Duration::days(30), to, StatsGroup::All, StatsFilter::default())
+        store.daily_stats(
+            to - Duration::days(30),
+            to,
+            StatsGroup::All,
+            StatsFilter::default(),
+        )
     })
     .await;
     match r {
         Ok(Ok(series)) => {
-            let points = series.into_iter().next().map(|s| s.points).unwrap_or_default();
+            let points = series
+                .into_iter()
+                .next()
+                .map(|s| s.points)
+                .unwrap_or_default();
             Json(
                 points
                     .iter()

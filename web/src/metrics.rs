@@ -39,7 +39,10 @@ async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Response {
     }
     match Reporter::new(st.store.clone()).metrics().await {
         Ok(text) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             text,
         )
             .into_response(),

@@ -426,7 +426,7 @@ pub fn write_listing(shape: &Shape, day: u64, w: &mut impl Write) -> io::Result<
             let changed = shape.last_change(i, day);
             let path = format!("{dir}/{}", file_name(i, t));
             let mtime = mtime_str(changed, i);
-            if mix(i ^ 0x11) % 40 == 0 {
+            if mix(i ^ 0x11).is_multiple_of(40) {
                 let target = format!("../{}", file_name(i + 1, t));
                 write_line(
                     w,
@@ -442,7 +442,7 @@ pub fn write_listing(shape: &Shape, day: u64, w: &mut impl Write) -> io::Result<
                     },
                 )?;
             } else {
-                let mode = if mix(i) % 10 == 0 {
+                let mode = if mix(i).is_multiple_of(10) {
                     "-rwxr-xr-x"
                 } else {
                     "-rw-r--r--"

@@ -72,6 +72,28 @@ fn peak_rss() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// CPU time (user + system) of this process so far, all threads.
+fn cpu_time() -> Duration {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime 13th.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn mib(b: u64) -> f64 {
     b as f64 / (1 << 20) as f64
 }
@@ -101,17 +123,33 @@ fn aref(id: i64, day: u64, series: SeriesKey) -> ArchiveRef {
 }
 
 fn ingest_file(cat: &Catalog, a: &ArchiveRef, path: &Path) -> Result<(Duration, u64), String> {
+    let (el, n, _) = ingest_file_cpu(cat, a, path)?;
+    Ok((el, n))
+}
+
+/// Ingests a listing file: wall time, entries, and CPU time of the whole process meanwhile.
+fn ingest_file_cpu(
+    cat: &Catalog,
+    a: &ArchiveRef,
+    path: &Path,
+) -> Result<(Duration, u64, Duration), String> {
     let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut r = BufReader::with_capacity(1 << 20, f);
+    let cpu = cpu_time();
     let t = Instant::now();
     let rep = cat
         .ingest_listing(a, &mut r)
         .map_err(|e| format!("ingest {}: {e}", a.name))?;
-    Ok((t.elapsed(), rep.summary.entries))
+    Ok((
+        t.elapsed(),
+        rep.summary.entries,
+        cpu_time().saturating_sub(cpu),
+    ))
 }
 
 struct Synthetic {
     first: (Duration, u64),
+    first_cpu: Duration,
     next: Vec<(Duration, u64, u64)>,
     first_bytes: u64,
     final_bytes: u64,
@@ -124,6 +162,7 @@ fn synthetic(args: &Args, shape: &Shape, root: &Path, cat: &Catalog) -> Result<S
     let listing = root.join("listing.jsonl");
     let mut out = Synthetic {
         first: (Duration::ZERO, 0),
+        first_cpu: Duration::ZERO,
         next: Vec::new(),
         first_bytes: 0,
         final_bytes: 0,
@@ -141,17 +180,20 @@ fn synthetic(args: &Args, shape: &Shape, root: &Path, cat: &Catalog) -> Result<S
         out.gen_time += t.elapsed();
         reset_peak_rss();
         let a = aref(day as i64 + 1, day, series(1));
-        let (el, n) = ingest_file(cat, &a, &listing)?;
+        let (el, n, cpu) = ingest_file_cpu(cat, &a, &listing)?;
         out.peak = out.peak.max(peak_rss());
         let stats = cat.stats().map_err(|e| e.to_string())?;
         let changes = cat.archive_changes(a.id).unwrap_or_default();
         if day == 0 {
             out.first = (el, n);
+            out.first_cpu = cpu;
             out.first_bytes = stats.bytes_on_disk;
             println!(
-                "  archive  1: {n:>9} entries in {:>7.0} ms = {:>9.0} entries/s; catalog {:.1} MiB",
+                "  archive  1: {n:>9} entries in {:>7.0} ms = {:>9.0} entries/s (CPU {:.0} ms, {:.2} us/entry); catalog {:.1} MiB",
                 ms(el),
                 n as f64 / el.as_secs_f64(),
+                ms(cpu),
+                cpu.as_secs_f64() * 1e6 / n.max(1) as f64,
                 mib(stats.bytes_on_disk)
             );
         } else {
@@ -194,8 +236,8 @@ fn run() -> Result<(), String> {
     fs::create_dir_all(&root).map_err(|e| e.to_string())?;
     let opts = CatalogOptions::default();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("catalog benchmark: {} entries x {} daily archives (~0.5% changed, 0.25% added, 0.25% removed a day), {} real files for the borg baselines, {cpus} cpus, writer heap {} MiB",
-        args.entries, args.archives, args.real_files, opts.writer_heap_bytes >> 20);
+    println!("catalog benchmark: {} entries x {} daily archives (~0.5% changed, 0.25% added, 0.25% removed a day), {} real files for the borg baselines, {cpus} cpus, writer heap {} MiB, load average at start {}",
+        args.entries, args.archives, args.real_files, opts.writer_heap_bytes >> 20, load_average());
     let shape = Shape {
         entries: args.entries,
         changed_ppm: 5_000,

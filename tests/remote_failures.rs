@@ -1,0 +1,86 @@
+//! Failure cases over real SSH end cleanly with a clear message: a changed host key (until an
+//! administrator accepts it), an unreachable host, and a key the host refuses.
+
+mod support;
+
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use support::hosts::TestHosts;
+use support::*;
+
+async fn make_policy(s: &Server, token: &str, client: &Value, repo: &str, folder: &str) -> Result<i64> {
+    let r = s.ok(token, "mutation($p: String!) { createRepository(input: {name: \"remote\", path: $p, repositoryKey: \"failure passphrase\"}) { id } }", json!({"p": repo})).await?;
+    let sc = s.ok(token, r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#, json!({})).await?;
+    let p = s
+        .ok(
+            token,
+            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"p\", policyType: \"folders\", extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
+            json!({"c": client, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [folder]}).to_string()}),
+        )
+        .await?;
+    Ok(p["createPolicy"]["id"].as_i64().unwrap_or(0))
+}
+
+async fn launch_backup(s: &Server, token: &str, policy: i64) -> Result<i64> {
+    let d = s.ok(token, "mutation($id: Int!) { launchPolicy(id: $id) { id jobType } }", json!({"id": policy})).await?;
+    let jobs = d["launchPolicy"].as_array().cloned().unwrap_or_default();
+    Ok(jobs.iter().find(|j| j["jobType"] == "job").and_then(|j| j["id"].as_i64()).unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changed_host_key_refused_key_and_unreachable_host() -> Result<()> {
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let pubkey = s.ok(&token, "mutation { generateSshKey }", json!({})).await?["generateSshKey"].as_str().unwrap_or_default().to_string();
+    let hosts = TestHosts::start(&[&pubkey]);
+    let port = hosts.port as i64;
+    let src = tempfile::tempdir()?;
+    std::fs::write(src.path().join("data.txt"), "data")?;
+    let repo_dir = tempfile::tempdir()?;
+    let repo = format!("ssh://root@repo:{port}{}/r", repo_dir.path().display());
+    let folder = src.path().display().to_string();
+
+    let web1 = s.ok(&token, "mutation($p: Int!) { createClient(input: {hostname: \"web1\", port: $p}) { id } }", json!({"p": port})).await?["createClient"]["id"].clone();
+    let policy = make_policy(&s, &token, &web1, &repo, &folder).await?;
+    let id = launch_backup(&s, &token, policy).await?;
+    s.wait_job_status(&token, id, "successful", Duration::from_secs(120)).await?;
+
+    // web1 gets a new host key: the next backup is refused with both fingerprints.
+    hosts.rekey("web1");
+    let id = launch_backup(&s, &token, policy).await?;
+    let j = s.wait_job_status(&token, id, "error", Duration::from_secs(60)).await?;
+    let why = j["jobExplanation"].as_str().unwrap_or_default().to_string();
+    assert!(why.contains("host key") && why.matches("SHA256:").count() >= 2, "{why}");
+    let keys = s.ok(&token, "{ hostKeys { host port fingerprint pendingFingerprint } }", json!({})).await?;
+    let k = keys["hostKeys"].as_array().cloned().unwrap_or_default().into_iter().find(|k| k["host"] == "web1").expect("web1 key");
+    assert!(k["pendingFingerprint"].is_string(), "{k}");
+    let accepted = s.ok(&token, "mutation($p: Int!) { acceptHostKey(host: \"web1\", port: $p) { fingerprint pendingFingerprint } }", json!({"p": port})).await?;
+    assert_eq!(accepted["acceptHostKey"]["fingerprint"], k["pendingFingerprint"]);
+    let r = s.ok(&token, "mutation($id: Int!) { relaunchJob(id: $id) { id } }", json!({"id": id})).await?;
+    s.wait_job_status(&token, r["relaunchJob"]["id"].as_i64().unwrap_or(0), "successful", Duration::from_secs(120)).await?;
+
+    // A host nobody listens on fails fast as unreachable.
+    let ghost = s.ok(&token, r#"mutation { createClient(input: {hostname: "127.0.0.99", port: 9}) { id } }"#, json!({})).await?["createClient"]["id"].clone();
+    let other_repo = format!("ssh://root@repo:{port}{}/r2", repo_dir.path().display());
+    let gp = make_policy(&s, &token, &ghost, &other_repo, &folder).await?;
+    let t0 = Instant::now();
+    s.ok(&token, "mutation($id: Int!) { launchPolicy(id: $id) { id } }", json!({"id": gp})).await?;
+    let jobs = s.wait_jobs(&token, Duration::from_secs(120)).await?;
+    let prep = jobs.iter().find(|j| j["jobType"] == "prepare_client").expect("prepare job");
+    assert_eq!(prep["status"], "error", "{prep}");
+    let why = prep["jobExplanation"].as_str().unwrap_or_default();
+    assert!(why.contains("127.0.0.99"), "{why}");
+    assert!(t0.elapsed() < Duration::from_secs(60));
+    let backup = jobs.iter().find(|j| j["jobType"] == "job" && j["id"].as_i64() > prep["id"].as_i64()).expect("backup job");
+    assert_eq!(backup["status"], "canceled", "a backup must not run after its preparation failed: {backup}");
+
+    // A new server key that no host authorizes: the host refuses it, and the job says what to do.
+    s.ok(&token, "mutation { generateSshKey }", json!({})).await?;
+    let id = launch_backup(&s, &token, policy).await?;
+    let j = s.wait_job_status(&token, id, "error", Duration::from_secs(60)).await?;
+    let why = j["jobExplanation"].as_str().unwrap_or_default();
+    assert!(why.contains("authorized_keys"), "{why}");
+    drop(hosts);
+    Ok(())
+}
