@@ -18,6 +18,9 @@ pub struct Config {
     pub scheduler_tick_seconds: u64,
     /// Log filter (`log`, `CYBORG_LOG`), e.g. `info` or `cyborgbackup=debug`.
     pub log: String,
+    /// Origins whose web pages may call the APIs, e.g. `https://ui.example.com`, or `*`
+    /// (`cors_allowed_origins`, `CYBORG_CORS_ALLOWED_ORIGINS` comma-separated); none by default.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -28,6 +31,7 @@ impl Default for Config {
             max_concurrent_jobs: 4,
             scheduler_tick_seconds: 5,
             log: "info".into(),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -41,6 +45,7 @@ struct FileConfig {
     max_concurrent_jobs: Option<i64>,
     scheduler_tick_seconds: Option<i64>,
     log: Option<String>,
+    cors_allowed_origins: Option<Vec<String>>,
 }
 
 /// Values given on the command line.
@@ -61,6 +66,20 @@ fn parse_count(key: &str, v: i64, min: i64, max: i64) -> Result<i64> {
         bail!("{key}: {v} is out of range ({min}..={max})");
     }
     Ok(v)
+}
+
+/// `*`, or `http(s)://host[:port]` without a path.
+fn is_origin(o: &str) -> bool {
+    if o == "*" {
+        return true;
+    }
+    let Some((scheme, host)) = o.split_once("://") else {
+        return false;
+    };
+    let host = host.trim_end_matches('/');
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && !host.contains(|c: char| c == '/' || c == ',' || c.is_whitespace() || c.is_control())
 }
 
 fn env_int(key: &str) -> Result<Option<i64>> {
@@ -101,6 +120,9 @@ impl Config {
         if let Ok(v) = std::env::var("CYBORG_LOG") {
             c.log = v;
         }
+        if let Ok(v) = std::env::var("CYBORG_CORS_ALLOWED_ORIGINS") {
+            c.cors_allowed_origins = v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+        }
         if let Some(v) = &o.listen {
             c.listen = parse_listen("--listen", v)?;
         }
@@ -131,6 +153,9 @@ impl Config {
         if let Some(v) = f.log {
             self.log = v;
         }
+        if let Some(v) = f.cors_allowed_origins {
+            self.cors_allowed_origins = v;
+        }
         Ok(())
     }
 
@@ -143,6 +168,9 @@ impl Config {
                 "data_dir: {} must be an absolute path",
                 self.data_dir.display()
             );
+        }
+        if let Some(o) = self.cors_allowed_origins.iter().find(|o| !is_origin(o)) {
+            bail!("cors_allowed_origins: {o:?} is not an origin like https://ui.example.com or *");
         }
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .with_context(|| format!("log: {:?} is not a valid log filter", self.log))?;

@@ -79,11 +79,14 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
     let schema = graphql::schema(graphql::Services {
         store: store.clone(),
         executor: executor.clone(),
-        catalog,
+        catalog: catalog.clone(),
     });
     let app = web::router(web::AppState {
         schema,
         store: store.clone(),
+        executor: executor.clone(),
+        catalog,
+        allowed_origins: cfg.cors_allowed_origins.clone(),
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -103,6 +106,8 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
         )?;
     }
     start_reporter(&store, &executor);
+    // The peer address feeds the login rate limiter.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;

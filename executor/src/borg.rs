@@ -2,8 +2,11 @@
 
 use crate::transport::RemoteCommand;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use model::{PolicyType, Retention, Secret, TypedVars};
+use model::{PolicyType, Retention, Secret};
 use serde::Deserialize;
+
+use crate::sources::quoted;
+pub use crate::sources::{create_spec, CreateSpec, Pipe, Streams, Unsupported, PRODUCER_FAILED};
 
 /// How long borg waits for a repository lock held by another borg.
 pub const LOCK_WAIT_SECONDS: u32 = 120;
@@ -48,7 +51,11 @@ impl BorgEnv {
 
     /// `borg init -e repokey` (or `-e none` when the repository has no passphrase).
     pub fn init(&self, repo: &str) -> RemoteCommand {
-        let mode = if self.passphrase.is_some() { "repokey" } else { "none" };
+        let mode = if self.passphrase.is_some() {
+            "repokey"
+        } else {
+            "none"
+        };
         self.borg(["init".into(), "-e".into(), mode.into(), repo.into()])
     }
 
@@ -62,7 +69,16 @@ impl BorgEnv {
         if let Some(p) = &spec.pipe {
             return self.create_from_pipe(repo, archive, p);
         }
-        let mut args: Vec<String> = vec!["create".into(), "--json".into(), "--compression".into(), "lz4".into(), "--exclude-caches".into()];
+        if let Some(s) = &spec.streams {
+            return self.create_from_streams(repo, archive, s);
+        }
+        let mut args: Vec<String> = vec![
+            "create".into(),
+            "--json".into(),
+            "--compression".into(),
+            "lz4".into(),
+            "--exclude-caches".into(),
+        ];
         for e in &spec.excludes {
             args.push("--exclude".into());
             args.push(e.clone());
@@ -75,18 +91,67 @@ impl BorgEnv {
     }
 
     /// `PRODUCER | borg create --stdin-name NAME REPO::ARCHIVE -` under bash with both exit
-    /// statuses reported: a failing producer exits [`PRODUCER_FAILED`].
+    /// statuses reported: a failing producer exits [`PRODUCER_FAILED`], its last error line last.
     fn create_from_pipe(&self, repo: &str, archive: &str, p: &Pipe) -> RemoteCommand {
         let location = format!("{repo}::{archive}");
-        let wait = LOCK_WAIT_SECONDS.to_string();
-        let borg = quoted(&["borg", "create", "--lock-wait", &wait, "--json", "--compression", "lz4", "--stdin-name", &p.stdin_name, &location, "-"]);
+        let borg = quoted(&[
+            "borg",
+            "create",
+            "--json",
+            "--compression",
+            "lz4",
+            "--stdin-name",
+            &p.stdin_name,
+            &location,
+            "-",
+        ]);
         let script = format!(
-            "set -o pipefail\n{{ {} ; }} | {borg}\nst=(\"${{PIPESTATUS[@]}}\")\necho \"cyborgbackup: producer exited ${{st[0]}}, borg exited ${{st[1]}}\" >&2\n\
-             if [ \"${{st[0]}}\" != 0 ]; then exit {PRODUCER_FAILED}; fi\nexit \"${{st[1]}}\"",
+            "{PROLOGUE}{{ {} ; }} 2> >(tee -a \"$errf\" >&2) | {borg}\nst=(\"${{PIPESTATUS[@]}}\")\nwait $! 2>/dev/null\n\
+             echo \"cyborgbackup: producer exited ${{st[0]}}, borg exited ${{st[1]}}\" >&2\n\
+             if [ \"${{st[0]}}\" != 0 ]; then last_error; exit {PRODUCER_FAILED}; fi\nexit \"${{st[1]}}\"",
             p.producer
         );
-        let mut cmd = self.apply(RemoteCommand::new(["bash".to_string(), "-c".to_string(), script]));
-        for (k, v) in &p.secrets {
+        self.bash(script, &p.secrets)
+    }
+
+    /// Several producers into one archive: each writes a named pipe that borg reads in turn
+    /// (`--read-special`); any failing producer exits [`PRODUCER_FAILED`] once borg is done.
+    fn create_from_streams(&self, repo: &str, archive: &str, s: &Streams) -> RemoteCommand {
+        let location = format!("{repo}::{archive}");
+        let borg = quoted(&[
+            "borg",
+            "create",
+            "--json",
+            "--compression",
+            "lz4",
+            "--read-special",
+            &location,
+            "--",
+        ]);
+        let script = format!(
+            "{PROLOGUE}d=$(mktemp -d) || exit 1\npids=()\ntrap 'kill \"${{pids[@]}}\" 2>/dev/null; rm -rf \"$errf\" \"$d\"' EXIT\n{setup}\n\
+             if [ \"${{#names[@]}}\" = 0 ]; then echo \"cyborgbackup: nothing to back up: no {what} found\" >&2; exit {PRODUCER_FAILED}; fi\n\
+             cd \"$d\" || exit 1\n\
+             for i in \"${{!names[@]}}\"; do\n  mkfifo -- \"${{names[$i]}}\" || exit 1\n  \
+             {{ produce \"$i\" ; }} > \"${{names[$i]}}\" 2> >(tee -a \"$errf\" >&2) &\n  pids+=(\"$!\")\ndone\n\
+             {borg} \"${{names[@]}}\"\nb=$?\n\
+             if [ \"$b\" -ge 2 ]; then echo \"cyborgbackup: borg exited $b\" >&2; exit \"$b\"; fi\nfailed=0\n\
+             for i in \"${{!names[@]}}\"; do\n  wait \"${{pids[$i]}}\"; st=$?\n  \
+             echo \"cyborgbackup: ${{names[$i]}}: producer exited $st\" >&2\n  [ \"$st\" = 0 ] || failed=1\ndone\npids=()\n\
+             echo \"cyborgbackup: borg exited $b\" >&2\nif [ \"$failed\" = 1 ]; then last_error; exit {PRODUCER_FAILED}; fi\nexit \"$b\"",
+            setup = s.setup,
+            what = s.what,
+        );
+        self.bash(script, &s.secrets)
+    }
+
+    fn bash(&self, script: String, secrets: &[(String, Secret)]) -> RemoteCommand {
+        let mut cmd = self.apply(RemoteCommand::new([
+            "bash".to_string(),
+            "-c".to_string(),
+            script,
+        ]));
+        for (k, v) in secrets {
             cmd = cmd.secret(k, v.clone());
         }
         cmd
@@ -99,7 +164,11 @@ impl BorgEnv {
 
     /// `borg list --json-lines REPO::ARCHIVE`: one JSON object per entry on stdout.
     pub fn list_entries(&self, repo: &str, archive: &str) -> RemoteCommand {
-        self.borg(["list".into(), "--json-lines".into(), format!("{repo}::{archive}")])
+        self.borg([
+            "list".into(),
+            "--json-lines".into(),
+            format!("{repo}::{archive}"),
+        ])
     }
 
     /// `borg list --json REPO`: the archives in the repository.
@@ -109,7 +178,12 @@ impl BorgEnv {
 
     /// `borg prune` of one series (archives matching `glob`) by its retention.
     pub fn prune(&self, repo: &str, glob: &str, retention: &Retention) -> RemoteCommand {
-        let mut args: Vec<String> = vec!["prune".into(), "--list".into(), "--glob-archives".into(), glob.into()];
+        let mut args: Vec<String> = vec![
+            "prune".into(),
+            "--list".into(),
+            "--glob-archives".into(),
+            glob.into(),
+        ];
         for (flag, n) in retention.flags() {
             args.push(flag.into());
             args.push(n.to_string());
@@ -134,95 +208,20 @@ impl BorgEnv {
     }
 }
 
-/// What `borg create` reads for a policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateSpec {
-    pub paths: Vec<String>,
-    pub excludes: Vec<String>,
-    /// For pipe types: the producer whose stdout becomes the archive's single file.
-    pub pipe: Option<Pipe>,
-}
-
-/// A command whose output borg stores (`borg create --stdin-name NAME … -`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pipe {
-    /// A shell fragment (built from quoted argument lists, or the administrator's own command).
-    pub producer: String,
-    /// File name of the stream inside the archive.
-    pub stdin_name: String,
-    /// Secret environment for the producer (database passwords), delivered over stdin.
-    pub secrets: Vec<(String, Secret)>,
-}
-
-/// Exit status of a pipe job whose producer failed (borg's own status is logged).
-pub const PRODUCER_FAILED: i32 = 90;
-
-/// Error for policy types this executor cannot run yet.
-#[derive(Debug, thiserror::Error)]
-#[error("policy type {0} is not supported by this executor yet")]
-pub struct Unsupported(pub PolicyType);
-
-fn quoted(argv: &[&str]) -> String {
-    argv.iter().map(|a| shlex::try_quote(a).map(|c| c.into_owned()).unwrap_or_default()).collect::<Vec<_>>().join(" ")
-}
-
-fn paths(paths: &[&str]) -> CreateSpec {
-    CreateSpec { paths: paths.iter().map(|s| s.to_string()).collect(), excludes: vec![], pipe: None }
-}
-
-/// Sources of a policy: file paths, or a producer command for pipe types.
-pub fn create_spec(vars: &TypedVars) -> Result<CreateSpec, Unsupported> {
-    let pipe = |producer: String, stdin_name: &str, secrets: Vec<(String, Secret)>| CreateSpec {
-        paths: vec![],
-        excludes: vec![],
-        pipe: Some(Pipe { producer, stdin_name: stdin_name.into(), secrets }),
-    };
-    Ok(match vars {
-        TypedVars::Config => paths(&["/etc"]),
-        TypedVars::Folders { folders, exclude } => CreateSpec { paths: folders.clone(), excludes: exclude.clone(), pipe: None },
-        TypedVars::Rootfs { exclude } => {
-            let mut excludes: Vec<String> =
-                ["/dev", "/proc", "/sys", "/run", "/tmp", "/mnt", "/media", "/lost+found"].iter().map(|s| s.to_string()).collect();
-            excludes.extend(exclude.iter().cloned());
-            CreateSpec { paths: vec!["/".into()], excludes, pipe: None }
-        }
-        TypedVars::Mail => paths(&["/var/mail", "/var/lib/mail"]),
-        TypedVars::Mysql { user, password, databases } => {
-            let mut argv = vec!["mysqldump", "--single-transaction", "--routines", "--events", "--triggers"];
-            if let Some(u) = user {
-                argv.push("--user");
-                argv.push(u);
-            }
-            if databases.is_empty() {
-                argv.push("--all-databases");
-            } else {
-                argv.push("--databases");
-                argv.extend(databases.iter().map(String::as_str));
-            }
-            let secrets = password.iter().map(|p| ("MYSQL_PWD".to_string(), Secret::new(p.clone()))).collect();
-            pipe(quoted(&argv), "mysql.sql", secrets)
-        }
-        TypedVars::Postgresql { database } => {
-            let dump = match database {
-                Some(db) => quoted(&["pg_dump", "--clean", "--if-exists", "--create", db]),
-                None => quoted(&["pg_dumpall", "--clean", "--if-exists"]),
-            };
-            // As root, dump as the postgres superuser (peer authentication).
-            let producer = format!(
-                "if [ \"$(id -u)\" = 0 ] && id postgres >/dev/null 2>&1; then runuser -u postgres -- {dump}; else {dump}; fi"
-            );
-            let name = database.as_deref().map_or("postgresql-all.sql".to_string(), |d| format!("postgresql-{d}.sql"));
-            pipe(producer, &name, vec![])
-        }
-        TypedVars::Piped { command } => pipe(command.clone(), "piped", vec![]),
-        TypedVars::Proxmox { .. } => return Err(Unsupported(PolicyType::Proxmox)),
-        TypedVars::Vm => return Err(Unsupported(PolicyType::Vm)),
-    })
-}
+/// Start of every producer script: pipefail, a file collecting the producers' error output
+/// (removed on exit, also when stopped), and `last_error` repeating its last line so that the
+/// job's explanation names the producer's own error.
+const PROLOGUE: &str = "set -o pipefail\nerrf=$(mktemp) || exit 1\ntrap 'rm -f \"$errf\"' EXIT\ntrap 'exit 143' TERM INT HUP\n\
+last_error() { l=$(grep -v '^[[:space:]]*$' \"$errf\" | tail -n 1); if [ -n \"$l\" ]; then printf '%s\\n' \"$l\" >&2; fi; }\n";
 
 /// The original's archive name: `{type}-{hostname}-{YYYY-MM-DD_HH-MM}`.
 pub fn archive_name(policy_type: PolicyType, hostname: &str, at: DateTime<Utc>) -> String {
-    format!("{}-{}-{}", policy_type.as_str(), hostname, at.format("%Y-%m-%d_%H-%M"))
+    format!(
+        "{}-{}-{}",
+        policy_type.as_str(),
+        hostname,
+        at.format("%Y-%m-%d_%H-%M")
+    )
 }
 
 /// The glob matching every archive of one (type, host) series.
@@ -266,13 +265,17 @@ struct StatsJson {
 
 /// borg prints naive local times; commands run with `TZ=UTC`.
 pub fn parse_borg_time(s: &str) -> Option<DateTime<Utc>> {
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc())
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc())
 }
 
 pub fn parse_create_json(stdout: &str) -> Result<CreateResult, String> {
-    let j: CreateJson = serde_json::from_str(stdout.trim()).map_err(|e| format!("unexpected borg create --json output: {e}"))?;
+    let j: CreateJson = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("unexpected borg create --json output: {e}"))?;
     Ok(CreateResult {
-        start: parse_borg_time(&j.archive.start).ok_or_else(|| format!("bad archive start time {:?}", j.archive.start))?,
+        start: parse_borg_time(&j.archive.start)
+            .ok_or_else(|| format!("bad archive start time {:?}", j.archive.start))?,
         name: j.archive.name,
         duration: j.archive.duration,
         original_size: j.archive.stats.original_size,
@@ -284,19 +287,35 @@ pub fn parse_create_json(stdout: &str) -> Result<CreateResult, String> {
 
 /// Repository totals from `borg info --json REPO`.
 pub fn parse_info_totals(stdout: &str) -> Result<(i64, i64, i64), String> {
-    let v: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|e| format!("unexpected borg info --json output: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("unexpected borg info --json output: {e}"))?;
     let s = &v["cache"]["stats"];
-    let get = |k: &str| s[k].as_i64().ok_or_else(|| format!("borg info --json lacks cache.stats.{k}"));
-    Ok((get("total_size")?, get("total_csize")?, get("unique_csize")?))
+    let get = |k: &str| {
+        s[k].as_i64()
+            .ok_or_else(|| format!("borg info --json lacks cache.stats.{k}"))
+    };
+    Ok((
+        get("total_size")?,
+        get("total_csize")?,
+        get("unique_csize")?,
+    ))
 }
 
 /// Archive names and times from `borg list --json REPO`.
 pub fn parse_archive_list(stdout: &str) -> Result<Vec<(String, DateTime<Utc>)>, String> {
-    let v: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|e| format!("unexpected borg list --json output: {e}"))?;
-    let arr = v["archives"].as_array().ok_or("borg list --json lacks archives")?;
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("unexpected borg list --json output: {e}"))?;
+    let arr = v["archives"]
+        .as_array()
+        .ok_or("borg list --json lacks archives")?;
     Ok(arr
         .iter()
-        .filter_map(|a| Some((a["name"].as_str()?.to_string(), parse_borg_time(a["start"].as_str()?)?)))
+        .filter_map(|a| {
+            Some((
+                a["name"].as_str()?.to_string(),
+                parse_borg_time(a["start"].as_str()?)?,
+            ))
+        })
         .collect())
 }
 
@@ -306,8 +325,16 @@ mod tests {
 
     #[test]
     fn create_quotes_nothing_itself_and_ends_options() {
-        let env = BorgEnv { base_dir: None, passphrase: Some(Secret::new("pw")) };
-        let spec = CreateSpec { paths: vec!["-rf".into(), "/a b".into()], excludes: vec!["/x".into()], pipe: None };
+        let env = BorgEnv {
+            base_dir: None,
+            passphrase: Some(Secret::new("pw")),
+        };
+        let spec = CreateSpec {
+            paths: vec!["-rf".into(), "/a b".into()],
+            excludes: vec!["/x".into()],
+            pipe: None,
+            streams: None,
+        };
         let c = env.create("/repo", "folders-h-2026", &spec);
         let dd = c.argv.iter().position(|a| a == "--").unwrap();
         assert_eq!(&c.argv[dd + 1..], &["-rf".to_string(), "/a b".to_string()]);
@@ -318,11 +345,22 @@ mod tests {
 
     #[test]
     fn prune_maps_every_keep_to_its_flag() {
-        let env = BorgEnv { base_dir: None, passphrase: None };
-        let r = Retention { keep_yearly: Some(1), keep_daily: Some(7), ..Default::default() };
+        let env = BorgEnv {
+            base_dir: None,
+            passphrase: None,
+        };
+        let r = Retention {
+            keep_yearly: Some(1),
+            keep_daily: Some(7),
+            ..Default::default()
+        };
         let c = env.prune("/repo", "folders-h-*", &r);
         let s = c.argv.join(" ");
-        assert!(s.contains("--keep-daily 7") && s.contains("--keep-yearly 1") && !s.contains("--keep-monthly"));
+        assert!(
+            s.contains("--keep-daily 7")
+                && s.contains("--keep-yearly 1")
+                && !s.contains("--keep-monthly")
+        );
     }
 
     #[test]

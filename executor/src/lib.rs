@@ -3,6 +3,8 @@
 //! locking, the cron scheduler, repository preparation, backups, catalog listings and pruning.
 
 pub mod borg;
+mod sources;
+pub mod vm;
 mod events;
 mod jobs;
 mod manager;

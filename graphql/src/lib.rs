@@ -6,12 +6,13 @@ mod admin;
 mod catalog;
 mod errors;
 mod inputs;
+mod live;
 mod mutation;
 mod objects;
 mod query;
 mod stats;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 pub use errors::{ApiError, GqlError};
 use executor::Executor;
 use indexer::Catalog;
@@ -34,7 +35,7 @@ pub struct Mutation(
     stats::StatsMutation,
 );
 
-pub type CyborgSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type CyborgSchema = Schema<Query, Mutation, live::Subscription>;
 
 /// What resolvers reach: the composition root builds it once.
 #[derive(Clone)]
@@ -46,7 +47,7 @@ pub struct Services {
 
 /// Builds the schema with depth and complexity limits.
 pub fn schema(services: Services) -> CyborgSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .data(services)
         .limit_depth(12)
         .limit_complexity(5000)
@@ -55,7 +56,7 @@ pub fn schema(services: Services) -> CyborgSchema {
 
 /// The SDL of the schema (committed as `schema.graphql`).
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .finish()
         .sdl()
 }
@@ -68,6 +69,25 @@ pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
 pub(crate) fn user<'a>(ctx: &Context<'a>) -> Result<&'a AuthUser, errors::GqlError> {
     ctx.data_opt::<AuthUser>()
         .ok_or_else(|| ApiError::Unauthenticated.into())
+}
+
+/// Resolves the token of a websocket's connection_init payload (`authorization: "Bearer …"`
+/// or `token: "…"`) to the data subscriptions run with.
+pub fn connection_data(store: &Store, payload: &serde_json::Value) -> Result<async_graphql::Data, String> {
+    let raw = payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))
+        .and_then(|v| v.as_str())
+        .map(|s| s.split_once(' ').map_or(s, |(_, t)| t))
+        .or_else(|| payload.get("token").and_then(|v| v.as_str()))
+        .ok_or("authentication required: send {\"authorization\": \"Bearer <token>\"} in connection_init")?;
+    let user = store
+        .authenticate_token(raw.trim())
+        .map_err(|e| e.to_string())?
+        .ok_or("invalid or expired token")?;
+    let mut data = async_graphql::Data::default();
+    data.insert(user);
+    Ok(data)
 }
 
 /// The caller, who must be a superuser, or `FORBIDDEN`.

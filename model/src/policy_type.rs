@@ -96,10 +96,14 @@ pub enum TypedVars {
         folders: Vec<String>,
         exclude: Vec<String>,
     },
+    /// `mysqldump` of all databases, or of `databases`; `host`/`port` default to the local
+    /// server's socket; the password travels as a secret, never on a command line.
     Mysql {
         user: Option<String>,
         password: Option<String>,
         databases: Vec<String>,
+        host: Option<String>,
+        port: Option<u16>,
     },
     Postgresql {
         database: Option<String>,
@@ -107,8 +111,10 @@ pub enum TypedVars {
     Piped {
         command: String,
     },
+    /// `vzdump VMID --stdout --mode MODE` per VM id (every guest of the node when empty).
     Proxmox {
         vmids: Vec<String>,
+        mode: String,
     },
     Vm,
 }
@@ -146,6 +152,43 @@ fn opt_string(
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(_) => {
             errs.add(&format!("extra_vars.{key}"), "must be a string");
+            None
+        }
+    }
+}
+
+/// A database or host name passed as an argument: never empty, never option-like.
+fn check_name(value: &str, field: &str, errs: &mut ValidationErrors) {
+    if value.trim().is_empty() {
+        errs.add(field, "must not be empty");
+    } else if value.starts_with('-') {
+        errs.add(field, "must not start with '-'");
+    } else if value.len() > 255 {
+        errs.add(field, "must be at most 255 characters");
+    } else if value.contains(['\0', '\n', '\r']) {
+        errs.add(field, "must not contain NUL or line breaks");
+    }
+}
+
+fn opt_port(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+    errs: &mut ValidationErrors,
+) -> Option<u16> {
+    let v = obj.get(key)?;
+    let n = match v {
+        Value::Null => return None,
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match n.and_then(|n| u16::try_from(n).ok()).filter(|n| *n > 0) {
+        Some(p) => Some(p),
+        None => {
+            errs.add(
+                &format!("extra_vars.{key}"),
+                "must be a port number from 1 to 65535",
+            );
             None
         }
     }
@@ -216,15 +259,32 @@ pub fn parse_extra_vars(
             if let Some(db) = opt_string(&obj, "database", &mut errs) {
                 databases.push(db);
             }
+            for (i, db) in databases.iter().enumerate() {
+                check_name(db, &format!("extra_vars.databases[{i}]"), &mut errs);
+            }
+            let user = opt_string(&obj, "user", &mut errs);
+            if let Some(u) = &user {
+                check_name(u, "extra_vars.user", &mut errs);
+            }
+            let host = opt_string(&obj, "host", &mut errs);
+            if let Some(h) = &host {
+                check_name(h, "extra_vars.host", &mut errs);
+            }
             TypedVars::Mysql {
-                user: opt_string(&obj, "user", &mut errs),
+                user,
                 password: opt_string(&obj, "password", &mut errs),
                 databases,
+                host,
+                port: opt_port(&obj, "port", &mut errs),
             }
         }
-        PolicyType::Postgresql => TypedVars::Postgresql {
-            database: opt_string(&obj, "database", &mut errs),
-        },
+        PolicyType::Postgresql => {
+            let database = opt_string(&obj, "database", &mut errs);
+            if let Some(db) = &database {
+                check_name(db, "extra_vars.database", &mut errs);
+            }
+            TypedVars::Postgresql { database }
+        }
         PolicyType::Piped => match opt_string(&obj, "command", &mut errs) {
             Some(c) if !c.trim().is_empty() => TypedVars::Piped { command: c },
             _ => {
@@ -245,10 +305,66 @@ pub fn parse_extra_vars(
                     errs.add(&format!("extra_vars.vmids[{i}]"), "must be a numeric VM id");
                 }
             }
-            TypedVars::Proxmox { vmids }
+            let mode = opt_string(&obj, "mode", &mut errs).unwrap_or_else(|| "snapshot".into());
+            if !matches!(mode.as_str(), "snapshot" | "suspend" | "stop") {
+                errs.add("extra_vars.mode", "must be one of snapshot, suspend, stop");
+            }
+            TypedVars::Proxmox { vmids, mode }
         }
     };
     errs.into_result().map(|_| vars)
+}
+
+/// What an API returns instead of a secret value of `extra_vars` (a database password).
+pub const EXTRA_VARS_MASK: &str = "$encrypted$";
+
+/// Keys of `extra_vars` whose values are secrets.
+const SECRET_KEYS: [&str; 1] = ["password"];
+
+/// `extra_vars` text as an API may return it: every secret value replaced by
+/// [`EXTRA_VARS_MASK`]. Text that is not a JSON object is returned unchanged.
+pub fn redact_extra_vars(text: &str) -> String {
+    let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(text) else {
+        return text.to_string();
+    };
+    let mut changed = false;
+    for k in SECRET_KEYS {
+        if let Some(v) = obj.get_mut(k).filter(|v| !v.is_null()) {
+            *v = Value::String(EXTRA_VARS_MASK.into());
+            changed = true;
+        }
+    }
+    if changed {
+        Value::Object(obj).to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// `extra_vars` sent back by a client after [`redact_extra_vars`]: a secret still equal to the
+/// mask keeps its value from `stored`.
+pub fn unredact_extra_vars(new: &str, stored: &str) -> String {
+    let (Ok(Value::Object(mut obj)), Ok(Value::Object(old))) = (
+        serde_json::from_str::<Value>(new),
+        serde_json::from_str::<Value>(stored),
+    ) else {
+        return new.to_string();
+    };
+    let mut changed = false;
+    for k in SECRET_KEYS {
+        if obj.get(k).and_then(Value::as_str) == Some(EXTRA_VARS_MASK) {
+            match old.get(k) {
+                Some(v) => obj.insert(k.to_string(), v.clone()),
+                None => obj.remove(k),
+            };
+            changed = true;
+        }
+    }
+    if changed {
+        Value::Object(obj).to_string()
+    } else {
+        new.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -304,11 +420,62 @@ mod tests {
             TypedVars::Mysql {
                 user: Some("u".into()),
                 password: Some("p".into()),
-                databases: vec!["mydb".into()]
+                databases: vec!["mydb".into()],
+                host: None,
+                port: None,
             }
         );
+        let e = parse_extra_vars(
+            PolicyType::Mysql,
+            r#"{"databases":["ok","-x"],"port":70000}"#,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["extra_vars.databases[1]", "extra_vars.port"]);
+        let v = parse_extra_vars(PolicyType::Mysql, r#"{"host":"db1","port":"3307"}"#).unwrap();
+        assert!(matches!(
+            v,
+            TypedVars::Mysql {
+                port: Some(3307),
+                ..
+            }
+        ));
         let v = parse_extra_vars(PolicyType::Mysql, r#"{"databases":["a","b"]}"#).unwrap();
         assert!(matches!(v, TypedVars::Mysql { databases, .. } if databases.len() == 2));
+    }
+
+    #[test]
+    fn proxmox_vmids_and_mode() {
+        let v = parse_extra_vars(PolicyType::Proxmox, r#"{"vmids":[100,"101"]}"#).unwrap();
+        assert_eq!(
+            v,
+            TypedVars::Proxmox {
+                vmids: vec!["100".into(), "101".into()],
+                mode: "snapshot".into()
+            }
+        );
+        let e = parse_extra_vars(PolicyType::Proxmox, r#"{"vmids":["1; reboot"],"mode":"x"}"#)
+            .unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["extra_vars.vmids[0]", "extra_vars.mode"]);
+    }
+
+    #[test]
+    fn passwords_are_redacted_and_restored() {
+        let stored = r#"{"user":"u","password":"pw"}"#;
+        let shown = redact_extra_vars(stored);
+        assert!(
+            !shown.contains("pw\"") && shown.contains(EXTRA_VARS_MASK),
+            "{shown}"
+        );
+        assert_eq!(
+            redact_extra_vars(r#"{"folders":["/a"]}"#),
+            r#"{"folders":["/a"]}"#
+        );
+        let back: Value = serde_json::from_str(&unredact_extra_vars(&shown, stored)).unwrap();
+        assert_eq!(back["password"], "pw");
+        let changed = unredact_extra_vars(r#"{"password":"new"}"#, stored);
+        assert_eq!(changed, r#"{"password":"new"}"#);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 #[path = "../../executor/tests/support/hosts.rs"]
 pub mod hosts;
+pub mod rest;
 pub mod sinks;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -91,7 +92,12 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Ok(Server { child, url, data_dir, http: reqwest::Client::new() })
+        Ok(Server {
+            child,
+            url,
+            data_dir,
+            http: reqwest::Client::new(),
+        })
     }
 
     /// Kills the server with SIGKILL (a crash) and hands back its data directory.
@@ -104,14 +110,23 @@ impl Server {
 
     /// Stops the server with SIGTERM (a graceful shutdown) and hands back its data directory.
     pub fn terminate(mut self) -> tempfile::TempDir {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
         let dir = tempfile::tempdir().expect("tempdir");
         std::mem::replace(&mut self.data_dir, dir)
     }
 
     /// Waits until a job reaches `status`.
-    pub async fn wait_job_status(&self, token: &str, id: i64, status: &str, timeout: Duration) -> Result<Value> {
+    pub async fn wait_job_status(
+        &self,
+        token: &str,
+        id: i64,
+        status: &str,
+        timeout: Duration,
+    ) -> Result<Value> {
         let start = Instant::now();
         loop {
             let j = self.ok(token, "query($id: Int!) { job(id: $id) { id status jobExplanation started finished archiveName } }", json!({"id": id})).await?;
@@ -181,6 +196,51 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    }
+
+    /// A REST call: `auth` is the whole `Authorization` value (`Token …`, `Basic …`). Returns
+    /// the status and the body as JSON (a JSON string for a non-JSON body, null when empty).
+    pub async fn rest(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
+        let (status, _, body) = self.rest_full(method, path, auth, body, &[]).await?;
+        Ok((status, body))
+    }
+
+    /// Like [`Server::rest`] with extra request headers; also returns the response headers.
+    pub async fn rest_full(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, reqwest::header::HeaderMap, Value)> {
+        let m = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut req = self.http.request(m, format!("{}{path}", self.url));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let h = resp.headers().clone();
+        let text = resp.text().await?;
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, h, v))
     }
 
     /// The output lines of a job, joined.

@@ -2,17 +2,21 @@
 //! the REST API v1 ping, and the landing page. Authentication happens here: a bearer/API token
 //! becomes the caller attached to each GraphQL request.
 
+mod ws;
 mod charts;
 mod metrics;
+pub mod rest;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use graphql::CyborgSchema;
+use rest::limit::{graphql_login_emails, graphql_refusal, ClientAddr, LoginLimiter};
+use std::sync::Arc;
 use std::time::Duration;
 use store::{AuthUser, Store};
 use tower_http::timeout::TimeoutLayer;
@@ -22,6 +26,10 @@ use tower_http::timeout::TimeoutLayer;
 pub struct AppState {
     pub schema: CyborgSchema,
     pub store: Store,
+    pub executor: executor::Executor,
+    pub catalog: indexer::Catalog,
+    /// Origins (`https://ui.example.com`, or `*`) whose pages may call the APIs (CORS).
+    pub allowed_origins: Vec<String>,
 }
 
 /// Largest accepted request body.
@@ -29,18 +37,23 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
+    let cors = rest::cors_layer(&state.allowed_origins);
     Router::new()
         .route("/", get(index))
         .route("/graphql", get(graphiql).post(graphql_handler))
+        .route("/graphql/ws", get(ws::handler))
         .route("/api/v1/ping", get(ping))
         .route("/api/v1/ping/", get(ping))
         .merge(charts::routes())
         .merge(metrics::routes())
+        .merge(rest::router())
+        .layer(Extension(Arc::new(LoginLimiter::default())))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
+        .layer(cors)
         .with_state(state)
 }
 
@@ -69,10 +82,24 @@ fn caller(store: &Store, headers: &HeaderMap) -> Option<AuthUser> {
 
 async fn graphql_handler(
     State(st): State<AppState>,
+    Extension(limiter): Extension<Arc<LoginLimiter>>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     req: GraphQLRequest,
-) -> GraphQLResponse {
+) -> Response {
     let mut req = req.into_inner();
+    // Failed logins are rate limited per address and email, like HTTP Basic on REST.
+    let logins = graphql_login_emails(&req);
+    if logins.len() > 1 {
+        return graphql_refusal(StatusCode::BAD_REQUEST, "VALIDATION", "one login per request", None);
+    }
+    let login = logins.into_iter().next();
+    if let Some(email) = &login {
+        if let Err(secs) = limiter.check(&addr, email) {
+            let msg = format!("too many failed logins: retry in {secs} seconds");
+            return graphql_refusal(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", &msg, Some(secs));
+        }
+    }
     let store = st.store.clone();
     let user = tokio::task::spawn_blocking(move || caller(&store, &headers))
         .await
@@ -81,11 +108,19 @@ async fn graphql_handler(
     if let Some(u) = user {
         req = req.data(u);
     }
-    st.schema.execute(req).await.into()
+    let resp = st.schema.execute(req).await;
+    if let Some(email) = &login {
+        if resp.errors.is_empty() {
+            limiter.succeeded(email);
+        } else {
+            limiter.failed(&addr, email);
+        }
+    }
+    GraphQLResponse::from(resp).into_response()
 }
 
 async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
 }
 
 async fn ping() -> Response {

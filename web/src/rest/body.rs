@@ -1,0 +1,142 @@
+//! Request bodies: a JSON object read field by field, with a field-level error for each value
+//! of the wrong type (`{"enabled": ["Must be a valid boolean."]}`), as Django REST Framework
+//! reports them. Unknown and read-only fields are ignored.
+
+use super::error::{RestError, RestResult};
+use model::ValidationErrors;
+use serde_json::{Map, Value};
+
+pub(crate) struct Fields {
+    obj: Map<String, Value>,
+    errs: ValidationErrors,
+}
+
+impl Fields {
+    /// Parses a body; an empty body is an empty object.
+    pub(crate) fn parse(body: &[u8]) -> RestResult<Fields> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Fields {
+                obj: Map::new(),
+                errs: ValidationErrors::new(),
+            });
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(obj)) => Ok(Fields {
+                obj,
+                errs: ValidationErrors::new(),
+            }),
+            Ok(_) => Err(RestError::BadRequest(
+                "Invalid data. Expected a JSON object.".into(),
+            )),
+            Err(e) => Err(RestError::BadRequest(format!("JSON parse error - {e}"))),
+        }
+    }
+
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.obj.contains_key(key)
+    }
+
+    fn take(&mut self, key: &str) -> Option<Value> {
+        self.obj.remove(key)
+    }
+
+    fn bad(&mut self, key: &str, reason: &str) {
+        self.errs.add(key, reason);
+    }
+
+    pub(crate) fn string(&mut self, key: &str) -> Option<String> {
+        match self.take(key)? {
+            Value::String(s) => Some(s),
+            Value::Null => {
+                self.bad(key, "This field may not be null.");
+                None
+            }
+            Value::Number(n) => Some(n.to_string()),
+            _ => {
+                self.bad(key, "Not a valid string.");
+                None
+            }
+        }
+    }
+
+    pub(crate) fn boolean(&mut self, key: &str) -> Option<bool> {
+        match self.take(key)? {
+            Value::Bool(b) => Some(b),
+            Value::String(s) if matches!(s.as_str(), "true" | "True" | "1") => Some(true),
+            Value::String(s) if matches!(s.as_str(), "false" | "False" | "0") => Some(false),
+            Value::Null => {
+                self.bad(key, "This field may not be null.");
+                None
+            }
+            _ => {
+                self.bad(key, "Must be a valid boolean.");
+                None
+            }
+        }
+    }
+
+    fn int_value(&mut self, key: &str, v: Value) -> Option<i64> {
+        let n = match &v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        if n.is_none() {
+            self.bad(key, "A valid integer is required.");
+        }
+        n
+    }
+
+    pub(crate) fn int(&mut self, key: &str) -> Option<i64> {
+        match self.take(key)? {
+            Value::Null => {
+                self.bad(key, "This field may not be null.");
+                None
+            }
+            v => self.int_value(key, v),
+        }
+    }
+
+    /// An integer that may be null: `Some(None)` for null.
+    pub(crate) fn nullable_int(&mut self, key: &str) -> Option<Option<i64>> {
+        match self.take(key)? {
+            Value::Null => Some(None),
+            v => self.int_value(key, v).map(Some),
+        }
+    }
+
+    /// A list of ids (`[1, 2]`).
+    pub(crate) fn ids(&mut self, key: &str) -> Option<Vec<i64>> {
+        match self.take(key)? {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for v in items {
+                    out.push(self.int_value(key, v)?);
+                }
+                Some(out)
+            }
+            _ => {
+                self.bad(key, "Expected a list of items.");
+                None
+            }
+        }
+    }
+
+    /// JSON text: a string as is, an object or list as its JSON, null as empty.
+    pub(crate) fn json_text(&mut self, key: &str) -> Option<String> {
+        match self.take(key)? {
+            Value::String(s) => Some(s),
+            Value::Null => Some(String::new()),
+            v @ (Value::Object(_) | Value::Array(_)) => Some(v.to_string()),
+            _ => {
+                self.bad(key, "Must be a JSON object or its text.");
+                None
+            }
+        }
+    }
+
+    /// Ends reading: the type errors found, if any.
+    pub(crate) fn finish(self) -> RestResult<()> {
+        self.errs.into_result().map_err(RestError::Validation)
+    }
+}
