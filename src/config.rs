@@ -121,7 +121,11 @@ impl Config {
             c.log = v;
         }
         if let Ok(v) = std::env::var("CYBORG_CORS_ALLOWED_ORIGINS") {
-            c.cors_allowed_origins = v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+            c.cors_allowed_origins = v
+                .split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect();
         }
         if let Some(v) = &o.listen {
             c.listen = parse_listen("--listen", v)?;

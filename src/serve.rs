@@ -74,7 +74,10 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
     let ingested: std::collections::HashSet<_> = catalog.archive_ids().into_iter().collect();
     let resumed = executor.resume_catalogs(&ingested)?;
     if resumed > 0 {
-        tracing::info!(archives = resumed, "queued catalog jobs for archives whose catalog is not complete");
+        tracing::info!(
+            archives = resumed,
+            "queued catalog jobs for archives whose catalog is not complete"
+        );
     }
     let schema = graphql::schema(graphql::Services {
         store: store.clone(),

@@ -11,20 +11,27 @@ use support::*;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(s: &Server, auth: Value) -> Result<Ws> {
     let url = format!("{}/graphql/ws", s.url.replacen("http", "ws", 1));
     let mut req = url.into_client_request()?;
-    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
-    ws.send(Message::text(json!({"type": "connection_init", "payload": auth}).to_string())).await?;
+    ws.send(Message::text(
+        json!({"type": "connection_init", "payload": auth}).to_string(),
+    ))
+    .await?;
     Ok(ws)
 }
 
 async fn next_json(ws: &mut Ws) -> Result<Value> {
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(60), ws.next()).await?.context("socket closed")??;
+        let msg = tokio::time::timeout(Duration::from_secs(60), ws.next())
+            .await?
+            .context("socket closed")??;
         match msg {
             Message::Text(t) => return Ok(serde_json::from_str(&t)?),
             Message::Close(c) => bail!("closed: {c:?}"),
@@ -41,17 +48,39 @@ async fn status_and_output_arrive_live() -> Result<()> {
     // Without a valid token the connection is refused.
     let mut bad = connect(&s, json!({"authorization": "Bearer cbs_forged"})).await?;
     let refused = tokio::time::timeout(Duration::from_secs(10), bad.next()).await?;
-    assert!(!matches!(refused, Some(Ok(Message::Text(ref t))) if t.contains("connection_ack")), "{refused:?}");
+    assert!(
+        !matches!(refused, Some(Ok(Message::Text(ref t))) if t.contains("connection_ack")),
+        "{refused:?}"
+    );
 
     let cmd = "sleep 2; echo first-live-line >&2; echo payload; sleep 1; echo second-live-line >&2";
-    let (policy, _) = local_typed_policy(&s, &token, "piped", &json!({"command": cmd}).to_string(), "live passphrase").await?;
+    let (policy, _) = local_typed_policy(
+        &s,
+        &token,
+        "piped",
+        &json!({"command": cmd}).to_string(),
+        "live passphrase",
+    )
+    .await?;
     let mut status_ws = connect(&s, json!({"authorization": format!("Bearer {token}")})).await?;
     assert_eq!(next_json(&mut status_ws).await?["type"], "connection_ack");
     status_ws
         .send(Message::text(json!({"id": "s", "type": "subscribe", "payload": {"query": "subscription { jobStatus { jobId status } }"}}).to_string()))
         .await?;
-    let launched = s.ok(&token, "mutation($id: Int!) { launchPolicy(id: $id) { id jobType } }", json!({"id": policy})).await?;
-    let backup = launched["launchPolicy"].as_array().cloned().unwrap_or_default().into_iter().find(|j| j["jobType"] == "job").context("backup job")?;
+    let launched = s
+        .ok(
+            &token,
+            "mutation($id: Int!) { launchPolicy(id: $id) { id jobType } }",
+            json!({"id": policy}),
+        )
+        .await?;
+    let backup = launched["launchPolicy"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|j| j["jobType"] == "job")
+        .context("backup job")?;
     let id = backup["id"].as_i64().context("id")?;
     let mut out_ws = connect(&s, json!({"authorization": format!("Bearer {token}")})).await?;
     assert_eq!(next_json(&mut out_ws).await?["type"], "connection_ack");
@@ -60,25 +89,48 @@ async fn status_and_output_arrive_live() -> Result<()> {
         .await?;
 
     let mut statuses = Vec::new();
-    while !statuses.iter().any(|s: &String| s == "successful" || s == "failed") {
+    while !statuses
+        .iter()
+        .any(|s: &String| s == "successful" || s == "failed")
+    {
         let m = next_json(&mut status_ws).await?;
         if m["type"] == "next" && m["payload"]["data"]["jobStatus"]["jobId"] == id {
-            statuses.push(m["payload"]["data"]["jobStatus"]["status"].as_str().unwrap_or_default().to_string());
+            statuses.push(
+                m["payload"]["data"]["jobStatus"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
         }
     }
     assert!(statuses.contains(&"running".to_string()), "{statuses:?}");
-    assert_eq!(statuses.last().map(String::as_str), Some("successful"), "{statuses:?}");
+    assert_eq!(
+        statuses.last().map(String::as_str),
+        Some("successful"),
+        "{statuses:?}"
+    );
 
     let mut lines = Vec::new();
     while !lines.iter().any(|l: &String| l == "second-live-line") {
         let m = next_json(&mut out_ws).await?;
         if m["type"] == "next" {
-            lines.push(m["payload"]["data"]["jobOutput"]["text"].as_str().unwrap_or_default().to_string());
+            lines.push(
+                m["payload"]["data"]["jobOutput"]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
         }
     }
     // Exact lines: the logged command line mentions both.
-    let first = lines.iter().position(|l| l == "first-live-line").context("first line")?;
-    let second = lines.iter().position(|l| l == "second-live-line").context("second line")?;
+    let first = lines
+        .iter()
+        .position(|l| l == "first-live-line")
+        .context("first line")?;
+    let second = lines
+        .iter()
+        .position(|l| l == "second-live-line")
+        .context("second line")?;
     assert!(first < second);
     assert!(!lines.iter().any(|l| l.contains("live passphrase")));
     Ok(())

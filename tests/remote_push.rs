@@ -13,7 +13,12 @@ use support::*;
 async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
-    let pubkey = s.ok(&token, "mutation { generateSshKey }", json!({})).await?["generateSshKey"].as_str().unwrap_or_default().to_string();
+    let pubkey = s
+        .ok(&token, "mutation { generateSshKey }", json!({}))
+        .await?["generateSshKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(pubkey.starts_with("ssh-ed25519 "), "{pubkey}");
     let hosts = TestHosts::start(&[&pubkey]);
     let port = hosts.port as i64;
@@ -31,7 +36,13 @@ async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
     let r = s
         .ok(&token, "mutation($p: String!) { createRepository(input: {name: \"remote\", path: $p, repositoryKey: \"remote repo passphrase\"}) { id } }", json!({"p": repo_path}))
         .await?;
-    let sc = s.ok(&token, r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#, json!({})).await?;
+    let sc = s
+        .ok(
+            &token,
+            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
+            json!({}),
+        )
+        .await?;
     let p = s
         .ok(
             &token,
@@ -39,29 +50,77 @@ async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
             json!({"c": clients, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path().display().to_string()]}).to_string()}),
         )
         .await?;
-    s.ok(&token, "mutation($id: Int!) { launchPolicy(id: $id) { id } }", json!({"id": p["createPolicy"]["id"]})).await?;
+    s.ok(
+        &token,
+        "mutation($id: Int!) { launchPolicy(id: $id) { id } }",
+        json!({"id": p["createPolicy"]["id"]}),
+    )
+    .await?;
     let jobs = s.wait_jobs(&token, Duration::from_secs(180)).await?;
     for j in &jobs {
-        assert_eq!(j["status"], "successful", "job {j}:\n{}", s.job_log(&token, j["id"].as_i64().unwrap_or(0)).await?);
+        assert_eq!(
+            j["status"],
+            "successful",
+            "job {j}:\n{}",
+            s.job_log(&token, j["id"].as_i64().unwrap_or(0)).await?
+        );
     }
     let backups: Vec<&serde_json::Value> = jobs.iter().filter(|j| j["jobType"] == "job").collect();
     assert_eq!(backups.len(), 2);
 
     // Both archives are in the repository on the repository host.
-    let list = borg("remote repo passphrase", &["list", "--short", &format!("{}/main", repo_dir.path().display())])?;
-    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let list = borg(
+        "remote repo passphrase",
+        &[
+            "list",
+            "--short",
+            &format!("{}/main", repo_dir.path().display()),
+        ],
+    )?;
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
     let names = String::from_utf8_lossy(&list.stdout).to_string();
-    assert!(names.contains("folders-web1-") && names.contains("folders-web2-"), "{names}");
+    assert!(
+        names.contains("folders-web1-") && names.contains("folders-web2-"),
+        "{names}"
+    );
 
     // Clients were prepared over SSH, host keys pinned, and the catalog finds the file on both.
-    let d = s.ok(&token, "{ clients { hostname ready version } hostKeys { host port fingerprint } }", json!({})).await?;
+    let d = s
+        .ok(
+            &token,
+            "{ clients { hostname ready version } hostKeys { host port fingerprint } }",
+            json!({}),
+        )
+        .await?;
     for c in d["clients"].as_array().cloned().unwrap_or_default() {
         assert_eq!(c["ready"], true, "{c}");
-        assert!(c["version"].as_str().unwrap_or_default().starts_with("1."), "{c}");
+        assert!(
+            c["version"].as_str().unwrap_or_default().starts_with("1."),
+            "{c}"
+        );
     }
-    assert!(d["hostKeys"].as_array().map(|a| a.len()).unwrap_or(0) >= 3, "{d}");
-    let found = s.ok(&token, r#"{ catalogSearch(query: "remote-report.csv") { total hits { clientHostname } } }"#, json!({})).await?;
-    let mut hostsfound: Vec<String> = found["catalogSearch"]["hits"].as_array().cloned().unwrap_or_default().iter().filter_map(|h| h["clientHostname"].as_str().map(String::from)).collect();
+    assert!(
+        d["hostKeys"].as_array().map(|a| a.len()).unwrap_or(0) >= 3,
+        "{d}"
+    );
+    let found = s
+        .ok(
+            &token,
+            r#"{ catalogSearch(query: "remote-report.csv") { total hits { clientHostname } } }"#,
+            json!({}),
+        )
+        .await?;
+    let mut hostsfound: Vec<String> = found["catalogSearch"]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|h| h["clientHostname"].as_str().map(String::from))
+        .collect();
     hostsfound.sort();
     assert_eq!(hostsfound, vec!["web1", "web2"], "{found}");
     drop(hosts);
@@ -72,16 +131,34 @@ async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
 async fn pull_mode_tunnels_from_the_repository_host() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
-    let pubkey = s.ok(&token, "mutation { generateSshKey }", json!({})).await?["generateSshKey"].as_str().unwrap_or_default().to_string();
+    let pubkey = s
+        .ok(&token, "mutation { generateSshKey }", json!({}))
+        .await?["generateSshKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let hosts = TestHosts::start(&[&pubkey]);
     let port = hosts.port as i64;
     let src = tempfile::tempdir()?;
     std::fs::write(src.path().join("pulled.txt"), "pulled data\n")?;
     let repo_dir = tempfile::tempdir()?;
     let repo_path = format!("ssh://root@repo:{port}{}/pull", repo_dir.path().display());
-    let c = s.ok(&token, "mutation($p: Int!) { createClient(input: {hostname: \"web2\", port: $p}) { id } }", json!({"p": port})).await?["createClient"]["id"].clone();
+    let c = s
+        .ok(
+            &token,
+            "mutation($p: Int!) { createClient(input: {hostname: \"web2\", port: $p}) { id } }",
+            json!({"p": port}),
+        )
+        .await?["createClient"]["id"]
+        .clone();
     let r = s.ok(&token, "mutation($p: String!) { createRepository(input: {name: \"pull\", path: $p, repositoryKey: \"pull passphrase\"}) { id } }", json!({"p": repo_path})).await?;
-    let sc = s.ok(&token, r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#, json!({})).await?;
+    let sc = s
+        .ok(
+            &token,
+            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
+            json!({}),
+        )
+        .await?;
     let out = tempfile::tempdir()?;
     let hook_file = out.path().join("hook-host");
     let p = s
@@ -91,21 +168,47 @@ async fn pull_mode_tunnels_from_the_repository_host() -> Result<()> {
             json!({"c": c, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path()]}).to_string(), "h": format!("hostname > {}", hook_file.display())}),
         )
         .await?;
-    s.ok(&token, "mutation($id: Int!) { launchPolicy(id: $id) { id } }", json!({"id": p["createPolicy"]["id"]})).await?;
+    s.ok(
+        &token,
+        "mutation($id: Int!) { launchPolicy(id: $id) { id } }",
+        json!({"id": p["createPolicy"]["id"]}),
+    )
+    .await?;
     let jobs = s.wait_jobs(&token, Duration::from_secs(180)).await?;
     for j in &jobs {
-        assert_eq!(j["status"], "successful", "job {j}:\n{}", s.job_log(&token, j["id"].as_i64().unwrap_or(0)).await?);
+        assert_eq!(
+            j["status"],
+            "successful",
+            "job {j}:\n{}",
+            s.job_log(&token, j["id"].as_i64().unwrap_or(0)).await?
+        );
     }
     let backup = jobs.iter().find(|j| j["jobType"] == "job").expect("backup");
-    let log = s.job_log(&token, backup["id"].as_i64().unwrap_or(0)).await?;
+    let log = s
+        .job_log(&token, backup["id"].as_i64().unwrap_or(0))
+        .await?;
     // The repository host opened the reverse tunnel; the client's borg used it, not the host.
-    assert!(log.contains("-R 127.0.0.1:") && log.contains("root@web2"), "{log}");
+    assert!(
+        log.contains("-R 127.0.0.1:") && log.contains("root@web2"),
+        "{log}"
+    );
     assert!(log.contains("ssh://root@127.0.0.1:"), "{log}");
     assert!(!log.contains("pull passphrase"));
     // Hooks still run on the client.
     assert_eq!(std::fs::read_to_string(&hook_file)?.trim(), "web2");
-    let list = borg("pull passphrase", &["list", "--short", &format!("{}/pull", repo_dir.path().display())])?;
-    assert!(String::from_utf8_lossy(&list.stdout).contains("folders-web2-"), "{}", String::from_utf8_lossy(&list.stderr));
+    let list = borg(
+        "pull passphrase",
+        &[
+            "list",
+            "--short",
+            &format!("{}/pull", repo_dir.path().display()),
+        ],
+    )?;
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("folders-web2-"),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
     drop(hosts);
     Ok(())
 }

@@ -94,9 +94,12 @@ impl BorgEnv {
     /// statuses reported: a failing producer exits [`PRODUCER_FAILED`], its last error line last.
     fn create_from_pipe(&self, repo: &str, archive: &str, p: &Pipe) -> RemoteCommand {
         let location = format!("{repo}::{archive}");
+        let wait = LOCK_WAIT_SECONDS.to_string();
         let borg = quoted(&[
             "borg",
             "create",
+            "--lock-wait",
+            &wait,
             "--json",
             "--compression",
             "lz4",
@@ -118,9 +121,12 @@ impl BorgEnv {
     /// (`--read-special`); any failing producer exits [`PRODUCER_FAILED`] once borg is done.
     fn create_from_streams(&self, repo: &str, archive: &str, s: &Streams) -> RemoteCommand {
         let location = format!("{repo}::{archive}");
+        let wait = LOCK_WAIT_SECONDS.to_string();
         let borg = quoted(&[
             "borg",
             "create",
+            "--lock-wait",
+            &wait,
             "--json",
             "--compression",
             "lz4",

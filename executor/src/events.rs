@@ -5,6 +5,14 @@ use model::{JobId, JobStatus};
 /// Something that happened to a job, as it happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobEvent {
-    Status { job: JobId, status: JobStatus },
-    Output { job: JobId, seq: i64, stream: String, text: String },
+    Status {
+        job: JobId,
+        status: JobStatus,
+    },
+    Output {
+        job: JobId,
+        seq: i64,
+        stream: String,
+        text: String,
+    },
 }

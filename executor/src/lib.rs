@@ -3,8 +3,6 @@
 //! locking, the cron scheduler, repository preparation, backups, catalog listings and pruning.
 
 pub mod borg;
-mod sources;
-pub mod vm;
 mod events;
 mod jobs;
 mod manager;
@@ -12,10 +10,12 @@ mod prune;
 mod requeue;
 mod runner;
 mod scheduler;
-mod targets;
 pub mod scrub;
+mod sources;
 pub mod ssh;
+mod targets;
 pub mod transport;
+pub mod vm;
 
 pub use events::JobEvent;
 pub use manager::{Executor, ExecutorOptions, LaunchError};

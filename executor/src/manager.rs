@@ -77,7 +77,10 @@ impl Executor {
     pub fn start(&self) -> Result<(), StoreError> {
         let n = self.inner.store.fail_interrupted_jobs()?;
         if n > 0 {
-            tracing::warn!(jobs = n, "marked jobs interrupted by the previous shutdown as failed");
+            tracing::warn!(
+                jobs = n,
+                "marked jobs interrupted by the previous shutdown as failed"
+            );
         }
         self.inner.store.refresh_next_runs()?;
         let me = self.clone();
@@ -89,7 +92,12 @@ impl Executor {
 
     /// Creates the jobs of one run of a policy: preparation where needed, then one backup job
     /// per enabled client. Catalog and prune jobs follow each successful backup.
-    pub fn launch_policy(&self, id: PolicyId, by: Option<UserId>, launch_type: &str) -> Result<Vec<Job>, LaunchError> {
+    pub fn launch_policy(
+        &self,
+        id: PolicyId,
+        by: Option<UserId>,
+        launch_type: &str,
+    ) -> Result<Vec<Job>, LaunchError> {
         let store = &self.inner.store;
         let policy = store.policy(id)?;
         let blockers = store.policy_blockers(&policy)?;
@@ -139,7 +147,10 @@ impl Executor {
                 jobs.push(j);
             }
             jobs.push(store.create_job(&NewJob {
-                name: format!("Backup {} {} ({})", client.hostname, policy.name, policy.policy_type),
+                name: format!(
+                    "Backup {} {} ({})",
+                    client.hostname, policy.name, policy.policy_type
+                ),
                 job_type: JobType::Job,
                 policy: Some(policy.id),
                 client: Some(client.id),
@@ -152,7 +163,10 @@ impl Executor {
             })?);
         }
         for j in &jobs {
-            self.emit(JobEvent::Status { job: j.id, status: j.status });
+            self.emit(JobEvent::Status {
+                job: j.id,
+                status: j.status,
+            });
         }
         tracing::info!(policy = %policy.name, jobs = jobs.len(), launch_type, "policy launched");
         self.inner.wake.notify_one();
@@ -162,7 +176,10 @@ impl Executor {
     /// Queues a follow-up job (catalog, prune) and wakes the dispatcher.
     pub(crate) fn enqueue(&self, j: NewJob) -> Result<Job, StoreError> {
         let job = self.inner.store.create_job(&j)?;
-        self.emit(JobEvent::Status { job: job.id, status: job.status });
+        self.emit(JobEvent::Status {
+            job: job.id,
+            status: job.status,
+        });
         self.inner.wake.notify_one();
         Ok(job)
     }
@@ -173,7 +190,13 @@ impl Executor {
         if job.status.is_finished() {
             return Ok(false);
         }
-        let token = self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned();
+        let token = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned();
         match token {
             Some(t) => t.cancel(),
             None => self.finish(id, JobStatus::Canceled, None, "canceled before it started")?,
@@ -184,30 +207,53 @@ impl Executor {
     /// Stops every running job (borg gets SIGTERM and releases its lock) and waits for them
     /// to end, at most `grace`. Called when the server shuts down.
     pub async fn shutdown(&self, grace: Duration) {
-        let tokens: Vec<CancellationToken> = self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let tokens: Vec<CancellationToken> = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
         if tokens.is_empty() {
             return;
         }
-        self.inner.shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         tracing::info!(jobs = tokens.len(), "stopping running jobs before shutdown");
         for t in &tokens {
             t.cancel();
         }
         let deadline = tokio::time::Instant::now() + grace;
         while tokio::time::Instant::now() < deadline {
-            if self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+            if self
+                .inner
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tracing::warn!("some jobs did not stop in time; they will be marked failed at the next start");
+        tracing::warn!(
+            "some jobs did not stop in time; they will be marked failed at the next start"
+        );
     }
 
     pub(crate) fn emit(&self, e: JobEvent) {
         let _ = self.inner.events.send(e);
     }
 
-    pub(crate) fn finish(&self, id: JobId, status: JobStatus, exit: Option<i32>, why: &str) -> Result<(), StoreError> {
+    pub(crate) fn finish(
+        &self,
+        id: JobId,
+        status: JobStatus,
+        exit: Option<i32>,
+        why: &str,
+    ) -> Result<(), StoreError> {
         self.inner.store.set_job_status(id, status, exit, why)?;
         self.emit(JobEvent::Status { job: id, status });
         self.inner.wake.notify_one();
@@ -242,7 +288,12 @@ impl Executor {
                 match d.status {
                     JobStatus::Successful => {}
                     s if s.is_finished() => {
-                        self.finish(j.id, JobStatus::Canceled, None, &format!("dependency job {dep} ended {s}"))?;
+                        self.finish(
+                            j.id,
+                            JobStatus::Canceled,
+                            None,
+                            &format!("dependency job {dep} ended {s}"),
+                        )?;
                         continue;
                     }
                     _ => {
@@ -261,21 +312,45 @@ impl Executor {
             busy_repos.extend(j.repository);
             busy_clients.extend(j.client);
             store.set_job_status(j.id, JobStatus::Running, None, "")?;
-            self.emit(JobEvent::Status { job: j.id, status: JobStatus::Running });
+            self.emit(JobEvent::Status {
+                job: j.id,
+                status: JobStatus::Running,
+            });
             let token = CancellationToken::new();
-            self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).insert(j.id, token.clone());
+            self.inner
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(j.id, token.clone());
             let me = self.clone();
             let job = store.job(j.id)?;
             tokio::spawn(async move {
                 let mut outcome = runner::run(&me, &job, token).await;
-                if outcome.status == JobStatus::Canceled && me.inner.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
-                    outcome = runner::Outcome::failed(outcome.exit_code, "interrupted: the server shut down while the job was running");
+                if outcome.status == JobStatus::Canceled
+                    && me
+                        .inner
+                        .shutting_down
+                        .load(std::sync::atomic::Ordering::SeqCst)
+                {
+                    outcome = runner::Outcome::failed(
+                        outcome.exit_code,
+                        "interrupted: the server shut down while the job was running",
+                    );
                 }
-                if let Err(e) = me.finish(job.id, outcome.status, outcome.exit_code, &outcome.explanation) {
+                if let Err(e) = me.finish(
+                    job.id,
+                    outcome.status,
+                    outcome.exit_code,
+                    &outcome.explanation,
+                ) {
                     tracing::error!(job = %job.id, error = %e, "cannot record job outcome");
                 }
                 // Only now: shutdown waits for this map to empty, so the outcome is stored first.
-                me.inner.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
+                me.inner
+                    .running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&job.id);
             });
         }
         Ok(())
@@ -283,8 +358,13 @@ impl Executor {
 
     fn set_waiting(&self, j: &Job) -> Result<(), StoreError> {
         if j.status == JobStatus::Pending {
-            self.inner.store.set_job_status(j.id, JobStatus::Waiting, None, "")?;
-            self.emit(JobEvent::Status { job: j.id, status: JobStatus::Waiting });
+            self.inner
+                .store
+                .set_job_status(j.id, JobStatus::Waiting, None, "")?;
+            self.emit(JobEvent::Status {
+                job: j.id,
+                status: JobStatus::Waiting,
+            });
         }
         Ok(())
     }

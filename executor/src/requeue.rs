@@ -34,9 +34,15 @@ impl Executor {
             return Err(RequeueError::StillRunning(id));
         }
         if old.job_type == JobType::Restore {
-            return Err(RequeueError::Unsupported("restore jobs are started from the catalog, not relaunched".into()));
+            return Err(RequeueError::Unsupported(
+                "restore jobs are started from the catalog, not relaunched".into(),
+            ));
         }
-        let archive_name = if old.job_type == JobType::Job { String::new() } else { old.archive_name.clone() };
+        let archive_name = if old.job_type == JobType::Job {
+            String::new()
+        } else {
+            old.archive_name.clone()
+        };
         let extra_vars = old.extra_vars.clone();
         Ok(self.enqueue(NewJob {
             name: old.name.clone(),
@@ -57,7 +63,10 @@ impl Executor {
         let store = &self.inner.store;
         let policy = store.policy(id)?;
         if !policy.retention.is_set() {
-            return Err(RequeueError::Unsupported(format!("policy {:?} sets no keep_* value: nothing to prune by", policy.name)));
+            return Err(RequeueError::Unsupported(format!(
+                "policy {:?} sets no keep_* value: nothing to prune by",
+                policy.name
+            )));
         }
         let mut jobs = Vec::new();
         for cid in &policy.clients {
@@ -79,10 +88,23 @@ impl Executor {
     }
 
     /// Queues `borg check` of a repository.
-    pub fn check_repository(&self, id: RepositoryId, opts: CheckOptions, by: Option<UserId>) -> Result<Job, RequeueError> {
+    pub fn check_repository(
+        &self,
+        id: RepositoryId,
+        opts: CheckOptions,
+        by: Option<UserId>,
+    ) -> Result<Job, RequeueError> {
         let repo = self.inner.store.repository(id)?;
         Ok(self.enqueue(NewJob {
-            name: format!("Check repository {}{}", repo.name, if opts.verify_data { " (verify data)" } else { "" }),
+            name: format!(
+                "Check repository {}{}",
+                repo.name,
+                if opts.verify_data {
+                    " (verify data)"
+                } else {
+                    ""
+                }
+            ),
             job_type: JobType::Check,
             policy: None,
             client: None,

@@ -17,13 +17,25 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     pub fn ok(why: impl Into<String>) -> Self {
-        Outcome { status: JobStatus::Successful, exit_code: Some(0), explanation: why.into() }
+        Outcome {
+            status: JobStatus::Successful,
+            exit_code: Some(0),
+            explanation: why.into(),
+        }
     }
     pub fn failed(code: Option<i32>, why: impl Into<String>) -> Self {
-        Outcome { status: JobStatus::Failed, exit_code: code, explanation: why.into() }
+        Outcome {
+            status: JobStatus::Failed,
+            exit_code: code,
+            explanation: why.into(),
+        }
     }
     pub fn error(why: impl Into<String>) -> Self {
-        Outcome { status: JobStatus::Error, exit_code: None, explanation: why.into() }
+        Outcome {
+            status: JobStatus::Error,
+            exit_code: None,
+            explanation: why.into(),
+        }
     }
 }
 
@@ -37,8 +49,18 @@ pub(crate) struct JobLog<'a> {
 impl JobLog<'_> {
     pub fn line(&self, stream: &str, text: &str) {
         let text = crate::scrub::scrub(text, &self.secrets);
-        match self.ex.inner.store.append_job_output(self.job, stream, std::slice::from_ref(&text)) {
-            Ok(seq) => self.ex.emit(JobEvent::Output { job: self.job, seq, stream: stream.into(), text }),
+        match self
+            .ex
+            .inner
+            .store
+            .append_job_output(self.job, stream, std::slice::from_ref(&text))
+        {
+            Ok(seq) => self.ex.emit(JobEvent::Output {
+                job: self.job,
+                seq,
+                stream: stream.into(),
+                text,
+            }),
             Err(e) => tracing::error!(job = %self.job, error = %e, "cannot store job output"),
         }
     }
@@ -119,7 +141,10 @@ pub(crate) async fn run_logged(
 }
 
 /// Streams stderr into the job log; returns the first 200 lines.
-pub(crate) async fn log_stderr(log: &JobLog<'_>, stderr: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>) -> Vec<String> {
+pub(crate) async fn log_stderr(
+    log: &JobLog<'_>,
+    stderr: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+) -> Vec<String> {
     let mut head = Vec::new();
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(l)) = lines.next_line().await {
@@ -138,14 +163,22 @@ async fn stop(p: &mut Process) {
 /// Turns a command error into the job's outcome.
 pub(crate) fn run_error_outcome(e: RunError) -> Outcome {
     match e {
-        RunError::Canceled => Outcome { status: JobStatus::Canceled, exit_code: None, explanation: "canceled".into() },
+        RunError::Canceled => Outcome {
+            status: JobStatus::Canceled,
+            exit_code: None,
+            explanation: "canceled".into(),
+        },
         RunError::Transport(t) => Outcome::error(t.to_string()),
     }
 }
 
 /// Runs a job of any type.
 pub(crate) async fn run(ex: &Executor, job: &Job, cancel: CancellationToken) -> Outcome {
-    let log = JobLog { ex, job: job.id, secrets: Vec::new() };
+    let log = JobLog {
+        ex,
+        job: job.id,
+        secrets: Vec::new(),
+    };
     log.info(&format!("job {} ({}) started", job.id, job.job_type));
     let outcome = match job.job_type {
         JobType::Job => crate::jobs::backup(ex, job, &cancel).await,
@@ -156,6 +189,15 @@ pub(crate) async fn run(ex: &Executor, job: &Job, cancel: CancellationToken) -> 
         JobType::Check => crate::jobs::check(ex, job, &cancel).await,
         other => Outcome::error(format!("job type {other} is not implemented yet")),
     };
-    log.info(&format!("job {} {}{}", job.id, outcome.status, if outcome.explanation.is_empty() { String::new() } else { format!(": {}", outcome.explanation) }));
+    log.info(&format!(
+        "job {} {}{}",
+        job.id,
+        outcome.status,
+        if outcome.explanation.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", outcome.explanation)
+        }
+    ));
     outcome
 }

@@ -21,7 +21,10 @@ mod tests {
     #[test]
     fn secrets_are_masked() {
         let s = [Secret::new("hunter22")];
-        assert_eq!(scrub("passphrase hunter22 is wrong", &s), "passphrase ******** is wrong");
+        assert_eq!(
+            scrub("passphrase hunter22 is wrong", &s),
+            "passphrase ******** is wrong"
+        );
         assert_eq!(scrub("nothing here", &s), "nothing here");
     }
 }

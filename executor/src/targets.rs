@@ -19,13 +19,19 @@ pub(crate) fn is_local(hostname: &str) -> bool {
 }
 
 fn backup_user(ex: &Executor) -> String {
-    ex.inner.store.setting(SETTING_BACKUP_USER).ok().flatten().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| "root".into())
+    ex.inner
+        .store
+        .setting(SETTING_BACKUP_USER)
+        .ok()
+        .flatten()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "root".into())
 }
 
 fn server_key(ex: &Executor) -> Result<Arc<ClientKey>, String> {
-    load_server_key(&ex.inner.store)
-        .map(Arc::new)
-        .map_err(|e| format!("the server's SSH key is not usable ({e}): generate or import one in the settings"))
+    load_server_key(&ex.inner.store).map(Arc::new).map_err(|e| {
+        format!("the server's SSH key is not usable ({e}): generate or import one in the settings")
+    })
 }
 
 fn ssh(ex: &Executor, host: &str, port: u16, user: &str) -> Result<SshTarget, String> {
@@ -34,7 +40,10 @@ fn ssh(ex: &Executor, host: &str, port: u16, user: &str) -> Result<SshTarget, St
 }
 
 fn local_env(ex: &Executor, passphrase: Option<Secret>) -> BorgEnv {
-    BorgEnv { base_dir: Some(ex.inner.opts.local_borg_base_dir.display().to_string()), passphrase }
+    BorgEnv {
+        base_dir: Some(ex.inner.opts.local_borg_base_dir.display().to_string()),
+        passphrase,
+    }
 }
 
 /// The host that holds a repository.
@@ -47,17 +56,35 @@ pub(crate) struct RepoSide {
     pub env: BorgEnv,
 }
 
-pub(crate) fn repo_side(ex: &Executor, repo: &Repository, passphrase: Option<Secret>) -> Result<RepoSide, String> {
-    let location = RepoLocation::parse(&repo.path).ok_or_else(|| format!("repository path {:?} is not a borg location", repo.path))?;
+pub(crate) fn repo_side(
+    ex: &Executor,
+    repo: &Repository,
+    passphrase: Option<Secret>,
+) -> Result<RepoSide, String> {
+    let location = RepoLocation::parse(&repo.path)
+        .ok_or_else(|| format!("repository path {:?} is not a borg location", repo.path))?;
     match &location {
-        RepoLocation::Local { path } => Ok(RepoSide { transport: Transport::Local, path: path.clone(), env: local_env(ex, passphrase), location }),
-        RepoLocation::Remote { user, host, port, path } => {
+        RepoLocation::Local { path } => Ok(RepoSide {
+            transport: Transport::Local,
+            path: path.clone(),
+            env: local_env(ex, passphrase),
+            location,
+        }),
+        RepoLocation::Remote {
+            user,
+            host,
+            port,
+            path,
+        } => {
             let user = user.clone().unwrap_or_else(|| backup_user(ex));
             let target = ssh(ex, host, port.unwrap_or(22), &user)?;
             Ok(RepoSide {
                 transport: Transport::Ssh(target),
                 path: path.clone(),
-                env: BorgEnv { base_dir: None, passphrase },
+                env: BorgEnv {
+                    base_dir: None,
+                    passphrase,
+                },
                 location,
             })
         }
@@ -65,11 +92,18 @@ pub(crate) fn repo_side(ex: &Executor, repo: &Repository, passphrase: Option<Sec
 }
 
 /// The transport that reaches a client (agent forwarding for push-mode backups).
-pub(crate) fn client_transport(ex: &Executor, client: &Client, forward_agent: bool) -> Result<Transport, String> {
+pub(crate) fn client_transport(
+    ex: &Executor,
+    client: &Client,
+    forward_agent: bool,
+) -> Result<Transport, String> {
     if is_local(&client.hostname) {
         return Ok(Transport::Local);
     }
-    Ok(Transport::Ssh(ssh(ex, &client.hostname, client.port, &backup_user(ex))?.with_agent_forwarding(forward_agent)))
+    Ok(Transport::Ssh(
+        ssh(ex, &client.hostname, client.port, &backup_user(ex))?
+            .with_agent_forwarding(forward_agent),
+    ))
 }
 
 /// How `borg create` runs on a client.
@@ -115,7 +149,12 @@ impl ClientSide {
     /// backup user is not root.
     pub fn wrap(&self, mut cmd: RemoteCommand) -> RemoteCommand {
         if let Some(k) = &self.known_host {
-            let mut argv = vec!["sh".to_string(), "-c".to_string(), RSH_WRAPPER.to_string(), "sh".to_string()];
+            let mut argv = vec![
+                "sh".to_string(),
+                "-c".to_string(),
+                RSH_WRAPPER.to_string(),
+                "sh".to_string(),
+            ];
             argv.append(&mut cmd.argv);
             cmd.argv = argv;
             cmd = cmd.env("CYBORG_REPOSITORY_HOST_KEY", k.clone());
@@ -138,44 +177,89 @@ impl PullHop {
         let inner_line = match inner.shell_line() {
             Ok(l) => l,
             // Unquotable (NUL byte): let the shell report it.
-            Err(e) => return RemoteCommand::new(["sh", "-c", "echo \"$1\" >&2; exit 2", "sh", &e.to_string()]),
+            Err(e) => {
+                return RemoteCommand::new([
+                    "sh",
+                    "-c",
+                    "echo \"$1\" >&2; exit 2",
+                    "sh",
+                    &e.to_string(),
+                ])
+            }
         };
         let secrets = if inner.secret_env.is_empty() {
             ":".to_string()
         } else {
-            let vars: Vec<String> = inner.secret_env.iter().map(|(k, _)| format!("\"${k}\"")).collect();
+            let vars: Vec<String> = inner
+                .secret_env
+                .iter()
+                .map(|(k, _)| format!("\"${k}\""))
+                .collect();
             format!("printf '%s\\n' {}", vars.join(" "))
         };
         let script = PULL_SCRIPT.replace("SECRETS", &secrets);
         let mut argv = vec!["sh".to_string(), "-c".to_string(), script, "sh".to_string()];
         argv.extend([
             "-R".to_string(),
-            format!("127.0.0.1:{}:{}:{}", self.tunnel_port, self.repo_host, self.repo_port),
+            format!(
+                "127.0.0.1:{}:{}:{}",
+                self.tunnel_port, self.repo_host, self.repo_port
+            ),
             "-p".to_string(),
             self.client_port.to_string(),
             format!("{}@{}", self.client_user, self.client_host),
             inner_line,
         ]);
-        let mut outer = RemoteCommand::new(argv).env("CYBORG_CLIENT_HOST_KEY", self.client_key.clone());
+        let mut outer =
+            RemoteCommand::new(argv).env("CYBORG_CLIENT_HOST_KEY", self.client_key.clone());
         outer.secret_env = inner.secret_env;
         outer
     }
 }
 
 /// Pins a host's key by connecting once, when it has none yet.
-async fn pinned_key(ex: &Executor, transport: &Transport, host: &str, port: u16) -> Result<String, String> {
-    if let Some(k) = ex.inner.store.host_key(host, port).map_err(|e| e.to_string())? {
+async fn pinned_key(
+    ex: &Executor,
+    transport: &Transport,
+    host: &str,
+    port: u16,
+) -> Result<String, String> {
+    if let Some(k) = ex
+        .inner
+        .store
+        .host_key(host, port)
+        .map_err(|e| e.to_string())?
+    {
         return Ok(k.public_key);
     }
-    let mut p = transport.spawn(&RemoteCommand::new(["true"])).await.map_err(|e| e.to_string())?;
+    let mut p = transport
+        .spawn(&RemoteCommand::new(["true"]))
+        .await
+        .map_err(|e| e.to_string())?;
     p.wait().await.map_err(|e| e.to_string())?;
-    Ok(ex.inner.store.host_key(host, port).map_err(|e| e.to_string())?.ok_or(format!("the host key of {host} was not pinned"))?.public_key)
+    Ok(ex
+        .inner
+        .store
+        .host_key(host, port)
+        .map_err(|e| e.to_string())?
+        .ok_or(format!("the host key of {host} was not pinned"))?
+        .public_key)
 }
 
 /// Pull mode: the repository host connects to the client and gives it a reverse tunnel back,
 /// so the client needs neither a route to nor credentials for the repository host.
-pub(crate) async fn pull_side(ex: &Executor, client: &Client, repo: &RepoSide) -> Result<ClientSide, String> {
-    let RepoLocation::Remote { user, host, port, path } = &repo.location else {
+pub(crate) async fn pull_side(
+    ex: &Executor,
+    client: &Client,
+    repo: &RepoSide,
+) -> Result<ClientSide, String> {
+    let RepoLocation::Remote {
+        user,
+        host,
+        port,
+        path,
+    } = &repo.location
+    else {
         return Err("pull mode needs a repository on a repository host (user@host:path)".into());
     };
     if is_local(&client.hostname) {
@@ -190,11 +274,19 @@ pub(crate) async fn pull_side(ex: &Executor, client: &Client, repo: &RepoSide) -
         return Err("pull mode needs an SSH connection to the repository host".into());
     };
     let tunnel_port = 20000 + (rand_port_offset() % 20000);
-    let tunneled = RepoLocation::Remote { user: Some(user.clone()), host: "127.0.0.1".into(), port: Some(tunnel_port), path: path.clone() };
+    let tunneled = RepoLocation::Remote {
+        user: Some(user.clone()),
+        host: "127.0.0.1".into(),
+        port: Some(tunnel_port),
+        path: path.clone(),
+    };
     Ok(ClientSide {
         transport: Transport::Ssh(target.clone().with_agent_forwarding(true)),
         repo_url: tunneled.ssh_url(&user),
-        env: BorgEnv { base_dir: None, passphrase: repo.env.passphrase.clone() },
+        env: BorgEnv {
+            base_dir: None,
+            passphrase: repo.env.passphrase.clone(),
+        },
         known_host: Some(repo_key),
         sudo: backup_user(ex) != "root",
         pull: Some(PullHop {
@@ -212,11 +304,20 @@ pub(crate) async fn pull_side(ex: &Executor, client: &Client, repo: &RepoSide) -
 fn rand_port_offset() -> u16 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     (h.finish() % u64::from(u16::MAX)) as u16
 }
 
-pub(crate) async fn client_side(ex: &Executor, client: &Client, repo: &RepoSide) -> Result<ClientSide, String> {
+pub(crate) async fn client_side(
+    ex: &Executor,
+    client: &Client,
+    repo: &RepoSide,
+) -> Result<ClientSide, String> {
     let local_client = is_local(&client.hostname);
     let sudo = !local_client && backup_user(ex) != "root";
     match &repo.location {

@@ -35,13 +35,22 @@ pub enum TransportError {
     #[error("{host} refused the server's ssh key for user {user}: add the server's public key to that user's authorized_keys")]
     AuthRefused { host: String, user: String },
     #[error("ssh host key of {host} changed: pinned {expected}, presented {got}; if the change is expected, accept the new key through the API")]
-    HostKeyChanged { host: String, expected: String, got: String },
+    HostKeyChanged {
+        host: String,
+        expected: String,
+        got: String,
+    },
 }
 
 impl TransportError {
     /// Whether trying again later may help (network trouble) or not (bad command).
     pub fn is_transient(&self) -> bool {
-        matches!(self, TransportError::Lost { .. } | TransportError::Spawn { .. } | TransportError::Unreachable { .. })
+        matches!(
+            self,
+            TransportError::Lost { .. }
+                | TransportError::Spawn { .. }
+                | TransportError::Unreachable { .. }
+        )
     }
 }
 
@@ -58,7 +67,9 @@ fn check_env_name(name: &str) -> Result<(), TransportError> {
     if ok {
         Ok(())
     } else {
-        Err(TransportError::Invalid(format!("bad environment variable name {name:?}")))
+        Err(TransportError::Invalid(format!(
+            "bad environment variable name {name:?}"
+        )))
     }
 }
 
@@ -68,7 +79,10 @@ impl RemoteCommand {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        RemoteCommand { argv: argv.into_iter().map(Into::into).collect(), ..Default::default() }
+        RemoteCommand {
+            argv: argv.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        }
     }
 
     pub fn env(mut self, k: &str, v: impl Into<String>) -> Self {
@@ -110,7 +124,9 @@ impl RemoteCommand {
         let mut out = Vec::new();
         for (k, v) in &self.secret_env {
             if v.expose().contains(['\n', '\0']) {
-                return Err(TransportError::Invalid(format!("secret {k} contains a line break or NUL")));
+                return Err(TransportError::Invalid(format!(
+                    "secret {k} contains a line break or NUL"
+                )));
             }
             out.extend_from_slice(v.expose().as_bytes());
             out.push(b'\n');
@@ -120,7 +136,11 @@ impl RemoteCommand {
 
     /// A human-readable form for job logs: the argument list, never the secrets.
     pub fn display(&self) -> String {
-        self.argv.iter().map(|a| quote(a).unwrap_or_else(|_| a.clone())).collect::<Vec<_>>().join(" ")
+        self.argv
+            .iter()
+            .map(|a| quote(a).unwrap_or_else(|_| a.clone()))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -163,11 +183,10 @@ struct LocalProcess {
 impl ProcessControl for LocalProcess {
     fn wait(&mut self) -> BoxFuture<'_, Result<i32, TransportError>> {
         Box::pin(async move {
-            let st = self
-                .child
-                .wait()
-                .await
-                .map_err(|e| TransportError::Lost { host: self.host.clone(), reason: e.to_string() })?;
+            let st = self.child.wait().await.map_err(|e| TransportError::Lost {
+                host: self.host.clone(),
+                reason: e.to_string(),
+            })?;
             use std::os::unix::process::ExitStatusExt;
             Ok(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)))
         })
@@ -178,8 +197,16 @@ impl ProcessControl for LocalProcess {
             if let Some(pid) = self.child.id() {
                 // The command leads its own process group: signal all of it (a pipeline's
                 // producer and borg alike).
-                let _ = Command::new("kill").arg("-TERM").arg("--").arg(format!("-{pid}")).status().await;
-                if tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait()).await.is_ok() {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg("--")
+                    .arg(format!("-{pid}"))
+                    .status()
+                    .await;
+                if tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait())
+                    .await
+                    .is_ok()
+                {
                     return;
                 }
             }
@@ -221,17 +248,36 @@ impl Transport {
                     .stderr(Stdio::piped())
                     .kill_on_drop(true)
                     .spawn()
-                    .map_err(|e| TransportError::Spawn { host: host.clone(), reason: e.to_string() })?;
-                let mut stdin = child.stdin.take().ok_or_else(|| TransportError::Spawn { host: host.clone(), reason: "no stdin".into() })?;
+                    .map_err(|e| TransportError::Spawn {
+                        host: host.clone(),
+                        reason: e.to_string(),
+                    })?;
+                let mut stdin = child.stdin.take().ok_or_else(|| TransportError::Spawn {
+                    host: host.clone(),
+                    reason: "no stdin".into(),
+                })?;
                 // Secrets are tiny: the pipe buffer takes them without blocking.
                 stdin
                     .write_all(&payload)
                     .await
-                    .map_err(|e| TransportError::Spawn { host: host.clone(), reason: format!("writing stdin: {e}") })?;
+                    .map_err(|e| TransportError::Spawn {
+                        host: host.clone(),
+                        reason: format!("writing stdin: {e}"),
+                    })?;
                 drop(stdin);
-                let stdout = child.stdout.take().ok_or_else(|| TransportError::Spawn { host: host.clone(), reason: "no stdout".into() })?;
-                let stderr = child.stderr.take().ok_or_else(|| TransportError::Spawn { host: host.clone(), reason: "no stderr".into() })?;
-                Ok(Process { stdout: Box::pin(stdout), stderr: Box::pin(stderr), control: Box::new(LocalProcess { child, host }) })
+                let stdout = child.stdout.take().ok_or_else(|| TransportError::Spawn {
+                    host: host.clone(),
+                    reason: "no stdout".into(),
+                })?;
+                let stderr = child.stderr.take().ok_or_else(|| TransportError::Spawn {
+                    host: host.clone(),
+                    reason: "no stderr".into(),
+                })?;
+                Ok(Process {
+                    stdout: Box::pin(stdout),
+                    stderr: Box::pin(stderr),
+                    control: Box::new(LocalProcess { child, host }),
+                })
             }
             Transport::Ssh(target) => target.spawn(&line, &payload).await,
         }
@@ -247,10 +293,21 @@ mod tests {
     async fn metacharacters_are_passed_literally_and_secrets_via_stdin() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("pwned");
-        let evil = format!("x; touch {}; $(touch {}) `touch {}`", marker.display(), marker.display(), marker.display());
-        let cmd = RemoteCommand::new(["sh", "-c", "printf '%s|%s|%s' \"$1\" \"$SECRET\" \"$PLAIN\"", "sh", &evil])
-            .env("PLAIN", "a b'c")
-            .secret("SECRET", Secret::new("top secret"));
+        let evil = format!(
+            "x; touch {}; $(touch {}) `touch {}`",
+            marker.display(),
+            marker.display(),
+            marker.display()
+        );
+        let cmd = RemoteCommand::new([
+            "sh",
+            "-c",
+            "printf '%s|%s|%s' \"$1\" \"$SECRET\" \"$PLAIN\"",
+            "sh",
+            &evil,
+        ])
+        .env("PLAIN", "a b'c")
+        .secret("SECRET", Secret::new("top secret"));
         assert!(!cmd.shell_line().unwrap().contains("top secret"));
         let mut p = Transport::Local.spawn(&cmd).await.unwrap();
         let mut out = String::new();
@@ -262,9 +319,15 @@ mod tests {
 
     #[tokio::test]
     async fn exit_codes_are_truthful() {
-        let mut p = Transport::Local.spawn(&RemoteCommand::new(["sh", "-c", "exit 3"])).await.unwrap();
+        let mut p = Transport::Local
+            .spawn(&RemoteCommand::new(["sh", "-c", "exit 3"]))
+            .await
+            .unwrap();
         assert_eq!(p.wait().await.unwrap(), 3);
-        let mut p = Transport::Local.spawn(&RemoteCommand::new(["/nonexistent/cmd"])).await.unwrap();
+        let mut p = Transport::Local
+            .spawn(&RemoteCommand::new(["/nonexistent/cmd"]))
+            .await
+            .unwrap();
         assert_eq!(p.wait().await.unwrap(), 127);
     }
 }

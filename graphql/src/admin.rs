@@ -9,8 +9,14 @@ use executor::ssh;
 
 /// Settings an administrator may change, with their validation.
 const SETTINGS: &[(&str, &str)] = &[
-    ("backup_user", "user the server logs in as on clients (root, or a user with sudo)"),
-    ("url", "the URL clients and browsers use to reach this server"),
+    (
+        "backup_user",
+        "user the server logs in as on clients (root, or a user with sudo)",
+    ),
+    (
+        "url",
+        "the URL clients and browsers use to reach this server",
+    ),
 ];
 
 #[derive(SimpleObject)]
@@ -50,13 +56,18 @@ impl From<store::HostKey> for HostKey {
 fn key_error(e: ssh::KeyError) -> ApiError {
     match e {
         ssh::KeyError::Invalid(m) => ApiError::field("privateKey", m),
-        ssh::KeyError::Passphrase | ssh::KeyError::NeedsPassphrase => ApiError::field("passphrase", e.to_string()),
+        ssh::KeyError::Passphrase | ssh::KeyError::NeedsPassphrase => {
+            ApiError::field("passphrase", e.to_string())
+        }
         other => ApiError::Internal(other.to_string()),
     }
 }
 
 fn check_port(port: i32) -> ApiResult<u16> {
-    Ok(u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| ApiError::field("port", "must be between 1 and 65535"))?)
+    Ok(u16::try_from(port)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| ApiError::field("port", "must be between 1 and 65535"))?)
 }
 
 #[derive(Default)]
@@ -74,7 +85,12 @@ impl AdminQuery {
     /// SSH host keys pinned on first connection, with any changed key awaiting acceptance.
     async fn host_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<HostKey>> {
         user(ctx)?;
-        Ok(services(ctx).store.host_keys()?.into_iter().map(HostKey::from).collect())
+        Ok(services(ctx)
+            .store
+            .host_keys()?
+            .into_iter()
+            .map(HostKey::from)
+            .collect())
     }
 
     /// Instance settings (secrets masked).
@@ -105,43 +121,87 @@ impl AdminMutation {
     /// its public key. The private key is stored encrypted, protected by a random passphrase.
     async fn generate_ssh_key(&self, ctx: &Context<'_>) -> ApiResult<String> {
         admin(ctx)?;
-        ssh::generate_server_key(&services(ctx).store, "cyborgbackup").map_err(|e| key_error(e).into())
+        ssh::generate_server_key(&services(ctx).store, "cyborgbackup")
+            .map_err(|e| key_error(e).into())
     }
 
     /// Imports an existing OpenSSH private key (with its passphrase, if it has one).
-    async fn import_ssh_key(&self, ctx: &Context<'_>, private_key: String, passphrase: Option<String>) -> ApiResult<String> {
+    async fn import_ssh_key(
+        &self,
+        ctx: &Context<'_>,
+        private_key: String,
+        passphrase: Option<String>,
+    ) -> ApiResult<String> {
         admin(ctx)?;
         if private_key.len() > 64 * 1024 {
             return Err(ApiError::field("privateKey", "must be at most 64 KiB").into());
         }
         let pass = passphrase.filter(|p| !p.is_empty()).map(model::Secret::new);
-        ssh::import_server_key(&services(ctx).store, &private_key, pass.as_ref()).map_err(|e| key_error(e).into())
+        ssh::import_server_key(&services(ctx).store, &private_key, pass.as_ref())
+            .map_err(|e| key_error(e).into())
     }
 
     /// Accepts the changed host key a host presented (after checking it out of band).
-    async fn accept_host_key(&self, ctx: &Context<'_>, host: String, port: i32) -> ApiResult<HostKey> {
+    async fn accept_host_key(
+        &self,
+        ctx: &Context<'_>,
+        host: String,
+        port: i32,
+    ) -> ApiResult<HostKey> {
         let u = admin(ctx)?;
         let port = check_port(port)?;
-        Ok(services(ctx).store.accept_host_key(&host, port, &u.email)?.into())
+        Ok(services(ctx)
+            .store
+            .accept_host_key(&host, port, &u.email)?
+            .into())
     }
 
     /// Changes one instance setting.
-    async fn update_setting(&self, ctx: &Context<'_>, key: String, value: String) -> ApiResult<Setting> {
+    async fn update_setting(
+        &self,
+        ctx: &Context<'_>,
+        key: String,
+        value: String,
+    ) -> ApiResult<Setting> {
         admin(ctx)?;
         let Some((k, d)) = SETTINGS.iter().find(|(k, _)| *k == key) else {
             let known: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
-            return Err(ApiError::field("key", format!("unknown setting {key:?}: expected one of {}", known.join(", "))).into());
+            return Err(ApiError::field(
+                "key",
+                format!(
+                    "unknown setting {key:?}: expected one of {}",
+                    known.join(", ")
+                ),
+            )
+            .into());
         };
         if *k == "backup_user" {
-            let ok = !value.is_empty() && value.len() <= 32 && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            let ok = !value.is_empty()
+                && value.len() <= 32
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
             if !ok {
-                return Err(ApiError::field("value", "backup_user must be a user name (letters, digits, '_', '-', '.')").into());
+                return Err(ApiError::field(
+                    "value",
+                    "backup_user must be a user name (letters, digits, '_', '-', '.')",
+                )
+                .into());
             }
         }
         if value.len() > 4096 || value.chars().any(char::is_control) {
-            return Err(ApiError::field("value", "must be at most 4096 characters without control characters").into());
+            return Err(ApiError::field(
+                "value",
+                "must be at most 4096 characters without control characters",
+            )
+            .into());
         }
         services(ctx).store.set_setting(k, &value)?;
-        Ok(Setting { key: k.to_string(), value, is_secret: false, description: d.to_string() })
+        Ok(Setting {
+            key: k.to_string(),
+            value,
+            is_secret: false,
+            description: d.to_string(),
+        })
     }
 }

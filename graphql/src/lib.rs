@@ -73,7 +73,10 @@ pub(crate) fn user<'a>(ctx: &Context<'a>) -> Result<&'a AuthUser, errors::GqlErr
 
 /// Resolves the token of a websocket's connection_init payload (`authorization: "Bearer …"`
 /// or `token: "…"`) to the data subscriptions run with.
-pub fn connection_data(store: &Store, payload: &serde_json::Value) -> Result<async_graphql::Data, String> {
+pub fn connection_data(
+    store: &Store,
+    payload: &serde_json::Value,
+) -> Result<async_graphql::Data, String> {
     let raw = payload
         .get("authorization")
         .or_else(|| payload.get("Authorization"))

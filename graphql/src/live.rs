@@ -51,23 +51,44 @@ pub struct Subscription;
 #[Subscription]
 impl Subscription {
     /// Status changes of one job, or of every job when `job` is omitted.
-    async fn job_status(&self, ctx: &Context<'_>, job: Option<i64>) -> Result<impl Stream<Item = JobStatusEvent>, GqlError> {
+    async fn job_status(
+        &self,
+        ctx: &Context<'_>,
+        job: Option<i64>,
+    ) -> Result<impl Stream<Item = JobStatusEvent>, GqlError> {
         user(ctx)?;
         let rx = services(ctx).executor.subscribe();
         Ok(events(rx, move |ev| match ev {
             JobEvent::Status { job: id, status } if job.is_none_or(|j| j == id.0) => {
-                Some(JobStatusEvent { job_id: id.0, status: status.to_string() })
+                Some(JobStatusEvent {
+                    job_id: id.0,
+                    status: status.to_string(),
+                })
             }
             _ => None,
         }))
     }
 
     /// Output lines of one job as they are printed.
-    async fn job_output(&self, ctx: &Context<'_>, job: i64) -> Result<impl Stream<Item = JobOutputEvent>, GqlError> {
+    async fn job_output(
+        &self,
+        ctx: &Context<'_>,
+        job: i64,
+    ) -> Result<impl Stream<Item = JobOutputEvent>, GqlError> {
         user(ctx)?;
         let rx = services(ctx).executor.subscribe();
         Ok(events(rx, move |ev| match ev {
-            JobEvent::Output { job: id, seq, stream, text } if id.0 == job => Some(JobOutputEvent { job_id: id.0, seq, stream, text }),
+            JobEvent::Output {
+                job: id,
+                seq,
+                stream,
+                text,
+            } if id.0 == job => Some(JobOutputEvent {
+                job_id: id.0,
+                seq,
+                stream,
+                text,
+            }),
             _ => None,
         }))
     }

@@ -27,9 +27,12 @@ impl CoreMutation {
         password: String,
     ) -> ApiResult<LoginResult> {
         let s = &services(ctx).store;
-        let u = s
-            .verify_login(email.trim(), &password)?
-            .ok_or_else(|| ApiError::Validation(ValidationErrors::single("password", "wrong email or password")))?;
+        let u = s.verify_login(email.trim(), &password)?.ok_or_else(|| {
+            ApiError::Validation(ValidationErrors::single(
+                "password",
+                "wrong email or password",
+            ))
+        })?;
         let (_, token) = s.create_token(
             u.id,
             TokenKind::Session,
@@ -258,21 +261,37 @@ impl CoreMutation {
     /// Runs a finished job again (a backup job makes a new archive).
     async fn relaunch_job(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
         let u = user(ctx)?;
-        Ok(services(ctx).executor.relaunch_job(JobId(id), Some(u.id)).map_err(requeue_error)?.into())
+        Ok(services(ctx)
+            .executor
+            .relaunch_job(JobId(id), Some(u.id))
+            .map_err(requeue_error)?
+            .into())
     }
 
     /// Prunes (then compacts) every client's archives of a policy by its keep_* values now.
     async fn prune_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Vec<objects::Job>> {
         let u = admin(ctx)?;
-        let jobs = services(ctx).executor.prune_policy(PolicyId(id), Some(u.id)).map_err(requeue_error)?;
+        let jobs = services(ctx)
+            .executor
+            .prune_policy(PolicyId(id), Some(u.id))
+            .map_err(requeue_error)?;
         Ok(jobs.into_iter().map(objects::Job::from).collect())
     }
 
     /// Queues an integrity check (`borg check`, with `--verify-data` when asked).
-    async fn check_repository(&self, ctx: &Context<'_>, id: i64, #[graphql(default)] verify_data: bool) -> ApiResult<objects::Job> {
+    async fn check_repository(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        #[graphql(default)] verify_data: bool,
+    ) -> ApiResult<objects::Job> {
         let u = admin(ctx)?;
         let opts = executor::CheckOptions { verify_data };
-        Ok(services(ctx).executor.check_repository(RepositoryId(id), opts, Some(u.id)).map_err(requeue_error)?.into())
+        Ok(services(ctx)
+            .executor
+            .check_repository(RepositoryId(id), opts, Some(u.id))
+            .map_err(requeue_error)?
+            .into())
     }
 }
 

@@ -227,7 +227,8 @@ impl From<model::Policy> for Policy {
             uuid: p.audit.uuid,
             name: p.name,
             policy_type: p.policy_type.to_string(),
-            extra_vars: p.extra_vars,
+            // Database passwords are write-only: read back masked.
+            extra_vars: model::policy_type::redact_extra_vars(&p.extra_vars),
             client_ids: p.clients.iter().map(|c| c.0).collect(),
             repository_id: p.repository.0,
             schedule_id: p.schedule.0,

@@ -7,14 +7,21 @@ pub enum RepoLocation {
     /// An absolute path on the server itself.
     Local { path: String },
     /// A path on a repository host reached over SSH.
-    Remote { user: Option<String>, host: String, port: Option<u16>, path: String },
+    Remote {
+        user: Option<String>,
+        host: String,
+        port: Option<u16>,
+        path: String,
+    },
 }
 
 impl RepoLocation {
     /// Parses a validated repository path (see `check_repository_path`).
     pub fn parse(s: &str) -> Option<RepoLocation> {
         if s.starts_with('/') {
-            return Some(RepoLocation::Local { path: s.to_string() });
+            return Some(RepoLocation::Local {
+                path: s.to_string(),
+            });
         }
         let (user_host, port, path) = if let Some(rest) = s.strip_prefix("ssh://") {
             let (authority, p) = rest.split_once('/')?;
@@ -24,7 +31,11 @@ impl RepoLocation {
                 None => format!("/{p}"),
             };
             let (uh, port) = match authority.rsplit_once(':') {
-                Some((uh, port)) if !uh.ends_with(']') || port.chars().all(|c| c.is_ascii_digit()) => (uh, Some(port.parse().ok()?)),
+                Some((uh, port))
+                    if !uh.ends_with(']') || port.chars().all(|c| c.is_ascii_digit()) =>
+                {
+                    (uh, Some(port.parse().ok()?))
+                }
                 _ => (authority, None),
             };
             (uh.to_string(), port, path)
@@ -39,7 +50,12 @@ impl RepoLocation {
         if host.is_empty() || path.is_empty() {
             return None;
         }
-        Some(RepoLocation::Remote { user, host, port, path })
+        Some(RepoLocation::Remote {
+            user,
+            host,
+            port,
+            path,
+        })
     }
 
     /// The path as seen on the host that holds the repository.
@@ -53,7 +69,12 @@ impl RepoLocation {
     pub fn ssh_url(&self, default_user: &str) -> String {
         match self {
             RepoLocation::Local { path } => path.clone(),
-            RepoLocation::Remote { user, host, port, path } => {
+            RepoLocation::Remote {
+                user,
+                host,
+                port,
+                path,
+            } => {
                 let user = user.as_deref().unwrap_or(default_user);
                 let port = port.unwrap_or(22);
                 let suffix = if path.starts_with('/') {
@@ -75,9 +96,22 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        assert_eq!(RepoLocation::parse("/srv/r"), Some(RepoLocation::Local { path: "/srv/r".into() }));
+        assert_eq!(
+            RepoLocation::parse("/srv/r"),
+            Some(RepoLocation::Local {
+                path: "/srv/r".into()
+            })
+        );
         let r = RepoLocation::parse("borg@backup:/srv/r").unwrap();
-        assert_eq!(r, RepoLocation::Remote { user: Some("borg".into()), host: "backup".into(), port: None, path: "/srv/r".into() });
+        assert_eq!(
+            r,
+            RepoLocation::Remote {
+                user: Some("borg".into()),
+                host: "backup".into(),
+                port: None,
+                path: "/srv/r".into()
+            }
+        );
         assert_eq!(r.ssh_url("root"), "ssh://borg@backup:22/srv/r");
         let r = RepoLocation::parse("ssh://root@127.0.0.10:2222/./repos/a").unwrap();
         assert_eq!(r.path_on_host(), "repos/a");

@@ -17,9 +17,11 @@ pub use archives::ArchiveSizes;
 pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
-pub use settings::SettingValue;
 pub use notify::{Channel, NewOutbox, NotifyPref, NotifyPrefs, OutboxItem};
-pub use stats::{DailySeries, DailyStat, JobOutcomeCount, SeriesStatus, SizePoint, StatsFilter, StatsGroup};
+pub use settings::SettingValue;
+pub use stats::{
+    DailySeries, DailyStat, JobOutcomeCount, SeriesStatus, SizePoint, StatsFilter, StatsGroup,
+};
 pub use users::{AuthUser, NewUser, TokenInfo, TokenKind};
 
 use chrono::{DateTime, SecondsFormat, Utc};

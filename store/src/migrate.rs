@@ -62,10 +62,15 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
     }
     let applied: std::collections::HashSet<i64> = {
         let mut st = conn.prepare("SELECT version FROM schema_migrations")?;
-        let rows = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let rows = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         rows
     };
-    let mut pending: Vec<_> = MIGRATIONS.iter().filter(|(v, _, _)| !applied.contains(v)).collect();
+    let mut pending: Vec<_> = MIGRATIONS
+        .iter()
+        .filter(|(v, _, _)| !applied.contains(v))
+        .collect();
     pending.sort_by_key(|(v, _, _)| *v);
     for (version, name, sql) in pending {
         let tx = conn.transaction()?;

@@ -165,6 +165,22 @@ impl Store {
         by: Option<UserId>,
     ) -> Result<Policy> {
         let current = self.policy(id)?;
+        // A masked secret sent back (e.g. a database password read through the API) keeps the
+        // stored value.
+        let unmasked;
+        let input = match &input.extra_vars {
+            Some(v) => {
+                unmasked = PolicyInput {
+                    extra_vars: Some(model::policy_type::unredact_extra_vars(
+                        v,
+                        &current.extra_vars,
+                    )),
+                    ..input.clone()
+                };
+                &unmasked
+            }
+            None => input,
+        };
         input.validate(Some(&current))?;
         self.check_policy_refs(input)?;
         let mut conn = self.conn();

@@ -1,11 +1,12 @@
 //! The HTTP face of CyBorgBackup: the axum router serving `/graphql` (POST, and GraphiQL on GET),
-//! the REST API v1 ping, and the landing page. Authentication happens here: a bearer/API token
-//! becomes the caller attached to each GraphQL request.
+//! the REST API v1 (`rest`), and the landing page. Authentication happens here: a bearer/API token
+//! becomes the caller attached to each GraphQL request; failed logins are rate limited, bodies
+//! are capped, requests time out, and CORS allows only the configured origins.
 
-mod ws;
 mod charts;
 mod metrics;
 pub mod rest;
+mod ws;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
@@ -91,13 +92,23 @@ async fn graphql_handler(
     // Failed logins are rate limited per address and email, like HTTP Basic on REST.
     let logins = graphql_login_emails(&req);
     if logins.len() > 1 {
-        return graphql_refusal(StatusCode::BAD_REQUEST, "VALIDATION", "one login per request", None);
+        return graphql_refusal(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION",
+            "one login per request",
+            None,
+        );
     }
     let login = logins.into_iter().next();
     if let Some(email) = &login {
         if let Err(secs) = limiter.check(&addr, email) {
             let msg = format!("too many failed logins: retry in {secs} seconds");
-            return graphql_refusal(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", &msg, Some(secs));
+            return graphql_refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                &msg,
+                Some(secs),
+            );
         }
     }
     let store = st.store.clone();
@@ -120,7 +131,12 @@ async fn graphql_handler(
 }
 
 async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
 }
 
 async fn ping() -> Response {

@@ -193,7 +193,7 @@ pub(crate) fn policy(store: &Store, p: Policy) -> PolicyOut {
     PolicyOut {
         base: b,
         name: p.name,
-        extra_vars: p.extra_vars,
+        extra_vars: model::policy_type::redact_extra_vars(&p.extra_vars),
         clients: p.clients.iter().map(|c| c.0).collect(),
         repository: p.repository.0,
         schedule: p.schedule.0,
