@@ -319,3 +319,97 @@ async fn a_crash_mid_job_leaves_a_failed_job_and_no_stale_lock() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn integrity_checks_run_on_demand_and_on_their_schedule() -> Result<()> {
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let src = tempfile::tempdir()?;
+    std::fs::write(src.path().join("f"), "x")?;
+    let policy = local_policy(
+        &s,
+        &token,
+        &[&src.path().display().to_string()],
+        "check passphrase",
+    )
+    .await?;
+    launch(&s, &token, policy).await?;
+    s.wait_jobs(&token, Duration::from_secs(120)).await?;
+    let repo =
+        s.ok(&token, "{ repositories { id } }", json!({})).await?["repositories"][0]["id"].clone();
+    let c = s
+        .ok(
+            &token,
+            "mutation($id: Int!) { checkRepository(id: $id, verifyData: true) { id } }",
+            json!({"id": repo}),
+        )
+        .await?;
+    let j = s
+        .wait_job_status(
+            &token,
+            c["checkRepository"]["id"].as_i64().unwrap_or(0),
+            "successful",
+            Duration::from_secs(120),
+        )
+        .await?;
+    assert!(
+        j["jobExplanation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("verified"),
+        "{j}"
+    );
+
+    let bad = s
+        .gql(
+            Some(&token),
+            r#"mutation { updateSetting(key: "ic_cron", value: "61 * * * *") { key } }"#,
+            json!({}),
+        )
+        .await?;
+    assert_eq!(bad.error_field(), Some("value"));
+    s.ok(
+        &token,
+        r#"mutation { updateSetting(key: "ic_cron", value: "* * * * *") { key } }"#,
+        json!({}),
+    )
+    .await?;
+    s.ok(
+        &token,
+        r#"mutation { updateSetting(key: "integrity_check", value: "true") { key } }"#,
+        json!({}),
+    )
+    .await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(130);
+    loop {
+        let jobs = s
+            .ok(
+                &token,
+                "{ jobs(jobType: \"check\") { id launchType status } }",
+                json!({}),
+            )
+            .await?;
+        let scheduled = jobs["jobs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|j| j["launchType"] == "scheduled");
+        if let Some(j) = scheduled {
+            s.wait_job_status(
+                &token,
+                j["id"].as_i64().unwrap_or(0),
+                "successful",
+                Duration::from_secs(120),
+            )
+            .await?;
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled integrity check"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}

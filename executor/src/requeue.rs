@@ -22,6 +22,8 @@ pub enum RequeueError {
 pub struct CheckOptions {
     /// `--verify-data`: read and verify every chunk (slow, thorough).
     pub verify_data: bool,
+    /// Started by the `ic_cron` schedule rather than by a person.
+    pub scheduled: bool,
 }
 
 impl Executor {
@@ -111,7 +113,12 @@ impl Executor {
             repository: Some(id),
             archive_name: String::new(),
             depends_on: None,
-            launch_type: "manual".into(),
+            launch_type: if opts.scheduled {
+                "scheduled"
+            } else {
+                "manual"
+            }
+            .into(),
             created_by: by,
             extra_vars: serde_json::json!({ "verify_data": opts.verify_data }).to_string(),
         })?)

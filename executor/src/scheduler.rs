@@ -1,13 +1,85 @@
-//! The cron scheduler: launches policies whose `next_run` has come.
+//! The cron scheduler: launches policies whose `next_run` has come, and queues the integrity
+//! checks of every repository when the `ic_cron` schedule fires (setting `integrity_check`).
 
 use crate::manager::{Executor, LaunchError};
-use chrono::Utc;
+use crate::requeue::CheckOptions;
+use chrono::{DateTime, Utc};
+use model::CronExpr;
+
+/// Setting: `true` to run `borg check` of every enabled repository on the `ic_cron` schedule.
+pub const SETTING_INTEGRITY_CHECK: &str = "integrity_check";
+/// Setting: cron expression of the integrity checks (default: Sundays at 04:00).
+pub const SETTING_IC_CRON: &str = "ic_cron";
+const SETTING_IC_LAST_RUN: &str = "integrity_check.last_run";
+
+/// Queues integrity checks when their schedule has come; returns how many were queued.
+fn integrity_checks(ex: &Executor, now: DateTime<Utc>) -> Result<usize, String> {
+    let store = &ex.inner.store;
+    let enabled = store
+        .setting(SETTING_INTEGRITY_CHECK)
+        .map_err(|e| e.to_string())?;
+    if !matches!(
+        enabled.as_deref().map(str::trim),
+        Some("true" | "1" | "yes")
+    ) {
+        return Ok(0);
+    }
+    let line = store
+        .setting(SETTING_IC_CRON)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_else(|| "0 4 * * 0".into());
+    let cron = CronExpr::parse(&line).map_err(|e| format!("{SETTING_IC_CRON}: {e}"))?;
+    let last = store
+        .setting(SETTING_IC_LAST_RUN)
+        .map_err(|e| e.to_string())?
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
+    let Some(last) = last else {
+        // First sight of the schedule: count from now.
+        store
+            .set_setting(SETTING_IC_LAST_RUN, &now.to_rfc3339())
+            .map_err(|e| e.to_string())?;
+        return Ok(0);
+    };
+    if cron
+        .next_after(last.with_timezone(&Utc))
+        .is_none_or(|next| next > now)
+    {
+        return Ok(0);
+    }
+    store
+        .set_setting(SETTING_IC_LAST_RUN, &now.to_rfc3339())
+        .map_err(|e| e.to_string())?;
+    let mut queued = 0;
+    for repo in store
+        .repositories()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|r| r.enabled && r.ready)
+    {
+        ex.check_repository(
+            repo.id,
+            CheckOptions {
+                verify_data: false,
+                scheduled: true,
+            },
+            None,
+        )
+        .map_err(|e| e.to_string())?;
+        queued += 1;
+    }
+    Ok(queued)
+}
 
 pub(crate) async fn run(ex: Executor) {
     let mut tick = tokio::time::interval(ex.inner.opts.scheduler_tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        match integrity_checks(&ex, Utc::now()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(repositories = n, "integrity checks queued"),
+            Err(e) => tracing::warn!(error = %e, "integrity check schedule skipped"),
+        }
         let due = match ex.inner.store.take_due_policies(Utc::now()) {
             Ok(d) => d,
             Err(e) => {

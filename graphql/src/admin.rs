@@ -17,6 +17,14 @@ const SETTINGS: &[(&str, &str)] = &[
         "url",
         "the URL clients and browsers use to reach this server",
     ),
+    (
+        "integrity_check",
+        "true to run borg check of every repository on the ic_cron schedule",
+    ),
+    (
+        "ic_cron",
+        "when integrity checks run (cron, default Sundays at 04:00)",
+    ),
 ];
 
 #[derive(SimpleObject)]
@@ -175,6 +183,14 @@ impl AdminMutation {
             )
             .into());
         };
+        if *k == "integrity_check" && !matches!(value.as_str(), "true" | "false") {
+            return Err(ApiError::field("value", "integrity_check must be true or false").into());
+        }
+        if *k == "ic_cron" {
+            if let Err(e) = model::CronExpr::parse(&value) {
+                return Err(ApiError::field("value", format!("ic_cron: {e}")).into());
+            }
+        }
         if *k == "backup_user" {
             let ok = !value.is_empty()
                 && value.len() <= 32

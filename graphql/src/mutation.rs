@@ -286,7 +286,10 @@ impl CoreMutation {
         #[graphql(default)] verify_data: bool,
     ) -> ApiResult<objects::Job> {
         let u = admin(ctx)?;
-        let opts = executor::CheckOptions { verify_data };
+        let opts = executor::CheckOptions {
+            verify_data,
+            scheduled: false,
+        };
         Ok(services(ctx)
             .executor
             .check_repository(RepositoryId(id), opts, Some(u.id))
