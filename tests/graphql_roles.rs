@@ -1,0 +1,114 @@
+//! Roles through GraphQL: every operation refuses anonymous callers, and a user who is not a
+//! superuser is refused every administrative operation while reading, launching and cancelling.
+
+mod support;
+
+use anyhow::Result;
+use serde_json::json;
+use support::*;
+
+/// Operations only superusers may run (arguments are valid but never reached).
+const ADMIN_ONLY: &[&str] = &[
+    "{ users { id } }",
+    "{ settings { key } }",
+    "{ notificationSettings { key } }",
+    "{ outgoingMessages { id } }",
+    r#"mutation { createUser(input: {email: "x@y.z", password: "long enough pw"}) { id } }"#,
+    "mutation { deleteUser(id: 1) }",
+    "mutation { setPassword(userId: 1, password: \"another password\") }",
+    r#"mutation { createClient(input: {hostname: "h"}) { id } }"#,
+    r#"mutation { updateClient(id: 1, input: {enabled: false}) { id } }"#,
+    "mutation { deleteClient(id: 1) }",
+    r#"mutation { createRepository(input: {name: "r", path: "/srv/r"}) { id } }"#,
+    r#"mutation { updateRepository(id: 1, input: {repositoryKey: "k"}) { id } }"#,
+    "mutation { deleteRepository(id: 1) }",
+    r#"mutation { createSchedule(input: {name: "s", crontab: "* * * * *"}) { id } }"#,
+    r#"mutation { updateSchedule(id: 1, input: {enabled: false}) { id } }"#,
+    "mutation { deleteSchedule(id: 1) }",
+    r#"mutation { createPolicy(input: {name: "p", policyType: "config", repository: 1, schedule: 1}) { id } }"#,
+    r#"mutation { updatePolicy(id: 1, input: {enabled: false}) { id } }"#,
+    "mutation { deletePolicy(id: 1) }",
+    "mutation { prunePolicy(id: 1) { id } }",
+    "mutation { checkRepository(id: 1) { id } }",
+    "mutation { generateSshKey }",
+    r#"mutation { importSshKey(privateKey: "x") }"#,
+    r#"mutation { acceptHostKey(host: "h", port: 22) { host } }"#,
+    r#"mutation { updateSetting(key: "backup_user", value: "root") { key } }"#,
+    r#"mutation { setNotificationSetting(key: "mail.host", value: "x") { key } }"#,
+    r#"mutation { sendReport(period: "daily") }"#,
+    "mutation { retryOutgoingMessage(id: 1) { id } }",
+    "mutation { setRepositoryCapacity(repository: 1, capacity: 10) }",
+];
+
+/// Operations any logged-in user may run.
+const FOR_EVERYONE: &[&str] = &[
+    "{ me { email } }",
+    "{ clients { id } repositories { id repositoryKey } schedules { id } policies { id } }",
+    "{ jobs { id } archives { id } }",
+    "{ catalogSearch(query: \"x\") { total } }",
+    "{ sshPublicKey hostKeys { host } }",
+    "{ cronPreview(crontab: \"* * * * *\") }",
+    "mutation { launchPolicy(id: 1) { id } }",
+    "mutation { cancelJob(id: 1) }",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_and_non_superusers_are_refused_admin_operations() -> Result<()> {
+    let s = Server::start()?;
+    let admin = s.login().await?;
+    let src = tempfile::tempdir()?;
+    std::fs::write(src.path().join("f"), "x")?;
+    local_policy(
+        &s,
+        &admin,
+        &[&src.path().display().to_string()],
+        "roles passphrase",
+    )
+    .await?;
+    s.ok(&admin, r#"mutation { createUser(input: {email: "operator@cyborg.local", password: "operator password"}) { id } }"#, json!({})).await?;
+    let login = s.gql(None, "mutation { login(email: \"operator@cyborg.local\", password: \"operator password\") { token } }", json!({})).await?;
+    let op = login.data()?["login"]["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for q in ADMIN_ONLY.iter().chain(FOR_EVERYONE) {
+        let r = s.gql(None, q, json!({})).await?;
+        assert_eq!(
+            r.error_code(),
+            Some("UNAUTHENTICATED"),
+            "anonymous {q}: {}",
+            r.0
+        );
+    }
+    for q in ADMIN_ONLY {
+        let r = s.gql(Some(&op), q, json!({})).await?;
+        assert_eq!(r.error_code(), Some("FORBIDDEN"), "operator {q}: {}", r.0);
+    }
+    for q in FOR_EVERYONE {
+        let r = s.gql(Some(&op), q, json!({})).await?;
+        assert!(
+            r.error_code()
+                .is_none_or(|c| c != "FORBIDDEN" && c != "UNAUTHENTICATED"),
+            "operator {q}: {}",
+            r.0
+        );
+    }
+    // The operator may change their own password, and nothing the admin owns changed.
+    let me = s.ok(&op, "{ me { id } }", json!({})).await?["me"]["id"].clone();
+    s.ok(
+        &op,
+        "mutation($id: Int!) { setPassword(userId: $id, password: \"a new operator pw\") }",
+        json!({"id": me}),
+    )
+    .await?;
+    let counts = s
+        .ok(
+            &admin,
+            "{ clients { id } repositories { id } users { id } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(counts["clients"].as_array().map(|a| a.len()), Some(1));
+    assert_eq!(counts["users"].as_array().map(|a| a.len()), Some(2));
+    Ok(())
+}
