@@ -3,6 +3,7 @@
 //! locking, the cron scheduler, repository preparation, backups, catalog listings and pruning.
 
 pub mod borg;
+mod catalog_job;
 mod events;
 mod jobs;
 mod manager;

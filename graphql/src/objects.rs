@@ -351,6 +351,8 @@ pub struct Archive {
     pub catalog_state: String,
     pub catalog_error: String,
     pub catalog_entries: i64,
+    /// Why the catalog flagged this archive (mass deletion or change); empty when not.
+    pub anomaly: String,
 }
 
 impl From<model::Archive> for Archive {
@@ -370,6 +372,7 @@ impl From<model::Archive> for Archive {
             catalog_state: a.catalog_state.to_string(),
             catalog_error: a.catalog_error,
             catalog_entries: a.catalog_entries,
+            anomaly: a.anomaly,
         }
     }
 }

@@ -41,6 +41,10 @@ impl ListingSink for Catalog {
             .map_err(|e| e.to_string())
     }
 
+    fn anomaly(&self, archive: model::ArchiveId) -> Option<String> {
+        self.archive_anomaly(archive).map(|a| a.reason)
+    }
+
     fn forget(&self, archive: model::ArchiveId) -> Result<(), String> {
         self.forget_archive(archive)
             .map(|_| ())

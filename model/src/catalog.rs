@@ -90,6 +90,11 @@ pub trait ListingSink: Send + Sync {
 
     /// Forgets an archive that is gone from its repository (after a successful listing).
     /// Blocking: call it off the async runtime.
+    /// Why an ingested archive departs from its series' usual range, if it does.
+    fn anomaly(&self, _archive: ArchiveId) -> Option<String> {
+        None
+    }
+
     fn forget(&self, archive: ArchiveId) -> Result<(), String> {
         Err(format!("this catalog cannot forget archive {archive}"))
     }

@@ -425,6 +425,8 @@ pub struct Archive {
     pub catalog_state: CatalogState,
     pub catalog_error: String,
     pub catalog_entries: i64,
+    /// Why the catalog flagged this archive (mass deletion or change); empty when not flagged.
+    pub anomaly: String,
 }
 
 #[cfg(test)]

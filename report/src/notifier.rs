@@ -67,6 +67,16 @@ fn notify_job(store: &Store, id: JobId) -> Result<(), ReportError> {
             payload: body.to_string().into_bytes(),
         })?;
     }
+    let anomaly = anomaly_of(store, &ctx.job);
+    if let (Some(w), Some(a)) = (WebhookSettings::load(store)?, &anomaly) {
+        store.enqueue_outbox(&NewOutbox {
+            channel: Channel::Webhook,
+            kind: "anomaly".into(),
+            recipients: w.url,
+            subject: format!("anomaly in archive {}", a.name),
+            payload: anomaly_payload(&ctx, a).to_string().into_bytes(),
+        })?;
+    }
     let settings = match MailSettings::load(store) {
         Ok(s) => s,
         Err(ReportError::NotConfigured(why)) => {
@@ -75,6 +85,23 @@ fn notify_job(store: &Store, id: JobId) -> Result<(), ReportError> {
         }
         Err(e) => return Err(e),
     };
+    if let Some(a) = &anomaly {
+        // Those who want to hear about failures hear about anomalies too.
+        let recipients = store.notify_recipients(NotifyPref::BackupFailed)?;
+        if !recipients.is_empty() {
+            let content = MailContent {
+                subject: format!("[CyBorgBackup] ANOMALY: {} {}", ctx.hostname, ctx.policy),
+                text: format!(
+                    "The catalog flagged archive {} of {} ({}) in repository {}:\n\n{}\n\nA mass deletion or change can mean ransomware, a broken exclude, or a \
+                     planned clean-up. Compare it with the previous archive (archiveDiff) before the old archives are pruned.\n",
+                    a.name, ctx.hostname, ctx.policy, ctx.repository, a.anomaly
+                ),
+                html: None,
+                images: Vec::new(),
+            };
+            enqueue_mail(store, &settings, "anomaly", &recipients, &content)?;
+        }
+    }
     let pref = if ctx.job.status == JobStatus::Successful {
         NotifyPref::BackupSuccess
     } else {
@@ -291,6 +318,28 @@ fn launch_summary(
     };
     enqueue_mail(store, settings, "launch_summary", &recipients, &content)?;
     Ok(())
+}
+
+/// The flagged archive a finished catalog job ingested, if the catalog flagged it.
+fn anomaly_of(store: &Store, job: &Job) -> Option<model::Archive> {
+    if job.job_type != JobType::Catalog || job.status != JobStatus::Successful {
+        return None;
+    }
+    let a = store
+        .archive_by_name(job.repository?, &job.archive_name)
+        .ok()??;
+    (!a.anomaly.is_empty()).then_some(a)
+}
+
+fn anomaly_payload(ctx: &JobContext, a: &model::Archive) -> serde_json::Value {
+    json!({
+        "event": "anomaly",
+        "archive": {"id": a.id.0, "name": a.name, "time": a.time, "nfiles": a.nfiles},
+        "reason": a.anomaly,
+        "client": {"id": a.client.0, "hostname": ctx.hostname},
+        "policy": {"id": a.policy.0, "name": ctx.policy},
+        "repository": {"id": a.repository.0, "name": ctx.repository},
+    })
 }
 
 fn webhook_payload(ctx: &JobContext) -> serde_json::Value {

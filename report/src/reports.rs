@@ -254,9 +254,14 @@ pub fn build_report(
             r.catalog_state
                 .map(|c| c.as_str().to_string())
                 .unwrap_or_else(|| "-".into()),
+            if r.anomaly.is_empty() {
+                "-".into()
+            } else {
+                r.anomaly.clone()
+            },
         ]
     };
-    const HEAD: [&str; 8] = [
+    const HEAD: [&str; 9] = [
         "Client",
         "Policy",
         "Repository",
@@ -265,6 +270,7 @@ pub fn build_report(
         "Archive size",
         "Deduplicated",
         "Catalog",
+        "Anomaly",
     ];
 
     let mut text = format!(

@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 const ARCHIVE_COLS: &str =
     "id, name, repository_id, policy_id, client_id, job_id, time, original_size, compressed_size,
-    deduplicated_size, nfiles, catalog_state, catalog_error, catalog_entries";
+    deduplicated_size, nfiles, catalog_state, catalog_error, catalog_entries, anomaly";
 
 fn archive_row(r: &Row) -> rusqlite::Result<Archive> {
     Ok(Archive {
@@ -28,6 +28,7 @@ fn archive_row(r: &Row) -> rusqlite::Result<Archive> {
             .unwrap_or(CatalogState::Failed),
         catalog_error: r.get(12)?,
         catalog_entries: r.get(13)?,
+        anomaly: r.get(14)?,
     })
 }
 
@@ -141,6 +142,15 @@ impl Store {
         if n == 0 {
             return Err(StoreError::not_found("archive", id));
         }
+        Ok(())
+    }
+
+    /// Records why the catalog flagged an archive (empty: not an anomaly).
+    pub fn set_archive_anomaly(&self, id: ArchiveId, reason: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE archives SET anomaly = ?2 WHERE id = ?1",
+            params![id.0, reason],
+        )?;
         Ok(())
     }
 

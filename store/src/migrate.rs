@@ -25,6 +25,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "job_extra_vars",
         include_str!("../../migrations/0004_job_extra_vars.sql"),
     ),
+    (
+        5,
+        "archive_anomaly",
+        include_str!("../../migrations/0005_archive_anomaly.sql"),
+    ),
 ];
 
 /// The schema version this binary writes (the highest migration).

@@ -102,6 +102,8 @@ pub struct SeriesStatus {
     pub deduplicated_size: i64,
     pub catalog_state: Option<CatalogState>,
     pub archives: i64,
+    /// Anomaly flagged by the catalog on the latest archive (empty when none).
+    pub anomaly: String,
 }
 
 /// How many jobs of a type ended in a status.
@@ -318,7 +320,8 @@ impl Store {
                (SELECT MAX(j.finished) FROM jobs j WHERE j.policy_id = p.id AND j.client_id = c.id
                   AND j.job_type = 'job' AND j.status = 'successful'),
                a.original_size, a.deduplicated_size, a.catalog_state,
-               (SELECT COUNT(*) FROM archives x WHERE x.policy_id = p.id AND x.client_id = c.id)
+               (SELECT COUNT(*) FROM archives x WHERE x.policy_id = p.id AND x.client_id = c.id),
+               a.anomaly
              FROM policies p JOIN policy_clients pc ON pc.policy_id = p.id
                JOIN clients c ON c.id = pc.client_id JOIN repositories r ON r.id = p.repository_id
                LEFT JOIN archives a ON a.id = (SELECT x.id FROM archives x WHERE x.policy_id = p.id
@@ -341,6 +344,7 @@ impl Store {
                     deduplicated_size: r.get::<_, Option<i64>>(10)?.unwrap_or(0),
                     catalog_state: r.get::<_, Option<String>>(11)?.and_then(|s| s.parse().ok()),
                     archives: r.get(12)?,
+                    anomaly: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
