@@ -6,7 +6,6 @@ mod support;
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use support::hosts::TestHosts;
 use support::*;
 
 async fn make_policy(
@@ -54,13 +53,7 @@ async fn launch_backup(s: &Server, token: &str, policy: i64) -> Result<i64> {
 async fn changed_host_key_refused_key_and_unreachable_host() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
-    let pubkey = s
-        .ok(&token, "mutation { generateSshKey }", json!({}))
-        .await?["generateSshKey"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let hosts = TestHosts::start(&[&pubkey]);
+    let hosts = ssh_hosts(&s, &token).await?;
     let port = hosts.port as i64;
     let src = tempfile::tempdir()?;
     std::fs::write(src.path().join("data.txt"), "data")?;
@@ -68,14 +61,7 @@ async fn changed_host_key_refused_key_and_unreachable_host() -> Result<()> {
     let repo = format!("ssh://root@repo:{port}{}/r", repo_dir.path().display());
     let folder = src.path().display().to_string();
 
-    let web1 = s
-        .ok(
-            &token,
-            "mutation($p: Int!) { createClient(input: {hostname: \"web1\", port: $p}) { id } }",
-            json!({"p": port}),
-        )
-        .await?["createClient"]["id"]
-        .clone();
+    let web1 = ssh_client(&s, &token, "web1", hosts.port).await?;
     let policy = make_policy(&s, &token, &web1, &repo, &folder).await?;
     let id = launch_backup(&s, &token, policy).await?;
     s.wait_job_status(&token, id, "successful", Duration::from_secs(120))
@@ -192,24 +178,11 @@ fn session_pids(listener: u32) -> Vec<u32> {
 async fn ssh_dropped_or_borg_killed_mid_run_fail_the_job_and_the_next_run_works() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
-    let pubkey = s
-        .ok(&token, "mutation { generateSshKey }", json!({}))
-        .await?["generateSshKey"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let hosts = TestHosts::start(&[&pubkey]);
+    let hosts = ssh_hosts(&s, &token).await?;
     let port = hosts.port as i64;
     let repo_dir = tempfile::tempdir()?;
     let repo = format!("ssh://root@repo:{port}{}/drop", repo_dir.path().display());
-    let web1 = s
-        .ok(
-            &token,
-            "mutation($p: Int!) { createClient(input: {hostname: \"web1\", port: $p}) { id } }",
-            json!({"p": port}),
-        )
-        .await?["createClient"]["id"]
-        .clone();
+    let web1 = ssh_client(&s, &token, "web1", hosts.port).await?;
     let r = s.ok(&token, "mutation($p: String!) { createRepository(input: {name: \"drop\", path: $p, repositoryKey: \"drop passphrase\"}) { id } }", json!({"p": repo})).await?;
     let sc = s
         .ok(

@@ -6,21 +6,13 @@ mod support;
 use anyhow::Result;
 use serde_json::json;
 use std::time::Duration;
-use support::hosts::TestHosts;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
-    let pubkey = s
-        .ok(&token, "mutation { generateSshKey }", json!({}))
-        .await?["generateSshKey"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(pubkey.starts_with("ssh-ed25519 "), "{pubkey}");
-    let hosts = TestHosts::start(&[&pubkey]);
+    let hosts = ssh_hosts(&s, &token).await?;
     let port = hosts.port as i64;
 
     let src = tempfile::tempdir()?;
@@ -30,8 +22,7 @@ async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
 
     let mut clients = Vec::new();
     for h in ["web1", "web2"] {
-        let c = s.ok(&token, "mutation($h: String!, $p: Int!) { createClient(input: {hostname: $h, port: $p}) { id } }", json!({"h": h, "p": port})).await?;
-        clients.push(c["createClient"]["id"].clone());
+        clients.push(ssh_client(&s, &token, h, hosts.port).await?);
     }
     let r = s
         .ok(&token, "mutation($p: String!) { createRepository(input: {name: \"remote\", path: $p, repositoryKey: \"remote repo passphrase\"}) { id } }", json!({"p": repo_path}))
@@ -131,26 +122,13 @@ async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
 async fn pull_mode_tunnels_from_the_repository_host() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
-    let pubkey = s
-        .ok(&token, "mutation { generateSshKey }", json!({}))
-        .await?["generateSshKey"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let hosts = TestHosts::start(&[&pubkey]);
+    let hosts = ssh_hosts(&s, &token).await?;
     let port = hosts.port as i64;
     let src = tempfile::tempdir()?;
     std::fs::write(src.path().join("pulled.txt"), "pulled data\n")?;
     let repo_dir = tempfile::tempdir()?;
     let repo_path = format!("ssh://root@repo:{port}{}/pull", repo_dir.path().display());
-    let c = s
-        .ok(
-            &token,
-            "mutation($p: Int!) { createClient(input: {hostname: \"web2\", port: $p}) { id } }",
-            json!({"p": port}),
-        )
-        .await?["createClient"]["id"]
-        .clone();
+    let c = ssh_client(&s, &token, "web2", hosts.port).await?;
     let r = s.ok(&token, "mutation($p: String!) { createRepository(input: {name: \"pull\", path: $p, repositoryKey: \"pull passphrase\"}) { id } }", json!({"p": repo_path})).await?;
     let sc = s
         .ok(

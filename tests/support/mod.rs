@@ -350,3 +350,27 @@ pub fn borg(repo_passphrase: &str, args: &[&str]) -> Result<std::process::Output
         .context("running borg")?;
     Ok(out)
 }
+
+/// Generates the server's SSH key and starts the loopback hosts repo/web1/web2 authorizing it.
+pub async fn ssh_hosts(s: &Server, token: &str) -> Result<hosts::TestHosts> {
+    let d = s
+        .ok(token, "mutation { generateSshKey }", json!({}))
+        .await?;
+    let pubkey = d["generateSshKey"]
+        .as_str()
+        .context("no public key")?
+        .to_string();
+    anyhow::ensure!(
+        pubkey.starts_with("ssh-ed25519 "),
+        "unexpected key {pubkey}"
+    );
+    Ok(hosts::TestHosts::start(&[&pubkey]))
+}
+
+/// Creates a client reached over SSH on `port`; returns its id.
+pub async fn ssh_client(s: &Server, token: &str, hostname: &str, port: u16) -> Result<Value> {
+    let d = s
+        .ok(token, "mutation($h: String!, $p: Int!) { createClient(input: {hostname: $h, port: $p}) { id } }", json!({"h": hostname, "p": port}))
+        .await?;
+    Ok(d["createClient"]["id"].clone())
+}
