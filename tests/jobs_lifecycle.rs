@@ -8,24 +8,6 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use support::*;
 
-async fn launch(s: &Server, token: &str, policy: i64) -> Result<Vec<Value>> {
-    let d = s
-        .ok(
-            token,
-            "mutation($id: Int!) { launchPolicy(id: $id) { id jobType } }",
-            json!({"id": policy}),
-        )
-        .await?;
-    Ok(d["launchPolicy"].as_array().cloned().unwrap_or_default())
-}
-
-fn backup_id(jobs: &[Value]) -> i64 {
-    jobs.iter()
-        .find(|j| j["jobType"] == "job")
-        .and_then(|j| j["id"].as_i64())
-        .expect("a backup job")
-}
-
 async fn set_hooks(s: &Server, token: &str, policy: i64, pre: &str, post: &str) -> Result<()> {
     s.ok(token, "mutation($id: Int!, $a: String!, $b: String!) { updatePolicy(id: $id, input: {prehook: $a, posthook: $b}) { id } }", json!({"id": policy, "a": pre, "b": post})).await?;
     Ok(())
@@ -53,8 +35,7 @@ async fn hooks_run_on_the_client_and_a_failing_prehook_stops_borg() -> Result<()
         status_file.display()
     );
     set_hooks(&s, &token, policy, "echo pre-hook running; exit 1", &post).await?;
-    let jobs = launch(&s, &token, policy).await?;
-    let id = backup_id(&jobs);
+    let id = launch_backup(&s, &token, policy).await?;
     let j = s
         .wait_job_status(&token, id, "failed", Duration::from_secs(120))
         .await?;
@@ -79,14 +60,9 @@ async fn hooks_run_on_the_client_and_a_failing_prehook_stops_borg() -> Result<()
     assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "");
 
     set_hooks(&s, &token, policy, "echo pre ok", &post).await?;
-    let jobs = launch(&s, &token, policy).await?;
-    s.wait_job_status(
-        &token,
-        backup_id(&jobs),
-        "successful",
-        Duration::from_secs(120),
-    )
-    .await?;
+    let id = launch_backup(&s, &token, policy).await?;
+    s.wait_job_status(&token, id, "successful", Duration::from_secs(120))
+        .await?;
     assert_eq!(std::fs::read_to_string(&status_file)?.trim(), "successful");
     Ok(())
 }
@@ -104,8 +80,7 @@ async fn cancel_stops_a_long_backup_and_relaunch_runs_it_again() -> Result<()> {
         pass,
     )
     .await?;
-    let jobs = launch(&s, &token, policy).await?;
-    let id = backup_id(&jobs);
+    let id = launch_backup(&s, &token, policy).await?;
     s.wait_job_status(&token, id, "running", Duration::from_secs(60))
         .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -216,8 +191,8 @@ async fn one_borg_per_repository_but_repositories_in_parallel() -> Result<()> {
         launch(&s, &token, p).await?;
         s.wait_jobs(&token, Duration::from_secs(180)).await?;
     }
-    let a = backup_id(&launch(&s, &token, p1).await?);
-    let b = backup_id(&launch(&s, &token, p2).await?);
+    let a = launch_backup(&s, &token, p1).await?;
+    let b = launch_backup(&s, &token, p2).await?;
     s.wait_jobs(&token, Duration::from_secs(180)).await?;
     let ja = s
         .wait_job_status(&token, a, "successful", Duration::from_secs(5))
@@ -230,8 +205,8 @@ async fn one_borg_per_repository_but_repositories_in_parallel() -> Result<()> {
         "two borg on one repository at once: {ja} {jb}"
     );
 
-    let a = backup_id(&launch(&s, &token, p1).await?);
-    let c = backup_id(&launch(&s, &token, p3).await?);
+    let a = launch_backup(&s, &token, p1).await?;
+    let c = launch_backup(&s, &token, p3).await?;
     s.wait_jobs(&token, Duration::from_secs(180)).await?;
     let ja = s
         .wait_job_status(&token, a, "successful", Duration::from_secs(5))
@@ -259,7 +234,7 @@ async fn a_crash_mid_job_leaves_a_failed_job_and_no_stale_lock() -> Result<()> {
         pass,
     )
     .await?;
-    let id = backup_id(&launch(&s, &token, policy).await?);
+    let id = launch_backup(&s, &token, policy).await?;
     s.wait_job_status(&token, id, "running", Duration::from_secs(60))
         .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -278,7 +253,7 @@ async fn a_crash_mid_job_leaves_a_failed_job_and_no_stale_lock() -> Result<()> {
         "{j}"
     );
     // The repository is usable again: the next backup succeeds.
-    let next = backup_id(&launch(&s, &token, policy).await?);
+    let next = launch_backup(&s, &token, policy).await?;
     let j = s
         .wait_job_status(&token, next, "successful", Duration::from_secs(180))
         .await?;
@@ -295,7 +270,7 @@ async fn a_crash_mid_job_leaves_a_failed_job_and_no_stale_lock() -> Result<()> {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "begin\nend\n");
 
     // A graceful stop marks the running job failed too, and borg releases its lock at once.
-    let id = backup_id(&launch(&s, &token, policy).await?);
+    let id = launch_backup(&s, &token, policy).await?;
     s.wait_job_status(&token, id, "running", Duration::from_secs(60))
         .await?;
     let dir = s.terminate();

@@ -33,22 +33,6 @@ async fn make_policy(
     Ok(p["createPolicy"]["id"].as_i64().unwrap_or(0))
 }
 
-async fn launch_backup(s: &Server, token: &str, policy: i64) -> Result<i64> {
-    let d = s
-        .ok(
-            token,
-            "mutation($id: Int!) { launchPolicy(id: $id) { id jobType } }",
-            json!({"id": policy}),
-        )
-        .await?;
-    let jobs = d["launchPolicy"].as_array().cloned().unwrap_or_default();
-    Ok(jobs
-        .iter()
-        .find(|j| j["jobType"] == "job")
-        .and_then(|j| j["id"].as_i64())
-        .unwrap_or(0))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn changed_host_key_refused_key_and_unreachable_host() -> Result<()> {
     let s = Server::start()?;

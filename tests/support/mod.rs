@@ -374,3 +374,24 @@ pub async fn ssh_client(s: &Server, token: &str, hostname: &str, port: u16) -> R
         .await?;
     Ok(d["createClient"]["id"].clone())
 }
+
+/// Launches a policy; returns the jobs it created (`id`, `jobType`).
+pub async fn launch(s: &Server, token: &str, policy: i64) -> Result<Vec<Value>> {
+    let d = s
+        .ok(
+            token,
+            "mutation($id: Int!) { launchPolicy(id: $id) { id jobType } }",
+            json!({"id": policy}),
+        )
+        .await?;
+    Ok(d["launchPolicy"].as_array().cloned().unwrap_or_default())
+}
+
+/// Launches a policy and returns the id of its (first) backup job.
+pub async fn launch_backup(s: &Server, token: &str, policy: i64) -> Result<i64> {
+    let jobs = launch(s, token, policy).await?;
+    jobs.iter()
+        .find(|j| j["jobType"] == "job")
+        .and_then(|j| j["id"].as_i64())
+        .context("the launch made no backup job")
+}
