@@ -301,16 +301,10 @@ pub(crate) async fn pull_side(
     })
 }
 
+/// A random offset for the tunnel port on the client's loopback.
 fn rand_port_offset() -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    (h.finish() % u64::from(u16::MAX)) as u16
+    use rand_ssh::RngExt;
+    rand_ssh::rng().random()
 }
 
 pub(crate) async fn client_side(
