@@ -4,6 +4,10 @@
 #   repo  127.0.0.10   repository host
 #   web1  127.0.0.11   client
 #   web2  127.0.0.12   client
+#   island 127.0.0.13  client in its own network namespace: it reaches nothing (not the repository
+#                      host, not the other clients); only its sshd is reachable, through a socat
+#                      bridge (127.0.0.13:PORT -> unix socket -> sshd inside the namespace).
+#                      Pull mode is what lets it back up to the repository host.
 # Every host accepts logins as root and as the non-root user `cyborg` with any key listed in
 # DIR/authorized_keys (append to it at any time; sshd reads it on every login).
 # DIR/known_hosts lists the hosts' keys for OpenSSH clients ([127.0.0.x]:PORT and [name]:PORT).
@@ -17,7 +21,7 @@
 # Idempotent: `start` on running hosts leaves them running. Needs root.
 set -euo pipefail
 
-HOSTS=("repo 127.0.0.10" "web1 127.0.0.11" "web2 127.0.0.12")
+HOSTS=("repo 127.0.0.10" "web1 127.0.0.11" "web2 127.0.0.12" "island 127.0.0.13")
 
 die() { echo "test-hosts: $*" >&2; exit 1; }
 
@@ -27,6 +31,8 @@ install_tools() {
   command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
   command -v unshare >/dev/null 2>&1 && command -v flock >/dev/null 2>&1 || missing+=(util-linux)
   command -v useradd >/dev/null 2>&1 || missing+=(passwd)
+  command -v socat >/dev/null 2>&1 || missing+=(socat)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
@@ -57,7 +63,7 @@ host_ip() {
     read -r name ip <<<"$entry"
     [[ "$name" == "$1" ]] && { echo "$ip"; return; }
   done
-  die "unknown host $1 (known: repo web1 web2)"
+  die "unknown host $1 (known: repo web1 web2 island)"
 }
 
 alive() { # PID: exists and is not a zombie (PID 1 here may not reap orphans)
@@ -99,8 +105,10 @@ EOF
   running "$dir" "$name" && return 0
   rm -f "$h/sshd.pid"
   /usr/sbin/sshd -t -f "$h/sshd_config" || die "invalid sshd config for $name"
+  if [[ "$name" == island ]]; then
+    start_island "$h" "$ip" "$port"
   # Its own hostname when a UTS namespace is allowed here; plain sshd otherwise.
-  if unshare --uts true 2>/dev/null; then
+  elif unshare --uts true 2>/dev/null; then
     unshare --uts sh -c 'hostname "$1" && exec /usr/sbin/sshd -f "$2" -E "$3"' sh "$name" "$h/sshd_config" "$h/sshd.log"
   else
     /usr/sbin/sshd -f "$h/sshd_config" -E "$h/sshd.log"
@@ -114,8 +122,42 @@ EOF
   die "sshd for $name did not start"
 }
 
+# The island's sshd in a new network namespace (only its own loopback), with a socat inside
+# relaying a unix socket to it and a socat outside listening on IP:PORT.
+start_island() { # HOSTDIR IP PORT
+  local h="$1" ip="$2" port="$3"
+  rm -f "$h/bridge.sock"
+  unshare --net --uts sh -c '
+    ip link set lo up && hostname island || exit 1
+    socat UNIX-LISTEN:"$1",fork,unlink-early TCP:"$2":"$3" </dev/null >/dev/null 2>&1 &
+    echo $! >"$4"
+    exec /usr/sbin/sshd -f "$5" -E "$6"' sh "$h/bridge.sock" "$ip" "$port" "$h/inner.pid" "$h/sshd_config" "$h/sshd.log"
+  local i
+  for i in $(seq 1 100); do
+    [[ -S "$h/bridge.sock" ]] && break
+    sleep 0.05
+  done
+  setsid socat TCP-LISTEN:"$port",bind="$ip",fork,reuseaddr UNIX-CONNECT:"$h/bridge.sock" </dev/null >/dev/null 2>&1 &
+  echo $! >"$h/outer.pid"
+  for i in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/$ip/$port") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  die "socat bridge for island did not start"
+}
+
+stop_pidfile() { # PIDFILE
+  local pid
+  [[ -s "$1" ]] || return 0
+  pid=$(cat "$1")
+  alive "$pid" && kill -TERM "$pid" 2>/dev/null || true
+  rm -f "$1"
+}
+
 stop_host() { # DIR NAME
   local pidfile="$1/$2/sshd.pid" pid i
+  stop_pidfile "$1/$2/outer.pid"
+  stop_pidfile "$1/$2/inner.pid"
   [[ -s "$pidfile" ]] || return 0
   pid=$(cat "$pidfile")
   if alive "$pid"; then

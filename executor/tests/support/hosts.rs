@@ -14,8 +14,11 @@ static START: Mutex<()> = Mutex::new(());
 pub const REPO: &str = "127.0.0.10";
 pub const WEB1: &str = "127.0.0.11";
 pub const WEB2: &str = "127.0.0.12";
+/// A client in its own network namespace: reachable, but it reaches nothing.
+pub const ISLAND: &str = "127.0.0.13";
 
-/// The repository host `repo` and clients `web1`, `web2`, each its own sshd.
+/// The repository host `repo` and clients `web1`, `web2` and `island` (isolated network), each
+/// its own sshd.
 pub struct TestHosts {
     pub dir: tempfile::TempDir,
     pub port: u16,
@@ -46,7 +49,7 @@ fn run(args: &[&str]) {
     );
 }
 
-/// A port free on all three host addresses.
+/// A port free on all four host addresses.
 fn free_port() -> u16 {
     for _ in 0..50 {
         let port = TcpListener::bind((REPO, 0))
@@ -54,18 +57,18 @@ fn free_port() -> u16 {
             .local_addr()
             .unwrap()
             .port();
-        if [REPO, WEB1, WEB2]
+        if [REPO, WEB1, WEB2, ISLAND]
             .iter()
             .all(|ip| TcpListener::bind((*ip, port)).is_ok())
         {
             return port;
         }
     }
-    panic!("no free port on 127.0.0.10-12");
+    panic!("no free port on 127.0.0.10-13");
 }
 
 impl TestHosts {
-    /// Starts the three hosts, authorizing `authorized_keys` (public key lines) for root and cyborg.
+    /// Starts the four hosts, authorizing `authorized_keys` (public key lines) for root and cyborg.
     pub fn start(authorized_keys: &[&str]) -> TestHosts {
         let _guard = START.lock().unwrap_or_else(|p| p.into_inner());
         let dir = tempfile::tempdir().expect("tempdir");
