@@ -8,8 +8,8 @@
 #                      host, not the other clients); only its sshd is reachable, through a socat
 #                      bridge (127.0.0.13:PORT -> unix socket -> sshd inside the namespace).
 #                      Pull mode is what lets it back up to the repository host.
-# Every host accepts logins as root and as the non-root user `cyborg` with any key listed in
-# DIR/authorized_keys (append to it at any time; sshd reads it on every login).
+# Every host accepts logins as root and as the non-root user `cyborg` (passwordless sudo) with any
+# key listed in DIR/authorized_keys (append to it at any time; sshd reads it on every login).
 # DIR/known_hosts lists the hosts' keys for OpenSSH clients ([127.0.0.x]:PORT and [name]:PORT).
 #
 # Usage:
@@ -32,6 +32,7 @@ install_tools() {
   command -v unshare >/dev/null 2>&1 && command -v flock >/dev/null 2>&1 || missing+=(util-linux)
   command -v useradd >/dev/null 2>&1 || missing+=(passwd)
   command -v socat >/dev/null 2>&1 || missing+=(socat)
+  command -v sudo >/dev/null 2>&1 || missing+=(sudo)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
@@ -46,6 +47,12 @@ setup_machine() {
   chmod 755 /run/sshd
   if ! id cyborg >/dev/null 2>&1; then
     useradd -m -s /bin/sh cyborg 2>/dev/null || id cyborg >/dev/null
+  fi
+  # The non-root backup user runs borg with `sudo -E -n`, as the original documents.
+  if [[ ! -f /etc/sudoers.d/cyborg-test ]]; then
+    echo 'cyborg ALL=(ALL:ALL) NOPASSWD:SETENV: ALL' >/etc/sudoers.d/cyborg-test.tmp
+    chmod 440 /etc/sudoers.d/cyborg-test.tmp
+    mv /etc/sudoers.d/cyborg-test.tmp /etc/sudoers.d/cyborg-test
   fi
   # useradd leaves the account locked ("!"); with UsePAM no, sshd refuses locked accounts.
   if grep -q '^cyborg:!' /etc/shadow; then usermod -p '*' cyborg; fi

@@ -7,63 +7,11 @@ mod support;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
+use support::db::{databases, mysql, psql, unique};
 use support::*;
 
 const PASS: &str = "db passphrase";
-
-/// Installs and starts both servers once per test binary (idempotent, serialised by the script).
-fn databases() -> Result<()> {
-    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
-    let r = STARTED.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-databases.sh");
-        match Command::new(script).arg("start").status() {
-            Ok(s) if s.success() => Ok(()),
-            Ok(s) => Err(format!("{script} start exited with {s}")),
-            Err(e) => Err(format!("cannot run {script}: {e}")),
-        }
-    });
-    r.clone().map_err(anyhow::Error::msg)
-}
-
-fn run(cmd: &mut Command) -> Result<String> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn mysql(sql: &str) -> Result<String> {
-    run(Command::new("mysql").args(["--protocol=socket", "-uroot", "-e", sql]))
-}
-
-fn psql(db: &str, sql: &str) -> Result<String> {
-    run(Command::new("runuser").current_dir("/").args([
-        "-u",
-        "postgres",
-        "--",
-        "psql",
-        "-XAtq",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-d",
-        db,
-        "-c",
-        sql,
-    ]))
-}
-
-/// A name unique to this test run.
-fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}_{}_{n}", std::process::id())
-}
 
 /// A MariaDB database with one table and one row holding `marker`.
 fn mysql_db(name: &str, marker: &str) -> Result<()> {

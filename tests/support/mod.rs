@@ -4,6 +4,7 @@
 
 #[path = "../../executor/tests/support/hosts.rs"]
 pub mod hosts;
+pub mod db;
 pub mod rest;
 pub mod sinks;
 

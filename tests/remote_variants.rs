@@ -1,0 +1,162 @@
+//! Remote clients beyond the plain root push: a non-root backup user whose borg runs under
+//! `sudo -E` (the `backup_user` setting), and database dumps made on a client over SSH.
+
+mod support;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+use support::db::{databases, mysql, psql, unique};
+use support::*;
+
+const PASS: &str = "variants passphrase";
+
+/// A repository on the repository host, a schedule, and a policy of `policy_type` for `client`.
+async fn remote_policy(
+    s: &Server,
+    token: &str,
+    port: u16,
+    client: &Value,
+    policy_type: &str,
+    extra_vars: Value,
+) -> Result<(i64, String)> {
+    let dir = tempfile::tempdir()?.into_path();
+    let repo_local = format!("{}/{policy_type}", dir.display());
+    let r = s.ok(token, "mutation($n: String!, $p: String!, $k: String!) { createRepository(input: {name: $n, path: $p, repositoryKey: $k}) { id } }", json!({"n": format!("{policy_type}-repo"), "p": format!("ssh://root@repo:{port}{repo_local}"), "k": PASS})).await?;
+    let sc = s
+        .ok(
+            token,
+            r#"mutation($n: String!) { createSchedule(input: {name: $n, crontab: "0 3 * * *"}) { id } }"#,
+            json!({"n": format!("{policy_type}-schedule")}),
+        )
+        .await?;
+    let p = s.ok(token, "mutation($n: String!, $t: String!, $c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: $n, policyType: $t, extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
+        json!({"n": policy_type, "t": policy_type, "c": client, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": extra_vars.to_string()})).await?;
+    Ok((
+        p["createPolicy"]["id"].as_i64().context("policy id")?,
+        repo_local,
+    ))
+}
+
+/// Runs one backup of `policy` and returns the successful job, or fails with its log.
+async fn backup_ok(s: &Server, token: &str, policy: i64) -> Result<(Value, String)> {
+    let id = launch_backup(s, token, policy).await?;
+    let job = s
+        .wait_job_status(token, id, "successful", Duration::from_secs(180))
+        .await;
+    let log = s.job_log(token, id).await?;
+    match job {
+        Ok(j) => Ok((j, log)),
+        Err(e) => bail!("{e}\n{log}"),
+    }
+}
+
+fn extract(repo: &str, job: &Value, file: &str) -> Result<String> {
+    let archive = job["archiveName"].as_str().context("archive name")?;
+    let out = borg(
+        PASS,
+        &["extract", "--stdout", &format!("{repo}::{archive}"), file],
+    )?;
+    if !out.status.success() {
+        bail!("borg extract: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_root_backup_user_runs_borg_under_sudo() -> Result<()> {
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let hosts = ssh_hosts(&s, &token).await?;
+    s.ok(
+        &token,
+        r#"mutation { updateSetting(key: "backup_user", value: "cyborg") { key } }"#,
+        json!({}),
+    )
+    .await?;
+    // A file only root can read: the backup user gets it through sudo.
+    let src = tempfile::tempdir()?;
+    let secret = src.path().join("root-only.key");
+    std::fs::write(&secret, "only root reads this\n")?;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::set_permissions(src.path(), std::fs::Permissions::from_mode(0o700))?;
+    let c = ssh_client(&s, &token, "web1", hosts.port).await?;
+    let (policy, repo) = remote_policy(
+        &s,
+        &token,
+        hosts.port,
+        &c,
+        "folders",
+        json!({"folders": [src.path()]}),
+    )
+    .await?;
+    let (job, log) = backup_ok(&s, &token, policy).await?;
+    assert!(log.contains("sudo -E -n"), "borg ran without sudo:\n{log}");
+    assert!(
+        hosts.log("web1").contains("for cyborg from"),
+        "the server did not log in as cyborg"
+    );
+    let path = secret.to_str().context("path")?.trim_start_matches('/');
+    assert_eq!(extract(&repo, &job, path)?, "only root reads this\n");
+    drop(hosts);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn database_dumps_are_made_on_a_remote_client() -> Result<()> {
+    databases()?;
+    let pg = unique("cyb_rpg");
+    psql("postgres", &format!("CREATE DATABASE {pg}"))?;
+    psql(
+        &pg,
+        "CREATE TABLE notes (id int primary key, note text); INSERT INTO notes VALUES (1, 'remote postgres row')",
+    )?;
+    let my = unique("cyb_rmy");
+    mysql(&format!(
+        "CREATE DATABASE `{my}`; CREATE TABLE `{my}`.notes (id INT PRIMARY KEY, note VARCHAR(200)); INSERT INTO `{my}`.notes VALUES (1, 'remote mariadb row');"
+    ))?;
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let hosts = ssh_hosts(&s, &token).await?;
+    let c = ssh_client(&s, &token, "web2", hosts.port).await?;
+
+    let (p, repo) = remote_policy(
+        &s,
+        &token,
+        hosts.port,
+        &c,
+        "postgresql",
+        json!({"database": pg}),
+    )
+    .await?;
+    let (job, log) = backup_ok(&s, &token, p).await?;
+    assert!(
+        job["archiveName"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("postgresql-web2-"),
+        "{job}"
+    );
+    assert!(log.contains("pg_dump"), "{log}");
+    let dump = extract(&repo, &job, &format!("postgresql-{pg}.sql"))?;
+    assert!(dump.contains("remote postgres row"), "row missing from the dump");
+
+    let (p, repo) = remote_policy(
+        &s,
+        &token,
+        hosts.port,
+        &c,
+        "mysql",
+        json!({"database": my}),
+    )
+    .await?;
+    let (job, _) = backup_ok(&s, &token, p).await?;
+    let dump = extract(&repo, &job, &format!("mysql-{my}.sql"))?;
+    assert!(dump.contains("remote mariadb row"), "row missing from the dump");
+
+    psql("postgres", &format!("DROP DATABASE {pg}"))?;
+    mysql(&format!("DROP DATABASE `{my}`"))?;
+    drop(hosts);
+    Ok(())
+}
