@@ -8,12 +8,19 @@
 #                      host, not the other clients); only its sshd is reachable, through a socat
 #                      bridge (127.0.0.13:PORT -> unix socket -> sshd inside the namespace).
 #                      Pull mode is what lets it back up to the repository host.
+#   bare  127.0.0.14   opt-in (`start --bare`): a client without borg. Its sshd runs chrooted, in
+#                      its own mount and UTS namespaces, in an overlayfs view of / (upper layer
+#                      in DIR/bare) where `dpkg -r --force-depends borgbackup` removed borg; /proc,
+#                      /dev, /sys and /tmp are bound in. Writes (e.g. apt-get installing borg
+#                      again) reach only the upper layer; the mounts live only in the host's
+#                      namespace and vanish when `stop` kills its processes.
 # Every host accepts logins as root and as the non-root user `cyborg` (passwordless sudo) with any
 # key listed in DIR/authorized_keys (append to it at any time; sshd reads it on every login).
 # DIR/known_hosts lists the hosts' keys for OpenSSH clients ([127.0.0.x]:PORT and [name]:PORT).
 #
 # Usage:
-#   scripts/test-hosts.sh start DIR [--port N] [--key PUBKEY_LINE_OR_FILE]...   (default port 2222)
+#   scripts/test-hosts.sh start DIR [--port N] [--key PUBKEY_LINE_OR_FILE]... [--bare]
+#                                                 (default port 2222; DIR/hosts lists the hosts)
 #   scripts/test-hosts.sh stop DIR
 #   scripts/test-hosts.sh restart DIR HOST        restart one host's sshd
 #   scripts/test-hosts.sh rekey DIR HOST          new host key for HOST, then restart it
@@ -22,6 +29,7 @@
 set -euo pipefail
 
 HOSTS=("repo 127.0.0.10" "web1 127.0.0.11" "web2 127.0.0.12" "island 127.0.0.13")
+BARE="bare 127.0.0.14"
 
 die() { echo "test-hosts: $*" >&2; exit 1; }
 
@@ -58,7 +66,7 @@ setup_machine() {
   if grep -q '^cyborg:!' /etc/shadow; then usermod -p '*' cyborg; fi
   if grep -q '^root:!' /etc/shadow; then usermod -p '*' root; fi
   local entry name ip
-  for entry in "${HOSTS[@]}"; do
+  for entry in "${HOSTS[@]}" "$BARE"; do
     read -r name ip <<<"$entry"
     grep -qE "^${ip//./\\.}[[:space:]]+${name}([[:space:]]|$)" /etc/hosts || echo "$ip $name" >>/etc/hosts
   done
@@ -66,11 +74,17 @@ setup_machine() {
 
 host_ip() {
   local entry name ip
-  for entry in "${HOSTS[@]}"; do
+  for entry in "${HOSTS[@]}" "$BARE"; do
     read -r name ip <<<"$entry"
     [[ "$name" == "$1" ]] && { echo "$ip"; return; }
   done
-  die "unknown host $1 (known: repo web1 web2 island)"
+  die "unknown host $1 (known: repo web1 web2 island bare)"
+}
+
+# The hosts of DIR: the four standard ones, plus bare when DIR/hosts lists it.
+dir_hosts() { # DIR
+  printf '%s\n' "${HOSTS[@]}"
+  if grep -qx bare "$1/hosts" 2>/dev/null; then echo "$BARE"; fi
 }
 
 alive() { # PID: exists and is not a zombie (PID 1 here may not reap orphans)
@@ -114,6 +128,8 @@ EOF
   /usr/sbin/sshd -t -f "$h/sshd_config" || die "invalid sshd config for $name"
   if [[ "$name" == island ]]; then
     start_island "$h" "$ip" "$port"
+  elif [[ "$name" == bare ]]; then
+    start_bare "$h"
   # Its own hostname when a UTS namespace is allowed here; plain sshd otherwise.
   elif unshare --uts true 2>/dev/null; then
     unshare --uts sh -c 'hostname "$1" && exec /usr/sbin/sshd -f "$2" -E "$3"' sh "$name" "$h/sshd_config" "$h/sshd.log"
@@ -153,6 +169,53 @@ start_island() { # HOSTDIR IP PORT
   die "socat bridge for island did not start"
 }
 
+# bare's sshd chrooted in an overlay view of / without borg, in new mount and UTS namespaces
+# (unshare makes the mounts private: nothing propagates to the machine). DIR/bare/mntns records
+# the namespace so `stop` can kill every process in it; borg is removed once per upper layer.
+start_bare() { # HOSTDIR
+  local h="$1"
+  mkdir -p "$h/upper" "$h/work" "$h/merged"
+  unshare --mount --uts --propagation private sh -c '
+    set -e
+    h="$1" m="$1/merged"
+    hostname bare
+    mount -t overlay overlay -o "lowerdir=/,upperdir=$h/upper,workdir=$h/work" "$m"
+    mount --bind /proc "$m/proc"
+    mount --rbind /dev "$m/dev"
+    mount --rbind /sys "$m/sys"
+    mount --bind /tmp "$m/tmp"
+    mkdir -p "$m/run/sshd"
+    chmod 755 "$m/run/sshd"
+    readlink /proc/self/ns/mnt >"$h/mntns"
+    if [ ! -e "$h/borg-removed" ]; then
+      if chroot "$m" dpkg-query -W -f="\${Status}" borgbackup 2>/dev/null | grep -q "ok installed"; then
+        chroot "$m" dpkg -r --force-depends --no-triggers borgbackup >"$h/dpkg.log" 2>&1
+      fi
+      ! chroot "$m" sh -c "command -v borg" >/dev/null 2>&1 || { echo "borg still in the bare host" >&2; exit 1; }
+      touch "$h/borg-removed"
+    fi
+    exec chroot "$m" /usr/sbin/sshd -f "$2" -E "$3"' sh "$h" "$h/sshd_config" "$h/sshd.log"
+}
+
+# Kills every process in bare's mount namespace (sessions, borg, apt), so its mounts vanish.
+stop_namespace() { # HOSTDIR
+  local ns p i left
+  [[ -s "$1/mntns" ]] || return 0
+  ns=$(cat "$1/mntns")
+  for i in $(seq 1 60); do
+    left=0
+    for p in /proc/[0-9]*; do
+      [[ "$(readlink "$p/ns/mnt" 2>/dev/null)" == "$ns" ]] || continue
+      alive "${p#/proc/}" || continue
+      left=1
+      kill "-$( ((i < 20)) && echo TERM || echo KILL)" "${p#/proc/}" 2>/dev/null || true
+    done
+    ((left)) || break
+    sleep 0.1
+  done
+  rm -f "$1/mntns"
+}
+
 stop_pidfile() { # PIDFILE
   local pid
   [[ -s "$1" ]] || return 0
@@ -165,7 +228,7 @@ stop_host() { # DIR NAME
   local pidfile="$1/$2/sshd.pid" pid i
   stop_pidfile "$1/$2/outer.pid"
   stop_pidfile "$1/$2/inner.pid"
-  [[ -s "$pidfile" ]] || return 0
+  [[ -s "$pidfile" ]] || { stop_namespace "$1/$2"; return 0; }
   pid=$(cat "$pidfile")
   if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
@@ -176,13 +239,15 @@ stop_host() { # DIR NAME
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"
+  stop_namespace "$1/$2"
 }
 
 write_known_hosts() { # DIR
-  local dir="$1" port entry name ip key
+  local dir="$1" port entry entries name ip key
   port=$(cat "$dir/port")
   : >"$dir/known_hosts.tmp"
-  for entry in "${HOSTS[@]}"; do
+  mapfile -t entries < <(dir_hosts "$dir")
+  for entry in "${entries[@]}"; do
     read -r name ip <<<"$entry"
     key=$(cut -d' ' -f1,2 "$dir/$name/ssh_host_ed25519_key.pub")
     echo "[$ip]:$port,[$name]:$port $key" >>"$dir/known_hosts.tmp"
@@ -202,10 +267,12 @@ case "$cmd" in
   start)
     port=2222
     keys=()
+    bare=0
     while (($#)); do
       case "$1" in
         --port) port="$2"; shift 2 ;;
         --key) keys+=("$2"); shift 2 ;;
+        --bare) bare=1; shift ;;
         *) die "unknown option $1" ;;
       esac
     done
@@ -215,20 +282,23 @@ case "$cmd" in
     setup_machine
     flock -u 9
     echo "$port" >"$dir/port"
+    if ((bare)) && ! grep -qx bare "$dir/hosts" 2>/dev/null; then echo bare >>"$dir/hosts"; fi
     touch "$dir/authorized_keys"
     chmod 644 "$dir/authorized_keys"
     for k in "${keys[@]+"${keys[@]}"}"; do
       if [[ -f "$k" ]]; then line=$(cat "$k"); else line="$k"; fi
       grep -qxF "$line" "$dir/authorized_keys" || echo "$line" >>"$dir/authorized_keys"
     done
-    for entry in "${HOSTS[@]}"; do
+    mapfile -t entries < <(dir_hosts "$dir")
+    for entry in "${entries[@]}"; do
       read -r name _ <<<"$entry"
       start_host "$dir" "$name"
     done
     write_known_hosts "$dir"
     ;;
   stop)
-    for entry in "${HOSTS[@]}"; do
+    mapfile -t entries < <(dir_hosts "$dir")
+    for entry in "${entries[@]}"; do
       read -r name _ <<<"$entry"
       stop_host "$dir" "$name"
     done

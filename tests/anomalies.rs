@@ -68,9 +68,12 @@ async fn mass_deletion_is_flagged_notified_and_reported() -> Result<()> {
     assert!(jobs.iter().all(|j| j["status"] == "successful"), "{jobs:?}");
 
     let archives = s
-        .ok(&token, "{ archives { name anomaly } }", json!({}))
+        .ok(&token, "{ archives { nodes { name anomaly } } }", json!({}))
         .await?;
-    let list = archives["archives"].as_array().cloned().unwrap_or_default();
+    let list = archives["archives"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(list.len(), 2);
     assert!(
         list[0]["anomaly"]

@@ -14,9 +14,9 @@ async fn anonymous_callers_are_refused() -> Result<()> {
     let ping = s.gql(None, "{ ping }", json!({})).await?;
     assert_eq!(ping.data()?["ping"], "pong");
     for q in [
-        "{ clients { id } }",
+        "{ clients { nodes { id } } }",
         "{ me { email } }",
-        "{ jobs { id } }",
+        "{ jobs { nodes { id } } }",
         "{ catalogSearch(query: \"x\") { total } }",
         "mutation { createClient(input: {hostname: \"x\"}) { id } }",
         "mutation { launchPolicy(id: 1) { id } }",
@@ -162,12 +162,20 @@ async fn bad_input_names_the_field_and_changes_nothing() -> Result<()> {
     let counts = s
         .ok(
             &token,
-            "{ clients { id } policies { id } schedules { id } }",
+            "{ clients { totalCount nodes { id } } policies { totalCount nodes { id } } schedules { nodes { id } } }",
             json!({}),
         )
         .await?;
-    assert_eq!(counts["clients"].as_array().map(|a| a.len()), Some(1));
-    assert_eq!(counts["policies"].as_array().map(|a| a.len()), Some(0));
+    assert_eq!(
+        counts["clients"]["nodes"].as_array().map(|a| a.len()),
+        Some(1)
+    );
+    assert_eq!(counts["clients"]["totalCount"], 1);
+    assert_eq!(
+        counts["policies"]["nodes"].as_array().map(|a| a.len()),
+        Some(0)
+    );
+    assert_eq!(counts["policies"]["totalCount"], 0);
     let e = s
         .gql(Some(&token), "{ client(id: 999) { id } }", json!({}))
         .await?;
@@ -245,11 +253,11 @@ async fn cron_forms_calendar_and_scheduler() -> Result<()> {
         let jobs = s
             .ok(
                 &token,
-                "query($p: Int!) { jobs(policy: $p) { launchType } }",
+                "query($p: Int!) { jobs(policy: $p) { nodes { launchType } } }",
                 json!({"p": fired}),
             )
             .await?;
-        if jobs["jobs"]
+        if jobs["jobs"]["nodes"]
             .as_array()
             .is_some_and(|a| a.iter().any(|j| j["launchType"] == "scheduled"))
         {
@@ -264,10 +272,14 @@ async fn cron_forms_calendar_and_scheduler() -> Result<()> {
     let quiet_jobs = s
         .ok(
             &token,
-            "query($p: Int!) { jobs(policy: $p) { id } }",
+            "query($p: Int!) { jobs(policy: $p) { totalCount nodes { id } } }",
             json!({"p": quiet["createPolicy"]["id"]}),
         )
         .await?;
-    assert_eq!(quiet_jobs["jobs"].as_array().map(|a| a.len()), Some(0));
+    assert_eq!(
+        quiet_jobs["jobs"]["nodes"].as_array().map(|a| a.len()),
+        Some(0)
+    );
+    assert_eq!(quiet_jobs["jobs"]["totalCount"], 0);
     Ok(())
 }

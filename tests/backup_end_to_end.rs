@@ -69,10 +69,10 @@ async fn launch_backs_up_and_catalog_finds_the_file() -> Result<()> {
     );
 
     // The job recorded borg's JSON statistics.
-    let d = s.ok(&token, "query($id: Int!) { job(id: $id) { nfiles originalSize deduplicatedSize } archives { name catalogState nfiles } }", json!({"id": backup["id"]})).await?;
+    let d = s.ok(&token, "query($id: Int!) { job(id: $id) { nfiles originalSize deduplicatedSize } archives { nodes { name catalogState nfiles } } }", json!({"id": backup["id"]})).await?;
     assert!(d["job"]["nfiles"].as_i64().unwrap_or(0) >= 3, "{d}");
     assert!(d["job"]["originalSize"].as_i64().unwrap_or(0) > 0);
-    assert_eq!(d["archives"][0]["catalogState"], "complete");
+    assert_eq!(d["archives"]["nodes"][0]["catalogState"], "complete");
 
     // The file is found by name, with its client and archive.
     let found = s
@@ -111,11 +111,14 @@ async fn launch_backs_up_and_catalog_finds_the_file() -> Result<()> {
     let repos = s
         .ok(
             &token,
-            "{ repositories { repositoryKey hasKey } }",
+            "{ repositories { nodes { repositoryKey hasKey } } }",
             json!({}),
         )
         .await?;
-    assert_eq!(repos["repositories"][0]["repositoryKey"], "$encrypted$");
+    assert_eq!(
+        repos["repositories"]["nodes"][0]["repositoryKey"],
+        "$encrypted$"
+    );
     for j in &jobs {
         let log = s.job_log(&token, j["id"].as_i64().unwrap_or(0)).await?;
         assert!(!log.contains(passphrase), "passphrase in job log");
@@ -195,15 +198,14 @@ async fn wrong_passphrase_fails_cleanly() -> Result<()> {
     )
     .await?;
     s.wait_jobs(&token, Duration::from_secs(120)).await?;
-    let repo =
-        s.ok(&token, "{ repositories { id } }", json!({})).await?["repositories"][0]["id"].clone();
+    let repo = s
+        .ok(&token, "{ repositories { nodes { id } } }", json!({}))
+        .await?["repositories"]["nodes"][0]["id"]
+        .clone();
     s.ok(&token, "mutation($id: Int!) { updateRepository(id: $id, input: {repositoryKey: \"not the passphrase\"}) { id } }", json!({"id": repo})).await?;
-    let before = s
-        .ok(&token, "{ jobs(limit: 1000) { id } }", json!({}))
-        .await?["jobs"]
-        .as_array()
-        .map(|a| a.len())
-        .unwrap_or(0);
+    let before = s.ok(&token, "{ jobs { totalCount } }", json!({})).await?["jobs"]["totalCount"]
+        .as_u64()
+        .unwrap_or(0) as usize;
     s.ok(
         &token,
         "mutation($id: Int!) { launchPolicy(id: $id) { id } }",

@@ -310,8 +310,10 @@ async fn integrity_checks_run_on_demand_and_on_their_schedule() -> Result<()> {
     .await?;
     launch(&s, &token, policy).await?;
     s.wait_jobs(&token, Duration::from_secs(120)).await?;
-    let repo =
-        s.ok(&token, "{ repositories { id } }", json!({})).await?["repositories"][0]["id"].clone();
+    let repo = s
+        .ok(&token, "{ repositories { nodes { id } } }", json!({}))
+        .await?["repositories"]["nodes"][0]["id"]
+        .clone();
     let c = s
         .ok(
             &token,
@@ -360,11 +362,11 @@ async fn integrity_checks_run_on_demand_and_on_their_schedule() -> Result<()> {
         let jobs = s
             .ok(
                 &token,
-                "{ jobs(jobType: \"check\") { id launchType status } }",
+                "{ jobs(jobType: \"check\") { nodes { id launchType status } } }",
                 json!({}),
             )
             .await?;
-        let scheduled = jobs["jobs"]
+        let scheduled = jobs["jobs"]["nodes"]
             .as_array()
             .cloned()
             .unwrap_or_default()

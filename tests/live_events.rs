@@ -3,42 +3,13 @@
 
 mod support;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
+use support::ws::{connect, next_json};
 use support::*;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(s: &Server, auth: Value) -> Result<Ws> {
-    let url = format!("{}/graphql/ws", s.url.replacen("http", "ws", 1));
-    let mut req = url.into_client_request()?;
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
-    ws.send(Message::text(
-        json!({"type": "connection_init", "payload": auth}).to_string(),
-    ))
-    .await?;
-    Ok(ws)
-}
-
-async fn next_json(ws: &mut Ws) -> Result<Value> {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(60), ws.next())
-            .await?
-            .context("socket closed")??;
-        match msg {
-            Message::Text(t) => return Ok(serde_json::from_str(&t)?),
-            Message::Close(c) => bail!("closed: {c:?}"),
-            _ => continue,
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_and_output_arrive_live() -> Result<()> {

@@ -83,11 +83,15 @@ async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
     let d = s
         .ok(
             &token,
-            "{ clients { hostname ready version } hostKeys { host port fingerprint } }",
+            "{ clients { nodes { hostname ready version } } hostKeys { host port fingerprint } }",
             json!({}),
         )
         .await?;
-    for c in d["clients"].as_array().cloned().unwrap_or_default() {
+    for c in d["clients"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         assert_eq!(c["ready"], true, "{c}");
         assert!(
             c["version"].as_str().unwrap_or_default().starts_with("1."),

@@ -12,7 +12,8 @@ use support::*;
 
 const PASS: &str = "variants passphrase";
 
-/// A repository on the repository host, a schedule, and a policy of `policy_type` for `client`.
+/// A repository on the repository host, a schedule, and a policy of `policy_type` for `client`;
+/// returns the policy, the repository's path and the directory holding it (removed on drop).
 async fn remote_policy(
     s: &Server,
     token: &str,
@@ -20,9 +21,9 @@ async fn remote_policy(
     client: &Value,
     policy_type: &str,
     extra_vars: Value,
-) -> Result<(i64, String)> {
-    let dir = tempfile::tempdir()?.into_path();
-    let repo_local = format!("{}/{policy_type}", dir.display());
+) -> Result<(i64, String, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let repo_local = format!("{}/{policy_type}", dir.path().display());
     let r = s.ok(token, "mutation($n: String!, $p: String!, $k: String!) { createRepository(input: {name: $n, path: $p, repositoryKey: $k}) { id } }", json!({"n": format!("{policy_type}-repo"), "p": format!("ssh://root@repo:{port}{repo_local}"), "k": PASS})).await?;
     let sc = s
         .ok(
@@ -36,6 +37,7 @@ async fn remote_policy(
     Ok((
         p["createPolicy"]["id"].as_i64().context("policy id")?,
         repo_local,
+        dir,
     ))
 }
 
@@ -82,7 +84,7 @@ async fn a_non_root_backup_user_runs_borg_under_sudo() -> Result<()> {
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))?;
     std::fs::set_permissions(src.path(), std::fs::Permissions::from_mode(0o700))?;
     let c = ssh_client(&s, &token, "web1", hosts.port).await?;
-    let (policy, repo) = remote_policy(
+    let (policy, repo, _dir) = remote_policy(
         &s,
         &token,
         hosts.port,
@@ -97,6 +99,41 @@ async fn a_non_root_backup_user_runs_borg_under_sudo() -> Result<()> {
         hosts.log("web1").contains("for cyborg from"),
         "the server did not log in as cyborg"
     );
+    // Preparation recorded the client's facts, as the backup user saw them.
+    let d = s
+        .ok(
+            &token,
+            "query($id: Int!) { client(id: $id) { ready version ip os } }",
+            json!({"id": c}),
+        )
+        .await?;
+    let os_release = std::fs::read_to_string("/etc/os-release")?;
+    let pretty = os_release
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .context("PRETTY_NAME")?
+        .trim_matches('"');
+    assert_eq!(d["client"]["os"], pretty, "{d}");
+    assert_eq!(d["client"]["ready"], true, "{d}");
+    assert!(
+        d["client"]["version"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("1."),
+        "{d}"
+    );
+    // Preparing again on demand works, as the backup user.
+    let d = s
+        .ok(
+            &token,
+            "mutation($id: Int!) { prepareClient(id: $id) { id } }",
+            json!({"id": c}),
+        )
+        .await?;
+    let prep = d["prepareClient"]["id"].as_i64().context("job id")?;
+    s.wait_job_status(&token, prep, "successful", Duration::from_secs(60))
+        .await?;
+    assert!(s.job_log(&token, prep).await?.contains(pretty));
     let path = secret.to_str().context("path")?.trim_start_matches('/');
     assert_eq!(extract(&repo, &job, path)?, "only root reads this\n");
     drop(hosts);
@@ -121,7 +158,7 @@ async fn database_dumps_are_made_on_a_remote_client() -> Result<()> {
     let hosts = ssh_hosts(&s, &token).await?;
     let c = ssh_client(&s, &token, "web2", hosts.port).await?;
 
-    let (p, repo) = remote_policy(
+    let (p, repo, _dir) = remote_policy(
         &s,
         &token,
         hosts.port,
@@ -140,20 +177,19 @@ async fn database_dumps_are_made_on_a_remote_client() -> Result<()> {
     );
     assert!(log.contains("pg_dump"), "{log}");
     let dump = extract(&repo, &job, &format!("postgresql-{pg}.sql"))?;
-    assert!(dump.contains("remote postgres row"), "row missing from the dump");
+    assert!(
+        dump.contains("remote postgres row"),
+        "row missing from the dump"
+    );
 
-    let (p, repo) = remote_policy(
-        &s,
-        &token,
-        hosts.port,
-        &c,
-        "mysql",
-        json!({"database": my}),
-    )
-    .await?;
+    let (p, repo, _dir2) =
+        remote_policy(&s, &token, hosts.port, &c, "mysql", json!({"database": my})).await?;
     let (job, _) = backup_ok(&s, &token, p).await?;
     let dump = extract(&repo, &job, &format!("mysql-{my}.sql"))?;
-    assert!(dump.contains("remote mariadb row"), "row missing from the dump");
+    assert!(
+        dump.contains("remote mariadb row"),
+        "row missing from the dump"
+    );
 
     psql("postgres", &format!("DROP DATABASE {pg}"))?;
     mysql(&format!("DROP DATABASE `{my}`"))?;

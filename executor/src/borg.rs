@@ -38,7 +38,7 @@ impl BorgEnv {
         }
     }
 
-    fn borg<I: IntoIterator<Item = String>>(&self, args: I) -> RemoteCommand {
+    pub(crate) fn borg<I: IntoIterator<Item = String>>(&self, args: I) -> RemoteCommand {
         let mut args = args.into_iter();
         // `borg SUBCOMMAND --lock-wait N …`: wait for a lock held by a borg that outlived a
         // crashed server instead of failing at once.
@@ -75,6 +75,8 @@ impl BorgEnv {
         let mut args: Vec<String> = vec![
             "create".into(),
             "--json".into(),
+            "--progress".into(),
+            "--log-json".into(),
             "--compression".into(),
             "lz4".into(),
             "--exclude-caches".into(),
@@ -101,6 +103,8 @@ impl BorgEnv {
             "--lock-wait",
             &wait,
             "--json",
+            "--progress",
+            "--log-json",
             "--compression",
             "lz4",
             "--stdin-name",
@@ -128,6 +132,8 @@ impl BorgEnv {
             "--lock-wait",
             &wait,
             "--json",
+            "--progress",
+            "--log-json",
             "--compression",
             "lz4",
             "--read-special",
@@ -325,6 +331,13 @@ pub fn parse_archive_list(stdout: &str) -> Result<Vec<(String, DateTime<Utc>)>, 
         .collect())
 }
 
+/// The available bytes in `df -P -k` output (second line, fourth column, in KiB).
+pub fn parse_df_available(out: &str) -> Option<i64> {
+    let line = out.lines().nth(1)?;
+    let kib: i64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,5 +389,12 @@ mod tests {
         let r = parse_create_json(out).unwrap();
         assert_eq!((r.original_size, r.nfiles), (10, 2));
         assert_eq!(r.start.to_rfc3339(), "2026-11-27T10:00:00+00:00");
+    }
+
+    #[test]
+    fn df_available_bytes() {
+        let out = "Filesystem     1024-blocks      Used Available Capacity Mounted on\n/dev/vda1        10218772   6234560   3443540      65% /\n";
+        assert_eq!(parse_df_available(out), Some(3443540 * 1024));
+        assert_eq!(parse_df_available("garbage"), None);
     }
 }

@@ -1,6 +1,7 @@
-//! Live job events (status changes, output lines) broadcast to subscribers such as the API.
+//! Live job events (status changes, output lines, progress) broadcast to subscribers such as
+//! the API.
 
-use model::{JobId, JobStatus};
+use model::{JobId, JobProgress, JobStatus};
 
 /// Something that happened to a job, as it happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,5 +15,10 @@ pub enum JobEvent {
         seq: i64,
         stream: String,
         text: String,
+    },
+    /// At most a few per second per job.
+    Progress {
+        job: JobId,
+        progress: JobProgress,
     },
 }

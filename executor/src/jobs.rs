@@ -1,10 +1,10 @@
-//! The work of each job type: repository and client preparation, backup, catalog listing,
-//! prune with compact and reconciliation.
+//! The backup job, and what every job type shares: the repository context and the job log.
+//! Preparation is in `prepare.rs`, catalog in `catalog_job.rs`, prune and check in `prune.rs`.
 
 use crate::borg;
 use crate::manager::Executor;
 use crate::runner::{run_error_outcome, run_logged, JobLog, Outcome, Stdout};
-use crate::targets::{client_side, client_transport, pull_side, repo_side, ClientSide, RepoSide};
+use crate::targets::{client_side, pull_side, repo_side, ClientSide, RepoSide};
 use crate::transport::RemoteCommand;
 use chrono::Utc;
 use model::*;
@@ -54,130 +54,8 @@ macro_rules! tryo {
 }
 
 pub(crate) use crate::catalog_job::catalog;
+pub(crate) use crate::prepare::{prepare_client, prepare_repository};
 pub(crate) use crate::prune::{check, prune};
-
-pub(crate) async fn prepare_repository(
-    ex: &Executor,
-    job: &Job,
-    cancel: &CancellationToken,
-) -> Outcome {
-    let ctx = tryo!(repo_ctx(ex, job.repository));
-    let log = log_for(ex, job, Some(&ctx));
-    let path = ctx.side.path.clone();
-    let t = &ctx.side.transport;
-    let env = &ctx.side.env;
-    let info = tryo!(
-        run_logged(&log, t, &env.info_repo(&path), Stdout::Capture, cancel)
-            .await
-            .map_err(run_error_outcome)
-    );
-    if info.code != 0 {
-        let text = info.stderr_head.join("\n");
-        let missing = text.contains("does not exist") || text.contains("is not a valid repository");
-        if !missing {
-            return Outcome::failed(
-                Some(info.code),
-                format!(
-                    "repository {path} exists but cannot be opened: {}",
-                    last_line(&info.stderr_head)
-                ),
-            );
-        }
-        if env.passphrase.is_none() {
-            log.info("repository has no passphrase (repository_key): initialising it unencrypted (-e none)");
-        }
-        if let Some(parent) = std::path::Path::new(&path)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            let mk = RemoteCommand::new(["mkdir", "-p", "--", &parent.display().to_string()]);
-            let r = tryo!(run_logged(&log, t, &mk, Stdout::Log, cancel)
-                .await
-                .map_err(run_error_outcome));
-            if r.code != 0 {
-                return Outcome::failed(
-                    Some(r.code),
-                    format!("cannot create {}", parent.display()),
-                );
-            }
-        }
-        let init = tryo!(run_logged(&log, t, &env.init(&path), Stdout::Log, cancel)
-            .await
-            .map_err(run_error_outcome));
-        if init.code != 0 {
-            return Outcome::failed(
-                Some(init.code),
-                format!("borg init failed: {}", last_line(&init.stderr_head)),
-            );
-        }
-    } else {
-        log.info("repository exists and opens with the stored passphrase");
-    }
-    let ready = RepositoryInput {
-        ready: Some(true),
-        ..Default::default()
-    };
-    tryo!(ex
-        .inner
-        .store
-        .update_repository(ctx.repo.id, &ready, None)
-        .map_err(|e| Outcome::error(e.to_string())));
-    Outcome::ok("repository ready")
-}
-
-pub(crate) async fn prepare_client(
-    ex: &Executor,
-    job: &Job,
-    cancel: &CancellationToken,
-) -> Outcome {
-    let store = &ex.inner.store;
-    let client = tryo!(job
-        .client
-        .ok_or_else(|| Outcome::error("job has no client"))
-        .and_then(|c| store.client(c).map_err(|e| Outcome::error(e.to_string()))));
-    let log = log_for(ex, job, None);
-    let t = tryo!(client_transport(ex, &client, false).map_err(Outcome::error));
-    let facts = RemoteCommand::new([
-        "sh",
-        "-c",
-        "borg --version || exit 3; hostname -I 2>/dev/null || hostname -i 2>/dev/null || true",
-    ]);
-    let r = tryo!(run_logged(&log, &t, &facts, Stdout::Capture, cancel)
-        .await
-        .map_err(run_error_outcome));
-    if r.code != 0 {
-        return Outcome::failed(
-            Some(r.code),
-            format!(
-                "borg is not installed on {} (install the borgbackup package)",
-                client.hostname
-            ),
-        );
-    }
-    let mut lines = r.stdout.lines();
-    let version = lines
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .trim_start_matches("borg ")
-        .to_string();
-    let ip = lines
-        .next()
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap_or_default()
-        .to_string();
-    log.info(&format!("borg {version} on {} ({ip})", client.hostname));
-    let input = ClientInput {
-        version: Some(version),
-        ip: Some(ip),
-        ready: Some(true),
-        ..Default::default()
-    };
-    tryo!(store
-        .update_client(client.id, &input, None)
-        .map_err(|e| Outcome::error(e.to_string())));
-    Outcome::ok("client ready")
-}
 
 pub(crate) fn last_line(lines: &[String]) -> String {
     lines
@@ -240,7 +118,7 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
         .map_err(|e| Outcome::error(format!("invalid extra_vars: {e}"))));
     // A vm policy runs on the VM's hypervisor; every other type on the client itself.
     let (mut spec, runs_on) = if policy.policy_type == PolicyType::Vm {
-        let plan = tryo!(crate::vm::plan(&policy.vmprovider, &client, None)
+        let plan = tryo!(crate::vm::plan_stored(store, &policy.vmprovider, &client)
             .map_err(|e| Outcome::failed(None, e.to_string())));
         log.info(&format!(
             "VM {} is backed up on its hypervisor {}",
@@ -334,6 +212,15 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
         }
     }
 
+    // The previous archive of the series is the best guess of how much this one reads.
+    if let Some(prev) = store
+        .archives(Some(ctx.repo.id), Some(client.id), Some(policy.id))
+        .unwrap_or_default()
+        .iter()
+        .max_by_key(|a| a.time)
+    {
+        ex.inner.progress.expect(job.id, prev.original_size);
+    }
     let cmd = side.wrap(side.env.create(&side.repo_url, &name, &spec));
     let outcome = match run_logged(&log, t, &cmd, Stdout::Capture, cancel).await {
         Err(e) => run_error_outcome(e),
@@ -488,6 +375,16 @@ async fn record_backup(
                 }
                 Ok(_) => {}
                 Err(e) => log.info(&format!("repository totals unavailable: {e}")),
+            }
+        }
+        // Free space of the repository's filesystem, for "repository full in N days".
+        let df = RemoteCommand::new(["df", "-P", "-k", "--", &ctx.side.path]);
+        if let Ok(r) = run_logged(log, &ctx.side.transport, &df, Stdout::Capture, cancel).await {
+            match borg::parse_df_available(&r.stdout) {
+                Some(free) if r.code == 0 => {
+                    let _ = store.set_repository_free_space(ctx.repo.id, free);
+                }
+                _ => log.info("free space of the repository's filesystem unavailable"),
             }
         }
     }

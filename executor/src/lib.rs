@@ -4,11 +4,15 @@
 
 pub mod borg;
 mod catalog_job;
+pub mod drill;
 mod events;
 mod jobs;
 mod manager;
+mod prepare;
+mod progress;
 mod prune;
 mod requeue;
+pub mod restore;
 mod runner;
 mod scheduler;
 pub mod scrub;
@@ -18,7 +22,9 @@ mod targets;
 pub mod transport;
 pub mod vm;
 
+pub use drill::DrillError;
 pub use events::JobEvent;
 pub use manager::{Executor, ExecutorOptions, LaunchError};
 pub use requeue::{CheckOptions, RequeueError};
+pub use restore::{RestoreError, RestoreRequest};
 pub use transport::{RemoteCommand, TransportError};

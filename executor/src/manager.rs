@@ -39,6 +39,10 @@ pub(crate) struct Inner {
     pub events: broadcast::Sender<JobEvent>,
     wake: Notify,
     running: Mutex<HashMap<JobId, CancellationToken>>,
+    /// Progress of running jobs (see `progress.rs`).
+    pub(crate) progress: crate::progress::ProgressBoard,
+    /// Download tickets (restore downloads through the server).
+    pub(crate) tickets: crate::restore::Tickets,
     shutting_down: std::sync::atomic::AtomicBool,
 }
 
@@ -59,6 +63,8 @@ impl Executor {
                 events,
                 wake: Notify::new(),
                 running: Mutex::new(HashMap::new()),
+                progress: Default::default(),
+                tickets: Default::default(),
                 shutting_down: std::sync::atomic::AtomicBool::new(false),
             }),
         }
@@ -243,6 +249,11 @@ impl Executor {
         );
     }
 
+    /// How far a running job has got; `None` when it is not running or reports no progress.
+    pub fn job_progress(&self, id: JobId) -> Option<model::JobProgress> {
+        self.inner.progress.get(id)
+    }
+
     pub(crate) fn emit(&self, e: JobEvent) {
         let _ = self.inner.events.send(e);
     }
@@ -255,6 +266,7 @@ impl Executor {
         why: &str,
     ) -> Result<(), StoreError> {
         self.inner.store.set_job_status(id, status, exit, why)?;
+        self.inner.progress.clear(id);
         self.emit(JobEvent::Status { job: id, status });
         self.inner.wake.notify_one();
         Ok(())

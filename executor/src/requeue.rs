@@ -28,17 +28,13 @@ pub struct CheckOptions {
 
 impl Executor {
     /// Runs a finished job again: a backup job backs up its client again (a new archive); a
-    /// catalog job lists its archive again; other jobs are repeated as they were.
+    /// catalog job lists its archive again; other jobs (a restore with its `extra_vars`) are
+    /// repeated as they were.
     pub fn relaunch_job(&self, id: JobId, by: Option<UserId>) -> Result<Job, RequeueError> {
         let store = &self.inner.store;
         let old = store.job(id)?;
         if !old.status.is_finished() {
             return Err(RequeueError::StillRunning(id));
-        }
-        if old.job_type == JobType::Restore {
-            return Err(RequeueError::Unsupported(
-                "restore jobs are started from the catalog, not relaunched".into(),
-            ));
         }
         let archive_name = if old.job_type == JobType::Job {
             String::new()
@@ -121,6 +117,45 @@ impl Executor {
             .into(),
             created_by: by,
             extra_vars: serde_json::json!({ "verify_data": opts.verify_data }).to_string(),
+        })?)
+    }
+
+    /// Queues a client preparation (facts, borg installed when missing): on demand, e.g. after
+    /// installing borg by hand or changing the client's OS.
+    pub fn prepare_client(&self, id: ClientId, by: Option<UserId>) -> Result<Job, RequeueError> {
+        let client = self.inner.store.client(id)?;
+        Ok(self.enqueue(NewJob {
+            name: format!("Prepare client {}", client.hostname),
+            job_type: JobType::PrepareClient,
+            policy: None,
+            client: Some(id),
+            repository: None,
+            archive_name: String::new(),
+            depends_on: None,
+            launch_type: "manual".into(),
+            created_by: by,
+            extra_vars: String::new(),
+        })?)
+    }
+
+    /// Queues a repository preparation (`borg init`, or a check that the passphrase opens it).
+    pub fn prepare_repository(
+        &self,
+        id: RepositoryId,
+        by: Option<UserId>,
+    ) -> Result<Job, RequeueError> {
+        let repo = self.inner.store.repository(id)?;
+        Ok(self.enqueue(NewJob {
+            name: format!("Prepare repository {}", repo.name),
+            job_type: JobType::PrepareRepository,
+            policy: None,
+            client: None,
+            repository: Some(id),
+            archive_name: String::new(),
+            depends_on: None,
+            launch_type: "manual".into(),
+            created_by: by,
+            extra_vars: String::new(),
         })?)
     }
 

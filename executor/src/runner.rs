@@ -148,6 +148,11 @@ pub(crate) async fn log_stderr(
     let mut head = Vec::new();
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(l)) = lines.next_line().await {
+        // borg's JSON (`--log-json`): progress is not logged, log messages become their text.
+        let crate::progress::BorgLine::Text(l) = crate::progress::interpret(log.ex, log.job, &l)
+        else {
+            continue;
+        };
         log.line("stderr", &l);
         if head.len() < 200 {
             head.push(l);
@@ -187,7 +192,8 @@ pub(crate) async fn run(ex: &Executor, job: &Job, cancel: CancellationToken) -> 
         JobType::Catalog => crate::jobs::catalog(ex, job, &cancel).await,
         JobType::Prune => crate::jobs::prune(ex, job, &cancel).await,
         JobType::Check => crate::jobs::check(ex, job, &cancel).await,
-        other => Outcome::error(format!("job type {other} is not implemented yet")),
+        JobType::RestoreTest => crate::drill::restore_test(ex, job, &cancel).await,
+        JobType::Restore => crate::restore::restore(ex, job, &cancel).await,
     };
     log.info(&format!(
         "job {} {}{}",

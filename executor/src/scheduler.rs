@@ -80,6 +80,11 @@ pub(crate) async fn run(ex: Executor) {
             Ok(n) => tracing::info!(repositories = n, "integrity checks queued"),
             Err(e) => tracing::warn!(error = %e, "integrity check schedule skipped"),
         }
+        match crate::drill::scheduled_drills(&ex, Utc::now()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "restore tests queued"),
+            Err(e) => tracing::warn!(error = %e, "restore test schedule skipped"),
+        }
         let due = match ex.inner.store.take_due_policies(Utc::now()) {
             Ok(d) => d,
             Err(e) => {

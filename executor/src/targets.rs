@@ -18,7 +18,7 @@ pub(crate) fn is_local(hostname: &str) -> bool {
     matches!(hostname, "localhost" | "127.0.0.1" | "::1")
 }
 
-fn backup_user(ex: &Executor) -> String {
+pub(crate) fn backup_user(ex: &Executor) -> String {
     ex.inner
         .store
         .setting(SETTING_BACKUP_USER)

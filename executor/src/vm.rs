@@ -2,7 +2,8 @@
 //! a name, the module type `vm`, names the hypervisor that backs up a client (the VM), and gives
 //! the script run there whose stdout is the VM's disk image, piped into `borg create … -`.
 //! `policy.vmprovider` selects the provider; Proxmox VE ships built in, and an administrator
-//! adds others as JSON files (`NAME.json`) in the providers directory.
+//! adds others through the API (stored, see [`plan_stored`]) or as JSON files (`NAME.json`) in a
+//! providers directory.
 
 use crate::sources::{piped, quoted, CreateSpec};
 use model::{Client, PolicyType};
@@ -27,6 +28,8 @@ pub enum VmError {
         "client {client} has no hypervisor_name: set it to the {provider} host that runs this VM"
     )]
     NoHypervisor { client: String, provider: String },
+    #[error("reading the stored VM module providers: {0}")]
+    Store(String),
 }
 
 /// A VM module provider (the original's `module_name`, `module_type`, `get_client`, `get_script`).
@@ -213,9 +216,69 @@ pub fn provider(name: &str, dir: Option<&Path>) -> Result<Box<dyn VmProvider>, V
     Ok(Box::new(p))
 }
 
+impl From<store::VmProviderRecord> for FileProvider {
+    fn from(r: store::VmProviderRecord) -> Self {
+        FileProvider {
+            name: r.module_name,
+            module_type: r.module_type,
+            client: r.client,
+            script: r.script,
+            image: Some(r.image).filter(|i| !i.trim().is_empty()),
+        }
+    }
+}
+
+/// The provider named `name`: built in, stored by an administrator (`createVmProvider`), or a
+/// file in `dir`.
+pub fn stored_provider(
+    store: &store::Store,
+    name: &str,
+    dir: Option<&Path>,
+) -> Result<Box<dyn VmProvider>, VmError> {
+    let stored = |e: store::StoreError| VmError::Store(e.to_string());
+    let wanted = name.trim().to_lowercase();
+    if !wanted.is_empty() && !store::BUILT_IN_VM_PROVIDERS.contains(&wanted.as_str()) {
+        if let Some(r) = store.vm_provider(&wanted).map_err(stored)? {
+            return Ok(Box::new(FileProvider::from(r)));
+        }
+    }
+    provider(name, dir).map_err(|e| {
+        let mut known = provider_names(dir);
+        known.extend(
+            store
+                .vm_providers()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.name),
+        );
+        known.sort();
+        known.dedup();
+        match e {
+            VmError::NoProvider(_) => VmError::NoProvider(known.join(", ")),
+            VmError::UnknownProvider { name, .. } => VmError::UnknownProvider {
+                name,
+                known: known.join(", "),
+            },
+            other => other,
+        }
+    })
+}
+
+/// [`plan`] with the providers an administrator stored as well.
+pub fn plan_stored(
+    store: &store::Store,
+    vmprovider: &str,
+    client: &Client,
+) -> Result<VmPlan, VmError> {
+    plan_with(stored_provider(store, vmprovider, None)?, client)
+}
+
 /// Where and how a vm policy backs up `client` with the provider `vmprovider`.
 pub fn plan(vmprovider: &str, client: &Client, dir: Option<&Path>) -> Result<VmPlan, VmError> {
-    let p = provider(vmprovider, dir)?;
+    plan_with(provider(vmprovider, dir)?, client)
+}
+
+fn plan_with(p: Box<dyn VmProvider>, client: &Client) -> Result<VmPlan, VmError> {
     let module_type = p.module_type();
     if module_type != PolicyType::Vm.as_str() {
         return Err(VmError::NotVm {

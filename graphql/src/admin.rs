@@ -18,12 +18,24 @@ const SETTINGS: &[(&str, &str)] = &[
         "the URL clients and browsers use to reach this server",
     ),
     (
+        "install_borg",
+        "true (default) to let client preparation install borgbackup when it is missing",
+    ),
+    (
         "integrity_check",
         "true to run borg check of every repository on the ic_cron schedule",
     ),
     (
         "ic_cron",
         "when integrity checks run (cron, default Sundays at 04:00)",
+    ),
+    (
+        "auto_restore_test",
+        "true to run a restore drill of every series on the restore_test_cron schedule",
+    ),
+    (
+        "restore_test_cron",
+        "when restore drills run (cron, default Sundays at 04:00); a policy may set its own in extra_vars.restore_test_cron",
     ),
 ];
 
@@ -183,8 +195,18 @@ impl AdminMutation {
             )
             .into());
         };
-        if *k == "integrity_check" && !matches!(value.as_str(), "true" | "false") {
-            return Err(ApiError::field("value", "integrity_check must be true or false").into());
+        if matches!(*k, "integrity_check" | "install_borg")
+            && !matches!(value.as_str(), "true" | "false")
+        {
+            return Err(ApiError::field("value", format!("{k} must be true or false")).into());
+        }
+        if *k == "auto_restore_test" && !matches!(value.as_str(), "true" | "false") {
+            return Err(ApiError::field("value", "auto_restore_test must be true or false").into());
+        }
+        if *k == "restore_test_cron" {
+            if let Err(e) = model::CronExpr::parse(&value) {
+                return Err(ApiError::field("value", format!("restore_test_cron: {e}")).into());
+            }
         }
         if *k == "ic_cron" {
             if let Err(e) = model::CronExpr::parse(&value) {

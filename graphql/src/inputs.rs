@@ -132,3 +132,12 @@ pub struct UserInput {
     #[graphql(default)]
     pub is_superuser: bool,
 }
+
+/// Changes to a user; absent fields stay as they are.
+#[derive(InputObject, Default)]
+pub struct UserPatch {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub is_superuser: Option<bool>,
+}

@@ -4,13 +4,18 @@
 
 mod admin;
 mod catalog;
+mod connection;
+mod drills;
 mod errors;
 mod inputs;
+mod lists;
 mod live;
 mod mutation;
 mod objects;
 mod query;
+mod restore;
 mod stats;
+mod vm;
 
 use async_graphql::{Context, MergedObject, Schema};
 pub use errors::{ApiError, GqlError};
@@ -22,9 +27,13 @@ use store::{AuthUser, Store};
 #[derive(MergedObject, Default)]
 pub struct Query(
     query::InventoryQuery,
+    lists::InventoryLists,
+    lists::JobLists,
     catalog::CatalogQuery,
     admin::AdminQuery,
     stats::StatsQuery,
+    vm::VmQuery,
+    drills::DrillQuery,
 );
 
 /// Every mutation: inventory and jobs, plus administration (SSH key, host keys, settings).
@@ -33,6 +42,9 @@ pub struct Mutation(
     mutation::CoreMutation,
     admin::AdminMutation,
     stats::StatsMutation,
+    restore::RestoreMutation,
+    drills::DrillMutation,
+    vm::VmMutation,
 );
 
 pub type CyborgSchema = Schema<Query, Mutation, live::Subscription>;

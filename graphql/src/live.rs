@@ -92,4 +92,30 @@ impl Subscription {
             _ => None,
         }))
     }
+
+    /// Progress of running jobs (a few updates per second at most): one job, or every job
+    /// when `job` is omitted (for a dashboard of running jobs).
+    async fn job_progress(
+        &self,
+        ctx: &Context<'_>,
+        job: Option<i64>,
+    ) -> Result<impl Stream<Item = JobProgressEvent>, GqlError> {
+        user(ctx)?;
+        let rx = services(ctx).executor.subscribe();
+        Ok(events(rx, move |ev| match ev {
+            JobEvent::Progress { job: id, progress } if job.is_none_or(|j| j == id.0) => {
+                Some(JobProgressEvent {
+                    job_id: id.0,
+                    progress: progress.into(),
+                })
+            }
+            _ => None,
+        }))
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct JobProgressEvent {
+    pub job_id: i64,
+    pub progress: crate::objects::JobProgress,
 }

@@ -103,6 +103,33 @@ impl CoreMutation {
         Ok(true)
     }
 
+    /// Changes a user's email, names or superuser flag (superusers only).
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+        input: UserPatch,
+    ) -> ApiResult<objects::User> {
+        let u = admin(ctx)?;
+        if u.id.0 == id && input.is_superuser == Some(false) {
+            return Err(ApiError::field(
+                "isSuperuser",
+                "you cannot remove your own superuser flag: ask another superuser",
+            )
+            .into());
+        }
+        Ok(services(ctx)
+            .store
+            .update_user(
+                UserId(id),
+                input.email.as_deref(),
+                input.first_name.as_deref(),
+                input.last_name.as_deref(),
+                input.is_superuser,
+            )?
+            .into())
+    }
+
     async fn delete_user(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
         let u = admin(ctx)?;
         if u.id.0 == id {
@@ -293,6 +320,28 @@ impl CoreMutation {
         Ok(services(ctx)
             .executor
             .check_repository(RepositoryId(id), opts, Some(u.id))
+            .map_err(requeue_error)?
+            .into())
+    }
+
+    /// Queues a client preparation job: records borg version, IP and OS, installs borg when
+    /// missing (setting `install_borg`), and sets `ready`.
+    async fn prepare_client(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
+        let u = admin(ctx)?;
+        Ok(services(ctx)
+            .executor
+            .prepare_client(ClientId(id), Some(u.id))
+            .map_err(requeue_error)?
+            .into())
+    }
+
+    /// Queues a repository preparation job: `borg init` when missing, else a check that the
+    /// stored passphrase opens it; sets `ready`.
+    async fn prepare_repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
+        let u = admin(ctx)?;
+        Ok(services(ctx)
+            .executor
+            .prepare_repository(RepositoryId(id), Some(u.id))
             .map_err(requeue_error)?
             .into())
     }

@@ -34,6 +34,7 @@ impl From<model::User> for User {
 }
 
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Client {
     pub id: i64,
     pub uuid: String,
@@ -45,6 +46,8 @@ pub struct Client {
     pub hypervisor_ready: bool,
     pub hypervisor_name: String,
     pub enabled: bool,
+    /// Operating system reported by the last preparation.
+    pub os: String,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
 }
@@ -62,9 +65,21 @@ impl From<model::Client> for Client {
             hypervisor_ready: c.hypervisor_ready,
             hypervisor_name: c.hypervisor_name,
             enabled: c.enabled,
+            os: c.os,
             created: c.audit.created,
             modified: c.audit.modified,
         }
+    }
+}
+
+#[ComplexObject]
+impl Client {
+    /// The latest restore drill of this client that passed.
+    async fn last_verified_restore(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::drills::RestoreTest>> {
+        crate::drills::last_verified_restore(ctx, None, Some(self.id))
     }
 }
 
@@ -175,6 +190,13 @@ pub struct Policy {
 
 #[ComplexObject]
 impl Policy {
+    /// The latest restore drill of this policy that passed.
+    async fn last_verified_restore(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::drills::RestoreTest>> {
+        crate::drills::last_verified_restore(ctx, Some(self.id), None)
+    }
     async fn repository(&self, ctx: &Context<'_>) -> ApiResult<Repository> {
         Ok(services(ctx)
             .store
@@ -282,8 +304,42 @@ pub struct OutputLine {
     pub at: DateTime<Utc>,
 }
 
+/// How far a running job has got (from borg's progress output).
+#[derive(SimpleObject, Clone)]
+pub struct JobProgress {
+    pub files: i64,
+    pub original_bytes: i64,
+    pub compressed_bytes: i64,
+    pub deduplicated_bytes: i64,
+    /// The path being read, or the current phase.
+    pub current: String,
+    /// Estimated percent done (against the series' previous archive); null when unknown.
+    pub percent: Option<f64>,
+}
+
+impl From<model::JobProgress> for JobProgress {
+    fn from(p: model::JobProgress) -> Self {
+        JobProgress {
+            files: p.files,
+            original_bytes: p.original_bytes,
+            compressed_bytes: p.compressed_bytes,
+            deduplicated_bytes: p.deduplicated_bytes,
+            current: p.current,
+            percent: p.percent,
+        }
+    }
+}
+
 #[ComplexObject]
 impl Job {
+    /// Progress while the job runs; null when it is not running or reports none.
+    async fn progress(&self, ctx: &Context<'_>) -> Option<JobProgress> {
+        services(ctx)
+            .executor
+            .job_progress(model::JobId(self.id))
+            .map(JobProgress::from)
+    }
+
     /// Output lines after `after` (a previous line's `seq`), at most `limit`.
     async fn output(
         &self,

@@ -5,7 +5,6 @@
 use crate::query::Confirm;
 use roaring::RoaringBitmap;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
@@ -205,17 +204,21 @@ impl SegCollector {
         let seg = self.seg;
         let found = match self.keep {
             Keep::Newest { limit, before } => {
-                let mut heap: BinaryHeap<Reverse<(u32, DocId)>> = BinaryHeap::new();
-                for p in pending.iter().filter(|p| before.is_none_or(|b| p.vid < b)) {
-                    if heap.len() < limit {
-                        heap.push(Reverse((p.vid, p.doc)));
-                    } else if heap.peek().is_some_and(|Reverse((v, _))| *v < p.vid) {
-                        heap.pop();
-                        heap.push(Reverse((p.vid, p.doc)));
+                // Linear selection of the newest: candidates come in about increasing
+                // version order, the worst case of a bounded heap.
+                let mut top: Vec<(u32, DocId)> = pending
+                    .iter()
+                    .filter(|p| before.is_none_or(|b| p.vid < b))
+                    .map(|p| (p.vid, p.doc))
+                    .collect();
+                if top.len() > limit {
+                    if limit > 0 {
+                        top.select_nth_unstable_by_key(limit - 1, |x| Reverse(x.0));
                     }
+                    top.truncate(limit);
                 }
-                heap.into_iter()
-                    .map(|Reverse((vid, doc))| Found {
+                top.into_iter()
+                    .map(|(vid, doc)| Found {
                         vid,
                         path: String::new(),
                         addr: DocAddress::new(seg, doc),

@@ -3,6 +3,7 @@
 
 use crate::error::CatalogError;
 use crate::ingest::refresh_changes;
+use crate::query::vid_set_q;
 use crate::state::{self, SeriesTable};
 use crate::Catalog;
 use model::{ArchiveId, ClientId, PolicyId, RepositoryId, SeriesKey};
@@ -166,12 +167,11 @@ impl Catalog {
         if pending.is_empty() {
             return Ok(());
         }
-        let vid_field = self.inner.fields.vid;
+        let mut doomed = RoaringBitmap::new();
         for (_, _, bm) in &pending {
-            for vid in bm {
-                writer.delete_term(Term::from_field_u64(vid_field, u64::from(vid)));
-            }
+            doomed |= bm;
         }
+        writer.delete_query(vid_set_q(Arc::new(doomed)))?;
         writer.commit()?;
         let mut ns = (*self.snap()).clone();
         for (key, _, bm) in &pending {

@@ -3,14 +3,13 @@
 
 use crate::collect::{Found, Keep, Membership};
 use crate::error::CatalogError;
-use crate::query::{exact_path_q, id_q, Confirm};
+use crate::query::{exact_path_plan, id_q, vid_set_q, Confirm};
 use crate::types::{ArchiveBrief, ArchiveDiff, DiffEntry, DiffKind, HistoryEntry, VersionFate};
 use crate::Catalog;
 use model::{ArchiveId, ClientId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tantivy::query::{BooleanQuery, Occur, TermSetQuery};
-use tantivy::Term;
+use tantivy::query::{BooleanQuery, Occur};
 
 impl Catalog {
     /// Every version of `path` on one client (all its series), oldest first, each with
@@ -23,8 +22,9 @@ impl Catalog {
         let path = format!("/{}", path.trim().trim_start_matches('/'));
         let f = &self.inner.fields;
         let snap = self.snap();
+        let (by_path, confirm) = exact_path_plan(f, &path);
         let q = BooleanQuery::new(vec![
-            (Occur::Must, exact_path_q(f, &path)),
+            (Occur::Must, by_path),
             (Occur::Must, id_q(f.client, client.0)),
         ]);
         let member = Arc::new(Membership {
@@ -32,7 +32,7 @@ impl Catalog {
             require: Vec::new(),
         });
         let searcher = self.inner.reader.searcher();
-        let got = self.collect(&searcher, &q, &member, Confirm::None, Keep::All)?;
+        let got = self.collect(&searcher, &q, &member, confirm, Keep::All)?;
         let mut versions = Vec::new();
         for found in &got.found {
             if let Some(h) = self.version_hit(&snap, &searcher, found.addr)? {
@@ -107,18 +107,13 @@ impl Catalog {
         if only_a.is_empty() && only_b.is_empty() {
             return Ok(diff);
         }
-        let vid = self.inner.fields.vid;
-        let terms = only_a
-            .iter()
-            .chain(only_b.iter())
-            .map(|v| Term::from_field_u64(vid, u64::from(v)));
-        let q = TermSetQuery::new(terms);
+        let q = vid_set_q(Arc::new(&only_a | &only_b));
         let member = Arc::new(Membership {
             live: snap.live.clone(),
             require: Vec::new(),
         });
         let searcher = self.inner.reader.searcher();
-        let got = self.collect(&searcher, &q, &member, Confirm::None, Keep::All)?;
+        let got = self.collect(&searcher, q.as_ref(), &member, Confirm::None, Keep::All)?;
         let mut by_path: BTreeMap<String, (Option<Found>, Option<Found>)> = BTreeMap::new();
         for found in got.found {
             let slot = by_path.entry(found.path.clone()).or_default();

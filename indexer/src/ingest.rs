@@ -4,14 +4,16 @@
 use crate::error::CatalogError;
 use crate::fastparse::hash64;
 use crate::listing::{parent_of, path_hash, Entry};
-use crate::schema::Fields;
-use crate::state::{self, ArchiveRecord, ArchiveState, IdHash, SeriesTable, Snapshot, VersionRec};
+use crate::schema::{trigram_text, Fields};
+use crate::state::{
+    self, vkey, ArchiveRecord, ArchiveState, IdHash, SeriesAppender, SeriesTable, Snapshot,
+    VersionRec,
+};
 use crate::types::{ChangeStats, IngestReport};
 use crate::Catalog;
 use model::catalog::{IngestSummary, ListingSink};
 use model::{ArchiveRef, SeriesKey};
 use roaring::RoaringBitmap;
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 use std::sync::atomic::Ordering;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use tantivy::indexer::UserOperation;
 use tantivy::{IndexWriter, TantivyDocument};
 
-/// Documents per batch handed to the index writer.
+/// Documents per batch handed to the index writer (one channel message and wake-up each).
 const BATCH: usize = 8;
 
 #[cfg(test)]
@@ -50,6 +52,16 @@ impl ListingSink for Catalog {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+
+    fn sample(
+        &self,
+        series: &model::SeriesKey,
+        max: usize,
+        max_size: u64,
+    ) -> Result<Vec<model::SampledFile>, String> {
+        self.sample_files(series, max, max_size)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Work in progress of one ingestion.
@@ -62,7 +74,9 @@ struct Pass<'a> {
     table: SeriesTable,
     next_vid: u32,
     bitmap: RoaringBitmap,
-    new_recs: Vec<VersionRec>,
+    /// New records, streamed to the series table file.
+    out: SeriesAppender,
+    new_recs: u64,
     /// Hashes of the directories seen so far in this listing.
     dirs_seen: HashSet<u64, IdHash>,
     new_versions: u64,
@@ -71,7 +85,7 @@ struct Pass<'a> {
 impl Pass<'_> {
     fn add(&mut self, entry: &Entry, real: bool) -> Result<(), CatalogError> {
         let key = entry.version_key();
-        let vid = match self.table.by_key.get(&key) {
+        let vid = match self.table.by_key.get(&vkey(key)) {
             Some(v) => *v,
             None => {
                 let vid = self.next_vid;
@@ -87,13 +101,17 @@ impl Pass<'_> {
                 if self.batch.len() >= BATCH {
                     self.flush()?;
                 }
-                self.table.by_key.insert(key, vid);
-                self.new_recs.push(VersionRec {
+                self.table.by_key.insert(vkey(key), vid);
+                let path = path_hash(&entry.path);
+                self.out.push(&VersionRec {
                     vid,
                     key,
-                    path: path_hash(&entry.path),
+                    path,
                     size: entry.size,
-                });
+                })?;
+                // New ids are above every existing one: `meta` stays sorted.
+                self.table.meta.push((vid, path, entry.size));
+                self.new_recs += 1;
                 if real {
                     self.new_versions += 1;
                 }
@@ -166,14 +184,6 @@ impl Pass<'_> {
 pub(crate) fn make_doc(f: &Fields, e: &Entry, vid: u32, series: &SeriesKey) -> TantivyDocument {
     let mut d = TantivyDocument::new();
     let name = e.name();
-    let name_lc = if name
-        .bytes()
-        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-    {
-        Cow::Owned(name.to_lowercase())
-    } else {
-        Cow::Borrowed(name)
-    };
     d.add_u64(f.vid, u64::from(vid));
     d.add_i64(f.repository, series.repository.0);
     d.add_i64(f.policy, series.policy.0);
@@ -185,7 +195,7 @@ pub(crate) fn make_doc(f: &Fields, e: &Entry, vid: u32, series: &SeriesKey) -> T
         d.add_text(f.path_words, parent);
     }
     d.add_text(f.name_words, name);
-    d.add_text(f.name_tri, &name_lc);
+    d.add_text(f.name_tri, trigram_text(name));
     d.add_text(f.file_type, &e.file_type);
     d.add_u64(f.size, e.size);
     d.add_i64(f.mtime, e.mtime);
@@ -319,7 +329,8 @@ impl Catalog {
             next_vid: snap.next_vid,
             batch: Vec::with_capacity(BATCH),
             bitmap: RoaringBitmap::new(),
-            new_recs: Vec::new(),
+            out: SeriesAppender::open(dir, &archive.series, committed)?,
+            new_recs: 0,
             dirs_seen: HashSet::default(),
             new_versions: 0,
         };
@@ -332,13 +343,15 @@ impl Catalog {
             }
         };
         let Pass {
-            mut table,
+            table,
             next_vid,
             bitmap,
+            out,
             new_recs,
             new_versions,
             ..
         } = pass;
+        out.finish()?;
         writer.commit()?;
         // From here until the state is written, committed documents have no membership.
         self.inner.dirty.store(true, Ordering::SeqCst);
@@ -346,16 +359,12 @@ impl Catalog {
         if CRASH_AFTER_INDEX_COMMIT.with(|c| c.get()) {
             return Err(CatalogError::Corrupt("simulated crash".into()));
         }
-        SeriesTable::append(dir, &archive.series, committed, &new_recs)?;
-        table
-            .meta
-            .extend(new_recs.iter().map(|r| (r.vid, r.path, r.size)));
         state::write_bitmap(&state::bitmap_path(dir, archive.id), &bitmap)?;
 
         let mut ns = (*snap).clone();
         ns.next_vid = next_vid;
         let series = ns.series.entry(archive.series).or_default();
-        series.records = committed + new_recs.len() as u64;
+        series.records = committed + new_recs;
         series.archives.push(archive.id);
         ns.live = Arc::new(&*ns.live | &bitmap);
         let rec = ArchiveRecord {

@@ -30,6 +30,7 @@ mod history;
 mod ingest;
 mod listing;
 mod query;
+mod sample;
 mod schema;
 mod search;
 mod state;
@@ -41,6 +42,8 @@ mod tests;
 mod tests_anomaly;
 #[cfg(test)]
 mod tests_recovery;
+#[cfg(test)]
+mod tests_search;
 
 pub use anomaly::{CHANGE_FACTOR, DELETION_SHARE};
 pub use error::CatalogError;
@@ -70,7 +73,7 @@ pub struct CatalogOptions {
 impl Default for CatalogOptions {
     fn default() -> Self {
         CatalogOptions {
-            writer_heap_bytes: 192 << 20,
+            writer_heap_bytes: 128 << 20,
             writer_threads: 0,
         }
     }

@@ -1,55 +1,75 @@
 //! Translation of a `SearchQuery` into a tantivy query plus the confirmation a candidate
-//! must pass (substring and glob candidates come from trigrams and are checked exactly).
+//! must pass. Name words and substrings are exact phrases (of words, of trigrams at their
+//! offsets); only globs with several pieces or on paths, path words and exact paths are
+//! confirmed on the path of each candidate.
 
 use crate::error::CatalogError;
-use crate::listing::name_of;
-use crate::schema::{trigrams, words, Fields};
+use crate::listing::{name_of, parent_of};
+use crate::schema::{covering_trigrams, words, Fields, NAME_END, NAME_START};
 use crate::types::SearchQuery;
+use roaring::RoaringBitmap;
 use std::ops::Bound;
+use std::sync::Arc;
+use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::{
-    AllQuery, BooleanQuery, InvertedIndexRangeQuery, Occur, Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::Term;
+use tantivy::{DocId, SegmentReader, Term};
 
 /// A `*`/`?` wildcard pattern.
 #[derive(Debug, Clone)]
 pub(crate) struct Glob {
     pat: Vec<char>,
+    /// The pattern's bytes when it is ASCII: then ASCII texts are matched byte by byte.
+    ascii: Option<Vec<u8>>,
+}
+
+/// Whole-sequence match; `*` matches any run, `?` one element. Iterative with one
+/// backtrack point, so linear in practice and never recursive.
+fn wildcard<T: Copy + PartialEq>(pat: &[T], text: &[T], star: T, one: T) -> bool {
+    let (mut p, mut i) = (0usize, 0usize);
+    let mut back: Option<(usize, usize)> = None;
+    while i < text.len() {
+        if p < pat.len() && (pat[p] == one || pat[p] == text[i]) {
+            p += 1;
+            i += 1;
+        } else if p < pat.len() && pat[p] == star {
+            back = Some((p, i));
+            p += 1;
+        } else if let Some((sp, si)) = back {
+            p = sp + 1;
+            i = si + 1;
+            back = Some((sp, si + 1));
+        } else {
+            return false;
+        }
+    }
+    pat[p..].iter().all(|c| *c == star)
 }
 
 impl Glob {
     pub fn new(pattern: &str) -> Glob {
         Glob {
             pat: pattern.chars().collect(),
+            ascii: pattern.is_ascii().then(|| pattern.as_bytes().to_vec()),
         }
     }
 
     /// Whole-string match; `*` matches any run (including `/`), `?` one character.
     pub fn matches(&self, text: &str) -> bool {
-        let t: Vec<char> = text.chars().collect();
-        let (mut p, mut i) = (0usize, 0usize);
-        let mut star: Option<(usize, usize)> = None;
-        while i < t.len() {
-            if p < self.pat.len() && (self.pat[p] == '?' || self.pat[p] == t[i]) {
-                p += 1;
-                i += 1;
-            } else if p < self.pat.len() && self.pat[p] == '*' {
-                star = Some((p, i));
-                p += 1;
-            } else if let Some((sp, si)) = star {
-                p = sp + 1;
-                i = si + 1;
-                star = Some((sp, si + 1));
-            } else {
-                return false;
-            }
+        if let (Some(pat), true) = (&self.ascii, text.is_ascii()) {
+            return wildcard(pat, text.as_bytes(), b'*', b'?');
         }
-        self.pat[p..].iter().all(|c| *c == '*')
+        let t: Vec<char> = text.chars().collect();
+        wildcard(&self.pat, &t, '*', '?')
     }
 }
 
-/// The exact check a candidate document must pass, on its path.
+/// The exact check a candidate document must pass, on its path. Only the forms the index
+/// cannot answer exactly need one (globs with several pieces or on paths, path words, the
+/// exact-path forms whose candidates are the entries of the parent directory).
 #[derive(Debug, Clone)]
 pub(crate) enum Confirm {
     None,
@@ -64,6 +84,8 @@ pub(crate) enum Confirm {
     PathGlob(Glob),
     /// Words of the path contain these words in sequence.
     PathWords(Vec<String>),
+    /// The path is this one.
+    PathEq(String),
 }
 
 impl Confirm {
@@ -81,6 +103,7 @@ impl Confirm {
             Confirm::NameGlob(g) => g.matches(&name_lc()),
             Confirm::PathGlob(g) => g.matches(path),
             Confirm::PathWords(w) => contains_seq(&words(path), w),
+            Confirm::PathEq(p) => path == p,
         }
     }
 }
@@ -133,25 +156,38 @@ fn and(mut qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     }
 }
 
-/// Every word in a words field (their order is confirmed on the path by the collector).
-fn words_q(field: Field, ws: &[String]) -> Option<Box<dyn Query>> {
-    let mut ws = ws.to_vec();
-    ws.sort();
-    ws.dedup();
-    match ws.len() {
-        0 => None,
-        _ => Some(and(ws
-            .iter()
-            .map(|w| term_q(Term::from_field_text(field, w)))
-            .collect())),
+fn or(mut qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    match qs.len() {
+        0 => Box::new(EmptyQuery),
+        1 => qs.remove(0),
+        _ => Box::new(BooleanQuery::new(
+            qs.into_iter().map(|q| (Occur::Should, q)).collect(),
+        )),
     }
 }
 
-fn trigram_q(f: &Fields, lc: &str) -> Vec<Box<dyn Query>> {
-    trigrams(lc)
-        .iter()
-        .map(|g| term_q(Term::from_field_text(f.name_tri, g)))
-        .collect()
+/// These words in sequence in a words field with positions (exact).
+fn word_seq_q(field: Field, ws: &[String]) -> Option<Box<dyn Query>> {
+    let terms: Vec<Term> = ws.iter().map(|w| Term::from_field_text(field, w)).collect();
+    match terms.len() {
+        0 => None,
+        1 => terms.into_iter().next().map(term_q),
+        _ => Some(Box::new(PhraseQuery::new(terms))),
+    }
+}
+
+/// Names containing `piece` (lowercased, possibly with the start and end markers): an exact
+/// phrase of trigrams. None when the piece is shorter than a trigram.
+fn substring_q(f: &Fields, piece: &str) -> Option<Box<dyn Query>> {
+    let mut terms: Vec<(usize, Term)> = covering_trigrams(piece)
+        .into_iter()
+        .map(|(o, g)| (o, Term::from_field_text(f.name_tri, &g)))
+        .collect();
+    match terms.len() {
+        0 => None,
+        1 => terms.pop().map(|(_, t)| term_q(t)),
+        _ => Some(Box::new(PhraseQuery::new_with_offset(terms))),
+    }
 }
 
 /// Equality on a fast-only i64 field (series ids are not in the inverted index).
@@ -162,9 +198,32 @@ pub(crate) fn id_q(field: Field, v: i64) -> Box<dyn Query> {
     ))
 }
 
-/// Every path starting with `prefix` (a term range: no per-document scan).
-pub(crate) fn path_prefix_q(f: &Fields, prefix: &str) -> Box<dyn Query> {
-    Box::new(InvertedIndexRangeQuery::new(
+/// Versions whose id is in `set` (a scan of the version id column).
+pub(crate) fn vid_set_q(set: Arc<RoaringBitmap>) -> Box<dyn Query> {
+    let pred = FunctionPredicate::from(move |reader: &SegmentReader| {
+        let col = reader.fast_fields().u64("vid")?;
+        let set = set.clone();
+        Ok(move |doc: DocId| {
+            col.first(doc)
+                .and_then(|v| u32::try_from(v).ok())
+                .is_some_and(|v| set.contains(v))
+        })
+    });
+    Box::new(DocPredicateQuery::from(pred))
+}
+
+/// Entries directly in directory `dir`.
+pub(crate) fn parent_q(f: &Fields, dir: &str) -> Box<dyn Query> {
+    term_q(Term::from_field_text(f.parent, dir))
+}
+
+/// Every path starting with `prefix`: a range of the path column's dictionary, then a scan
+/// of the column (exact, and independent of how many paths the range holds).
+pub(crate) fn path_range_q(f: &Fields, prefix: &str) -> Box<dyn Query> {
+    if prefix == "/" || prefix.is_empty() {
+        return Box::new(AllQuery);
+    }
+    Box::new(RangeQuery::new(
         Bound::Included(Term::from_field_text(f.path, prefix)),
         Bound::Excluded(Term::from_field_text(
             f.path,
@@ -173,8 +232,12 @@ pub(crate) fn path_prefix_q(f: &Fields, prefix: &str) -> Box<dyn Query> {
     ))
 }
 
-pub(crate) fn exact_path_q(f: &Fields, path: &str) -> Box<dyn Query> {
-    term_q(Term::from_field_text(f.path, path))
+/// Candidates and confirmation of one exact path: the entries of its parent directory.
+pub(crate) fn exact_path_plan(f: &Fields, path: &str) -> (Box<dyn Query>, Confirm) {
+    match parent_of(path) {
+        Some(parent) => (parent_q(f, parent), Confirm::PathEq(path.to_string())),
+        None => (Box::new(EmptyQuery), Confirm::None),
+    }
 }
 
 /// Words of a glob piece that are bounded on both sides by separators or by the ends of
@@ -205,6 +268,11 @@ fn whole_words(pieces: &[&str]) -> Vec<String> {
     out
 }
 
+/// A piece of a marked glob that constrains nothing: empty or a lone marker.
+fn is_bare(piece: &str) -> bool {
+    piece.is_empty() || piece == NAME_START.to_string() || piece == NAME_END.to_string()
+}
+
 fn glob_plan(f: &Fields, text: &str) -> (Box<dyn Query>, Confirm) {
     let on_path = text.contains('/');
     let pattern = if on_path && !text.starts_with('/') && !text.starts_with('*') {
@@ -216,53 +284,74 @@ fn glob_plan(f: &Fields, text: &str) -> (Box<dyn Query>, Confirm) {
         .rsplit('/')
         .next()
         .unwrap_or(&pattern)
-        .to_lowercase();
-    let pieces: Vec<&str> = name_part.split(['*', '?']).collect();
+        .to_lowercase()
+        .replace([NAME_START, NAME_END], "\u{fffd}");
+    let wild = |c: char| c == '*' || c == '?';
     let mut clauses = Vec::new();
+    if on_path {
+        // A wildcard may span `/`: only what follows the last wildcard (or the whole last
+        // component, without one) is surely inside the name.
+        let piece = match name_part.rfind(wild) {
+            Some(i) => format!("{}{NAME_END}", &name_part[i + 1..]),
+            None => format!("{NAME_START}{name_part}{NAME_END}"),
+        };
+        let literal: String = pattern.chars().take_while(|c| !wild(*c)).collect();
+        let dir = literal
+            .rfind('/')
+            .filter(|cut| *cut > 0)
+            .map(|cut| &literal[..=cut]);
+        clauses.extend(substring_q(f, &piece));
+        clauses.extend(dir.map(|d| path_range_q(f, d)));
+        return (and(clauses), Confirm::PathGlob(Glob::new(&pattern)));
+    }
+    let marked = format!("{NAME_START}{name_part}{NAME_END}");
+    let pieces: Vec<&str> = marked.split(wild).collect();
+    let mut phrases = 0;
+    let mut loose = false;
     for piece in &pieces {
-        if piece.chars().count() >= 3 {
-            clauses.extend(trigram_q(f, piece));
+        match substring_q(f, piece) {
+            Some(q) => {
+                clauses.push(q);
+                phrases += 1;
+            }
+            None => loose |= !is_bare(piece),
         }
     }
-    for w in whole_words(&pieces) {
+    // One literal piece between stars is exactly "contains" (anchored by the markers).
+    if !pattern.contains('?') && !loose && phrases <= 1 {
+        return (and(clauses), Confirm::None);
+    }
+    let plain: Vec<&str> = name_part.split(wild).collect();
+    for w in whole_words(&plain) {
         clauses.push(term_q(Term::from_field_text(f.name_words, &w)));
     }
-    if on_path {
-        let literal: String = pattern
-            .chars()
-            .take_while(|c| *c != '*' && *c != '?')
-            .collect();
-        if let Some(cut) = literal.rfind('/') {
-            if cut > 0 {
-                clauses.push(path_prefix_q(f, &literal[..=cut]));
-            }
-        }
-    }
-    let confirm = if on_path {
-        Confirm::PathGlob(Glob::new(&pattern))
-    } else {
-        Confirm::NameGlob(Glob::new(&pattern.to_lowercase()))
-    };
-    (and(clauses), confirm)
+    (and(clauses), Confirm::NameGlob(Glob::new(&name_part)))
 }
 
+/// Names containing the text, or whose words contain its words in sequence: both exact
+/// phrases, so nothing is confirmed.
 fn name_plan(f: &Fields, text: &str) -> (Box<dyn Query>, Confirm) {
     let lc = text.to_lowercase();
     let ws = words(text);
-    let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    if let Some(q) = words_q(f.name_words, &ws) {
-        should.push((Occur::Should, q));
+    let clean = lc.replace([NAME_START, NAME_END], "\u{fffd}");
+    let mut either = Vec::new();
+    either.extend(word_seq_q(f.name_words, &ws));
+    either.extend(substring_q(f, &clean));
+    if clean.chars().count() == 2 {
+        // Two characters are the start of a trigram of the marked name (the next character
+        // or the end marker follows): a range of trigram terms, exact too.
+        either.push(Box::new(InvertedIndexRangeQuery::new(
+            Bound::Included(Term::from_field_text(f.name_tri, &clean)),
+            Bound::Excluded(Term::from_field_text(
+                f.name_tri,
+                &format!("{clean}\u{10FFFF}"),
+            )),
+        )));
     }
-    let grams = trigram_q(f, &lc);
-    if !grams.is_empty() {
-        should.push((Occur::Should, and(grams)));
+    if either.is_empty() {
+        return (Box::new(AllQuery), Confirm::Name { lc, words: ws });
     }
-    let query: Box<dyn Query> = match should.len() {
-        0 => Box::new(AllQuery),
-        1 => should.remove(0).1,
-        _ => Box::new(BooleanQuery::new(should)),
-    };
-    (query, Confirm::Name { lc, words: ws })
+    (or(either), Confirm::None)
 }
 
 /// Query and confirmation for the text part. `exact_as_prefix` turns the exact-path form
@@ -275,10 +364,9 @@ pub(crate) fn text_plan(
     match form {
         TextForm::All => (Box::new(AllQuery), Confirm::None),
         TextForm::Glob(g) => glob_plan(f, g),
-        TextForm::DirPrefix(p) if p == "/" => (Box::new(AllQuery), Confirm::None),
-        TextForm::DirPrefix(p) => (path_prefix_q(f, p), Confirm::None),
-        TextForm::Exact(p) if exact_as_prefix => (path_prefix_q(f, p), Confirm::None),
-        TextForm::Exact(p) => (exact_path_q(f, p), Confirm::None),
+        TextForm::DirPrefix(p) => (path_range_q(f, p), Confirm::None),
+        TextForm::Exact(p) if exact_as_prefix => (path_range_q(f, p), Confirm::None),
+        TextForm::Exact(p) => exact_path_plan(f, p),
         TextForm::PathWords(t) => {
             let ws = words(t);
             if ws.is_empty() {
@@ -290,17 +378,11 @@ pub(crate) fn text_plan(
             uniq.dedup();
             let each = uniq
                 .iter()
-                .map(|w| -> Box<dyn Query> {
-                    Box::new(BooleanQuery::new(vec![
-                        (
-                            Occur::Should,
-                            term_q(Term::from_field_text(f.path_words, w)),
-                        ),
-                        (
-                            Occur::Should,
-                            term_q(Term::from_field_text(f.name_words, w)),
-                        ),
-                    ]))
+                .map(|w| {
+                    or(vec![
+                        term_q(Term::from_field_text(f.path_words, w)),
+                        term_q(Term::from_field_text(f.name_words, w)),
+                    ])
                 })
                 .collect();
             (and(each), Confirm::PathWords(ws))
@@ -373,6 +455,10 @@ mod tests {
         assert!(Glob::new("a?c*").matches("abcdef"));
         assert!(Glob::new("*").matches(""));
         assert!(Glob::new("/var/*/x.log").matches("/var/a/b/x.log"));
+        assert!(Glob::new("*ü?.txt").matches("aüb.txt"));
+        assert!(!Glob::new("*ü?.txt").matches("aü.txt"));
+        assert!(Glob::new("a*b*c").matches("aXbYbZc"));
+        assert!(!Glob::new("a*b*c").matches("aXbYbZ"));
         assert_eq!(whole_words(&["", ".sql.gz"]), ["sql", "gz"]);
         assert_eq!(whole_words(&["nginx", ".co"]), ["co"]);
         assert!(whole_words(&["", "ginx", ""]).is_empty());

@@ -187,7 +187,13 @@ impl Catalog {
         let (Some(first), Some(last)) = (holding.first().cloned(), holding.last().cloned()) else {
             return Ok(None);
         };
-        let path = s(f.path);
+        let mut path = String::new();
+        if let Some(col) = ff.str("path")? {
+            if let Some(ord) = col.ords().first(addr.doc_id) {
+                col.ord_to_str(ord, &mut path)
+                    .map_err(|e| CatalogError::Corrupt(format!("path column: {e}")))?;
+            }
+        }
         Ok(Some(VersionHit {
             version_id: vid,
             name: name_of(&path).to_string(),

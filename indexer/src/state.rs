@@ -257,13 +257,71 @@ impl VersionRec {
     }
 }
 
+/// A 128-bit version key as two halves: 8-byte aligned, so a table entry takes 24 bytes
+/// instead of 32.
+pub(crate) type VKey = (u64, u64);
+
+pub(crate) fn vkey(key: u128) -> VKey {
+    (key as u64, (key >> 64) as u64)
+}
+
 /// The version table of one series, loaded in memory for ingestion and bookkeeping.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesTable {
     /// Version key → version id.
-    pub by_key: HashMap<u128, u32, IdHash>,
+    pub by_key: HashMap<VKey, u32, IdHash>,
     /// (vid, path hash, size), sorted by vid.
     pub meta: Vec<(u32, u64, u64)>,
+}
+
+/// Streams new records of a series table to its file after the committed ones, so that a
+/// first ingestion of millions of entries does not hold them in memory. Records past the
+/// committed length count only once the state file says so.
+pub(crate) struct SeriesAppender {
+    path: PathBuf,
+    w: BufWriter<File>,
+    buf: Vec<u8>,
+}
+
+impl SeriesAppender {
+    /// Opens the table of `key` for appending after its `committed` records, cutting off
+    /// leftovers of an interrupted ingestion.
+    pub fn open(dir: &Path, key: &SeriesKey, committed: u64) -> Result<Self, CatalogError> {
+        let path = series_path(dir, key);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| CatalogError::io(&path, e))?;
+        let at = committed * REC_LEN as u64;
+        f.set_len(at).map_err(|e| CatalogError::io(&path, e))?;
+        f.seek(SeekFrom::Start(at))
+            .map_err(|e| CatalogError::io(&path, e))?;
+        Ok(SeriesAppender {
+            path,
+            w: BufWriter::with_capacity(1 << 16, f),
+            buf: Vec::with_capacity(REC_LEN),
+        })
+    }
+
+    pub fn push(&mut self, rec: &VersionRec) -> Result<(), CatalogError> {
+        self.buf.clear();
+        rec.encode(&mut self.buf);
+        self.w
+            .write_all(&self.buf)
+            .map_err(|e| CatalogError::io(&self.path, e))
+    }
+
+    /// Flushes and syncs the records written.
+    pub fn finish(self) -> Result<(), CatalogError> {
+        let path = self.path;
+        let f = self
+            .w
+            .into_inner()
+            .map_err(|e| CatalogError::io(&path, e.into_error()))?;
+        f.sync_all().map_err(|e| CatalogError::io(&path, e))
+    }
 }
 
 /// Hasher of keys that are already hashes: takes their low 64 bits.
@@ -317,7 +375,7 @@ impl SeriesTable {
                 Err(e) => return Err(CatalogError::io(&path, e)),
             }
             let rec = VersionRec::decode(&buf);
-            table.by_key.insert(rec.key, rec.vid);
+            table.by_key.insert(vkey(rec.key), rec.vid);
             table.meta.push((rec.vid, rec.path, rec.size));
         }
         table.meta.sort_unstable_by_key(|m| m.0);
@@ -330,36 +388,6 @@ impl SeriesTable {
             .binary_search_by_key(&vid, |m| m.0)
             .ok()
             .map(|i| (self.meta[i].1, self.meta[i].2))
-    }
-
-    /// Appends records after the committed length, cutting off uncommitted leftovers.
-    pub fn append(
-        dir: &Path,
-        key: &SeriesKey,
-        committed: u64,
-        recs: &[VersionRec],
-    ) -> Result<(), CatalogError> {
-        let path = series_path(dir, key);
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| CatalogError::io(&path, e))?;
-        let at = committed * REC_LEN as u64;
-        f.set_len(at).map_err(|e| CatalogError::io(&path, e))?;
-        f.seek(SeekFrom::Start(at))
-            .map_err(|e| CatalogError::io(&path, e))?;
-        let mut w = BufWriter::with_capacity(1 << 20, &mut f);
-        let mut buf = Vec::with_capacity(REC_LEN);
-        for r in recs {
-            buf.clear();
-            r.encode(&mut buf);
-            w.write_all(&buf).map_err(|e| CatalogError::io(&path, e))?;
-        }
-        w.flush().map_err(|e| CatalogError::io(&path, e))?;
-        drop(w);
-        f.sync_all().map_err(|e| CatalogError::io(&path, e))
     }
 
     /// Rewrites the committed records of a series without the given version ids; returns the

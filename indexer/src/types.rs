@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// A catalog search. `text` forms:
 /// - words of file names: `nginx.conf` (also matches `nginx-conf`);
-/// - substring of a file name: `ginx` finds `nginx.conf.bak` (three characters or more);
+/// - substring of a file name: `ginx` finds `nginx.conf.bak` (two characters or more;
+///   a single character finds it as a whole word only); case-insensitive;
 /// - path prefix, ending with `/`: `/etc/nginx/`;
 /// - glob, containing `*` or `?`: `*.sql.gz` on names (case-insensitive), or on whole paths
 ///   when it contains a `/` (case-sensitive): `/var/log/*.gz`;

@@ -78,6 +78,17 @@ pub struct IngestSummary {
     pub removed: u64,
 }
 
+/// A regular file picked from the catalog for a restore drill: the version an archive holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampledFile {
+    pub archive: ArchiveId,
+    pub archive_name: String,
+    /// Absolute path (leading `/`); borg's own path is this without the leading `/`.
+    pub path: String,
+    pub size: u64,
+    pub mtime: DateTime<Utc>,
+}
+
 /// Receives a streamed `borg list --json-lines` listing. Implemented by the indexer, called by
 /// the executor's catalog job; the composition root wires the two together.
 pub trait ListingSink: Send + Sync {
@@ -97,5 +108,16 @@ pub trait ListingSink: Send + Sync {
 
     fn forget(&self, archive: ArchiveId) -> Result<(), String> {
         Err(format!("this catalog cannot forget archive {archive}"))
+    }
+
+    /// Up to `max` regular files of a series for a restore drill, spread over its latest,
+    /// oldest and middle archives, none larger than `max_size` bytes. Blocking.
+    fn sample(
+        &self,
+        _series: &SeriesKey,
+        _max: usize,
+        _max_size: u64,
+    ) -> Result<Vec<SampledFile>, String> {
+        Err("this catalog cannot sample files".into())
     }
 }

@@ -46,7 +46,19 @@ pub struct Client {
     pub hypervisor_ready: bool,
     pub hypervisor_name: String,
     pub enabled: bool,
+    /// Operating system, filled by preparation.
+    #[serde(default)]
+    pub os: String,
     pub audit: Audit,
+}
+
+/// What client preparation found on the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientFacts {
+    pub ip: String,
+    /// Borg version, e.g. `1.2.4`.
+    pub version: String,
+    pub os: String,
 }
 
 /// Fields an administrator sets on a client.

@@ -22,10 +22,12 @@ pub enum JobType {
     Check,
     /// `borg extract` to a host.
     Restore,
+    /// Restore drill: sample files (or the dump) of one series extracted and verified.
+    RestoreTest,
 }
 
 impl JobType {
-    pub const ALL: [JobType; 7] = [
+    pub const ALL: [JobType; 8] = [
         JobType::Job,
         JobType::PrepareClient,
         JobType::PrepareRepository,
@@ -33,6 +35,7 @@ impl JobType {
         JobType::Prune,
         JobType::Check,
         JobType::Restore,
+        JobType::RestoreTest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl JobType {
             JobType::Prune => "prune",
             JobType::Check => "check",
             JobType::Restore => "restore",
+            JobType::RestoreTest => "restore_test",
         }
     }
 
@@ -135,4 +139,20 @@ impl FromStr for JobStatus {
             .find(|t| t.as_str() == s)
             .ok_or_else(|| format!("unknown job status {s:?}"))
     }
+}
+
+/// How far a running job has got, from borg's JSON progress (`--progress --log-json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// Files read so far.
+    pub files: i64,
+    /// Bytes read so far (before compression and deduplication).
+    pub original_bytes: i64,
+    pub compressed_bytes: i64,
+    pub deduplicated_bytes: i64,
+    /// The path borg is reading, or the current phase.
+    pub current: String,
+    /// Estimated completion in percent: against the previous archive of the series for a
+    /// backup, or borg's own total when it reports one; `None` when unknown.
+    pub percent: Option<f64>,
 }

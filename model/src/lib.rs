@@ -11,12 +11,12 @@ pub mod policy_type;
 pub mod secret;
 pub mod validate;
 
-pub use catalog::{ArchiveRef, CatalogState, IngestSummary, ListingSink, SeriesKey};
+pub use catalog::{ArchiveRef, CatalogState, IngestSummary, ListingSink, SampledFile, SeriesKey};
 pub use cron_expr::{CronError, CronExpr};
 pub use entities::*;
 pub use ids::*;
-pub use job::{JobStatus, JobType};
+pub use job::{JobProgress, JobStatus, JobType};
 pub use location::RepoLocation;
-pub use policy_type::{parse_extra_vars, PolicyType, TypedVars};
+pub use policy_type::{parse_extra_vars, restore_test_cron, PolicyType, TypedVars};
 pub use secret::{Secret, MASK};
 pub use validate::{FieldError, ValidationErrors};

@@ -200,6 +200,33 @@ fn check_paths(list: &[String], field: &str, errs: &mut ValidationErrors) {
     }
 }
 
+/// Key of `extra_vars` (any policy type): cron of the policy's own restore drills.
+pub const RESTORE_TEST_CRON_KEY: &str = "restore_test_cron";
+
+/// `extra_vars.restore_test_cron`, when present, must be a cron expression.
+fn check_restore_test_cron(obj: &serde_json::Map<String, Value>, errs: &mut ValidationErrors) {
+    let field = format!("extra_vars.{RESTORE_TEST_CRON_KEY}");
+    match obj.get(RESTORE_TEST_CRON_KEY) {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => {
+            if let Err(e) = crate::CronExpr::parse(s) {
+                errs.add(&field, format!("is not a cron expression: {e}"));
+            }
+        }
+        Some(_) => errs.add(&field, "must be a cron expression string"),
+    }
+}
+
+/// The policy's own restore drill schedule (`extra_vars.restore_test_cron`), if it sets one.
+pub fn restore_test_cron(extra_vars: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(extra_vars).ok()?;
+    v.get(RESTORE_TEST_CRON_KEY)?
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+}
+
 /// Parses the `extra_vars` text of a policy (JSON object, or empty) for its type.
 pub fn parse_extra_vars(
     policy_type: PolicyType,
@@ -232,6 +259,7 @@ pub fn parse_extra_vars(
             errs,
         )
     };
+    check_restore_test_cron(&obj, &mut errs);
     let vars = match policy_type {
         PolicyType::Rootfs => {
             let exclude = list("exclude", &mut errs);
@@ -476,6 +504,22 @@ mod tests {
         assert_eq!(back["password"], "pw");
         let changed = unredact_extra_vars(r#"{"password":"new"}"#, stored);
         assert_eq!(changed, r#"{"password":"new"}"#);
+    }
+
+    #[test]
+    fn restore_test_cron_is_validated_on_any_type() {
+        let e = parse_extra_vars(
+            PolicyType::Folders,
+            r#"{"folders":["/a"],"restore_test_cron":"not cron"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.0[0].field, "extra_vars.restore_test_cron");
+        let e = parse_extra_vars(PolicyType::Config, r#"{"restore_test_cron":5}"#).unwrap_err();
+        assert_eq!(e.0[0].field, "extra_vars.restore_test_cron");
+        let ok = r#"{"restore_test_cron":"0 4 * * 0"}"#;
+        assert!(parse_extra_vars(PolicyType::Postgresql, ok).is_ok());
+        assert_eq!(restore_test_cron(ok).as_deref(), Some("0 4 * * 0"));
+        assert_eq!(restore_test_cron("{}"), None);
     }
 
     #[test]

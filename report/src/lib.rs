@@ -2,6 +2,7 @@
 //! sent with lettre (per-job notifications, scheduled reports, test mail), webhooks, Prometheus
 //! metrics, and the outbox that retries failed deliveries.
 
+mod alerts;
 pub mod charts;
 pub mod draw;
 pub mod forecast;

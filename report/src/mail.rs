@@ -7,7 +7,7 @@ use lettre::address::Envelope;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
@@ -54,9 +54,29 @@ fn smtp_err(m: &MailSettings, e: &dyn std::error::Error) -> ReportError {
     ))
 }
 
+/// Parses PEM text holding one or more certificates.
+pub fn root_certificate(pem: &str) -> Result<Certificate, ReportError> {
+    let invalid = |reason: String| ReportError::Invalid {
+        field: "mail.ca_certificate",
+        reason,
+    };
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(invalid(
+            "expected PEM text with -----BEGIN CERTIFICATE----- blocks".into(),
+        ));
+    }
+    Certificate::from_pem(pem.as_bytes()).map_err(|e| invalid(error_chain(&e)))
+}
+
 /// Builds the transport described by the settings.
 pub fn transport(m: &MailSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, ReportError> {
-    let tls = || TlsParameters::new(m.host.clone()).map_err(|e| smtp_err(m, &e));
+    let tls = || {
+        let mut b = TlsParameters::builder(m.host.clone());
+        if !m.ca_certificate.trim().is_empty() {
+            b = b.add_root_certificate(root_certificate(&m.ca_certificate)?);
+        }
+        b.build().map_err(|e| smtp_err(m, &e))
+    };
     let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(m.host.clone())
         .port(m.port)
         .timeout(Some(Duration::from_secs(m.timeout_seconds)));

@@ -67,6 +67,15 @@ fn notify_job(store: &Store, id: JobId) -> Result<(), ReportError> {
             payload: body.to_string().into_bytes(),
         })?;
     }
+    let names = crate::alerts::Names {
+        hostname: &ctx.hostname,
+        policy: &ctx.policy,
+        repository: &ctx.repository,
+    };
+    let alert = crate::alerts::alert_for(store, &ctx.job, &names);
+    if let Some(a) = &alert {
+        crate::alerts::webhook(store, a)?;
+    }
     let anomaly = anomaly_of(store, &ctx.job);
     if let (Some(w), Some(a)) = (WebhookSettings::load(store)?, &anomaly) {
         store.enqueue_outbox(&NewOutbox {
@@ -111,6 +120,9 @@ fn notify_job(store: &Store, id: JobId) -> Result<(), ReportError> {
     if ctx.job.job_type == JobType::Job && !recipients.is_empty() {
         let content = job_mail(store, &ctx)?;
         enqueue_mail(store, &settings, "job", &recipients, &content)?;
+    }
+    if let Some(a) = &alert {
+        crate::alerts::mail(store, &settings, a)?;
     }
     launch_summary(store, &settings, &ctx)?;
     Ok(())

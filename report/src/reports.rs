@@ -259,9 +259,10 @@ pub fn build_report(
             } else {
                 r.anomaly.clone()
             },
+            last_restore_test(store, r),
         ]
     };
-    const HEAD: [&str; 9] = [
+    const HEAD: [&str; 10] = [
         "Client",
         "Policy",
         "Repository",
@@ -271,6 +272,7 @@ pub fn build_report(
         "Deduplicated",
         "Catalog",
         "Anomaly",
+        "Last restore test",
     ];
 
     let mut text = format!(
@@ -337,6 +339,22 @@ pub fn build_report(
         html: Some(html),
         images,
     })
+}
+
+/// "2026-11-27 04:00 UTC passed", or "never", for the report's column.
+fn last_restore_test(store: &Store, r: &store::SeriesStatus) -> String {
+    match store.last_restore_test(Some(r.policy), Some(r.client), None) {
+        Ok(Some(t)) => format!(
+            "{} {}",
+            t.created.format("%Y-%m-%d %H:%M UTC"),
+            t.verdict.as_str()
+        ),
+        Ok(None) => "never".into(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the last restore test");
+            "-".into()
+        }
+    }
 }
 
 fn capitalize(s: &str) -> String {

@@ -11,6 +11,8 @@ pub const MAIL_SECURITY: &str = "mail.security";
 pub const MAIL_USERNAME: &str = "mail.username";
 pub const MAIL_PASSWORD: &str = "mail.password";
 pub const MAIL_FROM: &str = "mail.from";
+/// PEM certificates trusted for the SMTP server in addition to the public roots (a private CA).
+pub const MAIL_CA: &str = "mail.ca_certificate";
 pub const MAIL_TIMEOUT: &str = "mail.timeout_seconds";
 pub const MAIL_RETRY: &str = "mail.retry_seconds";
 pub const WEBHOOK_URL: &str = "webhook.url";
@@ -69,6 +71,8 @@ pub struct MailSettings {
     pub username: String,
     pub password: Option<Secret>,
     pub from: String,
+    /// Extra trusted root certificates (PEM); empty for the public roots only.
+    pub ca_certificate: String,
     pub timeout_seconds: u64,
     /// First retry delay; doubled on each further attempt.
     pub retry_seconds: u64,
@@ -112,6 +116,7 @@ impl MailSettings {
             username: get(store, MAIL_USERNAME)?,
             password: store.secret_setting(MAIL_PASSWORD)?,
             from,
+            ca_certificate: store.setting(MAIL_CA)?.unwrap_or_default(),
             timeout_seconds: number(store, MAIL_TIMEOUT, 30)?,
             retry_seconds: number(store, MAIL_RETRY, 60)?,
         })
@@ -194,6 +199,11 @@ pub fn set(store: &Store, key: &str, value: &str) -> Result<(), ReportError> {
         MAIL_SECURITY => {
             Security::parse(value)?;
         }
+        MAIL_CA => {
+            if !value.is_empty() {
+                crate::mail::root_certificate(value).map_err(|e| invalid(e.to_string()))?;
+            }
+        }
         WEBHOOK_URL | REPORT_URL => {
             if !(value.is_empty() || value.starts_with("http://") || value.starts_with("https://"))
             {
@@ -243,6 +253,7 @@ pub const KEYS: &[(&str, bool)] = &[
     (MAIL_USERNAME, false),
     (MAIL_PASSWORD, true),
     (MAIL_FROM, false),
+    (MAIL_CA, false),
     (MAIL_TIMEOUT, false),
     (MAIL_RETRY, false),
     (WEBHOOK_URL, false),

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use model::*;
 use rusqlite::{params, OptionalExtension, Row};
 
-const ARCHIVE_COLS: &str =
+pub(crate) const ARCHIVE_COLS: &str =
     "id, name, repository_id, policy_id, client_id, job_id, time, original_size, compressed_size,
     deduplicated_size, nfiles, catalog_state, catalog_error, catalog_entries, anomaly";
 
-fn archive_row(r: &Row) -> rusqlite::Result<Archive> {
+pub(crate) fn archive_row(r: &Row) -> rusqlite::Result<Archive> {
     Ok(Archive {
         id: ArchiveId(r.get(0)?),
         name: r.get(1)?,

@@ -16,10 +16,10 @@ pub(crate) fn audit(r: &Row, first: usize) -> rusqlite::Result<Audit> {
 
 pub(crate) const AUDIT_COLS: &str = "created, modified, created_by, modified_by, uuid";
 
-const CLIENT_COLS: &str =
-    "id, hostname, port, ip, version, ready, hypervisor_ready, hypervisor_name, enabled";
+pub(crate) const CLIENT_COLS: &str =
+    "id, hostname, port, ip, version, ready, hypervisor_ready, hypervisor_name, enabled, os";
 
-fn client_row(r: &Row) -> rusqlite::Result<Client> {
+pub(crate) fn client_row(r: &Row) -> rusqlite::Result<Client> {
     Ok(Client {
         id: ClientId(r.get(0)?),
         hostname: r.get(1)?,
@@ -30,14 +30,15 @@ fn client_row(r: &Row) -> rusqlite::Result<Client> {
         hypervisor_ready: r.get(6)?,
         hypervisor_name: r.get(7)?,
         enabled: r.get(8)?,
-        audit: audit(r, 9)?,
+        os: r.get(9)?,
+        audit: audit(r, 10)?,
     })
 }
 
-const REPO_COLS: &str =
+pub(crate) const REPO_COLS: &str =
     "id, name, path, repository_key IS NOT NULL, original_size, compressed_size, deduplicated_size, ready, enabled";
 
-fn repo_row(r: &Row) -> rusqlite::Result<Repository> {
+pub(crate) fn repo_row(r: &Row) -> rusqlite::Result<Repository> {
     Ok(Repository {
         id: RepositoryId(r.get(0)?),
         name: r.get(1)?,
@@ -52,9 +53,9 @@ fn repo_row(r: &Row) -> rusqlite::Result<Repository> {
     })
 }
 
-const SCHEDULE_COLS: &str = "id, name, crontab, enabled";
+pub(crate) const SCHEDULE_COLS: &str = "id, name, crontab, enabled";
 
-fn schedule_row(r: &Row) -> rusqlite::Result<Schedule> {
+pub(crate) fn schedule_row(r: &Row) -> rusqlite::Result<Schedule> {
     Ok(Schedule {
         id: ScheduleId(r.get(0)?),
         name: r.get(1)?,
@@ -148,6 +149,18 @@ impl Store {
                 ],
             )
             .map_err(|e| unique_conflict(e, "hostname", input.hostname.as_deref().unwrap_or_default()))?;
+        self.client(id)
+    }
+
+    /// Records what preparation found on a client and marks it ready.
+    pub fn record_client_facts(&self, id: ClientId, facts: &ClientFacts) -> Result<Client> {
+        let n = self.conn().execute(
+            "UPDATE clients SET ip = ?2, version = ?3, os = ?4, ready = 1, modified = ?5 WHERE id = ?1",
+            params![id.0, facts.ip, facts.version, facts.os, now()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::not_found("client", id));
+        }
         self.client(id)
     }
 

@@ -32,11 +32,11 @@ pub struct JobFilter {
     pub offset: Option<i64>,
 }
 
-const JOB_COLS: &str = "id, name, job_type, status, policy_id, client_id, repository_id, archive_name, depends_on,
+pub(crate) const JOB_COLS: &str = "id, name, job_type, status, policy_id, client_id, repository_id, archive_name, depends_on,
     launch_type, created, started, finished, elapsed, exit_code, job_explanation, original_size, compressed_size,
     deduplicated_size, nfiles, created_by, extra_vars";
 
-fn job_row(r: &Row) -> rusqlite::Result<Job> {
+pub(crate) fn job_row(r: &Row) -> rusqlite::Result<Job> {
     Ok(Job {
         id: JobId(r.get(0)?),
         name: r.get(1)?,

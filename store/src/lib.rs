@@ -2,9 +2,11 @@
 //! migrations from `migrations/` are embedded and applied when the store opens.
 
 mod archives;
+mod drills;
 mod hostkeys;
 mod inventory;
 mod jobs;
+mod lists;
 mod migrate;
 mod notify;
 mod policies;
@@ -12,10 +14,13 @@ pub mod secrets;
 mod settings;
 mod stats;
 mod users;
+mod vm_providers;
 
 pub use archives::ArchiveSizes;
+pub use drills::{DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, Verdict};
 pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob};
+pub use lists::*;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use notify::{Channel, NewOutbox, NotifyPref, NotifyPrefs, OutboxItem};
 pub use settings::SettingValue;
@@ -23,6 +28,7 @@ pub use stats::{
     DailySeries, DailyStat, JobOutcomeCount, SeriesStatus, SizePoint, StatsFilter, StatsGroup,
 };
 pub use users::{AuthUser, NewUser, TokenInfo, TokenKind};
+pub use vm_providers::{VmProviderInput, VmProviderRecord, BUILT_IN_VM_PROVIDERS};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use model::ValidationErrors;

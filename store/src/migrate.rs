@@ -30,6 +30,26 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "archive_anomaly",
         include_str!("../../migrations/0005_archive_anomaly.sql"),
     ),
+    (
+        6,
+        "restore_tests",
+        include_str!("../../migrations/0006_restore_tests.sql"),
+    ),
+    (
+        7,
+        "vm_providers",
+        include_str!("../../migrations/0007_vm_providers.sql"),
+    ),
+    (
+        8,
+        "client_os",
+        include_str!("../../migrations/0008_client_os.sql"),
+    ),
+    (
+        9,
+        "repository_free_space",
+        include_str!("../../migrations/0009_repository_free_space.sql"),
+    ),
 ];
 
 /// The schema version this binary writes (the highest migration).

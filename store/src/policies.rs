@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use model::*;
 use rusqlite::{params, OptionalExtension, Row};
 
-const POLICY_COLS: &str = "id, name, policy_type, extra_vars, repository_id, schedule_id, keep_hourly, keep_daily,
+pub(crate) const POLICY_COLS: &str = "id, name, policy_type, extra_vars, repository_id, schedule_id, keep_hourly, keep_daily,
     keep_weekly, keep_monthly, keep_yearly, vmprovider, next_run, mode_pull, enabled, prehook, posthook";
 
 fn keep(r: &Row, i: usize) -> rusqlite::Result<Option<u32>> {
@@ -15,7 +15,7 @@ fn keep(r: &Row, i: usize) -> rusqlite::Result<Option<u32>> {
         .map(|v| v.clamp(0, u32::MAX as i64) as u32))
 }
 
-fn policy_row(r: &Row) -> rusqlite::Result<Policy> {
+pub(crate) fn policy_row(r: &Row) -> rusqlite::Result<Policy> {
     let ptype: String = r.get(2)?;
     Ok(Policy {
         id: PolicyId(r.get(0)?),
@@ -130,7 +130,7 @@ impl Store {
         Ok(p)
     }
 
-    fn policy_clients(&self, id: PolicyId) -> Result<Vec<ClientId>> {
+    pub(crate) fn policy_clients(&self, id: PolicyId) -> Result<Vec<ClientId>> {
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT client_id FROM policy_clients WHERE policy_id = ?1 ORDER BY client_id",

@@ -278,16 +278,26 @@ impl Store {
         Ok(rows)
     }
 
-    /// The capacity set for a repository's storage, in bytes.
+    /// The capacity of a repository's storage in bytes: the one an administrator set, or else
+    /// its current usage plus the free space measured on its filesystem after the last backup.
     pub fn repository_capacity(&self, id: RepositoryId) -> Result<Option<i64>> {
         self.conn()
             .query_row(
-                "SELECT capacity FROM repositories WHERE id = ?1",
+                "SELECT COALESCE(capacity, deduplicated_size + free_space) FROM repositories WHERE id = ?1",
                 [id.0],
                 |r| r.get::<_, Option<i64>>(0),
             )
             .optional()?
             .ok_or_else(|| StoreError::not_found("repository", id))
+    }
+
+    /// Records the free bytes of the filesystem holding a repository.
+    pub fn set_repository_free_space(&self, id: RepositoryId, bytes: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE repositories SET free_space = ?2 WHERE id = ?1",
+            params![id.0, bytes.max(0)],
+        )?;
+        Ok(())
     }
 
     /// Sets (or clears, with `None`) a repository's capacity in bytes.

@@ -58,10 +58,10 @@ pub struct TokenInfo {
     pub expires: Option<DateTime<Utc>>,
 }
 
-const USER_COLS: &str =
+pub(crate) const USER_COLS: &str =
     "id, email, first_name, last_name, is_superuser, is_active, created, last_login";
 
-fn user_row(r: &Row) -> rusqlite::Result<User> {
+pub(crate) fn user_row(r: &Row) -> rusqlite::Result<User> {
     Ok(User {
         id: UserId(r.get(0)?),
         email: r.get(1)?,

@@ -2,11 +2,13 @@
 //! directory, and a small GraphQL client.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod db;
 #[path = "../../executor/tests/support/hosts.rs"]
 pub mod hosts;
-pub mod db;
 pub mod rest;
 pub mod sinks;
+pub mod ws;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
@@ -180,8 +182,8 @@ impl Server {
     pub async fn wait_jobs(&self, token: &str, timeout: Duration) -> Result<Vec<Value>> {
         let start = Instant::now();
         loop {
-            let d = self.ok(token, "{ jobs(limit: 1000) { id jobType status jobExplanation archiveName launchType exitCode } }", json!({})).await?;
-            let jobs = d["jobs"].as_array().cloned().unwrap_or_default();
+            let d = self.ok(token, "{ jobs(first: 500) { nodes { id jobType status jobExplanation archiveName launchType exitCode } } }", json!({})).await?;
+            let jobs = d["jobs"]["nodes"].as_array().cloned().unwrap_or_default();
             let done = !jobs.is_empty()
                 && jobs.iter().all(|j| {
                     matches!(
@@ -295,8 +297,12 @@ pub async fn local_typed_policy(
     let client_id = match c {
         Ok(d) => d["createClient"]["id"].as_i64().context("client id")?,
         Err(_) => s
-            .ok(token, "{ clients { id hostname } }", json!({}))
-            .await?["clients"][0]["id"]
+            .ok(
+                token,
+                r#"{ clients(search: "localhost", orderBy: CREATED_ASC) { nodes { id hostname } } }"#,
+                json!({}),
+            )
+            .await?["clients"]["nodes"][0]["id"]
             .as_i64()
             .context("client")?,
     };
@@ -354,6 +360,15 @@ pub fn borg(repo_passphrase: &str, args: &[&str]) -> Result<std::process::Output
 
 /// Generates the server's SSH key and starts the loopback hosts repo/web1/web2 authorizing it.
 pub async fn ssh_hosts(s: &Server, token: &str) -> Result<hosts::TestHosts> {
+    ssh_hosts_with(s, token, hosts::HostOptions::default()).await
+}
+
+/// Like [`ssh_hosts`], with optional hosts (e.g. `bare`, a client without borg).
+pub async fn ssh_hosts_with(
+    s: &Server,
+    token: &str,
+    opts: hosts::HostOptions,
+) -> Result<hosts::TestHosts> {
     let d = s
         .ok(token, "mutation { generateSshKey }", json!({}))
         .await?;
@@ -365,7 +380,7 @@ pub async fn ssh_hosts(s: &Server, token: &str) -> Result<hosts::TestHosts> {
         pubkey.starts_with("ssh-ed25519 "),
         "unexpected key {pubkey}"
     );
-    Ok(hosts::TestHosts::start(&[&pubkey]))
+    Ok(hosts::TestHosts::start_with(&[&pubkey], opts))
 }
 
 /// Creates a client reached over SSH on `port`; returns its id.

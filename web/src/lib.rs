@@ -1,11 +1,13 @@
 //! The HTTP face of CyBorgBackup: the axum router serving `/graphql` (POST, and GraphiQL on GET),
-//! the REST API v1 (`rest`), and the landing page. Authentication happens here: a bearer/API token
+//! the REST API v1 (`rest`), and the web UI (`ui`). Authentication happens here: a bearer/API token
 //! becomes the caller attached to each GraphQL request; failed logins are rate limited, bodies
 //! are capped, requests time out, and CORS allows only the configured origins.
 
 mod charts;
+mod download;
 mod metrics;
 pub mod rest;
+mod ui;
 mod ws;
 
 use async_graphql::http::GraphiQLSource;
@@ -40,12 +42,13 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let cors = rest::cors_layer(&state.allowed_origins);
     Router::new()
-        .route("/", get(index))
+        .merge(ui::routes())
         .route("/graphql", get(graphiql).post(graphql_handler))
         .route("/graphql/ws", get(ws::handler))
         .route("/api/v1/ping", get(ping))
         .route("/api/v1/ping/", get(ping))
         .merge(charts::routes())
+        .merge(download::routes())
         .merge(metrics::routes())
         .merge(rest::router())
         .layer(Extension(Arc::new(LoginLimiter::default())))
@@ -143,6 +146,3 @@ async fn ping() -> Response {
     Json(serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "ping": "pong"})).into_response()
 }
 
-async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
-}

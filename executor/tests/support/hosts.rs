@@ -16,6 +16,16 @@ pub const WEB1: &str = "127.0.0.11";
 pub const WEB2: &str = "127.0.0.12";
 /// A client in its own network namespace: reachable, but it reaches nothing.
 pub const ISLAND: &str = "127.0.0.13";
+/// Opt-in client without borg: its sshd is chrooted in an overlay view of `/` where borgbackup
+/// was removed (the machine keeps its borg).
+pub const BARE: &str = "127.0.0.14";
+
+/// Optional hosts started besides the four standard ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostOptions {
+    /// Also start `bare` (127.0.0.14), a client where borg is not installed.
+    pub bare: bool,
+}
 
 /// The repository host `repo` and clients `web1`, `web2` and `island` (isolated network), each
 /// its own sshd.
@@ -49,8 +59,8 @@ fn run(args: &[&str]) {
     );
 }
 
-/// A port free on all four host addresses.
-fn free_port() -> u16 {
+/// A port free on all four host addresses (and `extra` ones).
+fn free_port(extra: &[&str]) -> u16 {
     for _ in 0..50 {
         let port = TcpListener::bind((REPO, 0))
             .expect("bind on 127.0.0.10")
@@ -59,6 +69,7 @@ fn free_port() -> u16 {
             .port();
         if [REPO, WEB1, WEB2, ISLAND]
             .iter()
+            .chain(extra)
             .all(|ip| TcpListener::bind((*ip, port)).is_ok())
         {
             return port;
@@ -70,14 +81,22 @@ fn free_port() -> u16 {
 impl TestHosts {
     /// Starts the four hosts, authorizing `authorized_keys` (public key lines) for root and cyborg.
     pub fn start(authorized_keys: &[&str]) -> TestHosts {
+        Self::start_with(authorized_keys, HostOptions::default())
+    }
+
+    /// Like [`TestHosts::start`], with the optional hosts of `opts` (e.g. `bare`).
+    pub fn start_with(authorized_keys: &[&str], opts: HostOptions) -> TestHosts {
         let _guard = START.lock().unwrap_or_else(|p| p.into_inner());
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
+        let port = free_port(if opts.bare { &[BARE] } else { &[] });
         let d = dir.path().to_str().unwrap().to_string();
         let port_s = port.to_string();
         let mut args = vec!["start", d.as_str(), "--port", port_s.as_str()];
         for k in authorized_keys {
             args.extend(["--key", k]);
+        }
+        if opts.bare {
+            args.push("--bare");
         }
         run(&args);
         TestHosts { dir, port }

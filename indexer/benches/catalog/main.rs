@@ -2,7 +2,7 @@
 //! Linux-like listings, against real `borg list` baselines measured in the same run.
 //!
 //! `cargo bench -p indexer --bench catalog -- [--entries N] [--archives N] [--real-files N]
-//! [--queries N] [--dir PATH]` (defaults: 1,000,000 entries, 30 archives, 200,000 real files,
+//! [--queries N] [--heap-mib N] [--dir PATH] [--reuse]` (defaults: 1,000,000 entries, 30 archives, 200,000 real files,
 //! 25 rounds of 8 query forms).
 
 mod borg;
@@ -25,6 +25,10 @@ struct Args {
     real_files: u64,
     queries: u64,
     dir: Option<PathBuf>,
+    /// Writer heap override in MiB (0: the catalog's default).
+    heap_mib: u64,
+    /// Reuse the generated catalog left in `--dir` by an earlier run (search only).
+    reuse: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -34,6 +38,8 @@ fn parse_args() -> Result<Args, String> {
         real_files: 200_000,
         queries: 25,
         dir: None,
+        heap_mib: 0,
+        reuse: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -47,7 +53,9 @@ fn parse_args() -> Result<Args, String> {
             "--archives" => a.archives = num("--archives")?.max(2),
             "--real-files" => a.real_files = num("--real-files")?.max(1000),
             "--queries" => a.queries = num("--queries")?.max(1),
+            "--heap-mib" => a.heap_mib = num("--heap-mib")?,
             "--dir" => a.dir = it.next().map(PathBuf::from),
+            "--reuse" => a.reuse = true,
             // Passed by `cargo bench`.
             "--bench" => {}
             other if other.starts_with("--") => return Err(format!("unknown flag {other}")),
@@ -181,7 +189,8 @@ fn synthetic(args: &Args, shape: &Shape, root: &Path, cat: &Catalog) -> Result<S
         reset_peak_rss();
         let a = aref(day as i64 + 1, day, series(1));
         let (el, n, cpu) = ingest_file_cpu(cat, &a, &listing)?;
-        out.peak = out.peak.max(peak_rss());
+        let peak = peak_rss();
+        out.peak = out.peak.max(peak);
         let stats = cat.stats().map_err(|e| e.to_string())?;
         let changes = cat.archive_changes(a.id).unwrap_or_default();
         if day == 0 {
@@ -189,26 +198,28 @@ fn synthetic(args: &Args, shape: &Shape, root: &Path, cat: &Catalog) -> Result<S
             out.first_cpu = cpu;
             out.first_bytes = stats.bytes_on_disk;
             println!(
-                "  archive  1: {n:>9} entries in {:>7.0} ms = {:>9.0} entries/s (CPU {:.0} ms, {:.2} us/entry); catalog {:.1} MiB",
+                "  archive  1: {n:>9} entries in {:>7.0} ms = {:>9.0} entries/s (CPU {:.0} ms, {:.2} us/entry); catalog {:.1} MiB; peak RSS {:.0} MiB",
                 ms(el),
                 n as f64 / el.as_secs_f64(),
                 ms(cpu),
                 cpu.as_secs_f64() * 1e6 / n.max(1) as f64,
-                mib(stats.bytes_on_disk)
+                mib(stats.bytes_on_disk),
+                mib(peak)
             );
         } else {
             let delta = changes.added + changes.removed + changes.changed;
             out.next.push((el, n, delta));
             if day < 3 || day + 1 == args.archives {
                 println!(
-                    "  archive {:>2}: {n:>9} entries in {:>7.0} ms = {:>9.0} entries/s; +{} -{} ~{}; catalog {:.1} MiB",
+                    "  archive {:>2}: {n:>9} entries in {:>7.0} ms = {:>9.0} entries/s; +{} -{} ~{}; catalog {:.1} MiB; peak RSS {:.0} MiB",
                     day + 1,
                     ms(el),
                     n as f64 / el.as_secs_f64(),
                     changes.added,
                     changes.removed,
                     changes.changed,
-                    mib(stats.bytes_on_disk)
+                    mib(stats.bytes_on_disk),
+                    mib(peak)
                 );
             }
         }
@@ -234,7 +245,10 @@ fn run() -> Result<(), String> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let root = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-    let opts = CatalogOptions::default();
+    let mut opts = CatalogOptions::default();
+    if args.heap_mib > 0 {
+        opts.writer_heap_bytes = (args.heap_mib as usize) << 20;
+    }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("catalog benchmark: {} entries x {} daily archives (~0.5% changed, 0.25% added, 0.25% removed a day), {} real files for the borg baselines, {cpus} cpus, writer heap {} MiB, load average at start {}",
         args.entries, args.archives, args.real_files, opts.writer_heap_bytes >> 20, load_average());
@@ -249,7 +263,22 @@ fn run() -> Result<(), String> {
     println!("\n[1] ingest of generated listings (borg 1.2 --json-lines, read from a file)");
     let cat_dir = root.join("catalog");
     let cat = Catalog::open_with(&cat_dir, opts).map_err(|e| e.to_string())?;
-    let syn = synthetic(&args, &shape, &root, &cat)?;
+    let syn = if args.reuse && cat.stats().map_err(|e| e.to_string())?.archives > 0 {
+        let st = cat.stats().map_err(|e| e.to_string())?;
+        println!("  reusing the catalog in {}", cat_dir.display());
+        Synthetic {
+            first: (Duration::from_secs(1), st.versions),
+            first_cpu: Duration::ZERO,
+            next: vec![(Duration::from_secs(1), st.versions, 0); args.archives as usize - 1],
+            first_bytes: st.bytes_on_disk,
+            final_bytes: st.bytes_on_disk,
+            versions: st.versions,
+            peak: 0,
+            gen_time: Duration::ZERO,
+        }
+    } else {
+        synthetic(&args, &shape, &root, &cat)?
+    };
     let first_rate = syn.first.1 as f64 / syn.first.0.as_secs_f64();
     let next_time: Duration = syn.next.iter().map(|x| x.0).sum();
     let next_entries: u64 = syn.next.iter().map(|x| x.1).sum();
@@ -267,6 +296,28 @@ fn run() -> Result<(), String> {
         "\n[2] search over {} archives ({} listing entries, {} live versions)",
         args.archives, total_entries, syn.versions
     );
+    // Ad-hoc questions to time while tuning: CATALOG_BENCH_QUERIES="q1;q2".
+    if let Ok(list) = std::env::var("CATALOG_BENCH_QUERIES") {
+        for text in list.split(';').filter(|t| !t.is_empty()) {
+            let q = indexer::SearchQuery {
+                text: text.to_string(),
+                ..Default::default()
+            };
+            let mut times = Vec::new();
+            let mut total = 0;
+            for _ in 0..7 {
+                let t = Instant::now();
+                total = cat.search(&q).map_err(|e| e.to_string())?.total;
+                times.push(t.elapsed());
+            }
+            times.sort();
+            println!(
+                "  {text:<30} median {:>7.2} ms  min {:>7.2} ms  total {total}",
+                ms(times[3]),
+                ms(times[0])
+            );
+        }
+    }
     let ids: Vec<ArchiveId> = (1..=args.archives as i64).map(ArchiveId).collect();
     let questions = queries::build(&shape, args.queries, &ids);
     queries::run(&cat, &questions[..questions.len().min(16)])?; // warm-up

@@ -53,8 +53,9 @@ pub fn build(shape: &Shape, rounds: u64, archives: &[ArchiveId]) -> Vec<Question
             form: "exact path",
             query: q(&format!("/{dir}/{name}")),
         });
+        // Each glob is its own form: their costs differ (one piece or several, name or path).
         out.push(Question {
-            form: "glob",
+            form: globs[k % globs.len()],
             query: q(globs[k % globs.len()]),
         });
         out.push(Question {

@@ -15,6 +15,7 @@ pub mod limit;
 mod objects;
 mod page;
 mod policies;
+mod restore;
 
 use crate::AppState;
 use axum::extract::{FromRequestParts, Path};
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
     let r = inventory::routes(r);
     let r = policies::routes(r);
     let r = jobs::routes(r);
+    let r = restore::routes(r);
     catalogs::routes(r)
 }
 
@@ -69,6 +71,7 @@ async fn index() -> Json<serde_json::Value> {
         "schedules",
         "repositories",
         "policies",
+        "restore",
         "catalogs",
         "jobs",
         "settings",

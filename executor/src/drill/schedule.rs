@@ -1,0 +1,114 @@
+//! When drills run: every (policy, client) series with a catalogued archive on the
+//! `restore_test_cron` schedule when `auto_restore_test` is on, and each policy whose
+//! `extra_vars.restore_test_cron` sets its own schedule (whatever `auto_restore_test` says).
+
+use crate::manager::Executor;
+use chrono::{DateTime, Utc};
+use model::{CatalogState, CronExpr, JobType, Policy};
+use std::collections::HashSet;
+
+/// Setting: `true` to run restore drills on the `restore_test_cron` schedule.
+pub const SETTING_AUTO_RESTORE_TEST: &str = "auto_restore_test";
+/// Setting: cron expression of the drills (default: Sundays at 04:00).
+pub const SETTING_RESTORE_TEST_CRON: &str = "restore_test_cron";
+const DEFAULT_CRON: &str = "0 4 * * 0";
+const LAST_RUN: &str = "restore_test.last_run";
+
+fn last_run_key(policy: &Policy) -> String {
+    format!("restore_test.policy.{}.last_run", policy.id.0)
+}
+
+/// Whether `cron` fired since the time recorded under `key` (recording `now` when it did, or
+/// on first sight, which counts from now).
+fn fired(ex: &Executor, key: &str, cron: &str, now: DateTime<Utc>) -> Result<bool, String> {
+    let store = &ex.inner.store;
+    let cron = CronExpr::parse(cron).map_err(|e| format!("{key}: {e}"))?;
+    let last = store
+        .setting(key)
+        .map_err(|e| e.to_string())?
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
+    let due = match last {
+        None => false,
+        Some(last) => cron
+            .next_after(last.with_timezone(&Utc))
+            .is_some_and(|next| next <= now),
+    };
+    if due || last.is_none() {
+        store
+            .set_setting(key, &now.to_rfc3339())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(due)
+}
+
+/// Queues the drills whose schedule has come; returns how many were queued.
+pub(crate) fn scheduled_drills(ex: &Executor, now: DateTime<Utc>) -> Result<usize, String> {
+    let store = &ex.inner.store;
+    let policies = store.policies().map_err(|e| e.to_string())?;
+    let auto = matches!(
+        store
+            .setting(SETTING_AUTO_RESTORE_TEST)
+            .map_err(|e| e.to_string())?
+            .as_deref()
+            .map(str::trim),
+        Some("true" | "1" | "yes")
+    );
+    let global_due = if auto {
+        let line = store
+            .setting(SETTING_RESTORE_TEST_CRON)
+            .map_err(|e| e.to_string())?
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_CRON.into());
+        fired(ex, LAST_RUN, &line, now)?
+    } else {
+        false
+    };
+    let mut due: Vec<&Policy> = Vec::new();
+    for p in policies.iter().filter(|p| p.enabled) {
+        match model::restore_test_cron(&p.extra_vars) {
+            Some(own) => match fired(ex, &last_run_key(p), &own, now) {
+                Ok(true) => due.push(p),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(policy = %p.name, error = %e, "restore test schedule skipped")
+                }
+            },
+            None if global_due => due.push(p),
+            None => {}
+        }
+    }
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let queued: HashSet<(i64, i64)> = store
+        .unfinished_jobs()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|j| j.job_type == JobType::RestoreTest)
+        .filter_map(|j| Some((j.policy?.0, j.client?.0)))
+        .collect();
+    let mut n = 0;
+    for p in due {
+        for cid in &p.clients {
+            if queued.contains(&(p.id.0, cid.0)) {
+                continue;
+            }
+            let catalogued = store
+                .archives(Some(p.repository), Some(*cid), Some(p.id))
+                .map_err(|e| e.to_string())?
+                .iter()
+                .any(|a| a.catalog_state == CatalogState::Complete);
+            let enabled = store.client(*cid).map(|c| c.enabled).unwrap_or(false);
+            if !catalogued || !enabled {
+                continue;
+            }
+            match ex.launch_restore_test(p.id, Some(*cid), None, "scheduled") {
+                Ok(jobs) => n += jobs.len(),
+                Err(e) => {
+                    tracing::warn!(policy = %p.name, error = %e, "scheduled restore test not queued")
+                }
+            }
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,153 @@
+//! Restore drills in GraphQL: the recorded drills with their evidence and verdict
+//! (`restoreTests`), launching drills (`launchRestoreTest`), and the latest passed drill shown on
+//! policies and clients (`lastVerifiedRestore`).
+
+use crate::errors::{ApiError, ApiResult, GqlError};
+use crate::objects::Job;
+use crate::{services, user};
+use async_graphql::{Context, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use model::{ClientId, PolicyId};
+use store::{RestoreTestFilter, Verdict};
+
+/// One finding of a drill about a file (`path` empty: the whole archive or the drill).
+#[derive(SimpleObject, Clone)]
+pub struct DrillFinding {
+    pub path: String,
+    pub archive: String,
+    pub reason: String,
+}
+
+impl From<store::DrillFinding> for DrillFinding {
+    fn from(f: store::DrillFinding) -> Self {
+        DrillFinding {
+            path: f.path,
+            archive: f.archive,
+            reason: f.reason,
+        }
+    }
+}
+
+/// A restore drill: what was extracted and verified, and the verdict.
+#[derive(SimpleObject, Clone)]
+pub struct RestoreTest {
+    pub id: i64,
+    pub job_id: Option<i64>,
+    pub policy_id: i64,
+    pub client_id: i64,
+    pub repository_id: i64,
+    /// Archives the drill extracted from.
+    pub archives: Vec<String>,
+    pub files_checked: i64,
+    pub bytes: i64,
+    /// Seconds.
+    pub duration: f64,
+    /// What failed verification.
+    pub mismatches: Vec<DrillFinding>,
+    /// Checks skipped and why (a live file changed since the backup).
+    pub notes: Vec<DrillFinding>,
+    /// `passed` or `failed`.
+    pub verdict: String,
+    pub summary: String,
+    pub created: DateTime<Utc>,
+}
+
+impl From<store::RestoreTest> for RestoreTest {
+    fn from(t: store::RestoreTest) -> Self {
+        RestoreTest {
+            id: t.id,
+            job_id: t.job.map(|j| j.0),
+            policy_id: t.policy.0,
+            client_id: t.client.0,
+            repository_id: t.repository.0,
+            archives: t.archives,
+            files_checked: t.files_checked,
+            bytes: t.bytes,
+            duration: t.duration,
+            mismatches: t.mismatches.into_iter().map(Into::into).collect(),
+            notes: t.notes.into_iter().map(Into::into).collect(),
+            verdict: t.verdict.as_str().into(),
+            summary: t.summary,
+            created: t.created,
+        }
+    }
+}
+
+/// The latest passed drill of a policy or a client (resolver of `lastVerifiedRestore`).
+pub(crate) fn last_verified_restore(
+    ctx: &Context<'_>,
+    policy: Option<i64>,
+    client: Option<i64>,
+) -> ApiResult<Option<RestoreTest>> {
+    Ok(services(ctx)
+        .store
+        .last_restore_test(
+            policy.map(PolicyId),
+            client.map(ClientId),
+            Some(Verdict::Passed),
+        )?
+        .map(Into::into))
+}
+
+#[derive(Default)]
+pub struct DrillQuery;
+
+#[Object]
+impl DrillQuery {
+    /// Restore drills, newest first, optionally of one policy and/or client (`first`: at
+    /// most that many, default 50, at most 1000).
+    async fn restore_tests(
+        &self,
+        ctx: &Context<'_>,
+        policy: Option<i64>,
+        client: Option<i64>,
+        first: Option<i32>,
+    ) -> ApiResult<Vec<RestoreTest>> {
+        user(ctx)?;
+        if let Some(n) = first.filter(|n| !(1..=1000).contains(n)) {
+            return Err(ApiError::field("first", format!("{n} is not between 1 and 1000")).into());
+        }
+        Ok(services(ctx)
+            .store
+            .restore_tests(&RestoreTestFilter {
+                policy: policy.map(PolicyId),
+                client: client.map(ClientId),
+                verdict: None,
+                limit: first.map(i64::from),
+            })?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct DrillMutation;
+
+#[Object]
+impl DrillMutation {
+    /// Queues a restore drill of a policy for one client, or for each of its enabled clients.
+    async fn launch_restore_test(
+        &self,
+        ctx: &Context<'_>,
+        policy: i64,
+        client: Option<i64>,
+    ) -> ApiResult<Vec<Job>> {
+        let u = user(ctx)?;
+        services(ctx)
+            .executor
+            .launch_restore_test(PolicyId(policy), client.map(ClientId), Some(u.id), "manual")
+            .map(|jobs| jobs.into_iter().map(Job::from).collect())
+            .map_err(drill_error)
+    }
+}
+
+fn drill_error(e: executor::DrillError) -> GqlError {
+    match e {
+        executor::DrillError::Store(s) => s.into(),
+        e @ executor::DrillError::ClientNotInPolicy { .. } => {
+            ApiError::field("client", e.to_string()).into()
+        }
+        e @ executor::DrillError::NoClient(_) => ApiError::Conflict(e.to_string()).into(),
+    }
+}

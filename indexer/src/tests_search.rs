@@ -1,0 +1,142 @@
+//! Unit tests of the exact search plans: name words and substrings as phrases, globs
+//! anchored by the name markers, path prefixes from the path column, exact paths from the
+//! parent directory; every answer checked against a plain scan of the listing.
+
+use crate::query::Glob;
+use crate::tests::{archive, ingest, opts, text};
+use crate::*;
+use std::collections::BTreeSet;
+
+const NAMES: &[&str] = &[
+    "nginx.conf",
+    "nginx-conf.d",
+    "my-nginx.conf.bak",
+    "NGINX.CONF",
+    "conf.nginx",
+    "nginxconf",
+    "ab",
+    "b",
+    "x.c",
+    "abc.C",
+    "aaaa",
+    "a.sql.gz",
+    "gz",
+    "été.txt",
+    "Été-2024.TXT",
+];
+
+fn entries() -> Vec<(String, &'static str, u64, u32)> {
+    let mut v = vec![
+        ("etc".to_string(), "d", 0, 1),
+        ("etc/ngi".to_string(), "d", 0, 1),
+        ("etc/nginx".to_string(), "d", 0, 1),
+        ("etc/nginx/sub".to_string(), "d", 0, 1),
+    ];
+    for (i, n) in NAMES.iter().enumerate() {
+        let dir = ["etc/nginx", "etc/nginx/sub", "etc/ngi"][i % 3];
+        v.push((format!("{dir}/{n}"), "-", 10 + i as u64, 1));
+    }
+    v
+}
+
+fn found(cat: &Catalog, q: &str) -> BTreeSet<String> {
+    let page = cat.search(&text(q)).expect("search");
+    assert_eq!(page.total as usize, page.hits.len(), "{q}: total");
+    page.hits.into_iter().map(|h| h.path).collect()
+}
+
+fn scan(pred: impl Fn(&str, &str) -> bool) -> BTreeSet<String> {
+    entries()
+        .into_iter()
+        .map(|e| format!("/{}", e.0))
+        .filter(|p| pred(p, p.rsplit('/').next().unwrap_or(p)))
+        .collect()
+}
+
+fn words(s: &str) -> Vec<String> {
+    crate::schema::words(s)
+}
+
+#[test]
+fn exact_plans_match_a_scan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cat = Catalog::open_with(dir.path(), opts()).expect("open");
+    let list = entries();
+    let borrowed: Vec<(&str, &str, u64, u32)> =
+        list.iter().map(|e| (e.0.as_str(), e.1, e.2, e.3)).collect();
+    ingest(&cat, &archive(1, 1, 2), &borrowed);
+
+    let name_query = |q: &str| {
+        let lc = q.to_lowercase();
+        let ws = words(q);
+        scan(move |_, n| {
+            let n = n.to_lowercase();
+            let nw = words(&n);
+            (lc.chars().count() >= 2 && n.contains(&lc))
+                || (!ws.is_empty() && nw.windows(ws.len()).any(|w| w == ws))
+        })
+    };
+    for q in [
+        "nginx.conf",
+        "NGINX",
+        "ginx",
+        "conf.d",
+        "ab",
+        "aaa",
+        "sql.gz",
+        "été",
+        "x.c",
+    ] {
+        assert_eq!(found(&cat, q), name_query(q), "name {q:?}");
+    }
+    for g in [
+        "*.c", "nginx*", "*conf", "*.CONF", "?b", "a*", "*a*a*", "*", "*.sql.gz", "*gz", "*.txt",
+        "été*", "n*x.c*", "*.?",
+    ] {
+        let glob = Glob::new(&g.to_lowercase());
+        assert_eq!(
+            found(&cat, g),
+            scan(|_, n| glob.matches(&n.to_lowercase())),
+            "glob {g:?}"
+        );
+    }
+    for g in [
+        "/etc/nginx/*.conf",
+        "/etc/*/*.c",
+        "/etc/ngi*",
+        "etc/nginx/sub/*",
+        "/etc/*/*.CONF",
+    ] {
+        let full = if g.starts_with('/') {
+            g.to_string()
+        } else {
+            format!("/{g}")
+        };
+        let glob = Glob::new(&full);
+        assert_eq!(
+            found(&cat, g),
+            scan(|p, _| glob.matches(p)),
+            "path glob {g:?}"
+        );
+    }
+    // A directory prefix, an exact path, and a string prefix when no path is exactly it.
+    assert_eq!(
+        found(&cat, "/etc/nginx/"),
+        scan(|p, _| p.starts_with("/etc/nginx/"))
+    );
+    assert_eq!(
+        found(&cat, "/etc/ngi"),
+        BTreeSet::from(["/etc/ngi".to_string()])
+    );
+    assert_eq!(
+        found(&cat, "/etc/nginx/sub/x"),
+        scan(|p, _| p.starts_with("/etc/nginx/sub/x"))
+    );
+    assert_eq!(found(&cat, "/nope"), BTreeSet::new());
+    // History of one path goes through its parent directory.
+    let h = cat
+        .file_history(model::ClientId(1), "etc/nginx/ab")
+        .expect("history");
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].version.path, "/etc/nginx/ab");
+}

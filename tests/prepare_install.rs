@@ -1,0 +1,230 @@
+//! Client preparation on a real host without borg (`bare`, 127.0.0.14: an overlay of `/` where
+//! borgbackup was removed): it refuses with `install_borg=false`, installs borg from the Debian
+//! mirror with `install_borg=true`, and the installed borg then backs up to the repository host.
+
+mod support;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use std::path::Path;
+use std::time::Duration;
+use support::hosts::HostOptions;
+use support::*;
+
+const SET: &str =
+    "mutation($k: String!, $v: String!) { updateSetting(key: $k, value: $v) { key value } }";
+const PREPARE: &str = "mutation($id: Int!) { prepareClient(id: $id) { id } }";
+
+/// Processes whose mount namespace is `ns` (e.g. `mnt:[4026532396]`), zombies excluded.
+fn processes_in(ns: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read_link(e.path().join("ns/mnt"))
+                .map(|l| l.to_string_lossy() == ns)
+                .unwrap_or(false)
+        })
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("stat"))
+                .map(|s| {
+                    !s.rsplit(')')
+                        .next()
+                        .unwrap_or_default()
+                        .trim_start()
+                        .starts_with('Z')
+                })
+                .unwrap_or(false)
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+async fn prepare(s: &Server, token: &str, client: &serde_json::Value) -> Result<i64> {
+    let d = s.ok(token, PREPARE, json!({"id": client})).await?;
+    d["prepareClient"]["id"].as_i64().context("job id")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preparation_installs_borg_on_a_host_without_it() -> Result<()> {
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let hosts = ssh_hosts_with(&s, &token, HostOptions { bare: true }).await?;
+    let ns = std::fs::read_to_string(hosts.dir.path().join("bare/mntns"))?
+        .trim()
+        .to_string();
+    let c = ssh_client(&s, &token, "bare", hosts.port).await?;
+
+    // 1. Installation not allowed: the job fails and says what to do.
+    s.ok(&token, SET, json!({"k": "install_borg", "v": "false"}))
+        .await?;
+    let job = prepare(&s, &token, &c).await?;
+    let failed = s
+        .wait_job_status(&token, job, "failed", Duration::from_secs(60))
+        .await?;
+    let why = failed["jobExplanation"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("borg is not installed on bare")
+            && why.contains("install the borgbackup package")
+            && why.contains("install_borg"),
+        "{failed}"
+    );
+    let d = s
+        .ok(
+            &token,
+            "query($id: Int!) { client(id: $id) { ready version } }",
+            json!({"id": c}),
+        )
+        .await?;
+    assert_eq!(d["client"]["ready"], false, "{d}");
+
+    // 2. Installation allowed: apt-get installs borgbackup, the facts are read again.
+    s.ok(&token, SET, json!({"k": "install_borg", "v": "true"}))
+        .await?;
+    let job = prepare(&s, &token, &c).await?;
+    let done = s
+        .wait_job_status(&token, job, "successful", Duration::from_secs(600))
+        .await;
+    let log = s.job_log(&token, job).await?;
+    done.with_context(|| format!("preparation log:\n{log}"))?;
+    assert!(
+        log.contains("borg is missing on bare: installing the borgbackup package"),
+        "{log}"
+    );
+    assert!(log.contains("Setting up borgbackup"), "{log}");
+    let d = s
+        .ok(
+            &token,
+            "query($id: Int!) { client(id: $id) { ready version ip os } }",
+            json!({"id": c}),
+        )
+        .await?;
+    let client = &d["client"];
+    assert_eq!(client["ready"], true, "{d}");
+    assert!(
+        client["version"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("1."),
+        "{d}"
+    );
+    assert!(!client["os"].as_str().unwrap_or_default().is_empty(), "{d}");
+
+    // 3. The installed borg backs up from bare to the repository host (push mode).
+    let src = tempfile::tempdir()?;
+    std::fs::write(
+        src.path().join("installed.txt"),
+        "backed up by a fresh borg\n",
+    )?;
+    let repo_dir = tempfile::tempdir()?;
+    let repo_path = format!(
+        "ssh://root@repo:{}{}/main",
+        hosts.port,
+        repo_dir.path().display()
+    );
+    let r = s
+        .ok(&token, "mutation($p: String!) { createRepository(input: {name: \"remote\", path: $p, repositoryKey: \"bare repo passphrase\"}) { id } }", json!({"p": repo_path}))
+        .await?;
+    let sc = s
+        .ok(
+            &token,
+            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
+            json!({}),
+        )
+        .await?;
+    let p = s
+        .ok(
+            &token,
+            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"bare\", policyType: \"folders\", extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
+            json!({"c": c, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path()]}).to_string()}),
+        )
+        .await?;
+    let policy = p["createPolicy"]["id"].as_i64().context("policy id")?;
+    let backup = launch_backup(&s, &token, policy).await?;
+    let done = s
+        .wait_job_status(&token, backup, "successful", Duration::from_secs(180))
+        .await;
+    let log = s.job_log(&token, backup).await?;
+    done.with_context(|| format!("backup log:\n{log}"))?;
+    assert!(
+        hosts.log("bare").contains("Accepted publickey for root"),
+        "the backup did not run on bare"
+    );
+    let list = borg(
+        "bare repo passphrase",
+        &[
+            "list",
+            "--short",
+            &format!("{}/main", repo_dir.path().display()),
+        ],
+    )?;
+    let names = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        names.contains("folders-bare-"),
+        "{names}{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+
+    // Stopping the hosts ends bare's namespace (its mounts with it); the machine kept its borg.
+    assert!(!processes_in(&ns).is_empty(), "bare runs in {ns}");
+    drop(hosts);
+    assert_eq!(processes_in(&ns), Vec::<String>::new(), "left in {ns}");
+    assert!(Path::new("/usr/bin/borg").exists());
+    let v = std::process::Command::new("borg")
+        .arg("--version")
+        .output()?;
+    assert!(
+        v.status.success() && String::from_utf8_lossy(&v.stdout).starts_with("borg 1."),
+        "{v:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_root_backup_user_installs_borg_under_sudo() -> Result<()> {
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let hosts = ssh_hosts_with(&s, &token, HostOptions { bare: true }).await?;
+    s.ok(&token, SET, json!({"k": "backup_user", "v": "cyborg"}))
+        .await?;
+    let c = ssh_client(&s, &token, "bare", hosts.port).await?;
+    // `install_borg` is not set: installing is the default.
+    let job = prepare(&s, &token, &c).await?;
+    let done = s
+        .wait_job_status(&token, job, "successful", Duration::from_secs(600))
+        .await;
+    let log = s.job_log(&token, job).await?;
+    done.with_context(|| format!("preparation log:\n{log}"))?;
+    assert!(log.contains("$ sudo -n sh -c"), "{log}");
+    assert!(log.contains("Setting up borgbackup"), "{log}");
+    assert!(
+        hosts.log("bare").contains("Accepted publickey for cyborg"),
+        "the server did not log in as cyborg"
+    );
+    let d = s
+        .ok(
+            &token,
+            "query($id: Int!) { client(id: $id) { ready version } }",
+            json!({"id": c}),
+        )
+        .await?;
+    assert_eq!(d["client"]["ready"], true, "{d}");
+    assert!(
+        d["client"]["version"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("1."),
+        "{d}"
+    );
+    drop(hosts);
+    assert!(Path::new("/usr/bin/borg").exists());
+    Ok(())
+}

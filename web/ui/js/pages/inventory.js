@@ -1,0 +1,221 @@
+// Inventory pages: clients, repositories, schedules and users, each a searchable list with
+// create / edit / delete forms built on one generic CRUD view.
+import { h, mount, modal, closeModal, toast, table, badge, confirmDo, loading, errorBox } from '../dom.js';
+import { gql, list } from '../api.js';
+import { form } from '../forms.js';
+import { date, bytes, ago } from '../format.js';
+
+/** A list page with search, paging and create/edit/delete in a modal. */
+function crud(cfg) {
+  return async (content) => {
+    const search = h('input', { type: 'search', class: 'search', placeholder: `Search ${cfg.plural}…`, 'data-search': true, 'aria-label': `search ${cfg.plural}` });
+    const body = h('div', { id: `${cfg.field}-list` });
+    const count = h('span', { class: 'muted' });
+    let rows = [];
+    let cursor = null;
+    const load = async (more = false) => {
+      if (!more) mount(body, loading());
+      try {
+        const r = await list(cfg.field, cfg.fields, {}, { first: 50, after: more ? cursor : null, search: search.value.trim() }, cfg.searchText);
+        rows = more ? rows.concat(r.nodes) : r.nodes;
+        cursor = r.endCursor;
+        count.textContent = `${r.totalCount} ${r.totalCount === 1 ? cfg.singular : cfg.plural}`;
+        const actions = (row) => [
+          ...(cfg.actions || (() => []))(row, () => load()),
+          cfg.update && h('button', { class: 'link', dataset: { edit: cfg.label(row) }, 'aria-label': `edit ${cfg.singular} ${cfg.label(row)}`, onclick: () => edit(row) }, 'Edit'),
+          cfg.del && h('button', { class: 'link danger', 'aria-label': `delete ${cfg.singular} ${cfg.label(row)}`, onclick: () => confirmDo(`Delete ${cfg.singular} “${cfg.label(row)}”?`, async () => {
+            await gql(`mutation($id: Int!) { ${cfg.del}(id: $id) }`, { id: row.id });
+            toast(`${cfg.Singular} deleted`, 'ok');
+            load();
+          }) }, 'Delete')];
+        const cols = cfg.columns.concat([{ label: 'Actions', class: 'actions', cell: actions }]);
+        mount(body, table(cols, rows, { empty: search.value ? `No ${cfg.singular} matches “${search.value}”.` : `No ${cfg.plural} yet: create the first one.`, key: (r) => r.id }),
+          r.hasNextPage && h('div', { class: 'row', style: 'margin-top: 10px' }, h('button', { onclick: () => load(true) }, 'Load more')));
+      } catch (e) {
+        mount(body, errorBox(e));
+      }
+    };
+    const open = async (row) => {
+      const extra = cfg.prepareForm ? await cfg.prepareForm(row) : {};
+      const specs = cfg.form(row, extra);
+      const f = form(specs, row ? cfg.initial(row, extra) : cfg.defaults ? cfg.defaults(extra) : {}, {
+        submitLabel: row ? 'Save' : `Create ${cfg.singular}`,
+        onCancel: closeModal,
+        extra: cfg.formExtra && cfg.formExtra(row),
+        onSubmit: async (v) => {
+          const input = cfg.input(v, row);
+          if (row) await gql(`mutation($id: Int!, $i: ${cfg.updateInputType || cfg.inputType}!) { ${cfg.update}(id: $id, input: $i) { id } }`, { id: row.id, i: input });
+          else await gql(`mutation($i: ${cfg.inputType}!) { ${cfg.create}(input: $i) { id } }`, { i: input });
+          if (cfg.afterSave) await cfg.afterSave(v, row);
+          closeModal();
+          toast(`${cfg.Singular} ${row ? 'saved' : 'created'}`, 'ok');
+          load();
+        },
+      });
+      f.id = `${cfg.singular}-form`;
+      modal(row ? `Edit ${cfg.singular}` : `New ${cfg.singular}`, f, { wide: cfg.wide });
+    };
+    const edit = (row) => open(row).catch((e) => toast(e.message, 'bad'));
+    let timer = null;
+    search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => load(), 200); });
+    search.addEventListener('keydown', (e) => { if (e.key === 'Enter') { clearTimeout(timer); load(); } });
+    mount(content,
+      h('div', { class: 'pagehead' }, search, count, h('div', { class: 'grow' }),
+        cfg.headerExtra && cfg.headerExtra(),
+        cfg.create && h('button', { class: 'primary', id: `new-${cfg.singular}`, onclick: () => open(null).catch((e) => toast(e.message, 'bad')) }, `New ${cfg.singular}`)),
+      body, cfg.below && cfg.below());
+    await load();
+    const onJob = () => { if (cfg.refreshOnJobs) load(); };
+    window.addEventListener('job-status', onJob);
+    return () => window.removeEventListener('job-status', onJob);
+  };
+}
+
+const yes = (b, t = 'yes', f = 'no') => badge(b ? t : f, b ? 'ok' : '');
+
+/** The latest passed restore drill: when, and how many files it verified. */
+export const verified = (v) => (v ? h('span', { class: 'badge ok', title: `${v.filesChecked} files verified, ${date(v.created)}` }, ago(v.created)) : h('span', { class: 'muted' }, 'never'));
+
+export const clients = crud({
+  field: 'clients', singular: 'client', Singular: 'Client', plural: 'clients',
+  fields: 'id hostname port ip version os ready enabled hypervisorReady hypervisorName created lastVerifiedRestore { created filesChecked }',
+  searchText: (r) => `${r.hostname} ${r.ip} ${r.os}`,
+  label: (r) => r.hostname,
+  refreshOnJobs: true,
+  columns: [
+    { label: 'Hostname', cell: (r) => h('strong', null, r.hostname) },
+    { label: 'Port', class: 'num', cell: (r) => r.port },
+    { label: 'IP', cell: (r) => r.ip || '—' },
+    { label: 'OS', cell: (r) => h('span', { dataset: { os: r.hostname } }, r.os || '—') },
+    { label: 'Borg', cell: (r) => r.version || '—' },
+    { label: 'Prepared', cell: (r) => yes(r.ready, 'ready', 'not yet') },
+    { label: 'Enabled', cell: (r) => yes(r.enabled) },
+    { label: 'Hypervisor', cell: (r) => r.hypervisorName || '—' },
+    { label: 'Last verified restore', cell: (r) => verified(r.lastVerifiedRestore) },
+  ],
+  actions: (r) => [
+    h('button', { class: 'link', dataset: { prepare: r.hostname }, 'aria-label': `prepare ${r.hostname}`, onclick: () => prepare('prepareClient', r.id) }, 'Prepare'),
+    h('a', { class: 'btn link', href: `#/policies?client=${r.id}`, 'aria-label': `restore drills of ${r.hostname}` }, 'Drills')],
+  form: () => [
+    { name: 'hostname', label: 'Hostname', required: true, placeholder: 'web1.example.com or localhost', help: '“localhost” runs borg on the server itself.' },
+    { name: 'port', label: 'SSH port', type: 'number', min: 1 },
+    { name: 'ip', label: 'IP address (optional)' },
+    { name: 'hypervisorName', label: 'Hypervisor name (VM policies)' },
+    { name: 'hypervisorReady', label: 'Hypervisor ready', type: 'checkbox' },
+    { name: 'enabled', label: 'Enabled', type: 'checkbox', default: true },
+  ],
+  initial: (r) => r,
+  defaults: () => ({ port: 22, enabled: true }),
+  input: (v) => ({ hostname: v.hostname, port: v.port ?? 22, ip: v.ip, hypervisorName: v.hypervisorName, hypervisorReady: v.hypervisorReady, enabled: v.enabled }),
+  inputType: 'ClientInput', create: 'createClient', update: 'updateClient', del: 'deleteClient',
+});
+
+/** Queues preparation of a client or repository and opens its job (the live log). */
+async function prepare(mutation, id) {
+  try {
+    const d = await gql(`mutation($id: Int!) { ${mutation}(id: $id) { id } }`, { id });
+    toast(`Preparation queued: job ${d[mutation].id}`, 'ok');
+    location.hash = `#/jobs/${d[mutation].id}`;
+  } catch (e) {
+    toast(e.message, 'bad');
+  }
+}
+
+export const repositories = crud({
+  field: 'repositories', singular: 'repository', Singular: 'Repository', plural: 'repositories',
+  fields: 'id name path hasKey originalSize deduplicatedSize ready enabled created',
+  searchText: (r) => `${r.name} ${r.path}`,
+  label: (r) => r.name,
+  refreshOnJobs: true,
+  columns: [
+    { label: 'Name', cell: (r) => h('strong', null, r.name) },
+    { label: 'Path', cell: (r) => h('span', { class: 'mono' }, r.path) },
+    { label: 'Encrypted', cell: (r) => yes(r.hasKey, 'passphrase', 'none') },
+    { label: 'Original', class: 'num', cell: (r) => bytes(r.originalSize) },
+    { label: 'Deduplicated', class: 'num', cell: (r) => bytes(r.deduplicatedSize) },
+    { label: 'Prepared', cell: (r) => yes(r.ready, 'ready', 'not yet') },
+    { label: 'Enabled', cell: (r) => yes(r.enabled) },
+  ],
+  actions: (r) => [
+    h('button', { class: 'link', dataset: { prepare: r.name }, 'aria-label': `prepare ${r.name}`, onclick: () => prepare('prepareRepository', r.id) }, 'Prepare'),
+    h('button', { class: 'link', onclick: async () => {
+      try {
+        const d = await gql('mutation($id: Int!) { checkRepository(id: $id) { id } }', { id: r.id });
+        toast(`Integrity check queued: job ${d.checkRepository.id}`, 'ok');
+      } catch (e) { toast(e.message, 'bad'); }
+    } }, 'Check', h('span', { class: 'sr-only' }, ` ${r.name}`))],
+  form: (row) => [
+    { name: 'name', label: 'Name', required: true },
+    { name: 'path', label: 'Path', required: true, placeholder: '/srv/borg/repo or ssh://backup@host:22/srv/borg/repo', help: 'A local path on the server, or user@host:path / ssh://user@host:port/path.' },
+    { name: 'repositoryKey', label: row ? 'New passphrase (leave empty to keep)' : 'Passphrase', type: 'password', autocomplete: 'new-password', help: 'Write-only: stored encrypted, never shown again.' },
+    { name: 'enabled', label: 'Enabled', type: 'checkbox', default: true },
+  ],
+  initial: (r) => ({ ...r, repositoryKey: '' }),
+  defaults: () => ({ enabled: true }),
+  input: (v, row) => {
+    const i = { name: v.name, path: v.path, enabled: v.enabled };
+    if (v.repositoryKey || !row) i.repositoryKey = v.repositoryKey;
+    return i;
+  },
+  inputType: 'RepositoryInput', create: 'createRepository', update: 'updateRepository', del: 'deleteRepository',
+});
+
+export const schedules = crud({
+  field: 'schedules', singular: 'schedule', Singular: 'Schedule', plural: 'schedules',
+  fields: 'id name crontab enabled created nextRuns(count: 1)',
+  searchText: (r) => `${r.name} ${r.crontab}`,
+  label: (r) => r.name,
+  columns: [
+    { label: 'Name', cell: (r) => h('strong', null, r.name) },
+    { label: 'Cron', cell: (r) => h('code', null, r.crontab) },
+    { label: 'Next run', cell: (r) => (r.nextRuns && r.nextRuns[0] ? `${date(r.nextRuns[0])} (${ago(r.nextRuns[0])})` : '—') },
+    { label: 'Enabled', cell: (r) => yes(r.enabled) },
+  ],
+  form: () => [
+    { name: 'name', label: 'Name', required: true },
+    { name: 'crontab', label: 'Cron expression (UTC)', type: 'cron', required: true, placeholder: '30 2 * * *', help: '5 fields (minute hour day month weekday), or the original 6-field form ending with the year.' },
+    { name: 'enabled', label: 'Enabled', type: 'checkbox', default: true },
+  ],
+  initial: (r) => r,
+  defaults: () => ({ enabled: true, crontab: '0 3 * * *' }),
+  input: (v) => ({ name: v.name, crontab: v.crontab.trim(), enabled: v.enabled }),
+  inputType: 'ScheduleInput', create: 'createSchedule', update: 'updateSchedule', del: 'deleteSchedule',
+});
+
+export const users = crud({
+  field: 'users', singular: 'user', Singular: 'User', plural: 'users',
+  fields: 'id email firstName lastName isSuperuser isActive created lastLogin',
+  searchText: (r) => `${r.email} ${r.firstName} ${r.lastName}`,
+  label: (r) => r.email,
+  columns: [
+    { label: 'Email', cell: (r) => h('strong', null, r.email) },
+    { label: 'Name', cell: (r) => `${r.firstName} ${r.lastName}`.trim() || '—' },
+    { label: 'Role', cell: (r) => badge(r.isSuperuser ? 'superuser' : 'user', r.isSuperuser ? 'running' : '') },
+    { label: 'Active', cell: (r) => yes(r.isActive) },
+    { label: 'Last login', cell: (r) => (r.lastLogin ? ago(r.lastLogin) : 'never') },
+  ],
+  actions: (r) => [h('button', { class: 'link', 'aria-label': `set the password of ${r.email}`, onclick: () => setPassword(r) }, 'Set password')],
+  form: (row) => [
+    { name: 'email', label: 'Email', type: 'email', required: true },
+    !row && { name: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'new-password' },
+    { name: 'firstName', label: 'First name', aliases: ['first_name'] },
+    { name: 'lastName', label: 'Last name', aliases: ['last_name'] },
+    { name: 'isSuperuser', label: 'Superuser (administers users and settings)', type: 'checkbox', aliases: ['is_superuser'] },
+  ].filter(Boolean),
+  initial: (r) => r,
+  // A new user takes every field; an edit sends a patch without the password (set apart).
+  input: (v, row) => (row ? { email: v.email, firstName: v.firstName, lastName: v.lastName, isSuperuser: v.isSuperuser } : v),
+  inputType: 'UserInput', updateInputType: 'UserPatch', create: 'createUser', update: 'updateUser', del: 'deleteUser',
+});
+
+function setPassword(user) {
+  const f = form([{ name: 'password', label: `New password for ${user.email}`, type: 'password', required: true, autocomplete: 'new-password' }], {}, {
+    submitLabel: 'Set password', onCancel: closeModal,
+    onSubmit: async (v) => {
+      await gql('mutation($u: Int!, $p: String!) { setPassword(userId: $u, password: $p) }', { u: user.id, p: v.password });
+      closeModal();
+      toast('Password changed', 'ok');
+    },
+  });
+  modal('Set password', f);
+}
