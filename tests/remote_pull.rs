@@ -25,7 +25,10 @@ async fn an_isolated_client_backs_up_only_in_pull_mode() -> Result<()> {
     let hosts = ssh_hosts(&s, &token).await?;
     let port = hosts.port;
     let src = tempfile::tempdir()?;
-    std::fs::write(src.path().join("island.txt"), "data from an isolated host\n")?;
+    std::fs::write(
+        src.path().join("island.txt"),
+        "data from an isolated host\n",
+    )?;
     let repo_dir = tempfile::tempdir()?;
     let repo_path = format!("ssh://root@repo:{port}{}/isl", repo_dir.path().display());
     let probe = tempfile::tempdir()?;
