@@ -66,7 +66,7 @@ pub fn setup(
     )?;
     let jobs = executor.launch_policy(policy.id, None, "demo")?;
     println!(
-        "\nCyBorgBackup is running at {url}\n  login: {login}\n  demo policy {:?} launched ({} jobs): back up of {} into {}\n  GraphQL explorer: {url}/graphql\n",
+        "\nCyBorgBackup is running at {url}\n  login: {login}\n  demo policy {:?} launched ({} jobs): back up of {} into {}\n  web UI: {url}/   GraphQL explorer: {url}/graphql\n",
         policy.name,
         jobs.len(),
         folders.join(", "),
