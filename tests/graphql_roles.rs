@@ -59,6 +59,8 @@ const FOR_EVERYONE: &[&str] = &[
     "mutation { cancelJob(id: 1) }",
     "{ restoreTests(first: 5) { id verdict } }",
     "mutation { launchRestoreTest(policy: 1) { id } }",
+    r#"mutation { restore(input: {archive: 1, paths: ["/etc/hosts"], dryRun: true}) { id } }"#,
+    r#"mutation { restoreDownload(archive: 1, paths: ["/etc/hosts"]) { url } }"#,
 ];
 
 #[tokio::test(flavor = "multi_thread")]

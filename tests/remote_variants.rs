@@ -136,6 +136,42 @@ async fn a_non_root_backup_user_runs_borg_under_sudo() -> Result<()> {
     assert!(s.job_log(&token, prep).await?.contains(pretty));
     let path = secret.to_str().context("path")?.trim_start_matches('/');
     assert_eq!(extract(&repo, &job, path)?, "only root reads this\n");
+
+    // Restoring as the backup user goes through sudo too, keeping the file's mode.
+    let a = s
+        .ok(
+            &token,
+            "query($p: Int!) { archives(policy: $p, first: 1) { nodes { id } } }",
+            json!({"p": policy}),
+        )
+        .await?;
+    let archive = a["archives"]["nodes"][0]["id"]
+        .as_i64()
+        .context("archive")?;
+    let target = tempfile::tempdir()?;
+    let r = s
+        .ok(
+            &token,
+            "mutation($a: Int!, $p: String!, $t: String!) { restore(input: {archive: $a, paths: [$p], targetDirectory: $t}) { id } }",
+            json!({"a": archive, "p": secret, "t": target.path()}),
+        )
+        .await?;
+    let rid = r["restore"]["id"].as_i64().context("restore job")?;
+    let done = s
+        .wait_job_status(&token, rid, "successful", Duration::from_secs(120))
+        .await;
+    let rlog = s.job_log(&token, rid).await?;
+    done.with_context(|| rlog.clone())?;
+    assert!(rlog.contains("sudo -E -n"), "{rlog}");
+    let restored = target.path().join(path);
+    assert_eq!(
+        std::fs::read_to_string(&restored)?,
+        "only root reads this\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&restored)?.permissions().mode() & 0o777,
+        0o600
+    );
     drop(hosts);
     Ok(())
 }
