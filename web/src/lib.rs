@@ -145,4 +145,3 @@ async fn graphiql() -> Html<String> {
 async fn ping() -> Response {
     Json(serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "ping": "pong"})).into_response()
 }
-
