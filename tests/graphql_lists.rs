@@ -411,21 +411,16 @@ async fn vm_providers_are_managed_in_graphql_and_back_up_vms() -> Result<()> {
         .ok(&token, r#"mutation { createClient(input: {hostname: "vm7", hypervisorName: "localhost", ready: true}) { id } }"#, json!({}))
         .await?;
     let repo = s.data_dir.path().join("repo-vm").display().to_string();
-    let r = s
-        .ok(&token, "mutation($p: String!, $k: String!) { createRepository(input: {name: \"vms\", path: $p, repositoryKey: $k}) { id } }", json!({"p": repo, "k": PASS}))
-        .await?;
-    let sc = s
-        .ok(
-            &token,
-            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
-            json!({}),
-        )
-        .await?;
-    let p = s
-        .ok(&token, "mutation($c: Int!, $r: Int!, $s: Int!) { createPolicy(input: {name: \"vms\", policyType: \"vm\", vmprovider: \"echo\", clients: [$c], repository: $r, schedule: $s}) { id } }",
-            json!({"c": c["createClient"]["id"], "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"]}))
-        .await?;
-    let policy = p["createPolicy"]["id"].as_i64().context("policy id")?;
+    let spec = PolicySpec {
+        name: "vms",
+        policy_type: "vm",
+        vmprovider: "echo",
+        clients: vec![c["createClient"]["id"].as_i64().context("client id")?],
+        repository: create_repository(&s, &token, "vms", &repo, PASS).await?,
+        schedule: create_schedule(&s, &token, "n").await?,
+        ..Default::default()
+    };
+    let policy = create_policy(&s, &token, &spec).await?;
     let job = launch_backup(&s, &token, policy).await?;
     let done = s
         .wait_job_status(&token, job, "successful", Duration::from_secs(180))

@@ -7,7 +7,7 @@ mod support;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::hosts::HostOptions;
 use support::*;
 
@@ -48,7 +48,7 @@ fn processes_in(ns: &str) -> Vec<String> {
         .collect()
 }
 
-async fn prepare(s: &Server, token: &str, client: &serde_json::Value) -> Result<i64> {
+async fn prepare(s: &Server, token: &str, client: i64) -> Result<i64> {
     let d = s.ok(token, PREPARE, json!({"id": client})).await?;
     d["prepareClient"]["id"].as_i64().context("job id")
 }
@@ -57,7 +57,9 @@ async fn prepare(s: &Server, token: &str, client: &serde_json::Value) -> Result<
 async fn preparation_installs_borg_on_a_host_without_it() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
+    let started = Instant::now();
     let hosts = ssh_hosts_with(&s, &token, HostOptions { bare: true }).await?;
+    eprintln!("hosts with bare started: {:?}", started.elapsed());
     let ns = std::fs::read_to_string(hosts.dir.path().join("bare/mntns"))?
         .trim()
         .to_string();
@@ -66,7 +68,7 @@ async fn preparation_installs_borg_on_a_host_without_it() -> Result<()> {
     // 1. Installation not allowed: the job fails and says what to do.
     s.ok(&token, SET, json!({"k": "install_borg", "v": "false"}))
         .await?;
-    let job = prepare(&s, &token, &c).await?;
+    let job = prepare(&s, &token, c).await?;
     let failed = s
         .wait_job_status(&token, job, "failed", Duration::from_secs(60))
         .await?;
@@ -89,10 +91,12 @@ async fn preparation_installs_borg_on_a_host_without_it() -> Result<()> {
     // 2. Installation allowed: apt-get installs borgbackup, the facts are read again.
     s.ok(&token, SET, json!({"k": "install_borg", "v": "true"}))
         .await?;
-    let job = prepare(&s, &token, &c).await?;
+    let started = Instant::now();
+    let job = prepare(&s, &token, c).await?;
     let done = s
         .wait_job_status(&token, job, "successful", Duration::from_secs(600))
         .await;
+    eprintln!("preparation with installation: {:?}", started.elapsed());
     let log = s.job_log(&token, job).await?;
     done.with_context(|| format!("preparation log:\n{log}"))?;
     assert!(
@@ -148,10 +152,12 @@ async fn preparation_installs_borg_on_a_host_without_it() -> Result<()> {
         )
         .await?;
     let policy = p["createPolicy"]["id"].as_i64().context("policy id")?;
+    let started = Instant::now();
     let backup = launch_backup(&s, &token, policy).await?;
     let done = s
         .wait_job_status(&token, backup, "successful", Duration::from_secs(180))
         .await;
+    eprintln!("backup from bare: {:?}", started.elapsed());
     let log = s.job_log(&token, backup).await?;
     done.with_context(|| format!("backup log:\n{log}"))?;
     assert!(
@@ -192,15 +198,19 @@ async fn preparation_installs_borg_on_a_host_without_it() -> Result<()> {
 async fn a_non_root_backup_user_installs_borg_under_sudo() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
+    let started = Instant::now();
     let hosts = ssh_hosts_with(&s, &token, HostOptions { bare: true }).await?;
+    eprintln!("hosts with bare started: {:?}", started.elapsed());
     s.ok(&token, SET, json!({"k": "backup_user", "v": "cyborg"}))
         .await?;
     let c = ssh_client(&s, &token, "bare", hosts.port).await?;
     // `install_borg` is not set: installing is the default.
-    let job = prepare(&s, &token, &c).await?;
+    let started = Instant::now();
+    let job = prepare(&s, &token, c).await?;
     let done = s
         .wait_job_status(&token, job, "successful", Duration::from_secs(600))
         .await;
+    eprintln!("preparation with installation: {:?}", started.elapsed());
     let log = s.job_log(&token, job).await?;
     done.with_context(|| format!("preparation log:\n{log}"))?;
     assert!(log.contains("$ sudo -n sh -c"), "{log}");

@@ -3,34 +3,28 @@
 
 mod support;
 
-use anyhow::Result;
-use serde_json::{json, Value};
+use anyhow::{Context, Result};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use support::*;
 
 async fn make_policy(
     s: &Server,
     token: &str,
-    client: &Value,
+    client: i64,
     repo: &str,
     folder: &str,
 ) -> Result<i64> {
-    let r = s.ok(token, "mutation($p: String!) { createRepository(input: {name: \"remote\", path: $p, repositoryKey: \"failure passphrase\"}) { id } }", json!({"p": repo})).await?;
-    let sc = s
-        .ok(
-            token,
-            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
-            json!({}),
-        )
-        .await?;
-    let p = s
-        .ok(
-            token,
-            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"p\", policyType: \"folders\", extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
-            json!({"c": client, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [folder]}).to_string()}),
-        )
-        .await?;
-    Ok(p["createPolicy"]["id"].as_i64().unwrap_or(0))
+    let spec = PolicySpec {
+        name: "p",
+        policy_type: "folders",
+        clients: vec![client],
+        repository: create_repository(s, token, "remote", repo, "failure passphrase").await?,
+        schedule: create_schedule(s, token, "n").await?,
+        extra_vars: json!({ "folders": [folder] }),
+        ..Default::default()
+    };
+    create_policy(s, token, &spec).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -46,7 +40,7 @@ async fn changed_host_key_refused_key_and_unreachable_host() -> Result<()> {
     let folder = src.path().display().to_string();
 
     let web1 = ssh_client(&s, &token, "web1", hosts.port).await?;
-    let policy = make_policy(&s, &token, &web1, &repo, &folder).await?;
+    let policy = make_policy(&s, &token, web1, &repo, &folder).await?;
     let id = launch_backup(&s, &token, policy).await?;
     s.wait_job_status(&token, id, "successful", Duration::from_secs(120))
         .await?;
@@ -105,9 +99,10 @@ async fn changed_host_key_refused_key_and_unreachable_host() -> Result<()> {
             json!({}),
         )
         .await?["createClient"]["id"]
-        .clone();
+        .as_i64()
+        .context("client id")?;
     let other_repo = format!("ssh://root@repo:{port}{}/r2", repo_dir.path().display());
-    let gp = make_policy(&s, &token, &ghost, &other_repo, &folder).await?;
+    let gp = make_policy(&s, &token, ghost, &other_repo, &folder).await?;
     let t0 = Instant::now();
     s.ok(
         &token,
@@ -167,24 +162,16 @@ async fn ssh_dropped_or_borg_killed_mid_run_fail_the_job_and_the_next_run_works(
     let repo_dir = tempfile::tempdir()?;
     let repo = format!("ssh://root@repo:{port}{}/drop", repo_dir.path().display());
     let web1 = ssh_client(&s, &token, "web1", hosts.port).await?;
-    let r = s.ok(&token, "mutation($p: String!) { createRepository(input: {name: \"drop\", path: $p, repositoryKey: \"drop passphrase\"}) { id } }", json!({"p": repo})).await?;
-    let sc = s
-        .ok(
-            &token,
-            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
-            json!({}),
-        )
-        .await?;
-    let slow = json!({"command": "echo begin; sleep 20; echo end"}).to_string();
-    let p = s
-        .ok(
-            &token,
-            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"slow\", policyType: \"piped\", extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
-            json!({"c": web1, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": slow}),
-        )
-        .await?["createPolicy"]["id"]
-        .as_i64()
-        .unwrap_or(0);
+    let spec = PolicySpec {
+        name: "slow",
+        policy_type: "piped",
+        clients: vec![web1],
+        repository: create_repository(&s, &token, "drop", &repo, "drop passphrase").await?,
+        schedule: create_schedule(&s, &token, "n").await?,
+        extra_vars: json!({"command": "echo begin; sleep 20; echo end"}),
+        ..Default::default()
+    };
+    let p = create_policy(&s, &token, &spec).await?;
 
     // The SSH connection to the client drops in the middle of the backup.
     let id = launch_backup(&s, &token, p).await?;

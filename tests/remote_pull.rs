@@ -36,29 +36,25 @@ async fn an_isolated_client_backs_up_only_in_pull_mode() -> Result<()> {
     let pull_probe = probe.path().join("pull");
 
     let c = ssh_client(&s, &token, "island", port).await?;
-    let r = s.ok(&token, "mutation($p: String!) { createRepository(input: {name: \"isl\", path: $p, repositoryKey: \"island passphrase\"}) { id } }", json!({"p": repo_path})).await?;
-    let sc = s
-        .ok(
-            &token,
-            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
-            json!({}),
-        )
-        .await?;
-    let vars = json!({"folders": [src.path()]}).to_string();
-    let create = "mutation($n: String!, $pull: Boolean!, $c: Int!, $r: Int!, $s: Int!, $v: String!, $h: String!) { createPolicy(input: {name: $n, policyType: \"folders\", modePull: $pull, extraVars: $v, clients: [$c], repository: $r, schedule: $s, prehook: $h}) { id } }";
+    let repo = create_repository(&s, &token, "isl", &repo_path, "island passphrase").await?;
+    let schedule = create_schedule(&s, &token, "n").await?;
     let mut policies = Vec::new();
     for (name, pull, hook) in [
         ("push", false, probe_hook(port, &push_probe)),
         ("pull", true, probe_hook(port, &pull_probe)),
     ] {
-        let p = s
-            .ok(
-                &token,
-                create,
-                json!({"n": name, "pull": pull, "c": c, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": vars, "h": hook}),
-            )
-            .await?;
-        policies.push(p["createPolicy"]["id"].as_i64().context("policy id")?);
+        let spec = PolicySpec {
+            name,
+            policy_type: "folders",
+            clients: vec![c],
+            repository: repo,
+            schedule,
+            extra_vars: json!({"folders": [src.path()]}),
+            mode_pull: pull,
+            prehook: &hook,
+            ..Default::default()
+        };
+        policies.push(create_policy(&s, &token, &spec).await?);
     }
 
     // Push: the client's own borg has to reach the repository host, and cannot.

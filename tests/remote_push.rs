@@ -24,29 +24,18 @@ async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
     for h in ["web1", "web2"] {
         clients.push(ssh_client(&s, &token, h, hosts.port).await?);
     }
-    let r = s
-        .ok(&token, "mutation($p: String!) { createRepository(input: {name: \"remote\", path: $p, repositoryKey: \"remote repo passphrase\"}) { id } }", json!({"p": repo_path}))
-        .await?;
-    let sc = s
-        .ok(
-            &token,
-            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
-            json!({}),
-        )
-        .await?;
-    let p = s
-        .ok(
-            &token,
-            "mutation($c: [Int!]!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"docs\", policyType: \"folders\", extraVars: $v, clients: $c, repository: $r, schedule: $s}) { id } }",
-            json!({"c": clients, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path().display().to_string()]}).to_string()}),
-        )
-        .await?;
-    s.ok(
-        &token,
-        "mutation($id: Int!) { launchPolicy(id: $id) { id } }",
-        json!({"id": p["createPolicy"]["id"]}),
-    )
-    .await?;
+    let repo =
+        create_repository(&s, &token, "remote", &repo_path, "remote repo passphrase").await?;
+    let spec = PolicySpec {
+        name: "docs",
+        policy_type: "folders",
+        clients: clients.clone(),
+        repository: repo,
+        schedule: create_schedule(&s, &token, "n").await?,
+        extra_vars: json!({"folders": [src.path()]}),
+        ..Default::default()
+    };
+    launch(&s, &token, create_policy(&s, &token, &spec).await?).await?;
     let jobs = s.wait_jobs(&token, Duration::from_secs(180)).await?;
     for j in &jobs {
         assert_eq!(
@@ -133,29 +122,21 @@ async fn pull_mode_tunnels_from_the_repository_host() -> Result<()> {
     let repo_dir = tempfile::tempdir()?;
     let repo_path = format!("ssh://root@repo:{port}{}/pull", repo_dir.path().display());
     let c = ssh_client(&s, &token, "web2", hosts.port).await?;
-    let r = s.ok(&token, "mutation($p: String!) { createRepository(input: {name: \"pull\", path: $p, repositoryKey: \"pull passphrase\"}) { id } }", json!({"p": repo_path})).await?;
-    let sc = s
-        .ok(
-            &token,
-            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
-            json!({}),
-        )
-        .await?;
     let out = tempfile::tempdir()?;
     let hook_file = out.path().join("hook-host");
-    let p = s
-        .ok(
-            &token,
-            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!, $h: String!) { createPolicy(input: {name: \"pull\", policyType: \"folders\", modePull: true, extraVars: $v, clients: [$c], repository: $r, schedule: $s, prehook: $h}) { id } }",
-            json!({"c": c, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path()]}).to_string(), "h": format!("hostname > {}", hook_file.display())}),
-        )
-        .await?;
-    s.ok(
-        &token,
-        "mutation($id: Int!) { launchPolicy(id: $id) { id } }",
-        json!({"id": p["createPolicy"]["id"]}),
-    )
-    .await?;
+    let hook = format!("hostname > {}", hook_file.display());
+    let spec = PolicySpec {
+        name: "pull",
+        policy_type: "folders",
+        clients: vec![c],
+        repository: create_repository(&s, &token, "pull", &repo_path, "pull passphrase").await?,
+        schedule: create_schedule(&s, &token, "n").await?,
+        extra_vars: json!({"folders": [src.path()]}),
+        mode_pull: true,
+        prehook: &hook,
+        ..Default::default()
+    };
+    launch(&s, &token, create_policy(&s, &token, &spec).await?).await?;
     let jobs = s.wait_jobs(&token, Duration::from_secs(180)).await?;
     for j in &jobs {
         assert_eq!(

@@ -18,27 +18,29 @@ async fn remote_policy(
     s: &Server,
     token: &str,
     port: u16,
-    client: &Value,
+    client: i64,
     policy_type: &str,
     extra_vars: Value,
 ) -> Result<(i64, String, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
     let repo_local = format!("{}/{policy_type}", dir.path().display());
-    let r = s.ok(token, "mutation($n: String!, $p: String!, $k: String!) { createRepository(input: {name: $n, path: $p, repositoryKey: $k}) { id } }", json!({"n": format!("{policy_type}-repo"), "p": format!("ssh://root@repo:{port}{repo_local}"), "k": PASS})).await?;
-    let sc = s
-        .ok(
+    let spec = PolicySpec {
+        name: policy_type,
+        policy_type,
+        clients: vec![client],
+        repository: create_repository(
+            s,
             token,
-            r#"mutation($n: String!) { createSchedule(input: {name: $n, crontab: "0 3 * * *"}) { id } }"#,
-            json!({"n": format!("{policy_type}-schedule")}),
+            &format!("{policy_type}-repo"),
+            &format!("ssh://root@repo:{port}{repo_local}"),
+            PASS,
         )
-        .await?;
-    let p = s.ok(token, "mutation($n: String!, $t: String!, $c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: $n, policyType: $t, extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
-        json!({"n": policy_type, "t": policy_type, "c": client, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": extra_vars.to_string()})).await?;
-    Ok((
-        p["createPolicy"]["id"].as_i64().context("policy id")?,
-        repo_local,
-        dir,
-    ))
+        .await?,
+        schedule: create_schedule(s, token, &format!("{policy_type}-schedule")).await?,
+        extra_vars,
+        ..Default::default()
+    };
+    Ok((create_policy(s, token, &spec).await?, repo_local, dir))
 }
 
 /// Runs one backup of `policy` and returns the successful job, or fails with its log.
@@ -88,7 +90,7 @@ async fn a_non_root_backup_user_runs_borg_under_sudo() -> Result<()> {
         &s,
         &token,
         hosts.port,
-        &c,
+        c,
         "folders",
         json!({"folders": [src.path()]}),
     )
@@ -198,7 +200,7 @@ async fn database_dumps_are_made_on_a_remote_client() -> Result<()> {
         &s,
         &token,
         hosts.port,
-        &c,
+        c,
         "postgresql",
         json!({"database": pg}),
     )
@@ -219,7 +221,7 @@ async fn database_dumps_are_made_on_a_remote_client() -> Result<()> {
     );
 
     let (p, repo, _dir2) =
-        remote_policy(&s, &token, hosts.port, &c, "mysql", json!({"database": my})).await?;
+        remote_policy(&s, &token, hosts.port, c, "mysql", json!({"database": my})).await?;
     let (job, _) = backup_ok(&s, &token, p).await?;
     let dump = extract(&repo, &job, &format!("mysql-{my}.sql"))?;
     assert!(

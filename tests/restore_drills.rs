@@ -176,35 +176,23 @@ async fn drills_pass_then_fail_after_corruption_with_alerts_and_report() -> Resu
         repo_dir.path().display()
     );
     let client = ssh_client(&s, &token, "web1", hosts.port).await?;
-    let r = s
-        .ok(&token, "mutation($p: String!) { createRepository(input: {name: \"drillrepo\", path: $p, repositoryKey: \"drill passphrase\"}) { id } }", json!({"p": repo_path}))
-        .await?;
-    let repo_id = r["createRepository"]["id"].as_i64().context("repo id")?;
-    let sc = s
-        .ok(
-            &token,
-            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
-            json!({}),
-        )
-        .await?;
+    let repo_id =
+        create_repository(&s, &token, "drillrepo", &repo_path, "drill passphrase").await?;
+    let mut spec = PolicySpec {
+        name: "docs",
+        policy_type: "folders",
+        clients: vec![client],
+        repository: repo_id,
+        schedule: create_schedule(&s, &token, "n").await?,
+        extra_vars: json!({"folders": [src.path()], "restore_test_cron": "every sunday"}),
+        ..Default::default()
+    };
     // A bad per-policy drill schedule is a field error.
-    let bad = s
-        .gql(
-            Some(&token),
-            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"docs\", policyType: \"folders\", extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
-            json!({"c": client, "r": repo_id, "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path()], "restore_test_cron": "every sunday"}).to_string()}),
-        )
-        .await?;
+    let bad = try_create_policy(&s, &token, &spec).await?;
     assert_eq!(bad.error_code(), Some("VALIDATION"), "{}", bad.0);
     assert_eq!(bad.error_field(), Some("extra_vars.restore_test_cron"));
-    let p = s
-        .ok(
-            &token,
-            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"docs\", policyType: \"folders\", extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
-            json!({"c": client, "r": repo_id, "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path()], "restore_test_cron": "0 4 * * 0"}).to_string()}),
-        )
-        .await?;
-    let policy = p["createPolicy"]["id"].as_i64().context("policy id")?;
+    spec.extra_vars = json!({"folders": [src.path()], "restore_test_cron": "0 4 * * 0"});
+    let policy = create_policy(&s, &token, &spec).await?;
 
     // Two archives (the drill samples both), then a live file changes after the backup.
     backup(&s, &token, policy).await?;

@@ -32,6 +32,19 @@ async fn the_ui_administers_users_providers_and_host_keys() -> Result<()> {
 }
 
 async fn scenario(s: &Server, token: &str, b: &Browser, hosts: &hosts::TestHosts) -> Result<()> {
+    // Assets are served with their types and validators.
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{}/ui/js/app.js", s.url)).send().await?;
+    ensure!(r.status() == 200, "app.js: {}", r.status());
+    ensure!(
+        r.headers()["content-type"]
+            .to_str()?
+            .starts_with("text/javascript"),
+        "app.js type {:?}",
+        r.headers()["content-type"]
+    );
+    ensure!(r.headers().contains_key("etag"));
+
     b.login(&s.url, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
 
     // Keyboard: Tab shows a visible focus ring; Escape closes a dialog and gives the focus back.
@@ -143,6 +156,15 @@ async fn scenario(s: &Server, token: &str, b: &Browser, hosts: &hosts::TestHosts
     b.click("#vmprovider-form button[type=submit]").await?;
     b.wait_js(
         "document.querySelector('#vmproviders-list [data-edit=libvirt]')",
+        SHORT,
+    )
+    .await?;
+    b.click("#vmproviders-list [data-edit=libvirt]").await?;
+    b.fill("#vmprovider-form [name=moduleName]", "KVM (libvirt)")
+        .await?;
+    b.click("#vmprovider-form button[type=submit]").await?;
+    b.wait_js(
+        "[...document.querySelectorAll('#vmproviders-list td')].some(td => td.textContent === 'KVM (libvirt)')",
         SHORT,
     )
     .await?;

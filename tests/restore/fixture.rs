@@ -56,29 +56,17 @@ pub async fn fixture(pull: bool) -> Result<Fixture> {
     );
     let web1 = ssh_client(&s, &token, "web1", hosts.port).await?;
     let web2 = ssh_client(&s, &token, "web2", hosts.port).await?;
-    let r = s
-        .ok(&token, "mutation($p: String!, $k: String!) { createRepository(input: {name: \"remote\", path: $p, repositoryKey: $k}) { id } }", json!({"p": repo_path, "k": PASSPHRASE}))
-        .await?;
-    let sc = s
-        .ok(
-            &token,
-            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
-            json!({}),
-        )
-        .await?;
-    let p = s
-        .ok(
-            &token,
-            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!, $m: Boolean!) { createPolicy(input: {name: \"docs\", policyType: \"folders\", modePull: $m, extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
-            json!({"m": pull, "c": web1, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path()]}).to_string()}),
-        )
-        .await?;
-    launch_backup(
-        &s,
-        &token,
-        p["createPolicy"]["id"].as_i64().context("policy")?,
-    )
-    .await?;
+    let spec = PolicySpec {
+        name: "docs",
+        policy_type: "folders",
+        clients: vec![web1],
+        repository: create_repository(&s, &token, "remote", &repo_path, PASSPHRASE).await?,
+        schedule: create_schedule(&s, &token, "n").await?,
+        extra_vars: json!({"folders": [src.path()]}),
+        mode_pull: pull,
+        ..Default::default()
+    };
+    launch_backup(&s, &token, create_policy(&s, &token, &spec).await?).await?;
     let jobs = s.wait_jobs(&token, Duration::from_secs(180)).await?;
     for j in &jobs {
         if j["status"] != "successful" {
@@ -96,8 +84,8 @@ pub async fn fixture(pull: bool) -> Result<Fixture> {
         src,
         repo_dir,
         archive,
-        web1: web1.as_i64().context("web1 id")?,
-        web2: web2.as_i64().context("web2 id")?,
+        web1,
+        web2,
     })
 }
 

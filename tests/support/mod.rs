@@ -384,11 +384,11 @@ pub async fn ssh_hosts_with(
 }
 
 /// Creates a client reached over SSH on `port`; returns its id.
-pub async fn ssh_client(s: &Server, token: &str, hostname: &str, port: u16) -> Result<Value> {
+pub async fn ssh_client(s: &Server, token: &str, hostname: &str, port: u16) -> Result<i64> {
     let d = s
         .ok(token, "mutation($h: String!, $p: Int!) { createClient(input: {hostname: $h, port: $p}) { id } }", json!({"h": hostname, "p": port}))
         .await?;
-    Ok(d["createClient"]["id"].clone())
+    d["createClient"]["id"].as_i64().context("client id")
 }
 
 /// Launches a policy; returns the jobs it created (`id`, `jobType`).
@@ -410,4 +410,69 @@ pub async fn launch_backup(s: &Server, token: &str, policy: i64) -> Result<i64> 
         .find(|j| j["jobType"] == "job")
         .and_then(|j| j["id"].as_i64())
         .context("the launch made no backup job")
+}
+
+/// Creates a repository at `path` (local or `ssh://…`) with `passphrase`; returns its id.
+pub async fn create_repository(
+    s: &Server,
+    token: &str,
+    name: &str,
+    path: &str,
+    passphrase: &str,
+) -> Result<i64> {
+    let r = s
+        .ok(token, "mutation($n: String!, $p: String!, $k: String!) { createRepository(input: {name: $n, path: $p, repositoryKey: $k}) { id } }", json!({"n": name, "p": path, "k": passphrase}))
+        .await?;
+    r["createRepository"]["id"]
+        .as_i64()
+        .context("repository id")
+}
+
+/// Creates a nightly schedule named `name`; returns its id.
+pub async fn create_schedule(s: &Server, token: &str, name: &str) -> Result<i64> {
+    let r = s
+        .ok(
+            token,
+            r#"mutation($n: String!) { createSchedule(input: {name: $n, crontab: "0 3 * * *"}) { id } }"#,
+            json!({"n": name}),
+        )
+        .await?;
+    r["createSchedule"]["id"].as_i64().context("schedule id")
+}
+
+/// A policy to create through GraphQL; `..PolicySpec::default()` fills the rest.
+#[derive(Default)]
+pub struct PolicySpec<'a> {
+    pub name: &'a str,
+    pub policy_type: &'a str,
+    pub clients: Vec<i64>,
+    pub repository: i64,
+    pub schedule: i64,
+    pub extra_vars: Value,
+    pub mode_pull: bool,
+    pub prehook: &'a str,
+    pub vmprovider: &'a str,
+}
+
+/// Creates the policy; returns its id, or the GraphQL error (for validation tests).
+pub async fn try_create_policy(s: &Server, token: &str, p: &PolicySpec<'_>) -> Result<Gql> {
+    let vars = if p.extra_vars.is_null() {
+        "{}".to_string()
+    } else {
+        p.extra_vars.to_string()
+    };
+    s.gql(
+        Some(token),
+        "mutation($n: String!, $t: String!, $c: [Int!]!, $r: Int!, $s: Int!, $v: String!, $m: Boolean!, $h: String!, $vm: String!) { createPolicy(input: {name: $n, policyType: $t, extraVars: $v, clients: $c, repository: $r, schedule: $s, modePull: $m, prehook: $h, vmprovider: $vm}) { id } }",
+        json!({"n": p.name, "t": p.policy_type, "c": p.clients, "r": p.repository, "s": p.schedule, "v": vars, "m": p.mode_pull, "h": p.prehook, "vm": p.vmprovider}),
+    )
+    .await
+}
+
+/// Creates the policy; returns its id.
+pub async fn create_policy(s: &Server, token: &str, p: &PolicySpec<'_>) -> Result<i64> {
+    let r = try_create_policy(s, token, p).await?;
+    r.data()?["createPolicy"]["id"]
+        .as_i64()
+        .context("policy id")
 }

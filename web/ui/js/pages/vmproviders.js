@@ -30,7 +30,7 @@ export async function render(content) {
         { label: 'Image', cell: (p) => p.image || h('span', { class: 'muted' }, 'HOSTNAME.img') },
         { label: 'Kind', cell: (p) => (p.builtIn ? badge('built-in', 'running') : badge('added', '')) },
         { label: 'Modified', cell: (p) => (p.modified ? date(p.modified) : '—') },
-        { label: 'Actions', class: 'actions', cell: (p) => (p.builtIn ? h('span', { class: 'muted small' }, 'read-only') : [
+        { label: 'Actions', class: 'actions', cell: (p) => (p.builtIn ? h('button', { class: 'link', dataset: { view: p.name }, 'aria-label': `view VM provider ${p.name} (read-only)`, onclick: () => view(p) }, 'View') : [
           h('button', { class: 'link', dataset: { edit: p.name }, 'aria-label': `edit VM provider ${p.name}`, onclick: () => open(p, load) }, 'Edit'),
           h('button', { class: 'link danger', dataset: { delete: p.name }, 'aria-label': `delete VM provider ${p.name}`, onclick: () => confirmDo(`Delete the VM provider “${p.name}”?`, async () => {
             await gql('mutation($n: String!) { deleteVmProvider(name: $n) }', { n: p.name });
@@ -73,4 +73,12 @@ function open(p, reload) {
   });
   f.id = 'vmprovider-form';
   modal(p ? `Edit VM provider “${p.name}”` : 'New VM provider', f, { wide: true });
+}
+
+/** A built-in provider, read-only: its hypervisor and whole script. */
+function view(p) {
+  modal(`VM provider “${p.name}” (built-in)`, h('div', { id: 'vmprovider-view' },
+    h('dl', { class: 'kv' }, h('dt', null, 'Shown as'), h('dd', null, p.moduleName), h('dt', null, 'Hypervisor'), h('dd', { class: 'mono' }, p.client),
+      h('dt', null, 'Image'), h('dd', null, p.image || 'HOSTNAME.img')),
+    h('pre', { class: 'pubkey', style: 'white-space: pre-wrap; max-height: 50vh; overflow: auto' }, p.script)), { wide: true });
 }
