@@ -1,9 +1,9 @@
 // The dashboard: counters, size and job charts, this month's calendar of scheduled runs,
 // running jobs, anomalies and repositories approaching full; refreshed as jobs finish.
 import { h, mount, table, loading, errorBox, inlineSvg } from '../dom.js';
-import { gql, list, chartSvg } from '../api.js';
+import { gql, list, chartSvg, subscribe } from '../api.js';
 import { bytes, ago, isFinished } from '../format.js';
-import { statusBadge } from './jobs.js';
+import { statusBadge, progressView } from './jobs.js';
 
 
 export async function render(content) {
@@ -26,6 +26,17 @@ export async function render(content) {
       h('div', { class: 'card' }, h('h2', null, `Scheduled runs in ${new Date().toLocaleString('en', { month: 'long', year: 'numeric', timeZone: 'UTC' })}`), cal),
       h('div', { class: 'card' }, h('h2', null, 'Repositories approaching full'), full)));
 
+  // Progress of running jobs arrives over the websocket; cells are found by job id.
+  const progressCells = new Map();
+  const lastProgress = new Map();
+  const stopProgress = subscribe('subscription { jobProgress { jobId progress { files originalBytes current percent } } }', {}, {
+    onData: (d) => {
+      const { jobId, progress } = d.jobProgress;
+      lastProgress.set(jobId, progress);
+      const cell = progressCells.get(jobId);
+      if (cell) mount(cell, progressView(progress));
+    },
+  });
   const loadCounters = async () => {
     const today = new Date().toISOString().slice(0, 10);
     const [clients, policies, recent] = await Promise.all([list('clients', 'id', {}, { first: 1 }), list('policies', 'id', {}, { first: 1 }),
@@ -45,9 +56,16 @@ export async function render(content) {
       stat('count-clients', clients.totalCount, 'clients'), stat('count-policies', policies.totalCount, 'policies'),
       stat('count-jobs-today', todayCount, 'jobs today'), stat('count-failures', failures.length, 'failures today', failures.length > 0));
     const live = jobs.filter((j) => !isFinished(j.status));
+    progressCells.clear();
+    const progressCell = (j) => {
+      const cell = h('div', { dataset: { job: j.id } }, j.status === 'running' ? progressView(lastProgress.get(j.id)) : null);
+      progressCells.set(j.id, cell);
+      return cell;
+    };
     mount(running, live.length ? table([
       { label: 'Job', cell: (j) => h('a', { href: `#/jobs/${j.id}` }, `#${j.id} ${j.jobType}`) },
       { label: 'Status', cell: (j) => statusBadge(j.status) },
+      { label: 'Progress', cell: progressCell },
       { label: 'Since', cell: (j) => ago(j.created) },
     ], live) : h('div', { class: 'empty' }, 'Nothing running.'));
   };
@@ -125,6 +143,6 @@ export async function render(content) {
     }, 400);
   };
   window.addEventListener('job-status', onJob);
-  return () => { clearTimeout(timer); window.removeEventListener('job-status', onJob); };
+  return () => { clearTimeout(timer); window.removeEventListener('job-status', onJob); stopProgress(); };
 }
 

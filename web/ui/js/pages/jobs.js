@@ -8,6 +8,19 @@ const STATUSES = ['new', 'pending', 'waiting', 'running', 'successful', 'failed'
 const TYPES = [['job', 'backup'], ['prepare_client', 'prepare client'], ['prepare_repository', 'prepare repository'], ['catalog', 'catalog'], ['prune', 'prune'], ['check', 'check'], ['restore', 'restore'], ['restore_test', 'restore test']];
 const JOB_FIELDS = 'id name jobType status policyId clientId repositoryId archiveName launchType created started finished elapsed exitCode jobExplanation originalSize deduplicatedSize nfiles';
 
+/** A progress bar with its figures: determinate when the server estimates a percentage. */
+export function progressView(p) {
+  if (!p) return h('span', { class: 'muted small' }, 'starting…');
+  const pct = typeof p.percent === 'number' ? Math.max(0, Math.min(100, p.percent)) : null;
+  const bar = h('div', { class: `progress ${pct === null ? '' : 'determinate'}`, role: 'progressbar', 'aria-label': 'job progress',
+    'aria-valuemin': 0, 'aria-valuemax': 100, ...(pct === null ? {} : { 'aria-valuenow': Math.round(pct) }) },
+  h('div', pct === null ? null : { style: `width: ${pct.toFixed(1)}%` }));
+  const figures = [pct === null ? null : `${Math.round(pct)}%`, p.files ? `${p.files.toLocaleString('en')} files` : null,
+    p.originalBytes ? bytes(p.originalBytes) : null].filter(Boolean).join(' · ');
+  return h('div', { class: 'job-progress', dataset: { percent: pct === null ? '' : String(Math.round(pct)), files: String(p.files) } },
+    bar, h('span', { class: 'small' }, figures), p.current ? h('div', { class: 'muted small mono ellipsis', title: p.current }, p.current) : null);
+}
+
 export const statusBadge = (s) => h('span', { class: 'row', style: 'gap: 6px; flex-wrap: nowrap' }, badge(s),
   s === 'running' ? h('div', { class: 'progress', title: 'running' }, h('div')) : null);
 
@@ -78,6 +91,7 @@ export async function detail(content, r) {
   const logState = h('span', { class: 'muted small', id: 'log-state' }, 'connecting…');
   mount(content, h('div', { class: 'pagehead' }, h('a', { href: '#/jobs' }, '← All jobs')), head,
     h('div', { class: 'card' }, h('div', { class: 'row', style: 'margin-bottom: 8px' }, h('h2', { style: 'margin: 0' }, 'Output'), h('div', { class: 'grow spacer' }), logState), logBox));
+  const progressBox = h('dd', { id: 'job-progress' }, progressView(null));
   const seen = new Set();
   let lastSeq = 0;
   let job = null;
@@ -135,6 +149,7 @@ export async function detail(content, r) {
         h('dt', null, 'Started'), h('dd', null, date(j.started)),
         h('dt', null, 'Finished'), h('dd', null, date(j.finished)),
         h('dt', null, 'Duration'), h('dd', { id: 'job-duration' }, j.started ? duration(j.elapsed) : '—'),
+        running && j.status === 'running' && [h('dt', null, 'Progress'), progressBox],
         j.exitCode !== null && [h('dt', null, 'Exit code'), h('dd', null, String(j.exitCode))],
         h('dt', null, 'Files'), h('dd', null, String(j.nfiles)),
         h('dt', null, 'Sizes'), h('dd', null, `${bytes(j.originalSize)} original, ${bytes(j.deduplicatedSize)} deduplicated`),
@@ -147,6 +162,9 @@ export async function detail(content, r) {
       addLine(d.jobOutput);
     },
     onError: () => { logState.textContent = 'live view unavailable: polling'; },
+  });
+  const stopProgress = subscribe('subscription($id: Int!) { jobProgress(job: $id) { progress { files originalBytes current percent } } }', { id }, {
+    onData: (d) => mount(progressBox, progressView(d.jobProgress.progress)),
   });
   const stopStatus = subscribe('subscription($id: Int!) { jobStatus(job: $id) { jobId status } }', { id }, {
     onData: () => refresh().catch(() => {}),
@@ -163,5 +181,5 @@ export async function detail(content, r) {
     if (stopped || !job || isFinished(job.status)) return;
     refresh().then(fetchOutput).catch(() => {});
   }, 4000);
-  return () => { stopped = true; clearInterval(poll); stopOut(); stopStatus(); };
+  return () => { stopped = true; clearInterval(poll); stopOut(); stopStatus(); stopProgress(); };
 }
