@@ -31,6 +31,28 @@ pub(crate) fn repo_ctx(ex: &Executor, id: Option<RepositoryId>) -> Result<RepoCt
     Ok(RepoCtx { repo, side })
 }
 
+/// The policy a job belongs to.
+pub(crate) fn job_policy(ex: &Executor, job: &Job) -> Result<Policy, Outcome> {
+    let id = job
+        .policy
+        .ok_or_else(|| Outcome::error("job has no policy"))?;
+    ex.inner
+        .store
+        .policy(id)
+        .map_err(|e| Outcome::error(e.to_string()))
+}
+
+/// The client a job runs for.
+pub(crate) fn job_client(ex: &Executor, job: &Job) -> Result<Client, Outcome> {
+    let id = job
+        .client
+        .ok_or_else(|| Outcome::error("job has no client"))?;
+    ex.inner
+        .store
+        .client(id)
+        .map_err(|e| Outcome::error(e.to_string()))
+}
+
 pub(crate) fn log_for<'a>(ex: &'a Executor, job: &Job, ctx: Option<&RepoCtx>) -> JobLog<'a> {
     JobLog {
         ex,
@@ -106,14 +128,8 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
     let store = &ex.inner.store;
     let ctx = tryo!(repo_ctx(ex, job.repository));
     let mut log = log_for(ex, job, Some(&ctx));
-    let policy = tryo!(job
-        .policy
-        .ok_or_else(|| Outcome::error("job has no policy"))
-        .and_then(|p| store.policy(p).map_err(|e| Outcome::error(e.to_string()))));
-    let client = tryo!(job
-        .client
-        .ok_or_else(|| Outcome::error("job has no client"))
-        .and_then(|c| store.client(c).map_err(|e| Outcome::error(e.to_string()))));
+    let policy = tryo!(crate::jobs::job_policy(ex, job));
+    let client = tryo!(crate::jobs::job_client(ex, job));
     let vars = tryo!(parse_extra_vars(policy.policy_type, &policy.extra_vars)
         .map_err(|e| Outcome::error(format!("invalid extra_vars: {e}"))));
     // A vm policy runs on the VM's hypervisor; every other type on the client itself.

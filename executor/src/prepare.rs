@@ -98,10 +98,7 @@ pub(crate) async fn prepare_client(
     cancel: &CancellationToken,
 ) -> Outcome {
     let store = &ex.inner.store;
-    let client = tryo!(job
-        .client
-        .ok_or_else(|| Outcome::error("job has no client"))
-        .and_then(|c| store.client(c).map_err(|e| Outcome::error(e.to_string()))));
+    let client = tryo!(crate::jobs::job_client(ex, job));
     let log = log_for(ex, job, None);
     let t = tryo!(client_transport(ex, &client, false).map_err(Outcome::error));
     let mut f = tryo!(facts(&log, &t, cancel).await);

@@ -14,14 +14,8 @@ pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) 
     let store = &ex.inner.store;
     let ctx = tryo!(repo_ctx(ex, job.repository));
     let log = log_for(ex, job, Some(&ctx));
-    let policy = tryo!(job
-        .policy
-        .ok_or_else(|| Outcome::error("job has no policy"))
-        .and_then(|p| store.policy(p).map_err(|e| Outcome::error(e.to_string()))));
-    let client = tryo!(job
-        .client
-        .ok_or_else(|| Outcome::error("job has no client"))
-        .and_then(|c| store.client(c).map_err(|e| Outcome::error(e.to_string()))));
+    let policy = tryo!(crate::jobs::job_policy(ex, job));
+    let client = tryo!(crate::jobs::job_client(ex, job));
     if !policy.retention.is_set() {
         return Outcome::ok("no keep_* set: nothing to prune");
     }
