@@ -20,7 +20,7 @@
 #
 # Usage:
 #   scripts/test-hosts.sh start DIR [--port N] [--key PUBKEY_LINE_OR_FILE]... [--bare]
-#                                                 (default port 2222; DIR/hosts lists the hosts)
+#       (default port 2222; DIR/hosts records the optional hosts started, for stop and known_hosts)
 #   scripts/test-hosts.sh stop DIR
 #   scripts/test-hosts.sh restart DIR HOST        restart one host's sshd
 #   scripts/test-hosts.sh rekey DIR HOST          new host key for HOST, then restart it

@@ -48,6 +48,25 @@ fn processes_in(ns: &str) -> Vec<String> {
         .collect()
 }
 
+/// The job's output lines with their times (for failure messages).
+async fn timed_log(s: &Server, token: &str, id: i64) -> Result<String> {
+    let d = s
+        .ok(
+            token,
+            "query($id: Int!) { job(id: $id) { output(limit: 10000) { at text } } }",
+            json!({"id": id}),
+        )
+        .await?;
+    Ok(d["job"]["output"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|l| format!("{} {}", l["at"], l["text"]))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
 async fn prepare(s: &Server, token: &str, client: i64) -> Result<i64> {
     let d = s.ok(token, PREPARE, json!({"id": client})).await?;
     d["prepareClient"]["id"].as_i64().context("job id")
@@ -98,7 +117,10 @@ async fn preparation_installs_borg_on_a_host_without_it() -> Result<()> {
         .await;
     eprintln!("preparation with installation: {:?}", started.elapsed());
     let log = s.job_log(&token, job).await?;
-    done.with_context(|| format!("preparation log:\n{log}"))?;
+    if done.is_err() {
+        eprintln!("{}", timed_log(&s, &token, job).await?);
+    }
+    done?;
     assert!(
         log.contains("borg is missing on bare: installing the borgbackup package"),
         "{log}"
@@ -159,7 +181,14 @@ async fn preparation_installs_borg_on_a_host_without_it() -> Result<()> {
         .await;
     eprintln!("backup from bare: {:?}", started.elapsed());
     let log = s.job_log(&token, backup).await?;
-    done.with_context(|| format!("backup log:\n{log}"))?;
+    if done.is_err() {
+        eprintln!("{}", timed_log(&s, &token, backup).await?);
+    }
+    done?;
+    assert!(
+        log.contains("borg create") && log.contains(&format!("ssh://root@repo:{}", hosts.port)),
+        "{log}"
+    );
     assert!(
         hosts.log("bare").contains("Accepted publickey for root"),
         "the backup did not run on bare"
@@ -212,7 +241,10 @@ async fn a_non_root_backup_user_installs_borg_under_sudo() -> Result<()> {
         .await;
     eprintln!("preparation with installation: {:?}", started.elapsed());
     let log = s.job_log(&token, job).await?;
-    done.with_context(|| format!("preparation log:\n{log}"))?;
+    if done.is_err() {
+        eprintln!("{}", timed_log(&s, &token, job).await?);
+    }
+    done?;
     assert!(log.contains("$ sudo -n sh -c"), "{log}");
     assert!(log.contains("Setting up borgbackup"), "{log}");
     assert!(

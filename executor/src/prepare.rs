@@ -23,7 +23,8 @@ if [ -r /etc/os-release ]; then . /etc/os-release; echo "${PRETTY_NAME:-$NAME}";
 /// Installs the borgbackup package with whichever package manager the host has.
 const INSTALL: &str = r#"if command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q borgbackup || { apt-get update -q && apt-get install -y -q borgbackup; }
+  apt="apt-get -o DPkg::Lock::Timeout=120 -y -q"
+  $apt install borgbackup || { $apt update && $apt install borgbackup; }
 elif command -v dnf >/dev/null 2>&1; then dnf install -y borgbackup
 elif command -v yum >/dev/null 2>&1; then yum install -y borgbackup
 elif command -v zypper >/dev/null 2>&1; then zypper --non-interactive install borgbackup
