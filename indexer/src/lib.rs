@@ -171,6 +171,19 @@ impl Catalog {
         wipe(dir)
     }
 
+    /// Closes this handle. The last handle also waits for the index's background segment
+    /// merges to finish, so that they do not compete with what runs next.
+    pub fn close(self) -> Result<(), CatalogError> {
+        if let Ok(inner) = Arc::try_unwrap(self.inner) {
+            let writer = match inner.writer.into_inner() {
+                Ok(w) => w,
+                Err(p) => p.into_inner(),
+            };
+            writer.wait_merging_threads()?;
+        }
+        Ok(())
+    }
+
     /// The directory of this catalog.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
