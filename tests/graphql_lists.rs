@@ -422,11 +422,7 @@ async fn vm_providers_are_managed_in_graphql_and_back_up_vms() -> Result<()> {
     };
     let policy = create_policy(&s, &token, &spec).await?;
     let job = launch_backup(&s, &token, policy).await?;
-    let done = s
-        .wait_job_status(&token, job, "successful", Duration::from_secs(180))
-        .await;
-    let log = s.job_log(&token, job).await?;
-    let done = done.with_context(|| log.clone())?;
+    let (done, log) = s.wait_job_ok(&token, job, Duration::from_secs(180)).await?;
     let archive = done["archiveName"].as_str().unwrap_or_default();
     let out = borg(
         PASS,

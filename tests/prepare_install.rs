@@ -48,25 +48,6 @@ fn processes_in(ns: &str) -> Vec<String> {
         .collect()
 }
 
-/// The job's output lines with their times (for failure messages).
-async fn timed_log(s: &Server, token: &str, id: i64) -> Result<String> {
-    let d = s
-        .ok(
-            token,
-            "query($id: Int!) { job(id: $id) { output(limit: 10000) { at text } } }",
-            json!({"id": id}),
-        )
-        .await?;
-    Ok(d["job"]["output"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|l| format!("{} {}", l["at"], l["text"]))
-        .collect::<Vec<_>>()
-        .join("\n"))
-}
-
 async fn prepare(s: &Server, token: &str, client: i64) -> Result<i64> {
     let d = s.ok(token, PREPARE, json!({"id": client})).await?;
     d["prepareClient"]["id"].as_i64().context("job id")
@@ -112,15 +93,8 @@ async fn preparation_installs_borg_on_a_host_without_it() -> Result<()> {
         .await?;
     let started = Instant::now();
     let job = prepare(&s, &token, c).await?;
-    let done = s
-        .wait_job_status(&token, job, "successful", Duration::from_secs(600))
-        .await;
+    let (_, log) = s.wait_job_ok(&token, job, Duration::from_secs(600)).await?;
     eprintln!("preparation with installation: {:?}", started.elapsed());
-    let log = s.job_log(&token, job).await?;
-    if done.is_err() {
-        eprintln!("{}", timed_log(&s, &token, job).await?);
-    }
-    done?;
     assert!(
         log.contains("borg is missing on bare: installing the borgbackup package"),
         "{log}"
@@ -156,35 +130,23 @@ async fn preparation_installs_borg_on_a_host_without_it() -> Result<()> {
         hosts.port,
         repo_dir.path().display()
     );
-    let r = s
-        .ok(&token, "mutation($p: String!) { createRepository(input: {name: \"remote\", path: $p, repositoryKey: \"bare repo passphrase\"}) { id } }", json!({"p": repo_path}))
-        .await?;
-    let sc = s
-        .ok(
-            &token,
-            r#"mutation { createSchedule(input: {name: "n", crontab: "0 3 * * *"}) { id } }"#,
-            json!({}),
-        )
-        .await?;
-    let p = s
-        .ok(
-            &token,
-            "mutation($c: Int!, $r: Int!, $s: Int!, $v: String!) { createPolicy(input: {name: \"bare\", policyType: \"folders\", extraVars: $v, clients: [$c], repository: $r, schedule: $s}) { id } }",
-            json!({"c": c, "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"], "v": json!({"folders": [src.path()]}).to_string()}),
-        )
-        .await?;
-    let policy = p["createPolicy"]["id"].as_i64().context("policy id")?;
+    let spec = PolicySpec {
+        name: "bare",
+        policy_type: "folders",
+        clients: vec![c],
+        repository: create_repository(&s, &token, "remote", &repo_path, "bare repo passphrase")
+            .await?,
+        schedule: create_schedule(&s, &token, "n").await?,
+        extra_vars: json!({"folders": [src.path()]}),
+        ..Default::default()
+    };
+    let policy = create_policy(&s, &token, &spec).await?;
     let started = Instant::now();
     let backup = launch_backup(&s, &token, policy).await?;
-    let done = s
-        .wait_job_status(&token, backup, "successful", Duration::from_secs(180))
-        .await;
+    let (_, log) = s
+        .wait_job_ok(&token, backup, Duration::from_secs(180))
+        .await?;
     eprintln!("backup from bare: {:?}", started.elapsed());
-    let log = s.job_log(&token, backup).await?;
-    if done.is_err() {
-        eprintln!("{}", timed_log(&s, &token, backup).await?);
-    }
-    done?;
     assert!(
         log.contains("borg create") && log.contains(&format!("ssh://root@repo:{}", hosts.port)),
         "{log}"
@@ -236,15 +198,8 @@ async fn a_non_root_backup_user_installs_borg_under_sudo() -> Result<()> {
     // `install_borg` is not set: installing is the default.
     let started = Instant::now();
     let job = prepare(&s, &token, c).await?;
-    let done = s
-        .wait_job_status(&token, job, "successful", Duration::from_secs(600))
-        .await;
+    let (_, log) = s.wait_job_ok(&token, job, Duration::from_secs(600)).await?;
     eprintln!("preparation with installation: {:?}", started.elapsed());
-    let log = s.job_log(&token, job).await?;
-    if done.is_err() {
-        eprintln!("{}", timed_log(&s, &token, job).await?);
-    }
-    done?;
     assert!(log.contains("$ sudo -n sh -c"), "{log}");
     assert!(log.contains("Setting up borgbackup"), "{log}");
     assert!(

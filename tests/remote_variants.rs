@@ -43,17 +43,10 @@ async fn remote_policy(
     Ok((create_policy(s, token, &spec).await?, repo_local, dir))
 }
 
-/// Runs one backup of `policy` and returns the successful job, or fails with its log.
+/// Runs one backup of `policy` and returns the successful job and its log.
 async fn backup_ok(s: &Server, token: &str, policy: i64) -> Result<(Value, String)> {
     let id = launch_backup(s, token, policy).await?;
-    let job = s
-        .wait_job_status(token, id, "successful", Duration::from_secs(180))
-        .await;
-    let log = s.job_log(token, id).await?;
-    match job {
-        Ok(j) => Ok((j, log)),
-        Err(e) => bail!("{e}\n{log}"),
-    }
+    s.wait_job_ok(token, id, Duration::from_secs(180)).await
 }
 
 fn extract(repo: &str, job: &Value, file: &str) -> Result<String> {
@@ -159,11 +152,7 @@ async fn a_non_root_backup_user_runs_borg_under_sudo() -> Result<()> {
         )
         .await?;
     let rid = r["restore"]["id"].as_i64().context("restore job")?;
-    let done = s
-        .wait_job_status(&token, rid, "successful", Duration::from_secs(120))
-        .await;
-    let rlog = s.job_log(&token, rid).await?;
-    done.with_context(|| rlog.clone())?;
+    let (_, rlog) = s.wait_job_ok(&token, rid, Duration::from_secs(120)).await?;
     assert!(rlog.contains("sudo -E -n"), "{rlog}");
     let restored = target.path().join(path);
     assert_eq!(

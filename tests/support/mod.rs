@@ -246,23 +246,48 @@ impl Server {
         Ok((status, h, v))
     }
 
-    /// The output lines of a job, joined.
-    pub async fn job_log(&self, token: &str, id: i64) -> Result<String> {
+    /// The output lines of a job (`at`, `text`).
+    async fn job_output(&self, token: &str, id: i64) -> Result<Vec<Value>> {
         let d = self
             .ok(
                 token,
-                "query($id: Int!) { job(id: $id) { output(limit: 10000) { text } } }",
+                "query($id: Int!) { job(id: $id) { output(limit: 10000) { at text } } }",
                 json!({"id": id}),
             )
             .await?;
-        Ok(d["job"]["output"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        Ok(d["job"]["output"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The output lines of a job, joined.
+    pub async fn job_log(&self, token: &str, id: i64) -> Result<String> {
+        Ok(self
+            .job_output(token, id)
+            .await?
             .iter()
             .filter_map(|l| l["text"].as_str().map(String::from))
             .collect::<Vec<_>>()
             .join("\n"))
+    }
+
+    /// Waits until a job succeeds; returns it and its log, or fails with the log, timestamped.
+    pub async fn wait_job_ok(
+        &self,
+        token: &str,
+        id: i64,
+        timeout: Duration,
+    ) -> Result<(Value, String)> {
+        match self.wait_job_status(token, id, "successful", timeout).await {
+            Ok(job) => Ok((job, self.job_log(token, id).await?)),
+            Err(e) => {
+                let timed: Vec<String> = self
+                    .job_output(token, id)
+                    .await?
+                    .iter()
+                    .map(|l| format!("{} {}", l["at"], l["text"]))
+                    .collect();
+                bail!("{e}\n{}", timed.join("\n"))
+            }
+        }
     }
 }
 
