@@ -6,7 +6,8 @@ mod support;
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use support::sinks::{subject, HttpSink, SmtpSink};
+use support::mime::subject;
+use support::sinks::{HttpSink, SmtpSink};
 use support::*;
 
 async fn set(s: &Server, token: &str, key: &str, value: &str) -> Result<Value> {

@@ -6,7 +6,8 @@ mod support;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::sinks::{mime_parts, subject, HttpSink, SmtpSink};
+use support::mime::{mime_parts, subject};
+use support::sinks::{HttpSink, SmtpSink};
 use support::*;
 
 const WAIT: Duration = Duration::from_secs(30);

@@ -10,7 +10,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use support::db::{databases, mysql, psql, unique};
-use support::sinks::{mime_parts, subject, HttpSink, SmtpSink};
+use support::mime::{mime_parts, subject};
+use support::sinks::{HttpSink, SmtpSink};
 use support::*;
 
 const WAIT: Duration = Duration::from_secs(180);
