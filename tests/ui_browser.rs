@@ -452,7 +452,10 @@ async fn scenario(
         .await?;
     b.screenshot("policies-drills").await?;
 
-    // 11. The dashboard shows the counters and both charts.
+    // 11. A running job shows its progress live, on the dashboard and on its page.
+    job_progress(s, token, b).await?;
+
+    // 12. The dashboard shows the counters and both charts.
     let t0 = std::time::Instant::now();
     b.goto(&format!("{}/#/", s.url)).await?;
     b.wait_js(
@@ -475,12 +478,58 @@ async fn scenario(
     b.check_page(&s.url, "stats", "#stats-charts svg", "stats")
         .await?;
 
-    // 12. Logout returns to the login page and forgets the token.
+    // 13. Logout returns to the login page and forgets the token.
     b.click("#logout").await?;
     b.wait_for("#login-form").await?;
     let stored = b
         .js("return sessionStorage.getItem('cyborg.token')", json!(null))
         .await?;
     ensure!(stored.is_null(), "token kept after logout");
+    Ok(())
+}
+
+/// A slow piped backup (made through the API, into the repository the forms created): its
+/// progress bar fills in on the dashboard's running jobs and on the job page, without a reload.
+async fn job_progress(s: &Server, token: &str, b: &Browser) -> Result<()> {
+    let ids = s
+        .ok(
+            token,
+            "{ clients(first: 1) { nodes { id } } repositories(first: 1) { nodes { id } } schedules(first: 1) { nodes { id } } }",
+            json!({}),
+        )
+        .await?;
+    let id = |k: &str| ids[k]["nodes"][0]["id"].as_i64().unwrap_or(0);
+    let spec = PolicySpec {
+        name: "slow stream",
+        policy_type: "piped",
+        clients: vec![id("clients")],
+        repository: id("repositories"),
+        schedule: id("schedules"),
+        extra_vars: json!({"command": "for i in 1 2 3 4 5 6 7 8; do head -c 4000000 /dev/urandom; sleep 1; done"}),
+        ..Default::default()
+    };
+    let policy = create_policy(s, token, &spec).await?;
+    b.goto(&format!("{}/#/", s.url)).await?;
+    b.wait_for("#running-jobs").await?;
+    let job = launch_backup(s, token, policy).await?;
+    let shown = "(sel) => { const t = document.querySelector(sel)?.textContent || ''; return /[0-9] (KiB|MiB|GiB)/.test(t) && t; }";
+    b.wait_js(&format!("({shown})('#running-jobs .job-progress')"), SHORT)
+        .await?;
+    b.screenshot("dashboard-progress").await?;
+    b.goto(&format!("{}/#/jobs/{job}", s.url)).await?;
+    let text = b
+        .wait_js(&format!("({shown})('#job-progress .job-progress')"), SHORT)
+        .await?;
+    ensure!(
+        text.as_str().unwrap_or_default().contains('B'),
+        "progress {text}"
+    );
+    b.screenshot("job-progress").await?;
+    s.wait_job_ok(token, job, Duration::from_secs(120)).await?;
+    b.wait_js(
+        "document.querySelector('#job-status')?.dataset.status === 'successful' && !document.querySelector('#job-progress .job-progress')",
+        SHORT,
+    )
+    .await?;
     Ok(())
 }
