@@ -8,6 +8,9 @@ const STATUSES = ['new', 'pending', 'waiting', 'running', 'successful', 'failed'
 const TYPES = [['job', 'backup'], ['prepare_client', 'prepare client'], ['prepare_repository', 'prepare repository'], ['catalog', 'catalog'], ['prune', 'prune'], ['check', 'check'], ['restore', 'restore'], ['restore_test', 'restore test']];
 const JOB_FIELDS = 'id name jobType status policyId clientId repositoryId archiveName launchType created started finished elapsed exitCode jobExplanation originalSize deduplicatedSize nfiles';
 
+/** Seconds since a job started. */
+const sinceStart = (j) => Math.max(0, (Date.now() - Date.parse(j.started)) / 1000);
+
 /** A progress bar with its figures: determinate when the server estimates a percentage. */
 export function progressView(p) {
   if (!p) return h('span', { class: 'muted small' }, 'starting…');
@@ -148,7 +151,7 @@ export async function detail(content, r) {
         h('dt', null, 'Created'), h('dd', null, date(j.created)),
         h('dt', null, 'Started'), h('dd', null, date(j.started)),
         h('dt', null, 'Finished'), h('dd', null, date(j.finished)),
-        h('dt', null, 'Duration'), h('dd', { id: 'job-duration' }, j.started ? duration(j.elapsed) : '—'),
+        h('dt', null, 'Duration'), h('dd', { id: 'job-duration' }, j.started ? duration(running ? sinceStart(j) : j.elapsed) : '—'),
         running && j.status === 'running' && [h('dt', null, 'Progress'), progressBox],
         j.exitCode !== null && [h('dt', null, 'Exit code'), h('dd', null, String(j.exitCode))],
         h('dt', null, 'Files'), h('dd', null, String(j.nfiles)),
@@ -176,10 +179,16 @@ export async function detail(content, r) {
   } catch (e) {
     mount(head, errorBox(e));
   }
+  // The duration of a running job counts up.
+  const ticker = setInterval(() => {
+    if (!job || isFinished(job.status) || !job.started) return;
+    const el = document.getElementById('job-duration');
+    if (el) el.textContent = duration(sinceStart(job));
+  }, 1000);
   // A safety net for a lost websocket: poll slowly while the job runs.
   const poll = setInterval(() => {
     if (stopped || !job || isFinished(job.status)) return;
     refresh().then(fetchOutput).catch(() => {});
   }, 4000);
-  return () => { stopped = true; clearInterval(poll); stopOut(); stopStatus(); stopProgress(); };
+  return () => { stopped = true; clearInterval(poll); clearInterval(ticker); stopOut(); stopStatus(); stopProgress(); };
 }
