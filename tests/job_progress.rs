@@ -1,6 +1,6 @@
 //! Job progress: borg's JSON progress becomes a job's `progress` (files, bytes, current path,
-//! and a percentage once the series has a previous archive), published live over the
-//! `jobProgress` subscription, and kept out of the job log.
+//! and a percentage once the series has a previous archive, or borg's own for a restore),
+//! published live over the `jobProgress` subscription, and kept out of the job log.
 
 mod support;
 
@@ -30,13 +30,23 @@ fn make_tree(dir: &std::path::Path, n: usize, size: usize, seed: u64) -> Result<
 
 /// Runs one backup while subscribed to `jobProgress`; returns the job and its progress events.
 async fn backup_with_progress(s: &Server, token: &str, policy: i64) -> Result<(i64, Vec<Value>)> {
+    progress_of(s, token, launch_backup(s, token, policy)).await
+}
+
+/// Starts a job with `start` while subscribed to `jobProgress`; waits for it to succeed and
+/// returns it with its progress events.
+async fn progress_of(
+    s: &Server,
+    token: &str,
+    start: impl std::future::Future<Output = Result<i64>>,
+) -> Result<(i64, Vec<Value>)> {
     let mut ws = connect(s, json!({"authorization": format!("Bearer {token}")})).await?;
     assert_eq!(next_json(&mut ws).await?["type"], "connection_ack");
     ws.send(Message::text(json!({"id": "p", "type": "subscribe", "payload": {"query": "subscription { jobProgress { jobId progress { files originalBytes deduplicatedBytes current percent } } }"}}).to_string()))
         .await?;
     let mut status = connect(s, json!({"authorization": format!("Bearer {token}")})).await?;
     assert_eq!(next_json(&mut status).await?["type"], "connection_ack");
-    let job = launch_backup(s, token, policy).await?;
+    let job = start.await?;
     status
         .send(Message::text(json!({"id": "s", "type": "subscribe", "payload": {"query": format!("subscription {{ jobStatus(job: {job}) {{ status }} }}")}}).to_string()))
         .await?;
@@ -117,5 +127,43 @@ async fn progress_is_published_live_and_estimated_from_the_previous_archive() ->
         .collect();
     assert!(!pct.is_empty(), "no percentage: {events:?}");
     assert!(pct.iter().all(|p| (0.0..=99.0).contains(p)), "{pct:?}");
+
+    // A restore reports borg's own percentage of the bytes to extract.
+    let a = s
+        .ok(
+            &token,
+            "query($p: Int!) { archives(policy: $p, first: 1) { nodes { id } } }",
+            json!({"p": policy}),
+        )
+        .await?;
+    let archive = a["archives"]["nodes"][0]["id"]
+        .as_i64()
+        .context("archive")?;
+    let target = tempfile::tempdir()?;
+    let restore = async {
+        let r = s
+            .ok(
+                &token,
+                "mutation($a: Int!, $p: String!, $t: String!) { restore(input: {archive: $a, paths: [$p], targetDirectory: $t}) { id } }",
+                json!({"a": archive, "p": src.path(), "t": target.path()}),
+            )
+            .await?;
+        r["restore"]["id"].as_i64().context("restore job")
+    };
+    let (_, events) = progress_of(&s, &token, restore).await?;
+    let pct: Vec<f64> = events
+        .iter()
+        .filter_map(|e| e["percent"].as_f64())
+        .collect();
+    assert!(
+        pct.iter().any(|p| *p > 0.0 && *p <= 100.0),
+        "no extract percentage: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["current"].as_str().unwrap_or_default().contains("blob-")),
+        "{events:?}"
+    );
     Ok(())
 }

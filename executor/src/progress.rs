@@ -105,11 +105,19 @@ pub(crate) fn interpret(ex: &Executor, job: JobId, line: &str) -> BorgLine {
         }),
         "progress_percent" if !finished => {
             let (cur, total) = (n("current").unwrap_or(0), n("total").unwrap_or(0));
+            // `info` names the item (extract); the message repeats it after a percentage.
+            let item = v
+                .get("info")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .and_then(Value::as_str)
+                .map(str::to_string);
             board.update(job, |p| {
                 if total > 0 {
                     p.percent = Some((cur as f64 * 100.0 / total as f64).min(100.0));
+                    p.original_bytes = cur;
                 }
-                p.current = s("message").to_string();
+                p.current = item.unwrap_or_else(|| s("message").trim().to_string());
             })
         }
         "progress_message" if !finished && !s("message").is_empty() => {

@@ -37,9 +37,15 @@ fn with_script(script: &str, dir: &str, mut inner: RemoteCommand) -> RemoteComma
     inner
 }
 
-/// `borg extract --list [--dry-run] REPO::ARCHIVE -- PATHS`.
+/// `borg extract --list --progress --log-json [--dry-run] REPO::ARCHIVE -- PATHS` (the JSON
+/// progress becomes the job's progress; list lines stay plain log lines).
 fn extract_command(side: &ClientSide, p: &RestoreParams) -> RemoteCommand {
-    let mut args = vec!["extract".to_string(), "--list".into()];
+    let mut args = vec![
+        "extract".to_string(),
+        "--list".into(),
+        "--progress".into(),
+        "--log-json".into(),
+    ];
     if p.dry_run {
         args.push("--dry-run".into());
     }
