@@ -13,7 +13,7 @@ pub const PASS: &str = "catalog api passphrase";
 pub const JOBS: Duration = Duration::from_secs(240);
 
 /// Copies up to `max` regular files and symlinks of `/usr/share/doc` (in path order, files
-/// above 256 KiB skipped) into `dst`, keeping the tree. Returns how many were copied.
+/// larger than 256 KiB left out) into `dst`, keeping the tree. Returns how many were copied.
 pub fn copy_docs(dst: &Path, max: usize) -> Result<usize> {
     fn walk(src: &Path, dst: &Path, left: &mut usize) -> Result<()> {
         let mut entries: Vec<_> = std::fs::read_dir(src)?.filter_map(|e| e.ok()).collect();
