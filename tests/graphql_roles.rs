@@ -57,7 +57,7 @@ const FOR_EVERYONE: &[&str] = &[
     "{ vmProviders { nodes { name script } } }",
     "mutation { launchPolicy(id: 1) { id } }",
     "mutation { cancelJob(id: 1) }",
-    "{ restoreTests(first: 5) { id verdict } }",
+    "{ restoreTests(first: 5, verdict: \"failed\") { totalCount nodes { id verdict } } }",
     "mutation { launchRestoreTest(policy: 1) { id } }",
     r#"mutation { restore(input: {archive: 1, paths: ["/etc/hosts"], dryRun: true}) { id } }"#,
     r#"mutation { restoreDownload(archive: 1, paths: ["/etc/hosts"]) { url } }"#,

@@ -2,6 +2,7 @@
 //! `nodes`. A cursor is opaque (base64 of JSON naming the ordering, the last row's sort key and
 //! id), so it stays valid when rows are added and is refused under another ordering.
 
+use crate::drills::RestoreTest;
 use crate::errors::ApiError;
 use crate::objects::{ApiToken, Archive, Client, Job, Policy, Repository, Schedule, User};
 use crate::vm::VmProvider;
@@ -32,7 +33,8 @@ pub struct PageInfo {
     concrete(name = "PolicyConnection", params(Policy)),
     concrete(name = "JobConnection", params(Job)),
     concrete(name = "ArchiveConnection", params(Archive)),
-    concrete(name = "VmProviderConnection", params(VmProvider))
+    concrete(name = "VmProviderConnection", params(VmProvider)),
+    concrete(name = "RestoreTestConnection", params(RestoreTest))
 )]
 pub struct Connection<T: OutputType> {
     /// Every node matching the filters, over all pages.

@@ -2,13 +2,15 @@
 //! (`restoreTests`), launching drills (`launchRestoreTest`), and the latest passed drill shown on
 //! policies and clients (`lastVerifiedRestore`).
 
+use crate::connection::{connection, page_request, Connection};
 use crate::errors::{ApiError, ApiResult, GqlError};
+use crate::lists::{self, RestoreTestOrder};
 use crate::objects::Job;
 use crate::{services, user};
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use model::{ClientId, PolicyId};
-use store::{RestoreTestFilter, Verdict};
+use store::{RestoreTestListOptions, Verdict};
 
 /// One finding of a drill about a file (`path` empty: the whole archive or the drill).
 #[derive(SimpleObject, Clone)]
@@ -94,30 +96,31 @@ pub struct DrillQuery;
 
 #[Object]
 impl DrillQuery {
-    /// Restore drills, newest first, optionally of one policy and/or client (`first`: at
-    /// most that many, default 50, at most 1000).
+    /// Restore drills (newest first by default), optionally of one policy and/or client and
+    /// with one verdict (`passed` or `failed`).
+    #[allow(clippy::too_many_arguments)]
     async fn restore_tests(
         &self,
         ctx: &Context<'_>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
         policy: Option<i64>,
         client: Option<i64>,
-        first: Option<i32>,
-    ) -> ApiResult<Vec<RestoreTest>> {
+        verdict: Option<String>,
+        order_by: Option<RestoreTestOrder>,
+    ) -> ApiResult<Connection<RestoreTest>> {
         user(ctx)?;
-        if let Some(n) = first.filter(|n| !(1..=1000).contains(n)) {
-            return Err(ApiError::field("first", format!("{n} is not between 1 and 1000")).into());
-        }
-        Ok(services(ctx)
-            .store
-            .restore_tests(&RestoreTestFilter {
-                policy: policy.map(PolicyId),
-                client: client.map(ClientId),
-                verdict: None,
-                limit: first.map(i64::from),
-            })?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        let order: store::RestoreTestOrder = lists::order(order_by);
+        let page = page_request(first, after.as_deref(), &order)?;
+        let o = RestoreTestListOptions {
+            policy: policy.map(PolicyId),
+            client: client.map(ClientId),
+            verdict: lists::parse::<Verdict>("verdict", verdict)?,
+            order,
+            page,
+        };
+        let p = services(ctx).store.list_restore_tests(&o)?;
+        Ok(connection(p, &o.page, &order, RestoreTest::from))
     }
 }
 

@@ -100,6 +100,25 @@ pub struct RestoreTestFilter {
     pub limit: Option<i64>,
 }
 
+/// Orderings of restore drills.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RestoreTestOrder {
+    /// Newest first.
+    #[default]
+    CreatedDesc,
+    CreatedAsc,
+}
+
+/// Which drills to list, one page at a time.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreTestListOptions {
+    pub policy: Option<PolicyId>,
+    pub client: Option<ClientId>,
+    pub verdict: Option<Verdict>,
+    pub order: RestoreTestOrder,
+    pub page: crate::PageRequest,
+}
+
 const COLS: &str =
     "id, job_id, policy_id, client_id, repository_id, archives, files_checked, bytes,
     duration, mismatches, notes, verdict, summary, created";
@@ -192,6 +211,23 @@ impl Store {
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// One page of drills (ids follow creation order).
+    pub fn list_restore_tests(
+        &self,
+        o: &RestoreTestListOptions,
+    ) -> Result<crate::Page<RestoreTest>> {
+        use crate::lists::{asc, desc, Select};
+        let mut q = Select::new("restore_tests", "id", COLS.to_string());
+        q.eq("policy_id", o.policy.map(|p| p.0))
+            .eq("client_id", o.client.map(|c| c.0))
+            .eq("verdict", o.verdict.map(|v| v.as_str().to_string()));
+        let sort = match o.order {
+            RestoreTestOrder::CreatedDesc => desc("id"),
+            RestoreTestOrder::CreatedAsc => asc("id"),
+        };
+        self.page(&q, sort, &o.page, row)
     }
 
     /// The latest drill of a policy and/or client, optionally only with one verdict.

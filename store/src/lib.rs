@@ -17,7 +17,10 @@ mod users;
 mod vm_providers;
 
 pub use archives::ArchiveSizes;
-pub use drills::{DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, Verdict};
+pub use drills::{
+    DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, RestoreTestListOptions,
+    RestoreTestOrder, Verdict,
+};
 pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob};
 pub use lists::*;

@@ -60,17 +60,24 @@ order_enum!(
     JobOrder { CreatedDesc, CreatedAsc, FinishedDesc, ElapsedDesc, NameAsc }
 );
 order_enum!(
+    /// Orderings of restore drills (default `CREATED_DESC`: newest first).
+    RestoreTestOrder { CreatedDesc, CreatedAsc }
+);
+order_enum!(
     /// Orderings of archives (default `TIME_DESC`: newest first; `SIZE_DESC`: original size).
     ArchiveOrder { TimeDesc, TimeAsc, NameAsc, NameDesc, SizeDesc }
 );
 
 /// The store's ordering for an optional GraphQL one (its default when absent).
-fn order<G: Into<S>, S: Default>(o: Option<G>) -> S {
+pub(crate) fn order<G: Into<S>, S: Default>(o: Option<G>) -> S {
     o.map(Into::into).unwrap_or_default()
 }
 
 /// Parses an optional filter value, or a `VALIDATION` error on `field`.
-fn parse<T: FromStr<Err = String>>(field: &str, v: Option<String>) -> Result<Option<T>, ApiError> {
+pub(crate) fn parse<T: FromStr<Err = String>>(
+    field: &str,
+    v: Option<String>,
+) -> Result<Option<T>, ApiError> {
     v.map(|s| s.trim().parse::<T>())
         .transpose()
         .map_err(|e| ApiError::field(field, e))

@@ -28,7 +28,7 @@ export function drillsCard(params) {
   } }, 'Run a drill now');
   const reload = async () => {
     try {
-      const d = await gql(`query($p: Int, $c: Int) { restoreTests(policy: $p, client: $c, first: 30) { ${FIELDS} } }`,
+      const d = await gql(`query($p: Int, $c: Int) { restoreTests(policy: $p, client: $c, first: 30) { totalCount nodes { ${FIELDS} } } }`,
         { p: policySel.value ? Number(policySel.value) : null, c: clientSel.value ? Number(clientSel.value) : null });
       mount(out, table([
         { label: 'When', cell: (t) => h('span', { title: date(t.created) }, ago(t.created)) },
@@ -43,7 +43,7 @@ export function drillsCard(params) {
           t.mismatches.length ? h('ul', { class: 'small', style: 'color: var(--bad); margin: 4px 0 0; padding-left: 16px' }, t.mismatches.slice(0, 5).map((m) => h('li', null, `${m.path || m.archive}: ${m.reason}`))) : null,
           t.notes.length ? h('div', { class: 'muted small', title: t.notes.map((n) => `${n.path}: ${n.reason}`).join('\n') }, `${t.notes.length} check(s) skipped`) : null) },
         { label: 'Job', cell: (t) => (t.jobId ? h('a', { href: `#/jobs/${t.jobId}` }, `#${t.jobId}`) : '—') },
-      ], d.restoreTests, { empty: 'No drill yet: a drill restores a sample of files from the archives and verifies them.' }));
+      ], d.restoreTests.nodes, { empty: 'No drill yet: a drill restores a sample of files from the archives and verifies them.' }));
     } catch (e) {
       mount(out, errorBox(e));
     }
