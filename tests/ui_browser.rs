@@ -505,7 +505,7 @@ async fn job_progress(s: &Server, token: &str, b: &Browser) -> Result<()> {
         clients: vec![id("clients")],
         repository: id("repositories"),
         schedule: id("schedules"),
-        extra_vars: json!({"command": "for i in 1 2 3 4 5 6 7 8; do head -c 4000000 /dev/urandom; sleep 1; done"}),
+        extra_vars: json!({"command": "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do head -c 4000000 /dev/urandom; sleep 1; done"}),
         ..Default::default()
     };
     let policy = create_policy(s, token, &spec).await?;
@@ -513,8 +513,11 @@ async fn job_progress(s: &Server, token: &str, b: &Browser) -> Result<()> {
     b.wait_for("#running-jobs").await?;
     let job = launch_backup(s, token, policy).await?;
     let shown = "(sel) => { const t = document.querySelector(sel)?.textContent || ''; return /[0-9] (KiB|MiB|GiB)/.test(t) && t; }";
-    b.wait_js(&format!("({shown})('#running-jobs .job-progress')"), SHORT)
-        .await?;
+    b.wait_js(
+        &format!("({shown})('#running-jobs .job-progress')"),
+        Duration::from_secs(40),
+    )
+    .await?;
     b.screenshot("dashboard-progress").await?;
     b.goto(&format!("{}/#/jobs/{job}", s.url)).await?;
     let text = b

@@ -40,7 +40,7 @@ export async function render(content) {
   const loadCounters = async () => {
     const today = new Date().toISOString().slice(0, 10);
     const [clients, policies, recent] = await Promise.all([list('clients', 'id', {}, { first: 1 }), list('policies', 'id', {}, { first: 1 }),
-      list('jobs', 'id jobType status created finished', {}, { first: 200 })]);
+      list('jobs', 'id jobType status created finished progress { files originalBytes current percent }', {}, { first: 200 })]);
     const jobs = recent.nodes;
     // Today's jobs: counted by the server when it filters by time, else from the recent ones.
     let todays = jobs.filter((j) => j.created.slice(0, 10) === today);
@@ -58,7 +58,7 @@ export async function render(content) {
     const live = jobs.filter((j) => !isFinished(j.status));
     progressCells.clear();
     const progressCell = (j) => {
-      const cell = h('div', { dataset: { job: j.id } }, j.status === 'running' ? progressView(lastProgress.get(j.id)) : null);
+      const cell = h('div', { dataset: { job: j.id, running: String(j.status === 'running') } }, j.status === 'running' ? progressView(lastProgress.get(j.id) || j.progress) : null);
       progressCells.set(j.id, cell);
       return cell;
     };
@@ -143,6 +143,23 @@ export async function render(content) {
     }, 400);
   };
   window.addEventListener('job-status', onJob);
-  return () => { clearTimeout(timer); window.removeEventListener('job-status', onJob); stopProgress(); };
+  // A safety net for missed events: every 2 seconds, read the running jobs; a job that started
+  // or ended unseen reloads the list, the others get their progress.
+  const poll = setInterval(async () => {
+    try {
+      const r = await list('jobs', 'id progress { files originalBytes current percent }', { status: ['String', 'running'] }, { first: 50 });
+      const shown = [...progressCells.keys()].filter((id) => progressCells.get(id).dataset.running === 'true');
+      const ids = r.nodes.map((j) => j.id);
+      if (ids.length !== shown.length || ids.some((id) => !shown.includes(id))) {
+        await guard(counters, loadCounters);
+        return;
+      }
+      for (const j of r.nodes) {
+        const cell = progressCells.get(j.id);
+        if (cell && j.progress) { lastProgress.set(j.id, j.progress); mount(cell, progressView(j.progress)); }
+      }
+    } catch { /* the next event or poll catches up */ }
+  }, 2000);
+  return () => { clearTimeout(timer); clearInterval(poll); window.removeEventListener('job-status', onJob); stopProgress(); };
 }
 
