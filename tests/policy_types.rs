@@ -103,13 +103,7 @@ async fn failing_producer_fails_the_job_and_leaves_no_archive() -> Result<()> {
         log.contains("dump broke") && log.contains("producer exited 3"),
         "{log}"
     );
-    let list = borg(pass, &["list", "--short", &repo])?;
-    assert!(list.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&list.stdout).trim(),
-        "",
-        "a partial archive was left behind"
-    );
+    assert_no_archives(pass, &repo)?;
     Ok(())
 }
 

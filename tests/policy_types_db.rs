@@ -5,7 +5,7 @@
 
 mod support;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::db::{databases, mysql, psql, unique};
@@ -22,39 +22,15 @@ fn mysql_db(name: &str, marker: &str) -> Result<()> {
     Ok(())
 }
 
-/// Launches the policy, waits, and returns its backup job.
-async fn backup(s: &Server, token: &str, policy: i64) -> Result<Value> {
-    s.ok(
-        token,
-        "mutation($id: Int!) { launchPolicy(id: $id) { id } }",
-        json!({"id": policy}),
-    )
-    .await?;
-    let jobs = s.wait_jobs(token, Duration::from_secs(180)).await?;
-    jobs.into_iter()
-        .find(|j| j["jobType"] == "job")
-        .context("no backup job")
+/// The content of `file` in the job's archive.
+fn extract(repo: &str, job: &Value, file: &str) -> Result<String> {
+    let archive = job["archiveName"].as_str().context("archive name")?;
+    borg_extract(PASS, repo, archive, file)
 }
 
 async fn log_of(s: &Server, token: &str, job: &Value) -> Result<String> {
     s.job_log(token, job["id"].as_i64().context("job id")?)
         .await
-}
-
-/// The content of `file` in the job's archive.
-fn extract(repo: &str, job: &Value, file: &str) -> Result<String> {
-    let archive = job["archiveName"].as_str().context("archive name")?;
-    let out = borg(
-        PASS,
-        &["extract", "--stdout", &format!("{repo}::{archive}"), file],
-    )?;
-    if !out.status.success() {
-        bail!(
-            "borg extract {file} from {archive}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -65,7 +41,7 @@ async fn mysql_all_databases_are_dumped() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
     let (policy, repo) = local_typed_policy(&s, &token, "mysql", "{}", PASS).await?;
-    let job = backup(&s, &token, policy).await?;
+    let job = backup_job(&s, &token, policy).await?;
     assert_eq!(
         job["status"],
         "successful",
@@ -107,7 +83,7 @@ async fn mysql_selected_databases_with_a_backup_user() -> Result<()> {
     let token = s.login().await?;
     let vars = json!({"databases": [a, b], "user": user, "password": password}).to_string();
     let (policy, repo) = local_typed_policy(&s, &token, "mysql", &vars, PASS).await?;
-    let job = backup(&s, &token, policy).await?;
+    let job = backup_job(&s, &token, policy).await?;
     let log = log_of(&s, &token, &job).await?;
     assert_eq!(job["status"], "successful", "{log}");
     assert!(
@@ -142,7 +118,7 @@ async fn mysql_wrong_password_fails_clearly_and_leaves_no_archive() -> Result<()
     let token = s.login().await?;
     let vars = json!({"database": db, "user": user, "password": "wrong-password-xyz"}).to_string();
     let (policy, repo) = local_typed_policy(&s, &token, "mysql", &vars, PASS).await?;
-    let job = backup(&s, &token, policy).await?;
+    let job = backup_job(&s, &token, policy).await?;
     let log = log_of(&s, &token, &job).await?;
     assert_eq!(job["status"], "failed", "{log}");
     let why = job["jobExplanation"].as_str().unwrap_or_default();
@@ -154,17 +130,7 @@ async fn mysql_wrong_password_fails_clearly_and_leaves_no_archive() -> Result<()
         !log.contains("wrong-password-xyz"),
         "the password reached the job log:\n{log}"
     );
-    let list = borg(PASS, &["list", "--short", &repo])?;
-    assert!(
-        list.status.success(),
-        "{}",
-        String::from_utf8_lossy(&list.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&list.stdout).trim(),
-        "",
-        "a partial archive was left behind"
-    );
+    assert_no_archives(PASS, &repo)?;
     mysql(&format!(
         "DROP DATABASE `{db}`; DROP USER '{user}'@'localhost';"
     ))?;
@@ -188,7 +154,7 @@ async fn postgresql_one_database_and_all() -> Result<()> {
         PASS,
     )
     .await?;
-    let job = backup(&s, &token, one).await?;
+    let job = backup_job(&s, &token, one).await?;
     assert_eq!(
         job["status"],
         "successful",

@@ -3,41 +3,11 @@
 
 mod support;
 
-use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
-use std::time::Duration;
+use anyhow::Result;
+use serde_json::json;
 use support::*;
 
 const PASS: &str = "files passphrase";
-
-async fn backup(s: &Server, token: &str, policy: i64) -> Result<Value> {
-    s.ok(
-        token,
-        "mutation($id: Int!) { launchPolicy(id: $id) { id } }",
-        json!({"id": policy}),
-    )
-    .await?;
-    let jobs = s.wait_jobs(token, Duration::from_secs(300)).await?;
-    jobs.into_iter()
-        .find(|j| j["jobType"] == "job")
-        .context("no backup job")
-}
-
-fn archive_paths(repo: &str, archive: &str) -> Result<Vec<String>> {
-    let out = borg(
-        PASS,
-        &["list", "--json-lines", &format!("{repo}::{archive}")],
-    )?;
-    if !out.status.success() {
-        bail!("borg list: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let mut paths = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let v: Value = serde_json::from_str(line)?;
-        paths.push(v["path"].as_str().unwrap_or_default().to_string());
-    }
-    Ok(paths)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rootfs_excludes_pseudo_file_systems_and_extra_excludes() -> Result<()> {
@@ -66,7 +36,7 @@ async fn rootfs_excludes_pseudo_file_systems_and_extra_excludes() -> Result<()> 
         PASS,
     )
     .await?;
-    let job = backup(&s, &token, policy).await?;
+    let job = backup_job(&s, &token, policy).await?;
     assert_eq!(
         job["status"],
         "successful",
@@ -75,7 +45,7 @@ async fn rootfs_excludes_pseudo_file_systems_and_extra_excludes() -> Result<()> 
     );
     let archive = job["archiveName"].as_str().unwrap_or_default();
     assert!(archive.starts_with("rootfs-localhost-"), "{archive}");
-    let paths = archive_paths(&repo, archive)?;
+    let paths = borg_paths(PASS, &repo, archive)?;
     assert!(
         paths.iter().any(|p| p == "etc/hostname"),
         "/etc is part of the root file system"
@@ -109,7 +79,7 @@ async fn mail_backs_up_var_mail() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
     let (policy, repo) = local_typed_policy(&s, &token, "mail", "", PASS).await?;
-    let job = backup(&s, &token, policy).await?;
+    let job = backup_job(&s, &token, policy).await?;
     assert_eq!(
         job["status"],
         "successful",
@@ -118,7 +88,7 @@ async fn mail_backs_up_var_mail() -> Result<()> {
     );
     let archive = job["archiveName"].as_str().unwrap_or_default();
     assert!(archive.starts_with("mail-localhost-"), "{archive}");
-    let paths = archive_paths(&repo, archive)?;
+    let paths = borg_paths(PASS, &repo, archive)?;
     assert!(paths.iter().any(|p| p == "var/mail/testuser"), "{paths:?}");
     assert!(
         paths.iter().all(|p| p.starts_with("var/mail")

@@ -4,10 +4,9 @@
 
 mod support;
 
-use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
+use anyhow::{Context, Result};
+use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
 use support::*;
 
 const PASS: &str = "vm passphrase";
@@ -52,49 +51,6 @@ fn stand_ins() -> Result<(tempfile::TempDir, String)> {
     Ok((dir, path))
 }
 
-async fn backup(s: &Server, token: &str, policy: i64) -> Result<Value> {
-    s.ok(
-        token,
-        "mutation($id: Int!) { launchPolicy(id: $id) { id } }",
-        json!({"id": policy}),
-    )
-    .await?;
-    let jobs = s.wait_jobs(token, Duration::from_secs(180)).await?;
-    jobs.into_iter()
-        .find(|j| j["jobType"] == "job")
-        .context("no backup job")
-}
-
-fn extract(repo: &str, archive: &str, file: &str) -> Result<String> {
-    let out = borg(
-        PASS,
-        &["extract", "--stdout", &format!("{repo}::{archive}"), file],
-    )?;
-    if !out.status.success() {
-        bail!(
-            "borg extract {file}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn archive_paths(repo: &str, archive: &str) -> Result<Vec<String>> {
-    let out = borg(
-        PASS,
-        &["list", "--json-lines", &format!("{repo}::{archive}")],
-    )?;
-    if !out.status.success() {
-        bail!("borg list: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let mut paths = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let v: Value = serde_json::from_str(line)?;
-        paths.push(v["path"].as_str().unwrap_or_default().to_string());
-    }
-    Ok(paths)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn proxmox_backs_up_each_vm_as_its_own_file() -> Result<()> {
     let (_bin, path) = stand_ins()?;
@@ -102,7 +58,7 @@ async fn proxmox_backs_up_each_vm_as_its_own_file() -> Result<()> {
     let token = s.login().await?;
     let vars = json!({"vmids": [100, "101"]}).to_string();
     let (policy, repo) = local_typed_policy(&s, &token, "proxmox", &vars, PASS).await?;
-    let job = backup(&s, &token, policy).await?;
+    let job = backup_job(&s, &token, policy).await?;
     let log = s.job_log(&token, job["id"].as_i64().unwrap_or(0)).await?;
     assert_eq!(job["status"], "successful", "{log}");
     assert!(
@@ -112,15 +68,15 @@ async fn proxmox_backs_up_each_vm_as_its_own_file() -> Result<()> {
     let archive = job["archiveName"].as_str().unwrap_or_default();
     assert!(archive.starts_with("proxmox-localhost-"), "{archive}");
     assert_eq!(
-        archive_paths(&repo, archive)?,
+        borg_paths(PASS, &repo, archive)?,
         ["vzdump-qemu-100.vma", "vzdump-qemu-101.vma"]
     );
     assert_eq!(
-        extract(&repo, archive, "vzdump-qemu-100.vma")?,
+        borg_extract(PASS, &repo, archive, "vzdump-qemu-100.vma")?,
         image("100")
     );
     assert_eq!(
-        extract(&repo, archive, "vzdump-qemu-101.vma")?,
+        borg_extract(PASS, &repo, archive, "vzdump-qemu-101.vma")?,
         image("101")
     );
     Ok(())
@@ -139,7 +95,7 @@ async fn proxmox_failing_vzdump_fails_the_job_and_leaves_no_archive() -> Result<
         PASS,
     )
     .await?;
-    let job = backup(&s, &token, policy).await?;
+    let job = backup_job(&s, &token, policy).await?;
     let log = s.job_log(&token, job["id"].as_i64().unwrap_or(0)).await?;
     assert_eq!(job["status"], "failed", "{log}");
     let why = job["jobExplanation"].as_str().unwrap_or_default();
@@ -151,17 +107,7 @@ async fn proxmox_failing_vzdump_fails_the_job_and_leaves_no_archive() -> Result<
         log.contains("vzdump-qemu-999.vma: producer exited 255"),
         "{log}"
     );
-    let list = borg(PASS, &["list", "--short", &repo])?;
-    assert!(
-        list.status.success(),
-        "{}",
-        String::from_utf8_lossy(&list.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&list.stdout).trim(),
-        "",
-        "a partial archive was left behind"
-    );
+    assert_no_archives(PASS, &repo)?;
     Ok(())
 }
 
@@ -192,7 +138,7 @@ async fn vm_policy_runs_the_proxmox_provider_on_the_hypervisor() -> Result<()> {
             json!({"c": c["createClient"]["id"], "r": r["createRepository"]["id"], "s": sc["createSchedule"]["id"]}),
         )
         .await?;
-    let job = backup(
+    let job = backup_job(
         &s,
         &token,
         p["createPolicy"]["id"].as_i64().context("policy id")?,
@@ -203,9 +149,9 @@ async fn vm_policy_runs_the_proxmox_provider_on_the_hypervisor() -> Result<()> {
     assert!(log.contains("backing up VM 120 (vm1)"), "{log}");
     let archive = job["archiveName"].as_str().unwrap_or_default();
     assert!(archive.starts_with("vm-vm1-"), "{archive}");
-    assert_eq!(archive_paths(&repo, archive)?, ["vzdump-qemu-vm1.vma"]);
+    assert_eq!(borg_paths(PASS, &repo, archive)?, ["vzdump-qemu-vm1.vma"]);
     assert_eq!(
-        extract(&repo, archive, "vzdump-qemu-vm1.vma")?,
+        borg_extract(PASS, &repo, archive, "vzdump-qemu-vm1.vma")?,
         image("120")
     );
     Ok(())

@@ -313,6 +313,54 @@ pub fn borg(repo_passphrase: &str, args: &[&str]) -> Result<std::process::Output
     Ok(out)
 }
 
+/// The content of `file` in `repo::archive`, read with borg itself.
+pub fn borg_extract(passphrase: &str, repo: &str, archive: &str, file: &str) -> Result<String> {
+    let out = borg(
+        passphrase,
+        &["extract", "--stdout", &format!("{repo}::{archive}"), file],
+    )?;
+    if !out.status.success() {
+        bail!(
+            "borg extract {file} from {archive}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Every path in `repo::archive`, read with borg itself.
+pub fn borg_paths(passphrase: &str, repo: &str, archive: &str) -> Result<Vec<String>> {
+    let out = borg(
+        passphrase,
+        &["list", "--json-lines", &format!("{repo}::{archive}")],
+    )?;
+    if !out.status.success() {
+        bail!("borg list: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut paths = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: Value = serde_json::from_str(line)?;
+        paths.push(v["path"].as_str().unwrap_or_default().to_string());
+    }
+    Ok(paths)
+}
+
+/// Fails unless `repo` holds no archive (a failed backup must not leave a partial one).
+pub fn assert_no_archives(passphrase: &str, repo: &str) -> Result<()> {
+    let list = borg(passphrase, &["list", "--short", repo])?;
+    anyhow::ensure!(
+        list.status.success(),
+        "borg list: {}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let names = String::from_utf8_lossy(&list.stdout);
+    anyhow::ensure!(
+        names.trim().is_empty(),
+        "a partial archive was left behind: {names}"
+    );
+    Ok(())
+}
+
 /// Generates the server's SSH key and starts the loopback hosts repo/web1/web2 authorizing it.
 pub async fn ssh_hosts(s: &Server, token: &str) -> Result<hosts::TestHosts> {
     ssh_hosts_with(s, token, hosts::HostOptions::default()).await

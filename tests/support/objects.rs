@@ -173,3 +173,14 @@ pub async fn create_policy(s: &Server, token: &str, p: &PolicySpec<'_>) -> Resul
         .as_i64()
         .context("policy id")
 }
+
+/// Launches a policy, waits for every job, and returns its backup job (whatever its status).
+pub async fn backup_job(s: &Server, token: &str, policy: i64) -> Result<Value> {
+    launch(s, token, policy).await?;
+    let jobs = s
+        .wait_jobs(token, std::time::Duration::from_secs(300))
+        .await?;
+    jobs.into_iter()
+        .find(|j| j["jobType"] == "job")
+        .context("no backup job")
+}
