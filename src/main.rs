@@ -3,6 +3,7 @@
 
 mod catalog_cmd;
 mod config;
+mod datadir;
 mod demo;
 mod serve;
 
@@ -98,6 +99,7 @@ fn init_tracing(filter: &str) {
 }
 
 fn main() -> Result<()> {
+    datadir::private_umask();
     let cli = Cli::parse();
     let listen = match &cli.command {
         Command::Serve { listen, .. } => listen.clone(),
@@ -109,6 +111,7 @@ fn main() -> Result<()> {
         data_dir: cli.data_dir.clone(),
     })?;
     init_tracing(&cfg.log);
+    datadir::prepare(&cfg.data_dir)?;
     match cli.command {
         Command::Serve { demo, .. } => {
             let rt = tokio::runtime::Builder::new_multi_thread()

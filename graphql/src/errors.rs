@@ -17,6 +17,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts; the seconds to wait travel as the `retryAfter` extension.
+    #[error("too many failed logins: retry in {0} seconds")]
+    RateLimited(u64),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -29,6 +32,7 @@ impl ApiError {
             ApiError::Unauthenticated => "UNAUTHENTICATED",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::Conflict(_) => "CONFLICT",
+            ApiError::RateLimited(_) => "RATE_LIMITED",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -94,8 +98,15 @@ fn to_graphql(e: ApiError) -> async_graphql::Error {
             ApiError::Validation(v) => v.0.clone(),
             _ => Vec::new(),
         };
+        let retry_after = match &e {
+            ApiError::RateLimited(secs) => Some(*secs),
+            _ => None,
+        };
         async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
             ext.set("code", code);
+            if let Some(secs) = retry_after {
+                ext.set("retryAfter", secs);
+            }
             if let Some(first) = fields.first() {
                 ext.set("field", first.field.clone());
             }

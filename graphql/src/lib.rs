@@ -5,11 +5,13 @@
 mod admin;
 mod catalog;
 mod connection;
+mod cost;
 mod drills;
 mod errors;
 mod inputs;
 mod lists;
 mod live;
+pub mod login;
 mod mutation;
 mod objects;
 mod query;
@@ -19,6 +21,7 @@ mod vm;
 
 use async_graphql::{Context, MergedObject, Schema};
 pub use errors::{ApiError, GqlError};
+pub use login::{CheckFuture, CheckRefused, LoginContext, PasswordCheck};
 use executor::Executor;
 use indexer::Catalog;
 use store::{AuthUser, Store};
@@ -57,12 +60,14 @@ pub struct Services {
     pub catalog: Catalog,
 }
 
-/// Builds the schema with depth and complexity limits.
+/// Builds the schema with depth and complexity limits (a list field costs its page size times
+/// the cost of one item, see `cost.rs`) and at most one `login` per document.
 pub fn schema(services: Services) -> CyborgSchema {
     Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .data(services)
         .limit_depth(12)
-        .limit_complexity(5000)
+        .limit_complexity(cost::MAX_COMPLEXITY)
+        .extension(login::OneLoginPerRequest)
         .finish()
 }
 
@@ -83,26 +88,26 @@ pub(crate) fn user<'a>(ctx: &Context<'a>) -> Result<&'a AuthUser, errors::GqlErr
         .ok_or_else(|| ApiError::Unauthenticated.into())
 }
 
-/// Resolves the token of a websocket's connection_init payload (`authorization: "Bearer …"`
-/// or `token: "…"`) to the data subscriptions run with.
-pub fn connection_data(
-    store: &Store,
-    payload: &serde_json::Value,
-) -> Result<async_graphql::Data, String> {
-    let raw = payload
+/// The token of a websocket's connection_init payload (`authorization: "Bearer …"` or
+/// `token: "…"`).
+pub fn connection_token(payload: &serde_json::Value) -> Result<String, String> {
+    payload
         .get("authorization")
         .or_else(|| payload.get("Authorization"))
         .and_then(|v| v.as_str())
         .map(|s| s.split_once(' ').map_or(s, |(_, t)| t))
         .or_else(|| payload.get("token").and_then(|v| v.as_str()))
-        .ok_or("authentication required: send {\"authorization\": \"Bearer <token>\"} in connection_init")?;
-    let user = store
-        .authenticate_token(raw.trim())
-        .map_err(|e| e.to_string())?
-        .ok_or("invalid or expired token")?;
+        .map(|t| t.trim().to_string())
+        .ok_or_else(|| "authentication required: send {\"authorization\": \"Bearer <token>\"} in connection_init".into())
+}
+
+/// The data every operation of an authenticated websocket runs with. The HTTP layer re-checks
+/// the session before each operation and closes the socket when it ended.
+pub fn connection_data(user: AuthUser, login: LoginContext) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
     data.insert(user);
-    Ok(data)
+    data.insert(login);
+    data
 }
 
 /// The caller, who must be a superuser, or `FORBIDDEN`.

@@ -3,6 +3,7 @@
 
 use crate::errors::{ApiError, ApiResult};
 use crate::inputs::*;
+use crate::login::CheckRefused;
 use crate::objects::{self, LoginResult, NewApiToken};
 use crate::{admin, services, user};
 use async_graphql::{Context, Object};
@@ -26,13 +27,19 @@ impl CoreMutation {
         email: String,
         password: String,
     ) -> ApiResult<LoginResult> {
+        // Throttled per client address and (address, email); argon2 runs off the runtime.
+        let u = match crate::login::context(ctx)?
+            .check(email.trim(), &password)
+            .await
+        {
+            Ok(u) => u,
+            Err(CheckRefused::Wrong) => {
+                return Err(ApiError::field("password", "wrong email or password").into())
+            }
+            Err(CheckRefused::Throttled(secs)) => return Err(ApiError::RateLimited(secs).into()),
+            Err(CheckRefused::Internal(m)) => return Err(ApiError::Internal(m).into()),
+        };
         let s = &services(ctx).store;
-        let u = s.verify_login(email.trim(), &password)?.ok_or_else(|| {
-            ApiError::Validation(ValidationErrors::single(
-                "password",
-                "wrong email or password",
-            ))
-        })?;
         let (_, token) = s.create_token(
             u.id,
             TokenKind::Session,
@@ -83,23 +90,52 @@ impl CoreMutation {
         Ok(services(ctx).store.create_user(&nu)?.into())
     }
 
-    /// Changes a password: your own, or anyone's as a superuser.
+    /// Changes a password: your own (give `currentPassword`; your other sessions and your API
+    /// tokens are revoked), or anyone's as a superuser (all their sessions and tokens are).
     async fn set_password(
         &self,
         ctx: &Context<'_>,
         user_id: i64,
         password: String,
+        current_password: Option<String>,
     ) -> ApiResult<bool> {
         let u = user(ctx)?;
-        if u.id.0 != user_id && !u.is_superuser {
+        let own = u.id.0 == user_id;
+        if !own && !u.is_superuser {
             return Err(ApiError::Forbidden(
                 "only a superuser may change another user's password".into(),
             )
             .into());
         }
-        services(ctx)
-            .store
-            .set_password(UserId(user_id), &password)?;
+        if own {
+            let Some(current) = current_password.filter(|p| !p.is_empty()) else {
+                return Err(ApiError::field(
+                    "currentPassword",
+                    "is required to change your own password",
+                )
+                .into());
+            };
+            match crate::login::context(ctx)?.check(&u.email, &current).await {
+                Ok(found) if found.id == u.id => {}
+                Ok(_) | Err(CheckRefused::Wrong) => {
+                    return Err(
+                        ApiError::field("currentPassword", "is not your current password").into(),
+                    )
+                }
+                Err(CheckRefused::Throttled(secs)) => {
+                    return Err(ApiError::RateLimited(secs).into())
+                }
+                Err(CheckRefused::Internal(m)) => return Err(ApiError::Internal(m).into()),
+            }
+        }
+        // Your own session goes on; every other session and API token of the user ends.
+        let keep = own.then_some(u.token);
+        let store = services(ctx).store.clone();
+        tokio::task::spawn_blocking(move || {
+            store.set_password_keeping(UserId(user_id), &password, keep)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
         Ok(true)
     }
 

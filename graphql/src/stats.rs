@@ -328,6 +328,7 @@ impl StatsQuery {
     }
 
     /// Outgoing mail and webhook deliveries, newest first (superuser).
+    #[graphql(complexity = "crate::cost::list(limit, child_complexity)")]
     async fn outgoing_messages(
         &self,
         ctx: &Context<'_>,

@@ -5,23 +5,23 @@
 
 mod charts;
 mod download;
+mod graphql_http;
+pub mod login;
 mod metrics;
 pub mod rest;
 mod ui;
 mod ws;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::extract::{DefaultBodyLimit, Extension};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use graphql::CyborgSchema;
-use rest::limit::{graphql_login_emails, graphql_refusal, ClientAddr, LoginLimiter};
 use std::sync::Arc;
 use std::time::Duration;
-use store::{AuthUser, Store};
+use store::Store;
 use tower_http::timeout::TimeoutLayer;
 
 /// Shared state of the HTTP handlers.
@@ -35,15 +35,15 @@ pub struct AppState {
     pub allowed_origins: Vec<String>,
 }
 
-/// Largest accepted request body.
-const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// Largest accepted request body (every route, `POST /graphql` included) and websocket message.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
     let cors = rest::cors_layer(&state.allowed_origins);
     Router::new()
         .merge(ui::routes())
-        .route("/graphql", get(graphiql).post(graphql_handler))
+        .route("/graphql", get(graphiql).post(graphql_http::handler))
         .route("/graphql/ws", get(ws::handler))
         .route("/api/v1/ping", get(ping))
         .route("/api/v1/ping/", get(ping))
@@ -51,7 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(download::routes())
         .merge(metrics::routes())
         .merge(rest::router())
-        .layer(Extension(Arc::new(LoginLimiter::default())))
+        .layer(Extension(Arc::new(login::Logins::new(state.store.clone()))))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -70,67 +70,6 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     } else {
         None
     }
-}
-
-/// Resolves the caller of a request; `None` when anonymous or the token is invalid.
-fn caller(store: &Store, headers: &HeaderMap) -> Option<AuthUser> {
-    let token = bearer_token(headers)?;
-    match store.authenticate_token(token) {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::error!(error = %e, "token lookup failed");
-            None
-        }
-    }
-}
-
-async fn graphql_handler(
-    State(st): State<AppState>,
-    Extension(limiter): Extension<Arc<LoginLimiter>>,
-    ClientAddr(addr): ClientAddr,
-    headers: HeaderMap,
-    req: GraphQLRequest,
-) -> Response {
-    let mut req = req.into_inner();
-    // Failed logins are rate limited per address and email, like HTTP Basic on REST.
-    let logins = graphql_login_emails(&req);
-    if logins.len() > 1 {
-        return graphql_refusal(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION",
-            "one login per request",
-            None,
-        );
-    }
-    let login = logins.into_iter().next();
-    if let Some(email) = &login {
-        if let Err(secs) = limiter.check(&addr, email) {
-            let msg = format!("too many failed logins: retry in {secs} seconds");
-            return graphql_refusal(
-                StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITED",
-                &msg,
-                Some(secs),
-            );
-        }
-    }
-    let store = st.store.clone();
-    let user = tokio::task::spawn_blocking(move || caller(&store, &headers))
-        .await
-        .ok()
-        .flatten();
-    if let Some(u) = user {
-        req = req.data(u);
-    }
-    let resp = st.schema.execute(req).await;
-    if let Some(email) = &login {
-        if resp.errors.is_empty() {
-            limiter.succeeded(email);
-        } else {
-            limiter.failed(&addr, email);
-        }
-    }
-    GraphQLResponse::from(resp).into_response()
 }
 
 async fn graphiql() -> Html<String> {

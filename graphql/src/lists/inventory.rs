@@ -18,6 +18,7 @@ pub struct InventoryLists;
 impl InventoryLists {
     /// Users (superuser). `search`: substring of the email or name.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -43,6 +44,7 @@ impl InventoryLists {
     }
 
     /// The caller's API tokens (never the token values). `search`: substring of the name.
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn api_tokens(
         &self,
         ctx: &Context<'_>,
@@ -71,6 +73,7 @@ impl InventoryLists {
 
     /// Clients. `search`: substring of the hostname, IP or hypervisor name.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn clients(
         &self,
         ctx: &Context<'_>,
@@ -97,6 +100,7 @@ impl InventoryLists {
 
     /// Repositories. `search`: substring of the name or path.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn repositories(
         &self,
         ctx: &Context<'_>,
@@ -122,6 +126,7 @@ impl InventoryLists {
     }
 
     /// Schedules. `search`: substring of the name or crontab.
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn schedules(
         &self,
         ctx: &Context<'_>,
@@ -147,6 +152,7 @@ impl InventoryLists {
     /// Policies. `search`: substring of the name; `policyType` e.g. `folders`; `client`:
     /// policies backing up that client.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn policies(
         &self,
         ctx: &Context<'_>,

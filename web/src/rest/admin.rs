@@ -2,7 +2,7 @@
 //! key. Settings go through the GraphQL schema so that their keys and validation live in one
 //! place (`graphql::admin`).
 
-use super::auth::{Admin, Caller};
+use super::auth::{Admin, Caller, PasswordChange};
 use super::body::Fields;
 use super::error::{RestError, RestResult};
 use super::objects::{self, UserOut, API};
@@ -99,7 +99,8 @@ async fn create_user(
 }
 
 async fn update_user(
-    _: Admin,
+    Admin(me): Admin,
+    change: PasswordChange,
     State(st): State<AppState>,
     Id(id): Id,
     body: Bytes,
@@ -110,8 +111,14 @@ async fn update_user(
     let last = f.string("last_name");
     let superuser = f.boolean("is_superuser");
     let password = f.string("password");
+    let current = f.string("current_password");
     f.finish()?;
     let email = email.map(|e| e.trim().to_string());
+    if let Some(pw) = password {
+        change
+            .apply(&st, &me, UserId(id), current.as_deref(), pw)
+            .await?;
+    }
     let u = st.store.update_user(
         UserId(id),
         email.as_deref(),
@@ -119,9 +126,6 @@ async fn update_user(
         last.as_deref(),
         superuser,
     )?;
-    if let Some(pw) = password {
-        st.store.set_password(UserId(id), &pw)?;
-    }
     Ok(Json(objects::user(u)))
 }
 

@@ -1,92 +1,174 @@
-//! Login rate limiting: failed logins are counted per client address and per email in a
-//! sliding window; past the limit, logins are refused with 429 (even with the right password)
-//! until the window has moved on. Used by HTTP Basic on the REST API and by the GraphQL
-//! `login` mutation.
+//! Login throttling, shared by every way of presenting a password (GraphQL `login` over HTTP
+//! and websocket, password changes, REST HTTP Basic). Every attempt counts as a failure from
+//! the moment it starts (so a burst is counted before any password is checked) and a success
+//! takes its count back. Two throttles:
+//! - per (client address, email): after [`FREE_FAILURES`] failures, each further failure doubles
+//!   a lock-out starting at [`BASE_BACKOFF`], up to [`MAX_BACKOFF`]. Someone who knows an email
+//!   locks out only themselves: its owner, from another address, still logs in;
+//! - per client address: [`MAX_FAILURES_PER_ADDRESS`] failures in a sliding [`WINDOW`], whatever
+//!   the emails (password spraying).
 
-use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Failed logins per email within the window before logins for it are refused.
-pub const MAX_FAILURES_PER_EMAIL: usize = 5;
+/// Failures of one (address, email) pair before its lock-outs begin.
+pub const FREE_FAILURES: u32 = 5;
+/// The first lock-out of a pair; each further failure doubles it.
+pub const BASE_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest lock-out of a pair.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
+/// A pair's failures are forgotten this long after its last one.
+const PAIR_MEMORY: Duration = Duration::from_secs(2 * 60 * 60);
 /// Failed logins per client address within the window before its logins are refused.
 pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
-/// Length of the sliding window.
+/// Length of the per-address sliding window.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Most keys tracked; beyond, expired keys are dropped (then the oldest).
+/// Most pairs and addresses tracked; beyond, forgotten ones are dropped (then all).
 const MAX_KEYS: usize = 100_000;
 
-/// Counts failed logins; shared by every request of the router.
-#[derive(Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+#[derive(Debug)]
+struct Pair {
+    failures: u32,
+    last: Instant,
+    locked_until: Option<Instant>,
 }
 
-fn keys(addr: &str, email: &str) -> [(String, usize); 2] {
-    [
-        (format!("addr:{addr}"), MAX_FAILURES_PER_ADDRESS),
-        (
-            format!("email:{}", email.trim().to_lowercase()),
-            MAX_FAILURES_PER_EMAIL,
-        ),
-    ]
+#[derive(Default)]
+struct State {
+    pairs: HashMap<(String, String), Pair>,
+    addrs: HashMap<String, Vec<Instant>>,
+}
+
+/// Counts login attempts; one per router, shared by every request.
+#[derive(Default)]
+pub struct LoginLimiter {
+    state: Mutex<State>,
+}
+
+/// An attempt in progress: counted as a failure until [`LoginLimiter::succeeded`].
+#[derive(Debug)]
+pub struct Attempt {
+    addr: String,
+    email: String,
+    at: Instant,
+}
+
+fn norm(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn secs(d: Duration) -> u64 {
+    d.as_secs_f64().ceil().max(1.0) as u64
+}
+
+impl State {
+    /// Seconds to wait when the pair or the address is over its limit.
+    fn wait(&mut self, addr: &str, email: &str, now: Instant) -> Option<u64> {
+        let mut wait = Duration::ZERO;
+        let key = (addr.to_string(), email.to_string());
+        if let Some(p) = self.pairs.get(&key) {
+            if now.duration_since(p.last) >= PAIR_MEMORY {
+                self.pairs.remove(&key);
+            } else if let Some(until) = p.locked_until.filter(|u| *u > now) {
+                wait = wait.max(until - now);
+            }
+        }
+        if let Some(list) = self.addrs.get_mut(addr) {
+            list.retain(|t| now.duration_since(*t) < WINDOW);
+            if list.len() >= MAX_FAILURES_PER_ADDRESS {
+                let oldest = list[list.len() - MAX_FAILURES_PER_ADDRESS];
+                wait = wait.max(WINDOW.saturating_sub(now.duration_since(oldest)));
+            }
+        }
+        (!wait.is_zero()).then(|| secs(wait))
+    }
+
+    fn record(&mut self, addr: &str, email: &str, now: Instant) {
+        if self.pairs.len() + self.addrs.len() >= MAX_KEYS {
+            self.pairs
+                .retain(|_, p| now.duration_since(p.last) < PAIR_MEMORY);
+            self.addrs
+                .retain(|_, l| l.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
+            if self.pairs.len() + self.addrs.len() >= MAX_KEYS {
+                self.pairs.clear();
+                self.addrs.clear();
+            }
+        }
+        let p = self
+            .pairs
+            .entry((addr.to_string(), email.to_string()))
+            .or_insert(Pair {
+                failures: 0,
+                last: now,
+                locked_until: None,
+            });
+        if now.duration_since(p.last) >= PAIR_MEMORY {
+            p.failures = 0;
+        }
+        p.failures = p.failures.saturating_add(1);
+        p.last = now;
+        if p.failures >= FREE_FAILURES {
+            let doublings = (p.failures - FREE_FAILURES).min(16);
+            let lock = BASE_BACKOFF.saturating_mul(1 << doublings).min(MAX_BACKOFF);
+            p.locked_until = Some(now + lock);
+        }
+        let list = self.addrs.entry(addr.to_string()).or_default();
+        list.retain(|t| now.duration_since(*t) < WINDOW);
+        list.push(now);
+        // Only the most recent entries decide the wait; keep the list bounded.
+        if list.len() > 2 * MAX_FAILURES_PER_ADDRESS {
+            list.drain(..list.len() - MAX_FAILURES_PER_ADDRESS);
+        }
+    }
 }
 
 impl LoginLimiter {
-    /// `Err(seconds to wait)` when either the address or the email is over its limit.
-    pub fn check(&self, addr: &str, email: &str) -> Result<(), u64> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts an attempt: `Err(seconds to wait)` when the pair or the address is locked out,
+    /// otherwise the attempt, already counted as a failure.
+    pub fn begin(&self, addr: &str, email: &str) -> Result<Attempt, u64> {
         let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let mut wait = 0u64;
-        for (key, max) in keys(addr, email) {
-            if let Some(list) = map.get_mut(&key) {
-                list.retain(|t| now.duration_since(*t) < WINDOW);
-                if list.len() >= max {
-                    let oldest = list[list.len() - max];
-                    let left = WINDOW.saturating_sub(now.duration_since(oldest));
-                    wait = wait.max(left.as_secs().max(1));
-                }
-            }
+        let email = norm(email);
+        let mut st = self.lock();
+        if let Some(wait) = st.wait(addr, &email, now) {
+            return Err(wait);
         }
-        if wait > 0 {
-            Err(wait)
-        } else {
-            Ok(())
+        st.record(addr, &email, now);
+        Ok(Attempt {
+            addr: addr.to_string(),
+            email,
+            at: now,
+        })
+    }
+
+    /// The attempt found the right password: the pair's failures are cleared and the attempt no
+    /// longer counts against the address.
+    pub fn succeeded(&self, attempt: Attempt) {
+        let mut st = self.lock();
+        st.pairs.remove(&(attempt.addr.clone(), attempt.email));
+        if let Some(list) = st.addrs.get_mut(&attempt.addr) {
+            if let Some(i) = list.iter().rposition(|t| *t == attempt.at) {
+                list.remove(i);
+            }
         }
     }
 
-    /// Records a failed login.
-    pub fn failed(&self, addr: &str, email: &str) {
+    /// Counts attempts that were refused before any password was checked (several logins in
+    /// one request).
+    pub fn refused(&self, addr: &str, emails: &[String]) {
         let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_KEYS {
-            map.retain(|_, l| l.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
-            if map.len() >= MAX_KEYS {
-                map.clear();
-            }
+        let mut st = self.lock();
+        for e in emails {
+            st.record(addr, &norm(e), now);
         }
-        for (key, _) in keys(addr, email) {
-            let list = map.entry(key).or_default();
-            list.retain(|t| now.duration_since(*t) < WINDOW);
-            list.push(now);
-        }
-    }
-
-    /// A successful login clears the email's failures (not the address's).
-    pub fn succeeded(&self, email: &str) {
-        let key = format!("email:{}", email.trim().to_lowercase());
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
     }
 }
 
@@ -110,94 +192,55 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
-/// A GraphQL error response with an HTTP status (429 carries `Retry-After`).
-pub fn graphql_refusal(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    retry_after: Option<u64>,
-) -> Response {
-    let body = serde_json::json!({
-        "data": null,
-        "errors": [{"message": message, "extensions": {"code": code}}],
-    });
-    let mut r = (status, Json(body)).into_response();
-    if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
-/// The emails of the `login` fields of a GraphQL request's mutations (empty when it logs in
-/// nobody, or cannot be parsed: execution rejects it then).
-pub fn graphql_login_emails(req: &async_graphql::Request) -> Vec<String> {
-    let Ok(doc) = async_graphql::parser::parse_query(&req.query) else {
-        return Vec::new();
-    };
-    let ops: Vec<_> = match &doc.operations {
-        DocumentOperations::Single(op) => vec![op],
-        DocumentOperations::Multiple(m) => m.values().collect(),
-    };
-    let mut emails = Vec::new();
-    for op in ops {
-        if op.node.ty != OperationType::Mutation {
-            continue;
-        }
-        for sel in &op.node.selection_set.node.items {
-            let Selection::Field(f) = &sel.node else {
-                continue;
-            };
-            if f.node.name.node != "login" {
-                continue;
-            }
-            let value = f.node.get_argument("email").and_then(|v| {
-                v.node
-                    .clone()
-                    .into_const_with(|name| req.variables.get(&name).cloned().ok_or(()))
-                    .ok()
-            });
-            let email = match value {
-                Some(async_graphql::Value::String(s)) => s,
-                _ => String::new(),
-            };
-            emails.push(email);
-        }
-    }
-    emails
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn limits_per_email_and_address() {
-        let l = LoginLimiter::default();
-        for _ in 0..MAX_FAILURES_PER_EMAIL {
-            assert!(l.check("1.2.3.4", "a@x").is_ok());
-            l.failed("1.2.3.4", "a@x");
-        }
-        assert!(l.check("1.2.3.4", "A@x").is_err());
-        assert!(l.check("5.6.7.8", "a@x").is_err());
-        assert!(l.check("1.2.3.4", "b@x").is_ok());
-        for i in 0..MAX_FAILURES_PER_ADDRESS {
-            l.failed("9.9.9.9", &format!("u{i}@x"));
-        }
-        assert!(l.check("9.9.9.9", "fresh@x").is_err());
-        l.succeeded("a@x");
-        assert!(l.check("1.2.3.4", "a@x").is_ok());
+    fn fail(l: &LoginLimiter, addr: &str, email: &str) -> Result<(), u64> {
+        l.begin(addr, email).map(drop)
     }
 
     #[test]
-    fn finds_login_emails_in_graphql() {
-        let req = async_graphql::Request::new(
-            "mutation($e: String!) { a: login(email: $e, password: \"x\") { token } b: login(email: \"lit@x\", password: \"y\") { token } }",
-        )
-        .variables(async_graphql::Variables::from_json(
-            serde_json::json!({"e": "var@x"}),
-        ));
-        assert_eq!(graphql_login_emails(&req), vec!["var@x", "lit@x"]);
-        let q = async_graphql::Request::new("{ ping }");
-        assert!(graphql_login_emails(&q).is_empty());
+    fn a_known_email_is_not_locked_out_from_another_address() {
+        let l = LoginLimiter::default();
+        for _ in 0..FREE_FAILURES {
+            fail(&l, "1.2.3.4", "a@x").unwrap();
+        }
+        // Locked for this pair, with the first back-off, whatever the case of the email.
+        let wait = l.begin("1.2.3.4", "A@x").unwrap_err();
+        assert!((1..=BASE_BACKOFF.as_secs()).contains(&wait), "{wait}");
+        // The owner elsewhere, and other emails from the same address, go on.
+        let a = l.begin("5.6.7.8", "a@x").unwrap();
+        l.succeeded(a);
+        assert!(l.begin("1.2.3.4", "b@x").is_ok());
+    }
+
+    #[test]
+    fn backoff_doubles_and_success_clears() {
+        let l = LoginLimiter::default();
+        let mut st = l.lock();
+        let t0 = Instant::now();
+        for _ in 0..FREE_FAILURES + 2 {
+            st.record("9.9.9.9", "a@x", t0);
+        }
+        let wait = st.wait("9.9.9.9", "a@x", t0).unwrap();
+        assert_eq!(wait, 4 * BASE_BACKOFF.as_secs());
+        // Long after the lock-out and the memory, the pair starts afresh.
+        assert!(st.wait("9.9.9.9", "a@x", t0 + PAIR_MEMORY).is_none());
+        drop(st);
+        let a = l.begin("7.7.7.7", "c@x").unwrap();
+        l.succeeded(a);
+        let st = l.lock();
+        assert!(!st.pairs.contains_key(&("7.7.7.7".into(), "c@x".into())));
+        assert!(st.addrs["7.7.7.7"].is_empty());
+    }
+
+    #[test]
+    fn an_address_spraying_emails_is_stopped() {
+        let l = LoginLimiter::default();
+        let emails: Vec<String> = (0..MAX_FAILURES_PER_ADDRESS).map(|i| format!("u{i}@x")).collect();
+        l.refused("8.8.8.8", &emails);
+        assert!(l.begin("8.8.8.8", "fresh@x").is_err());
+        assert!(l.begin("8.8.4.4", "fresh@x").is_ok());
     }
 }
