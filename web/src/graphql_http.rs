@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
-use store::{AuthUser, Store};
 
 /// A GraphQL error response with an HTTP status.
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
@@ -54,18 +53,6 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
     }
 }
 
-/// Resolves the caller of a request; `None` when anonymous or the token is invalid.
-fn caller(store: &Store, headers: &HeaderMap) -> Option<AuthUser> {
-    let token = crate::bearer_token(headers)?;
-    match store.authenticate_token(token) {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::error!(error = %e, "token lookup failed");
-            None
-        }
-    }
-}
-
 pub(crate) async fn handler(
     State(st): State<AppState>,
     Extension(logins): Extension<Arc<Logins>>,
@@ -95,7 +82,7 @@ pub(crate) async fn handler(
         }
     };
     let store = st.store.clone();
-    let user = tokio::task::spawn_blocking(move || caller(&store, &headers))
+    let user = tokio::task::spawn_blocking(move || crate::caller(&store, &headers))
         .await
         .ok()
         .flatten();

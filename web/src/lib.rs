@@ -21,7 +21,7 @@ use axum::{Json, Router};
 use graphql::CyborgSchema;
 use std::sync::Arc;
 use std::time::Duration;
-use store::Store;
+use store::{AuthUser, Store};
 use tower_http::timeout::TimeoutLayer;
 
 /// Shared state of the HTTP handlers.
@@ -69,6 +69,18 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         Some(token.trim())
     } else {
         None
+    }
+}
+
+/// Resolves the caller of a request; `None` when anonymous or the token is invalid.
+fn caller(store: &Store, headers: &HeaderMap) -> Option<AuthUser> {
+    let token = bearer_token(headers)?;
+    match store.authenticate_token(token) {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %e, "token lookup failed");
+            None
+        }
     }
 }
 
