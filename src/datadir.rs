@@ -1,6 +1,7 @@
-//! The data directory is private: created 0700, everything the process creates is 0600/0700
-//! (umask 077), and files left readable by others (an older version, a copy) are tightened at
-//! start-up — the database and its WAL, `master.key`, the catalog.
+//! Process set-up: the data directory is private — created 0700, everything the process creates
+//! is 0600/0700 (umask 077), and files left readable by others (an older version, a copy) are
+//! tightened at start-up (the database and its WAL, `master.key`, the catalog); and large
+//! allocations go back to the system when freed.
 
 use anyhow::{Context, Result};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -11,6 +12,18 @@ pub fn private_umask() {
     // SAFETY: umask only swaps the process's file-mode creation mask; it cannot fail.
     unsafe {
         libc::umask(0o077);
+    }
+}
+
+/// Returns large allocations (argon2's 19 MiB per password check, big buffers) to the system
+/// when freed. By default glibc raises its mmap threshold after the first such free and then
+/// keeps the memory in per-thread arenas: a burst of logins left hundreds of MiB resident.
+pub fn release_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; a fixed threshold also turns off the
+    // dynamic adjustment.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 

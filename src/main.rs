@@ -100,6 +100,7 @@ fn init_tracing(filter: &str) {
 
 fn main() -> Result<()> {
     datadir::private_umask();
+    datadir::release_large_allocations();
     let cli = Cli::parse();
     let listen = match &cli.command {
         Command::Serve { listen, .. } => listen.clone(),

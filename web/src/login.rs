@@ -1,31 +1,86 @@
 //! Every password check of the server goes through [`Logins`]: the login throttle first
-//! (`rest::limit`), then argon2 on the blocking pool with at most [`argon2_slots`] at a time and
-//! [`MAX_WAITING`] waiting, so that a burst of logins cannot exhaust memory (argon2 takes about
-//! 19 MiB per check). GraphQL reaches it through [`graphql::PasswordCheck`]; REST calls it.
+//! (`rest::limit`), then argon2 off the async runtime on a few dedicated threads
+//! ([`argon2_threads`]) with at most [`MAX_WAITING`] checks queued, so that a burst of logins
+//! cannot exhaust memory: argon2 takes about 19 MiB per check (the binary makes the allocator
+//! return such blocks when freed, see `src/datadir.rs`). GraphQL reaches it through
+//! [`graphql::PasswordCheck`]; REST calls it.
 
 use crate::rest::limit::LoginLimiter;
 use graphql::{CheckFuture, CheckRefused, PasswordCheck};
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use store::Store;
-use tokio::sync::Semaphore;
 
-/// Password checks waiting or running at once; beyond, attempts are refused (retry in 1 s).
+/// Password checks queued at once; beyond, attempts are refused (retry in 1 s).
 pub const MAX_WAITING: usize = 64;
 
 /// How many argon2 checks run at once: the machine's cores, at most 4.
-fn argon2_slots() -> usize {
+fn argon2_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 4)
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that run password checks, fed through a bounded queue; they end with it.
+struct Workers {
+    queue: SyncSender<Job>,
+}
+
+impl Workers {
+    fn start(n: usize) -> Workers {
+        let (queue, jobs) = sync_channel::<Job>(MAX_WAITING);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for i in 0..n {
+            let jobs = jobs.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || worker(&jobs));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password-check thread");
+            }
+        }
+        Workers { queue }
+    }
+
+    /// Runs `f` on a worker; `Throttled(1)` when the queue is full.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CheckRefused> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        match self.queue.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(CheckRefused::Throttled(1)),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(CheckRefused::Internal("no password-check thread".into()))
+            }
+        }
+        rx.await
+            .map_err(|_| CheckRefused::Internal("the password check stopped".into()))
+    }
+}
+
+fn worker(jobs: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
 /// Throttled, bounded password checks; one per router.
 pub struct Logins {
     store: Store,
     limiter: LoginLimiter,
-    running: Semaphore,
-    waiting: Semaphore,
+    workers: Workers,
 }
 
 impl Logins {
@@ -33,8 +88,7 @@ impl Logins {
         Logins {
             store,
             limiter: LoginLimiter::default(),
-            running: Semaphore::new(argon2_slots()),
-            waiting: Semaphore::new(MAX_WAITING),
+            workers: Workers::start(argon2_threads()),
         }
     }
 
@@ -50,20 +104,12 @@ impl Logins {
             .begin(addr, email)
             .map_err(CheckRefused::Throttled)?;
         // The attempt stays counted as a failure unless the password is right.
-        let _waiting = self
-            .waiting
-            .try_acquire()
-            .map_err(|_| CheckRefused::Throttled(1))?;
-        let _running = self
-            .running
-            .acquire()
-            .await
-            .map_err(|e| CheckRefused::Internal(e.to_string()))?;
         let store = self.store.clone();
         let (email, password) = (email.trim().to_string(), password.to_string());
-        let found = tokio::task::spawn_blocking(move || store.verify_login(&email, &password))
-            .await
-            .map_err(|e| CheckRefused::Internal(e.to_string()))?
+        let found = self
+            .workers
+            .run(move || store.verify_login(&email, &password))
+            .await?
             .map_err(|e| {
                 tracing::error!(error = %e, "password check failed");
                 CheckRefused::Internal("the password could not be checked".into())
