@@ -104,11 +104,12 @@ async fn anonymous_and_non_superusers_are_refused_admin_operations() -> Result<(
             r.0
         );
     }
-    // The operator may change their own password, and nothing the admin owns changed.
+    // The operator may change their own password (giving the current one), and nothing the
+    // admin owns changed.
     let me = s.ok(&op, "{ me { id } }", json!({})).await?["me"]["id"].clone();
     s.ok(
         &op,
-        "mutation($id: Int!) { setPassword(userId: $id, password: \"a new operator pw\") }",
+        "mutation($id: Int!) { setPassword(userId: $id, password: \"a new operator pw\", currentPassword: \"operator password\") }",
         json!({"id": me}),
     )
     .await?;

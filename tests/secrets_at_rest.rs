@@ -78,7 +78,8 @@ async fn database_passwords_are_sealed_at_rest() -> Result<()> {
     let job = backup_job(&s, &token, policy).await?;
     ensure!(job["status"] == "successful", "{job}");
     let archive = job["archiveName"].as_str().context("archive")?;
-    ensure!(borg_extract(PASS, &repo, archive, "mysql.sql")?.contains("sealed row"));
+    let file = format!("mysql-{db}.sql");
+    ensure!(borg_extract(PASS, &repo, archive, &file)?.contains("sealed row"));
     // No API returns it.
     let shown = s
         .ok(&token, "query($id: Int!) { policy(id: $id) { extraVars } }", json!({"id": policy}))
