@@ -47,7 +47,12 @@ fn proc_kib(pid: u32, field: &str) -> Result<u64> {
 }
 
 /// Samples the server's resident memory every 10 ms until stopped; returns the highest value.
-fn rss_sampler(pid: u32) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<u64>) {
+fn rss_sampler(
+    pid: u32,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<u64>,
+) {
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut max = 0;
@@ -70,7 +75,9 @@ async fn logins_hidden_in_a_fragment_are_refused_and_counted() -> Result<()> {
     let before = proc_kib(s.pid(), "VmRSS")?;
     let (stop, peak) = rss_sampler(s.pid());
     let logins: Vec<String> = (0..30)
-        .map(|i| format!("l{i}: login(email: \"{ADMIN_EMAIL}\", password: \"guess-{i}\") {{ token }}"))
+        .map(|i| {
+            format!("l{i}: login(email: \"{ADMIN_EMAIL}\", password: \"guess-{i}\") {{ token }}")
+        })
         .collect();
     let doc = format!(
         "mutation {{ ...Many }} fragment Many on Mutation {{ {} }}",
@@ -78,7 +85,11 @@ async fn logins_hidden_in_a_fragment_are_refused_and_counted() -> Result<()> {
     );
     let (_, r) = gql_from(&s, "127.0.0.1", &doc, json!({})).await?;
     ensure!(r.error_code() == Some("VALIDATION"), "{}", r.0);
-    ensure!(r.error_message().contains("one login per request"), "{}", r.0);
+    ensure!(
+        r.error_message().contains("one login per request"),
+        "{}",
+        r.0
+    );
     ensure!(r.0["data"].is_null(), "something ran: {}", r.0);
     // A burst of 30 separate wrong logins from another address: argon2 runs a few at a time.
     let burst = (0..30).map(|i| {
@@ -96,12 +107,20 @@ async fn logins_hidden_in_a_fragment_are_refused_and_counted() -> Result<()> {
     let _ = stop.send(());
     let peak = peak.await?;
     let after = proc_kib(s.pid(), "VmRSS")?;
-    println!("server RSS {before} KiB before, peak {peak} KiB during 30+30 logins, {after} KiB after");
+    println!(
+        "server RSS {before} KiB before, peak {peak} KiB during 30+30 logins, {after} KiB after"
+    );
     // Argon2 takes 19 MiB a check: a few run at once, and the memory goes back afterwards.
     let grew_mib = peak.saturating_sub(before) / 1024;
-    ensure!(grew_mib < 100, "resident memory grew by {grew_mib} MiB during the logins");
+    ensure!(
+        grew_mib < 100,
+        "resident memory grew by {grew_mib} MiB during the logins"
+    );
     let kept_mib = after.saturating_sub(before) / 1024;
-    ensure!(kept_mib < 32, "resident memory kept {kept_mib} MiB after the logins");
+    ensure!(
+        kept_mib < 32,
+        "resident memory kept {kept_mib} MiB after the logins"
+    );
     // The 30 refused logins counted: even the right password is now refused from that address.
     let (status, r) = login_from(&s, "127.0.0.1", ADMIN_PASSWORD).await?;
     ensure!(
@@ -109,24 +128,43 @@ async fn logins_hidden_in_a_fragment_are_refused_and_counted() -> Result<()> {
         "{status} {}",
         r.0
     );
-    ensure!(r.0["errors"][0]["extensions"]["retryAfter"].as_u64() > Some(0), "{}", r.0);
+    ensure!(
+        r.0["errors"][0]["extensions"]["retryAfter"].as_u64() > Some(0),
+        "{}",
+        r.0
+    );
     // The owner logs in from another address.
     let (_, r) = login_from(&s, "127.0.0.2", ADMIN_PASSWORD).await?;
     ensure!(r.data()?["login"]["token"].is_string(), "{}", r.0);
     // Batches are refused as a whole.
     let client = reqwest::Client::new();
     let batch = json!([{"query": "{ ping }"}, {"query": "{ ping }"}]);
-    let resp = client.post(format!("{}/graphql", s.url)).json(&batch).send().await?;
-    ensure!(resp.status() == 400, "a batch was accepted: {}", resp.status());
+    let resp = client
+        .post(format!("{}/graphql", s.url))
+        .json(&batch)
+        .send()
+        .await?;
+    ensure!(
+        resp.status() == 400,
+        "a batch was accepted: {}",
+        resp.status()
+    );
     // Over the websocket too, several logins in one operation are refused.
-    let token = login_from(&s, "127.0.0.2", ADMIN_PASSWORD).await?.1.data()?["login"]["token"]
+    let token = login_from(&s, "127.0.0.2", ADMIN_PASSWORD)
+        .await?
+        .1
+        .data()?["login"]["token"]
         .as_str()
         .context("token")?
         .to_string();
     let mut ws = ws::connect(&s, json!({"authorization": format!("Bearer {token}")})).await?;
     ensure!(ws::next_json(&mut ws).await?["type"] == "connection_ack");
     let two = "mutation { a: login(email: \"x@y\", password: \"1\") { token } b: login(email: \"z@y\", password: \"2\") { token } }";
-    ws::send(&mut ws, json!({"id": "1", "type": "subscribe", "payload": {"query": two}})).await?;
+    ws::send(
+        &mut ws,
+        json!({"id": "1", "type": "subscribe", "payload": {"query": two}}),
+    )
+    .await?;
     let m = ws::next_json(&mut ws).await?;
     ensure!(m.to_string().contains("one login per request"), "{m}");
     Ok(())
@@ -156,7 +194,12 @@ async fn a_known_email_is_not_locked_out_for_its_owner_elsewhere() -> Result<()>
     let (_, r) = login_from(&s, "127.0.0.1", ADMIN_PASSWORD).await?;
     ensure!(r.data()?["login"]["token"].is_string(), "{}", r.0);
     let (code, body) = s
-        .rest("GET", "/api/v1/me/", Some(&basic(ADMIN_EMAIL, ADMIN_PASSWORD)), None)
+        .rest(
+            "GET",
+            "/api/v1/me/",
+            Some(&basic(ADMIN_EMAIL, ADMIN_PASSWORD)),
+            None,
+        )
         .await?;
     ensure!(code == 200, "{code} {body}");
     Ok(())
@@ -182,7 +225,8 @@ async fn raw_post(s: &Server, total: usize, chunked: bool) -> Result<String> {
         let mut sent = 0;
         while sent < total {
             if chunked {
-                wr.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
+                wr.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                    .await?;
             }
             wr.write_all(&chunk).await?;
             if chunked {
@@ -226,7 +270,10 @@ async fn a_64_mib_anonymous_body_is_refused_without_being_read() -> Result<()> {
     let _ = stop.send(());
     let peak = peak.await?;
     println!("server RSS {before} KiB before, peak {peak} KiB during two 64 MiB bodies");
-    ensure!(declared.starts_with("HTTP/1.1 413"), "declared length: {declared}");
+    ensure!(
+        declared.starts_with("HTTP/1.1 413"),
+        "declared length: {declared}"
+    );
     ensure!(chunked.starts_with("HTTP/1.1 413"), "chunked: {chunked}");
     let grew_mib = peak.saturating_sub(before) / 1024;
     ensure!(
@@ -297,7 +344,10 @@ fn the_first_admin_password_is_printed_once_and_never_logged() -> Result<()> {
             s
         });
         let up = started.recv_timeout(Duration::from_secs(120));
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         child.wait()?;
         let (out, err) = (
             out_t.join().unwrap_or_default(),
@@ -318,9 +368,18 @@ fn the_first_admin_password_is_printed_once_and_never_logged() -> Result<()> {
         .context("password")?
         .to_string();
     ensure!(password.len() >= 16, "{line}");
-    ensure!(err.matches(&password).count() == 1, "printed more than once:\n{err}");
-    ensure!(!out.contains(&password), "the password is in the log:\n{out}");
-    ensure!(out.contains("first administrator"), "the creation is logged:\n{out}");
+    ensure!(
+        err.matches(&password).count() == 1,
+        "printed more than once:\n{err}"
+    );
+    ensure!(
+        !out.contains(&password),
+        "the password is in the log:\n{out}"
+    );
+    ensure!(
+        out.contains("first administrator"),
+        "the creation is logged:\n{out}"
+    );
     // The next start creates nobody and prints nothing.
     let (out2, err2) = run(dir.path())?;
     ensure!(!err2.contains(&password) && !out2.contains(&password));

@@ -82,20 +82,34 @@ async fn database_passwords_are_sealed_at_rest() -> Result<()> {
     ensure!(borg_extract(PASS, &repo, archive, &file)?.contains("sealed row"));
     // No API returns it.
     let shown = s
-        .ok(&token, "query($id: Int!) { policy(id: $id) { extraVars } }", json!({"id": policy}))
+        .ok(
+            &token,
+            "query($id: Int!) { policy(id: $id) { extraVars } }",
+            json!({"id": policy}),
+        )
         .await?;
     ensure!(!shown.to_string().contains(&password), "{shown}");
     let (_, rest) = s
-        .rest("GET", &format!("/api/v1/policies/{policy}/"), Some(&format!("Token {token}")), None)
+        .rest(
+            "GET",
+            &format!("/api/v1/policies/{policy}/"),
+            Some(&format!("Token {token}")),
+            None,
+        )
         .await?;
     ensure!(!rest.to_string().contains(&password), "{rest}");
     // Neither the dump nor the raw database files hold it.
     let dir = s.data_dir.path().to_path_buf();
-    ensure!(!dump(&dir)?.contains(&password), "the password is in the dump");
+    ensure!(
+        !dump(&dir)?.contains(&password),
+        "the password is in the dump"
+    );
     for f in ["cyborgbackup.db", "cyborgbackup.db-wal"] {
         let bytes = std::fs::read(dir.join(f)).unwrap_or_default();
         ensure!(
-            !bytes.windows(password.len()).any(|w| w == password.as_bytes()),
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
             "the password is in {f}"
         );
     }
@@ -107,15 +121,26 @@ async fn database_passwords_are_sealed_at_rest() -> Result<()> {
         dir.path(),
         &format!("UPDATE policies SET extra_vars = '{clear}', extra_vars_sealed = NULL WHERE id = {policy}"),
     )?;
-    ensure!(dump(dir.path())?.contains(&password), "the clear value was not written");
+    ensure!(
+        dump(dir.path())?.contains(&password),
+        "the clear value was not written"
+    );
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
-    std::fs::set_permissions(dir.path().join("master.key"), std::fs::Permissions::from_mode(0o644))?;
+    std::fs::set_permissions(
+        dir.path().join("master.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )?;
     let s = Server::start_with(dir, &[])?;
-    ensure!(!dump(s.data_dir.path())?.contains(&password), "still in clear after a start");
+    ensure!(
+        !dump(s.data_dir.path())?.contains(&password),
+        "still in clear after a start"
+    );
     assert_private(s.data_dir.path())?;
     let token = s.login().await?;
     let job = backup_job(&s, &token, policy).await?;
     ensure!(job["status"] == "successful", "after sealing: {job}");
-    mysql(&format!("DROP DATABASE `{db}`; DROP USER '{user}'@'localhost';"))?;
+    mysql(&format!(
+        "DROP DATABASE `{db}`; DROP USER '{user}'@'localhost';"
+    ))?;
     Ok(())
 }

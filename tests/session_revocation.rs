@@ -100,7 +100,11 @@ async fn a_websocket_ends_on_password_change_and_demotion() -> Result<()> {
     let op = create_user(&s, &admin, "op@cyborg.local", false).await?;
     let session = login_as(&s, "op@cyborg.local", "first password").await?;
     let api = s
-        .ok(&session, "mutation { createApiToken(name: \"ci\") { token } }", json!({}))
+        .ok(
+            &session,
+            "mutation { createApiToken(name: \"ci\") { token } }",
+            json!({}),
+        )
         .await?["createApiToken"]["token"]
         .as_str()
         .context("api token")?
@@ -114,7 +118,10 @@ async fn a_websocket_ends_on_password_change_and_demotion() -> Result<()> {
     .await?;
     send(&mut ws, me("after")).await?;
     let code = closed(&mut ws, Duration::from_secs(30)).await?;
-    ensure!(code == SESSION_ENDED, "password change: closed with {code:?}");
+    ensure!(
+        code == SESSION_ENDED,
+        "password change: closed with {code:?}"
+    );
     Ok(())
 }
 
@@ -126,7 +133,11 @@ async fn a_password_change_revokes_tokens_and_needs_the_current_password() -> Re
     let mine = login_as(&s, "op@cyborg.local", "first password").await?;
     let other = login_as(&s, "op@cyborg.local", "first password").await?;
     let api = s
-        .ok(&mine, "mutation { createApiToken(name: \"ci\") { token } }", json!({}))
+        .ok(
+            &mine,
+            "mutation { createApiToken(name: \"ci\") { token } }",
+            json!({}),
+        )
         .await?["createApiToken"]["token"]
         .as_str()
         .context("api token")?
@@ -135,7 +146,11 @@ async fn a_password_change_revokes_tokens_and_needs_the_current_password() -> Re
     // Without, or with a wrong, current password: refused, nothing revoked.
     for current in [Value::Null, json!("not the password")] {
         let r = s
-            .gql(Some(&mine), change, json!({"id": op, "p": "second password", "c": current}))
+            .gql(
+                Some(&mine),
+                change,
+                json!({"id": op, "p": "second password", "c": current}),
+            )
             .await?;
         ensure!(r.error_field() == Some("currentPassword"), "{}", r.0);
     }
@@ -171,9 +186,17 @@ async fn a_password_change_revokes_tokens_and_needs_the_current_password() -> Re
     let auth = format!("Token {admin}");
     let path = format!("/api/v1/users/{me_id}/");
     let (code, body) = s
-        .rest("PATCH", &path, Some(&auth), Some(json!({"password": "new admin password"})))
+        .rest(
+            "PATCH",
+            &path,
+            Some(&auth),
+            Some(json!({"password": "new admin password"})),
+        )
         .await?;
-    ensure!(code == 400 && body["current_password"].is_array(), "{code} {body}");
+    ensure!(
+        code == 400 && body["current_password"].is_array(),
+        "{code} {body}"
+    );
     let with = json!({"password": "new admin password", "current_password": ADMIN_PASSWORD});
     let (code, body) = s.rest("PATCH", &path, Some(&auth), Some(with)).await?;
     ensure!(code == 200, "{code} {body}");

@@ -148,13 +148,23 @@ fn cargo_edges() -> Edges {
     for m in &members {
         manifests.push(manifest(&root().join(m).join("Cargo.toml")));
     }
-    let name = |m: &toml::Table| m["package"]["name"].as_str().expect("package.name").to_string();
+    let name = |m: &toml::Table| {
+        m["package"]["name"]
+            .as_str()
+            .expect("package.name")
+            .to_string()
+    };
     let packages: BTreeSet<String> = manifests.iter().map(name).collect();
     let mut edges = Edges::new();
     for m in &manifests {
         let mut deps = dependency_packages(m.get("dependencies"));
         deps.extend(dependency_packages(m.get("build-dependencies")));
-        for target in m.get("target").and_then(|t| t.as_table()).into_iter().flatten() {
+        for target in m
+            .get("target")
+            .and_then(|t| t.as_table())
+            .into_iter()
+            .flatten()
+        {
             deps.extend(dependency_packages(target.1.get("dependencies")));
             deps.extend(dependency_packages(target.1.get("build-dependencies")));
         }
@@ -172,19 +182,27 @@ fn architecture_lists_the_crate_edges_of_the_manifests() {
     let mut problems = Vec::new();
     for (krate, deps) in &actual {
         match documented.get(krate) {
-            None => problems.push(format!("{krate} is missing from ARCHITECTURE.md's crate edges")),
+            None => problems.push(format!(
+                "{krate} is missing from ARCHITECTURE.md's crate edges"
+            )),
             Some(doc) => {
                 for d in deps.difference(doc) {
-                    problems.push(format!("{krate} -> {d} is in Cargo.toml, not in ARCHITECTURE.md"));
+                    problems.push(format!(
+                        "{krate} -> {d} is in Cargo.toml, not in ARCHITECTURE.md"
+                    ));
                 }
                 for d in doc.difference(deps) {
-                    problems.push(format!("{krate} -> {d} is in ARCHITECTURE.md, not in Cargo.toml"));
+                    problems.push(format!(
+                        "{krate} -> {d} is in ARCHITECTURE.md, not in Cargo.toml"
+                    ));
                 }
             }
         }
     }
     for krate in documented.keys().filter(|k| !actual.contains_key(*k)) {
-        problems.push(format!("{krate} is in ARCHITECTURE.md but is no workspace package"));
+        problems.push(format!(
+            "{krate} is in ARCHITECTURE.md but is no workspace package"
+        ));
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }

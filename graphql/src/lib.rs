@@ -21,9 +21,9 @@ mod vm;
 
 use async_graphql::{Context, MergedObject, Schema};
 pub use errors::{ApiError, GqlError};
-pub use login::{CheckFuture, CheckRefused, LoginContext, PasswordCheck};
 use executor::Executor;
 use indexer::Catalog;
+pub use login::{CheckFuture, CheckRefused, LoginContext, PasswordCheck};
 use store::{AuthUser, Store};
 
 /// Every query: inventory and jobs, plus the catalog.

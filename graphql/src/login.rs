@@ -62,9 +62,7 @@ impl LoginContext {
 }
 
 /// The caller's login context, or an internal error when the host attached none.
-pub(crate) fn context<'a>(
-    ctx: &async_graphql::Context<'a>,
-) -> Result<&'a LoginContext, ApiError> {
+pub(crate) fn context<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a LoginContext, ApiError> {
     ctx.data_opt::<LoginContext>().ok_or_else(|| {
         ApiError::Internal("password checks are not available on this connection".into())
     })
@@ -122,7 +120,13 @@ pub fn login_emails(doc: &ExecutableDocument, variables: &Variables) -> Vec<Stri
     for op in ops {
         if op.node.ty == OperationType::Mutation {
             let mut seen = HashSet::new();
-            collect(doc, &op.node.selection_set, variables, &mut seen, &mut emails);
+            collect(
+                doc,
+                &op.node.selection_set,
+                variables,
+                &mut seen,
+                &mut emails,
+            );
         }
     }
     emails
@@ -188,10 +192,7 @@ mod tests {
         let q = "mutation { ...F ... on Mutation { c: login(email: \"i@x\", password: \"z\") { token } } }
                  fragment F on Mutation { ...G a: login(email: \"f@x\", password: \"x\") { token } }
                  fragment G on Mutation { g: login(email: \"g@x\", password: \"x\") { token } }";
-        assert_eq!(
-            emails(q, serde_json::json!({})),
-            ["g@x", "f@x", "i@x"]
-        );
+        assert_eq!(emails(q, serde_json::json!({})), ["g@x", "f@x", "i@x"]);
         // The same fragment spread twice counts twice; a cycle ends.
         let q = "mutation { ...F ...F } fragment F on Mutation { login(email: \"f@x\", password: \"x\") { token } ...F }";
         assert_eq!(emails(q, serde_json::json!({})).len(), 2);

@@ -150,7 +150,12 @@ mod tests {
         assert!(has_clear_secret(full));
         assert!(!has_clear_secret(&s.masked));
         // No secret: the text is kept as it is, even when it is not JSON.
-        for t in ["", "not json", r#"{"folders":["/a"]}"#, r#"{"password":null}"#] {
+        for t in [
+            "",
+            "not json",
+            r#"{"folders":["/a"]}"#,
+            r#"{"password":null}"#,
+        ] {
             let s = split_extra_vars(t);
             assert_eq!((s.masked.as_str(), s.secrets.len()), (t, 0));
             assert_eq!(merge_extra_vars(t, &Map::new()), t);

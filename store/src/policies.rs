@@ -175,10 +175,7 @@ impl Store {
             Some(v) => {
                 let stored = self.policy_extra_vars(id)?;
                 unmasked = PolicyInput {
-                    extra_vars: Some(model::policy_type::unredact_extra_vars(
-                        v,
-                        stored.expose(),
-                    )),
+                    extra_vars: Some(model::policy_type::unredact_extra_vars(v, stored.expose())),
                     ..input.clone()
                 };
                 &unmasked

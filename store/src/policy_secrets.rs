@@ -187,8 +187,13 @@ mod tests {
             .contains("old-clear-pw"));
         s.update_policy(p.id, &upd(r#"{"password":"new-pw"}"#), None)
             .unwrap();
-        assert!(s.policy_extra_vars(p.id).unwrap().expose().contains("new-pw"));
-        s.update_policy(p.id, &upd(r#"{"user":"u"}"#), None).unwrap();
+        assert!(s
+            .policy_extra_vars(p.id)
+            .unwrap()
+            .expose()
+            .contains("new-pw"));
+        s.update_policy(p.id, &upd(r#"{"user":"u"}"#), None)
+            .unwrap();
         assert!(!s.policy_extra_vars(p.id).unwrap().expose().contains("pw"));
     }
 }

@@ -238,7 +238,9 @@ mod tests {
     #[test]
     fn an_address_spraying_emails_is_stopped() {
         let l = LoginLimiter::default();
-        let emails: Vec<String> = (0..MAX_FAILURES_PER_ADDRESS).map(|i| format!("u{i}@x")).collect();
+        let emails: Vec<String> = (0..MAX_FAILURES_PER_ADDRESS)
+            .map(|i| format!("u{i}@x"))
+            .collect();
         l.refused("8.8.8.8", &emails);
         assert!(l.begin("8.8.8.8", "fresh@x").is_err());
         assert!(l.begin("8.8.4.4", "fresh@x").is_ok());
