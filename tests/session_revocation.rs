@@ -81,6 +81,26 @@ async fn a_websocket_opened_before_logout_runs_nothing_after_it() -> Result<()> 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_websocket_ends_when_its_session_expires() -> Result<()> {
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let mut ws = socket(&s, &token).await?;
+    // Age the session (the newest token) past its expiry, as twelve hours would.
+    let out = std::process::Command::new("sqlite3")
+        .arg(s.data_dir.path().join("cyborgbackup.db"))
+        .arg(".timeout 10000")
+        .arg("UPDATE tokens SET expires = '2000-01-01T00:00:00.000000Z' WHERE id = (SELECT MAX(id) FROM tokens)")
+        .output()
+        .context("running sqlite3 (scripts/install-deps.sh --tests installs it)")?;
+    ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let code = closed(&mut ws, Duration::from_secs(60)).await?;
+    ensure!(code == SESSION_ENDED, "expiry: closed with {code:?}");
+    let r = s.gql(Some(&token), "{ me { email } }", json!({})).await?;
+    ensure!(r.error_code() == Some("UNAUTHENTICATED"), "{}", r.0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_websocket_ends_on_password_change_and_demotion() -> Result<()> {
     let s = Server::start()?;
     let admin = s.login().await?;
