@@ -92,7 +92,11 @@ async fn a_websocket_ends_when_its_session_expires() -> Result<()> {
         .arg("UPDATE tokens SET expires = '2000-01-01T00:00:00.000000Z' WHERE id = (SELECT MAX(id) FROM tokens)")
         .output()
         .context("running sqlite3 (scripts/install-deps.sh --tests installs it)")?;
-    ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let code = closed(&mut ws, Duration::from_secs(60)).await?;
     ensure!(code == SESSION_ENDED, "expiry: closed with {code:?}");
     let r = s.gql(Some(&token), "{ me { email } }", json!({})).await?;
