@@ -148,7 +148,10 @@ fn main() -> Result<()> {
                         .user_by_email(&email)?
                         .with_context(|| format!("email: no user {email:?}"))?;
                     s.set_password(u.id, &read_password()?)?;
-                    println!("password of {} changed; their sessions were ended", u.email);
+                    println!(
+                        "password of {} changed; their sessions and API tokens were ended",
+                        u.email
+                    );
                 }
                 UserAction::List => {
                     for u in s.users()? {
