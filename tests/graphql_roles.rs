@@ -10,7 +10,6 @@ use support::*;
 /// Operations only superusers may run (arguments are valid but never reached).
 const ADMIN_ONLY: &[&str] = &[
     "{ users { nodes { id } } }",
-    "{ settings { key } }",
     "{ notificationSettings { key } }",
     "{ outgoingMessages { id } }",
     r#"mutation { createUser(input: {email: "x@y.z", password: "long enough pw"}) { id } }"#,
@@ -38,6 +37,7 @@ const ADMIN_ONLY: &[&str] = &[
     r#"mutation { acceptHostKey(host: "h", port: 22) { host } }"#,
     r#"mutation { updateSetting(key: "backup_user", value: "root") { key } }"#,
     r#"mutation { setNotificationSetting(key: "mail.host", value: "x") { key } }"#,
+    r#"mutation { updateSettings(input: [{key: "mail.host", value: "x"}]) { key } }"#,
     r#"mutation { sendReport(period: "daily") }"#,
     "mutation { retryOutgoingMessage(id: 1) { id } }",
     "mutation { setRepositoryCapacity(repository: 1, capacity: 10) }",
@@ -53,6 +53,7 @@ const FOR_EVERYONE: &[&str] = &[
     "{ jobs { nodes { id } } archives { nodes { id } } apiTokens { totalCount } }",
     "{ catalogSearch(query: \"x\") { total } }",
     "{ sshPublicKey hostKeys { host } }",
+    "{ settings { key readAccess } }",
     "{ cronPreview(crontab: \"* * * * *\") }",
     "{ vmProviders { nodes { name script } } }",
     "mutation { launchPolicy(id: 1) { id } }",

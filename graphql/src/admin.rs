@@ -1,51 +1,11 @@
-//! Administration: the server's SSH key, pinned host keys, and instance settings. Secrets are
-//! write-only: settings that hold them read back masked.
+//! Administration: the server's SSH key and pinned host keys (instance settings are in
+//! `settings.rs`).
 
 use crate::errors::{ApiError, ApiResult};
 use crate::{admin, services, user};
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use executor::ssh;
-
-/// Settings an administrator may change, with their validation.
-const SETTINGS: &[(&str, &str)] = &[
-    (
-        "backup_user",
-        "user the server logs in as on clients (root, or a user with sudo)",
-    ),
-    (
-        "url",
-        "the URL clients and browsers use to reach this server",
-    ),
-    (
-        "install_borg",
-        "true (default) to let client preparation install borgbackup when it is missing",
-    ),
-    (
-        "integrity_check",
-        "true to run borg check of every repository on the ic_cron schedule",
-    ),
-    (
-        "ic_cron",
-        "when integrity checks run (cron, default Sundays at 04:00)",
-    ),
-    (
-        "auto_restore_test",
-        "true to run a restore drill of every series on the restore_test_cron schedule",
-    ),
-    (
-        "restore_test_cron",
-        "when restore drills run (cron, default Sundays at 04:00); a policy may set its own in extra_vars.restore_test_cron",
-    ),
-];
-
-#[derive(SimpleObject)]
-pub struct Setting {
-    pub key: String,
-    pub value: String,
-    pub is_secret: bool,
-    pub description: String,
-}
 
 #[derive(SimpleObject)]
 pub struct HostKey {
@@ -112,24 +72,6 @@ impl AdminQuery {
             .map(HostKey::from)
             .collect())
     }
-
-    /// Instance settings (secrets masked).
-    async fn settings(&self, ctx: &Context<'_>) -> ApiResult<Vec<Setting>> {
-        admin(ctx)?;
-        let stored = services(ctx).store.settings()?;
-        Ok(SETTINGS
-            .iter()
-            .map(|(k, d)| {
-                let v = stored.iter().find(|s| s.key == *k);
-                Setting {
-                    key: k.to_string(),
-                    value: v.map(|s| s.value.clone()).unwrap_or_default(),
-                    is_secret: v.is_some_and(|s| s.is_secret),
-                    description: d.to_string(),
-                }
-            })
-            .collect())
-    }
 }
 
 #[derive(Default)]
@@ -174,72 +116,5 @@ impl AdminMutation {
             .store
             .accept_host_key(&host, port, &u.email)?
             .into())
-    }
-
-    /// Changes one instance setting.
-    async fn update_setting(
-        &self,
-        ctx: &Context<'_>,
-        key: String,
-        value: String,
-    ) -> ApiResult<Setting> {
-        admin(ctx)?;
-        let Some((k, d)) = SETTINGS.iter().find(|(k, _)| *k == key) else {
-            let known: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
-            return Err(ApiError::field(
-                "key",
-                format!(
-                    "unknown setting {key:?}: expected one of {}",
-                    known.join(", ")
-                ),
-            )
-            .into());
-        };
-        if matches!(*k, "integrity_check" | "install_borg")
-            && !matches!(value.as_str(), "true" | "false")
-        {
-            return Err(ApiError::field("value", format!("{k} must be true or false")).into());
-        }
-        if *k == "auto_restore_test" && !matches!(value.as_str(), "true" | "false") {
-            return Err(ApiError::field("value", "auto_restore_test must be true or false").into());
-        }
-        if *k == "restore_test_cron" {
-            if let Err(e) = model::CronExpr::parse(&value) {
-                return Err(ApiError::field("value", format!("restore_test_cron: {e}")).into());
-            }
-        }
-        if *k == "ic_cron" {
-            if let Err(e) = model::CronExpr::parse(&value) {
-                return Err(ApiError::field("value", format!("ic_cron: {e}")).into());
-            }
-        }
-        if *k == "backup_user" {
-            let ok = !value.is_empty()
-                && value.len() <= 32
-                && value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-            if !ok {
-                return Err(ApiError::field(
-                    "value",
-                    "backup_user must be a user name (letters, digits, '_', '-', '.')",
-                )
-                .into());
-            }
-        }
-        if value.len() > 4096 || value.chars().any(char::is_control) {
-            return Err(ApiError::field(
-                "value",
-                "must be at most 4096 characters without control characters",
-            )
-            .into());
-        }
-        services(ctx).store.set_setting(k, &value)?;
-        Ok(Setting {
-            key: k.to_string(),
-            value,
-            is_secret: false,
-            description: d.to_string(),
-        })
     }
 }

@@ -14,6 +14,7 @@ mod mutation;
 mod objects;
 mod query;
 mod restore;
+mod settings;
 mod stats;
 mod vm;
 
@@ -31,6 +32,7 @@ pub struct Query(
     lists::JobLists,
     catalog::CatalogQuery,
     admin::AdminQuery,
+    settings::SettingsQuery,
     stats::StatsQuery,
     vm::VmQuery,
     drills::DrillQuery,
@@ -41,6 +43,7 @@ pub struct Query(
 pub struct Mutation(
     mutation::CoreMutation,
     admin::AdminMutation,
+    settings::SettingsMutation,
     stats::StatsMutation,
     restore::RestoreMutation,
     drills::DrillMutation,

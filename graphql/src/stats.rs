@@ -91,14 +91,6 @@ pub struct RepositoryForecast {
     pub description: String,
 }
 
-/// A mail, webhook, report or metrics setting; secrets show `$encrypted$` when set.
-#[derive(SimpleObject)]
-pub struct NotificationSetting {
-    pub key: String,
-    pub value: String,
-    pub is_secret: bool,
-}
-
 #[derive(SimpleObject, InputObject)]
 #[graphql(input_name = "NotificationPreferencesInput")]
 pub struct NotificationPreferences {
@@ -300,23 +292,6 @@ impl StatsQuery {
         })
     }
 
-    /// Mail, webhook, report and metrics settings (superuser; secrets masked).
-    async fn notification_settings(
-        &self,
-        ctx: &Context<'_>,
-    ) -> ApiResult<Vec<NotificationSetting>> {
-        admin(ctx)?;
-        Ok(report::settings::masked(&services(ctx).store)
-            .map_err(report_err)?
-            .into_iter()
-            .map(|(key, value, is_secret)| NotificationSetting {
-                key,
-                value,
-                is_secret,
-            })
-            .collect())
-    }
-
     /// Notification preferences of the caller, or of another user (superuser).
     async fn notification_preferences(
         &self,
@@ -372,38 +347,6 @@ pub struct StatsMutation;
 
 #[Object]
 impl StatsMutation {
-    /// Sets a `mail.*`, `webhook.*`, `report.*` or `metrics.*` setting (superuser). Secret keys
-    /// (`mail.password`, `webhook.secret`) are sealed; an empty value clears a setting.
-    async fn set_notification_setting(
-        &self,
-        ctx: &Context<'_>,
-        key: String,
-        value: String,
-    ) -> ApiResult<NotificationSetting> {
-        let u = admin(ctx)?;
-        let s = &services(ctx).store;
-        let secret = report::settings::KEYS
-            .iter()
-            .any(|(k, sec)| *sec && *k == key);
-        if secret {
-            report::settings::set_secret(s, &key, &value).map_err(report_err)?;
-        } else {
-            report::settings::set(s, &key, &value).map_err(report_err)?;
-        }
-        tracing::info!(user = u.id.0, key = %key, "notification setting changed");
-        Ok(NotificationSetting {
-            value: if secret && !value.is_empty() {
-                model::MASK.to_string()
-            } else if secret {
-                String::new()
-            } else {
-                value.trim().to_string()
-            },
-            key,
-            is_secret: secret,
-        })
-    }
-
     /// Changes notification preferences of the caller, or of another user (superuser); unset
     /// fields keep their value.
     async fn set_notification_preferences(

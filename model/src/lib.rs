@@ -9,6 +9,7 @@ pub mod job;
 pub mod location;
 pub mod policy_type;
 pub mod secret;
+pub mod settings;
 pub mod validate;
 
 pub use catalog::{ArchiveRef, CatalogState, IngestSummary, ListingSink, SampledFile, SeriesKey};

@@ -26,7 +26,6 @@ pub use jobs::{JobFilter, NewJob};
 pub use lists::*;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use notify::{Channel, NewOutbox, NotifyPref, NotifyPrefs, OutboxItem};
-pub use settings::SettingValue;
 pub use stats::{
     DailySeries, DailyStat, JobOutcomeCount, SeriesStatus, SizePoint, StatsFilter, StatsGroup,
 };

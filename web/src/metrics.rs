@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use report::settings::MetricsAuth;
+use model::settings::{MetricsAuth, METRICS_AUTH};
 use report::Reporter;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -17,7 +17,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let store = st.store.clone();
-    let auth = tokio::task::spawn_blocking(move || MetricsAuth::load(&store))
+    let auth = tokio::task::spawn_blocking(move || store.get(&METRICS_AUTH))
         .await
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()));

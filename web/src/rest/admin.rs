@@ -1,6 +1,5 @@
-//! Users (superusers manage them; anyone reads `me/`), instance settings and the server's SSH
-//! key. Settings go through the GraphQL schema so that their keys and validation live in one
-//! place (`graphql::admin`).
+//! Users (superusers manage them; anyone reads `me/`), instance settings (read and checked
+//! through the typed registry, `model::settings`) and the server's SSH key.
 
 use super::auth::{Admin, Caller};
 use super::body::Fields;
@@ -15,11 +14,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use model::{UserId, ValidationErrors};
+use model::{settings, UserId};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Serialize;
 use serde_json::{json, Value};
-use store::{AuthUser, NewUser};
+use store::NewUser;
 
 pub(crate) fn routes(r: Router<AppState>) -> Router<AppState> {
     let r = both(r, "/api/v1/me", get(me));
@@ -149,93 +148,66 @@ struct SettingOut {
     description: String,
 }
 
-/// Runs a GraphQL operation as `user`; GraphQL errors become REST errors by their `code`.
-async fn graphql(st: &AppState, user: AuthUser, query: &str, vars: Value) -> RestResult<Value> {
-    let req = async_graphql::Request::new(query)
-        .variables(async_graphql::Variables::from_json(vars))
-        .data(user);
-    let resp = serde_json::to_value(st.schema.execute(req).await)
-        .map_err(|e| RestError::Internal(e.to_string()))?;
-    let Some(err) = resp["errors"].get(0) else {
-        return Ok(resp["data"].clone());
-    };
-    let ext = &err["extensions"];
-    let message = err["message"].as_str().unwrap_or_default().to_string();
-    Err(match ext["code"].as_str() {
-        Some("VALIDATION") => {
-            let mut v = ValidationErrors::new();
-            for f in ext["fields"].as_array().into_iter().flatten() {
-                v.add(
-                    f["field"].as_str().unwrap_or("non_field_errors"),
-                    f["reason"].as_str().unwrap_or_default(),
-                );
-            }
-            RestError::Validation(v)
-        }
-        Some("FORBIDDEN") => RestError::Forbidden,
-        Some("UNAUTHENTICATED") => {
-            RestError::Unauthenticated("Authentication credentials were not provided.")
-        }
-        Some("NOT_FOUND") => RestError::NotFound,
-        Some("CONFLICT") => RestError::Conflict(message),
-        _ => RestError::Internal(message),
-    })
-}
-
-async fn settings(st: &AppState, user: AuthUser) -> RestResult<Vec<SettingOut>> {
-    let data = graphql(
-        st,
-        user,
-        "{ settings { key value isSecret description } }",
-        json!({}),
-    )
-    .await?;
-    Ok(data["settings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, s)| SettingOut {
-            id: i + 1,
-            kind: "setting",
-            url: format!("{API}/settings/{}/", i + 1),
-            key: s["key"].as_str().unwrap_or_default().into(),
-            value: s["value"].as_str().unwrap_or_default().into(),
-            setting_type: if s["isSecret"].as_bool() == Some(true) {
-                "password"
-            } else {
-                "string"
-            },
-            description: s["description"].as_str().unwrap_or_default().into(),
-        })
-        .collect())
+/// A setting in the original's shape; `id` is its position in the registry.
+fn setting_out(id: usize, v: settings::View) -> SettingOut {
+    let d = v.def;
+    SettingOut {
+        id,
+        kind: "setting",
+        url: format!("{API}/settings/{id}/"),
+        key: d.key.into(),
+        value: v.value,
+        setting_type: match d.kind {
+            settings::Kind::Bool => "boolean",
+            settings::Kind::Int { .. } => "integer",
+            settings::Kind::Secret => "password",
+            _ => "string",
+        },
+        description: d.help.into(),
+    }
 }
 
 /// A setting by its id (position) or key.
-async fn setting(st: &AppState, user: AuthUser, key: &str) -> RestResult<SettingOut> {
-    settings(st, user)
-        .await?
-        .into_iter()
-        .find(|s| s.key == key || s.id.to_string() == key)
-        .ok_or(RestError::NotFound)
+fn find_setting(key: &str) -> Option<(usize, &'static settings::Def)> {
+    settings::all()
+        .iter()
+        .enumerate()
+        .find(|(i, d)| d.key == key || (i + 1).to_string() == key)
+        .map(|(i, d)| (i + 1, *d))
+}
+
+async fn read_setting(st: &AppState, id: usize, def: &'static settings::Def) -> RestResult<SettingOut> {
+    let store = st.store.clone();
+    let v = tokio::task::spawn_blocking(move || store.setting_view(def)).await??;
+    Ok(setting_out(id, v))
 }
 
 async fn list_settings(
-    Admin(u): Admin,
+    _: Admin,
     State(st): State<AppState>,
     p: Params,
 ) -> RestResult<Json<Envelope<SettingOut>>> {
-    Ok(Json(p.paginate(settings(&st, u).await?)?))
+    let store = st.store.clone();
+    let views = tokio::task::spawn_blocking(move || store.setting_views(true)).await??;
+    let all = views
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| setting_out(i + 1, v))
+        .collect();
+    Ok(Json(p.paginate(all)?))
 }
 
 async fn get_setting(
-    Admin(u): Admin,
+    _: Admin,
     State(st): State<AppState>,
     Path(key): Path<String>,
 ) -> RestResult<Json<SettingOut>> {
-    Ok(Json(setting(&st, u, &key).await?))
+    let (id, def) = find_setting(&key).ok_or(RestError::NotFound)?;
+    Ok(Json(read_setting(&st, id, def).await?))
 }
 
+/// `PATCH settings/<key or id>/ {"value": …}`: checked by the settings registry; an unknown
+/// key is refused on `key`, a bad value on `value`, and nothing is stored.
 async fn update_setting(
     Admin(u): Admin,
     State(st): State<AppState>,
@@ -246,15 +218,17 @@ async fn update_setting(
     let value = f.string("value");
     f.finish()?;
     let value = value.ok_or_else(|| RestError::field("value", "This field is required."))?;
-    let s = setting(&st, u.clone(), &key).await?;
-    graphql(
-        &st,
-        u.clone(),
-        "mutation($k: String!, $v: String!) { updateSetting(key: $k, value: $v) { key } }",
-        json!({"k": s.key, "v": value}),
-    )
-    .await?;
-    Ok(Json(setting(&st, u, &s.key).await?))
+    let Some((id, def)) = find_setting(&key) else {
+        return Err(RestError::field(
+            "key",
+            settings::SettingError::Unknown { key }.to_string(),
+        ));
+    };
+    let change = settings::check(def.key, &value).map_err(|e| RestError::field("value", e.to_string()))?;
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || store.apply_settings(&[change])).await??;
+    tracing::info!(user = u.id.0, key = def.key, "setting changed");
+    Ok(Json(read_setting(&st, id, def).await?))
 }
 
 /// The server's public key, if one was generated or imported.
