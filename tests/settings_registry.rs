@@ -33,7 +33,10 @@ async fn settings(s: &Server, token: &str) -> Result<Vec<Value>> {
 
 async fn value_of(s: &Server, token: &str, key: &str) -> Result<String> {
     let all = settings(s, token).await?;
-    let v = all.iter().find(|x| x["key"] == key).context("no such setting")?;
+    let v = all
+        .iter()
+        .find(|x| x["key"] == key)
+        .context("no such setting")?;
     Ok(v["value"].as_str().unwrap_or_default().to_string())
 }
 
@@ -65,13 +68,21 @@ async fn settings_are_described_checked_and_masked_through_graphql_and_rest() ->
             ensure!(x[k].as_str().is_some_and(|v| !v.is_empty()), "{k} of {x}");
         }
     }
-    let by = |k: &str| all.iter().find(|x| x["key"] == k).cloned().unwrap_or_default();
+    let by = |k: &str| {
+        all.iter()
+            .find(|x| x["key"] == k)
+            .cloned()
+            .unwrap_or_default()
+    };
     ensure!(by("ic_cron")["kind"] == "CRON" && by("ic_cron")["default"] == "0 4 * * 0");
     ensure!(by("mail.port")["kind"] == "INT" && by("mail.port")["max"] == 65535);
     ensure!(by("mail.security")["choices"] == json!(["none", "starttls", "tls"]));
     ensure!(by("mail.password")["kind"] == "SECRET" && by("mail.password")["isSecret"] == true);
     ensure!(by("url")["readAccess"] == "any_user" && by("url")["group"] == "general");
-    ensure!(by("report.url").is_null(), "report.url was never read and is gone");
+    ensure!(
+        by("report.url").is_null(),
+        "report.url was never read and is gone"
+    );
 
     // A valid value is stored (normalized); an invalid one is refused naming the field and
     // the reason, and the stored value stays.
@@ -83,7 +94,9 @@ async fn settings_are_described_checked_and_masked_through_graphql_and_rest() ->
         ("webhook.url", "ftp://example.com/", "http"),
         ("integrity_check", "maybe", "true or false"),
     ] {
-        let r = s.gql(Some(&token), UPDATE, json!({"k": key, "v": bad})).await?;
+        let r = s
+            .gql(Some(&token), UPDATE, json!({"k": key, "v": bad}))
+            .await?;
         ensure!(r.error_code() == Some("VALIDATION"), "{key}={bad}: {}", r.0);
         ensure!(r.error_field() == Some("value"), "{}", r.0);
         let msg = r.error_message();
@@ -92,8 +105,14 @@ async fn settings_are_described_checked_and_masked_through_graphql_and_rest() ->
     ensure!(value_of(&s, &token, "mail.port").await? == "2525");
 
     // An unknown key is refused naming it.
-    let r = s.gql(Some(&token), UPDATE, json!({"k": "no.such", "v": "1"})).await?;
-    ensure!(r.error_field() == Some("key") && r.error_message().contains("no.such"), "{}", r.0);
+    let r = s
+        .gql(Some(&token), UPDATE, json!({"k": "no.such", "v": "1"}))
+        .await?;
+    ensure!(
+        r.error_field() == Some("key") && r.error_message().contains("no.such"),
+        "{}",
+        r.0
+    );
 
     // Several at once: all or nothing, every refusal named by its key.
     let r = s
@@ -109,12 +128,17 @@ async fn settings_are_described_checked_and_masked_through_graphql_and_rest() ->
         .await?;
     let f = fields(&r);
     ensure!(
-        f.iter().any(|(k, why)| k == "mail.port" && why.contains("whole number"))
-            && f.iter().any(|(k, why)| k == "bogus" && why.contains("unknown")),
+        f.iter()
+            .any(|(k, why)| k == "mail.port" && why.contains("whole number"))
+            && f.iter()
+                .any(|(k, why)| k == "bogus" && why.contains("unknown")),
         "{}",
         r.0
     );
-    ensure!(value_of(&s, &token, "mail.host").await?.is_empty(), "nothing stored");
+    ensure!(
+        value_of(&s, &token, "mail.host").await?.is_empty(),
+        "nothing stored"
+    );
     let ok = s
         .ok(
             &token,
@@ -129,7 +153,10 @@ async fn settings_are_described_checked_and_masked_through_graphql_and_rest() ->
 
     // A secret is stored sealed and never returned; the mask sent back keeps it; empty resets.
     let pw = set(&s, &token, "mail.password", "smtp hunter2").await?;
-    ensure!(pw["value"] == "$encrypted$" && pw["isSecret"] == true, "{pw}");
+    ensure!(
+        pw["value"] == "$encrypted$" && pw["isSecret"] == true,
+        "{pw}"
+    );
     let kept = set(&s, &token, "mail.password", "$encrypted$").await?;
     ensure!(kept["isSet"] == true, "{kept}");
     let listed = s.ok(&token, SETTINGS, json!({})).await?.to_string();
@@ -142,21 +169,55 @@ async fn settings_are_described_checked_and_masked_through_graphql_and_rest() ->
     let list = api.get("/api/v1/settings/").await?;
     ensure!(!list.to_string().contains("hunter2"), "{list}");
     let rows = list["results"].as_array().context("results")?;
-    let pw = rows.iter().find(|x| x["key"] == "mail.password").context("pw")?;
-    ensure!(pw["value"] == "$encrypted$" && pw["setting_type"] == "password", "{pw}");
+    let pw = rows
+        .iter()
+        .find(|x| x["key"] == "mail.password")
+        .context("pw")?;
+    ensure!(
+        pw["value"] == "$encrypted$" && pw["setting_type"] == "password",
+        "{pw}"
+    );
     let port = api
-        .expect("PATCH", "/api/v1/settings/mail.port/", Some(json!({"value": "587"})), 200)
+        .expect(
+            "PATCH",
+            "/api/v1/settings/mail.port/",
+            Some(json!({"value": "587"})),
+            200,
+        )
         .await?;
-    ensure!(port["value"] == "587" && port["setting_type"] == "integer", "{port}");
+    ensure!(
+        port["value"] == "587" && port["setting_type"] == "integer",
+        "{port}"
+    );
     let bad = api
-        .expect("PATCH", "/api/v1/settings/mail.port/", Some(json!({"value": "0x"})), 400)
+        .expect(
+            "PATCH",
+            "/api/v1/settings/mail.port/",
+            Some(json!({"value": "0x"})),
+            400,
+        )
         .await?;
-    ensure!(bad["value"][0].as_str().is_some_and(|m| m.contains("mail.port")), "{bad}");
+    ensure!(
+        bad["value"][0]
+            .as_str()
+            .is_some_and(|m| m.contains("mail.port")),
+        "{bad}"
+    );
     ensure!(api.get("/api/v1/settings/mail.port/").await?["value"] == "587");
     let unknown = api
-        .expect("PATCH", "/api/v1/settings/nope/", Some(json!({"value": "1"})), 400)
+        .expect(
+            "PATCH",
+            "/api/v1/settings/nope/",
+            Some(json!({"value": "1"})),
+            400,
+        )
         .await?;
-    ensure!(unknown["key"][0].as_str().is_some_and(|m| m.contains("nope")), "{unknown}");
+    ensure!(
+        unknown["key"][0]
+            .as_str()
+            .is_some_and(|m| m.contains("nope")),
+        "{unknown}"
+    );
 
     // Read access: a non-superuser sees only what any user may read, and changes nothing.
     let op = operator(&s, &token).await?;
@@ -165,7 +226,13 @@ async fn settings_are_described_checked_and_masked_through_graphql_and_rest() ->
         !theirs.is_empty() && theirs.iter().all(|x| x["readAccess"] == "any_user"),
         "{theirs:?}"
     );
-    let r = s.gql(Some(&op), UPDATE, json!({"k": "url", "v": "https://x.example"})).await?;
+    let r = s
+        .gql(
+            Some(&op),
+            UPDATE,
+            json!({"k": "url", "v": "https://x.example"}),
+        )
+        .await?;
     ensure!(r.error_code() == Some("FORBIDDEN"), "{}", r.0);
     Ok(())
 }
@@ -209,13 +276,23 @@ async fn metrics_auth_and_mail_timeout_take_effect() -> Result<()> {
     set(&s, &token, "mail.timeout_seconds", "2").await?;
     let start = Instant::now();
     let r = s
-        .ok(&token, "mutation { sendTestMail { sent error } }", json!({}))
+        .ok(
+            &token,
+            "mutation { sendTestMail { sent error } }",
+            json!({}),
+        )
         .await?;
     let took = start.elapsed();
     holder.abort();
-    let err = r["sendTestMail"]["error"].as_str().unwrap_or_default().to_lowercase();
+    let err = r["sendTestMail"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
     ensure!(r["sendTestMail"]["sent"] == false, "{r}");
-    ensure!(err.contains("timed out") || err.contains("timeout"), "{err}");
+    ensure!(
+        err.contains("timed out") || err.contains("timeout"),
+        "{err}"
+    );
     ensure!(took < Duration::from_secs(20), "gave up after {took:?}");
     Ok(())
 }
@@ -245,7 +322,13 @@ async fn job_mail_and_webhook_link_to_the_job_through_the_url_setting() -> Resul
     .await?;
     let src = tempfile::tempdir()?;
     std::fs::write(src.path().join("a.txt"), "linked\n")?;
-    let policy = local_policy(&s, &token, &[&src.path().display().to_string()], "link pass").await?;
+    let policy = local_policy(
+        &s,
+        &token,
+        &[&src.path().display().to_string()],
+        "link pass",
+    )
+    .await?;
     let job = launch_backup(&s, &token, policy).await?;
     let jobs = s.wait_jobs(&token, Duration::from_secs(180)).await?;
     ensure!(jobs.iter().all(|j| j["status"] == "successful"), "{jobs:?}");
@@ -253,23 +336,42 @@ async fn job_mail_and_webhook_link_to_the_job_through_the_url_setting() -> Resul
 
     let mails = smtp.wait_for(1, Duration::from_secs(60)).await?;
     let (_, parts) = mime_parts(&mails[0].data)?;
-    let text = parts.iter().find(|p| p.content_type == "text/plain").context("text")?.text();
+    let text = parts
+        .iter()
+        .find(|p| p.content_type == "text/plain")
+        .context("text")?
+        .text();
     ensure!(text.contains(&format!("Job page: {link}")), "{text}");
-    let html = parts.iter().find(|p| p.content_type == "text/html").context("html")?.text();
+    let html = parts
+        .iter()
+        .find(|p| p.content_type == "text/html")
+        .context("html")?
+        .text();
     ensure!(html.contains(&format!("href=\"{link}\"")), "{html}");
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let hit = loop {
-        let hit = hook.all().into_iter().find(|h| {
-            serde_json::from_str::<Value>(&h.body).is_ok_and(|b| b["job"]["id"] == job)
-        });
+        let hit = hook
+            .all()
+            .into_iter()
+            .find(|h| serde_json::from_str::<Value>(&h.body).is_ok_and(|b| b["job"]["id"] == job));
         if let Some(h) = hit {
             break h;
         }
-        ensure!(Instant::now() < deadline, "no webhook for job {job}: {:?}", hook.all());
+        ensure!(
+            Instant::now() < deadline,
+            "no webhook for job {job}: {:?}",
+            hook.all()
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    ensure!(hit.head.to_ascii_lowercase().contains("x-hook-token: hook-secret"), "{}", hit.head);
+    ensure!(
+        hit.head
+            .to_ascii_lowercase()
+            .contains("x-hook-token: hook-secret"),
+        "{}",
+        hit.head
+    );
     let body: Value = serde_json::from_str(&hit.body)?;
     ensure!(body["job"]["url"] == link, "{body}");
     Ok(())

@@ -309,10 +309,7 @@ fn launch_summary(
         .filter(|j| j.created >= since && j.launch_type == ctx.job.launch_type)
         .collect();
     let key = format!("notify.summary.policy.{}", policy.0);
-    let last: i64 = store
-        .state(&key)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let last: i64 = store.state(&key)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let newest = jobs.iter().map(|j| j.id.0).max().unwrap_or(0);
     if newest <= last {
         return Ok(());

@@ -316,7 +316,10 @@ pub fn build_report(
         ));
     }
     if let Some(h) = &home {
-        html.push_str(&format!("<p><a href=\"{}\">Open CyBorgBackup</a></p>", esc(h)));
+        html.push_str(&format!(
+            "<p><a href=\"{}\">Open CyBorgBackup</a></p>",
+            esc(h)
+        ));
     }
     html.push_str("</body></html>");
     Ok(MailContent {

@@ -5,7 +5,9 @@
 //! through `state` / `set_state`.
 
 use crate::{now, Result, Store, StoreError};
-use model::settings::{self, Change, ChangeValue, Def, FromSetting, SecretSetting, Setting, Stored};
+use model::settings::{
+    self, Change, ChangeValue, Def, FromSetting, SecretSetting, Setting, Stored,
+};
 use model::Secret;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -53,7 +55,10 @@ impl Store {
         let stored = raw(&self.conn(), s.key())?;
         if let Some(v) = stored.as_deref() {
             if !v.trim().is_empty() && !s.is_readable(v) {
-                tracing::debug!(key = s.key(), "stored setting is not valid: its default applies");
+                tracing::debug!(
+                    key = s.key(),
+                    "stored setting is not valid: its default applies"
+                );
             }
         }
         Ok(s.read(stored.as_deref()))

@@ -71,7 +71,9 @@ fn internal_state_cannot_shadow_a_setting() {
     s.set_state("integrity_check.last_run", "2024-01-01T00:00:00Z")
         .expect("state");
     assert_eq!(
-        s.state("integrity_check.last_run").expect("read").as_deref(),
+        s.state("integrity_check.last_run")
+            .expect("read")
+            .as_deref(),
         Some("2024-01-01T00:00:00Z")
     );
     assert!(matches!(
@@ -84,7 +86,9 @@ fn internal_state_cannot_shadow_a_setting() {
     ));
     // State never shows up among the settings.
     let views = s.setting_views(true).expect("views");
-    assert!(views.iter().all(|v| v.def.key != "integrity_check.last_run"));
+    assert!(views
+        .iter()
+        .all(|v| v.def.key != "integrity_check.last_run"));
     assert_eq!(views.len(), settings::all().len());
     assert!(s
         .setting_views(false)

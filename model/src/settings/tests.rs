@@ -98,7 +98,11 @@ fn bad_values_are_refused_with_the_key_and_reason() {
         ("mail.ca_certificate", "not a certificate", "PEM"),
         ("webhook.url", "ftp://example.com/x", "http://"),
         ("webhook.url", "not a url", "not a URL"),
-        ("url", "https://user:pw@example.com", "user name or password"),
+        (
+            "url",
+            "https://user:pw@example.com",
+            "user name or password",
+        ),
         ("webhook.secret_header", "X Bad", "header name"),
         ("ic_cron", "61 * * * *", ""),
         ("integrity_check", "maybe", "true or false"),
@@ -132,15 +136,27 @@ fn values_are_normalized() {
         plain("mail.from", "CyBorgBackup  <cyborg@test.local>"),
         "CyBorgBackup <cyborg@test.local>"
     );
-    assert_eq!(plain("url", "https://backup.example.com/"), "https://backup.example.com/");
-    assert_eq!(check("mail.port", "  ").expect("reset").value, ChangeValue::Reset);
+    assert_eq!(
+        plain("url", "https://backup.example.com/"),
+        "https://backup.example.com/"
+    );
+    assert_eq!(
+        check("mail.port", "  ").expect("reset").value,
+        ChangeValue::Reset
+    );
     // Secrets keep their spaces; the mask keeps the stored secret.
     match check("mail.password", " two words ").expect("secret").value {
         ChangeValue::Secret(s) => assert_eq!(s.expose(), " two words "),
         other => panic!("{other:?}"),
     }
-    assert_eq!(check("mail.password", MASK_VALUE).expect("keep").value, ChangeValue::Keep);
-    assert_eq!(check("mail.password", "").expect("clear").value, ChangeValue::Reset);
+    assert_eq!(
+        check("mail.password", MASK_VALUE).expect("keep").value,
+        ChangeValue::Keep
+    );
+    assert_eq!(
+        check("mail.password", "").expect("clear").value,
+        ChangeValue::Reset
+    );
 }
 
 const MASK_VALUE: &str = crate::MASK;

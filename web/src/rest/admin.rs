@@ -176,7 +176,11 @@ fn find_setting(key: &str) -> Option<(usize, &'static settings::Def)> {
         .map(|(i, d)| (i + 1, *d))
 }
 
-async fn read_setting(st: &AppState, id: usize, def: &'static settings::Def) -> RestResult<SettingOut> {
+async fn read_setting(
+    st: &AppState,
+    id: usize,
+    def: &'static settings::Def,
+) -> RestResult<SettingOut> {
     let store = st.store.clone();
     let v = tokio::task::spawn_blocking(move || store.setting_view(def)).await??;
     Ok(setting_out(id, v))
@@ -224,7 +228,8 @@ async fn update_setting(
             settings::SettingError::Unknown { key }.to_string(),
         ));
     };
-    let change = settings::check(def.key, &value).map_err(|e| RestError::field("value", e.to_string()))?;
+    let change =
+        settings::check(def.key, &value).map_err(|e| RestError::field("value", e.to_string()))?;
     let store = st.store.clone();
     tokio::task::spawn_blocking(move || store.apply_settings(&[change])).await??;
     tracing::info!(user = u.id.0, key = def.key, "setting changed");
