@@ -379,5 +379,17 @@ mod tests {
         store.apply_settings(&[every_5]).expect("set");
         let due = due_periods(&store, t0 + Duration::hours(3) + Duration::minutes(6)).expect("due");
         assert_eq!(due, vec![Period::Daily]);
+        // So do report.weekly_cron and report.monthly_cron (by default not due until next
+        // Monday and April 1st).
+        let changes = settings::check_all([
+            ("report.weekly_cron", "0 12 * * *"),
+            ("report.monthly_cron", "30 12 * * *"),
+        ])
+        .expect("valid");
+        store.apply_settings(&changes).expect("set");
+        let due = due_periods(&store, t0 + Duration::hours(6) + Duration::minutes(10)).expect("due");
+        assert_eq!(due, vec![Period::Daily, Period::Weekly]);
+        let due = due_periods(&store, t0 + Duration::hours(6) + Duration::minutes(40)).expect("due");
+        assert_eq!(due, vec![Period::Daily, Period::Monthly]);
     }
 }

@@ -225,7 +225,10 @@ async fn update_setting(
     let Some((id, def)) = find_setting(&key) else {
         return Err(RestError::field(
             "key",
-            settings::SettingError::Unknown { key }.to_string(),
+            settings::SettingError::Unknown {
+                key: key.chars().take(100).collect(),
+            }
+            .to_string(),
         ));
     };
     let change =
