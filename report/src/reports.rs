@@ -387,9 +387,11 @@ mod tests {
         ])
         .expect("valid");
         store.apply_settings(&changes).expect("set");
-        let due = due_periods(&store, t0 + Duration::hours(6) + Duration::minutes(10)).expect("due");
+        let due =
+            due_periods(&store, t0 + Duration::hours(6) + Duration::minutes(10)).expect("due");
         assert_eq!(due, vec![Period::Daily, Period::Weekly]);
-        let due = due_periods(&store, t0 + Duration::hours(6) + Duration::minutes(40)).expect("due");
+        let due =
+            due_periods(&store, t0 + Duration::hours(6) + Duration::minutes(40)).expect("due");
         assert_eq!(due, vec![Period::Daily, Period::Monthly]);
     }
 }
