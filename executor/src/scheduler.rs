@@ -75,6 +75,7 @@ pub(crate) async fn run(ex: Executor) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        crate::credentials::tick(&ex);
         match integrity_checks(&ex, Utc::now()) {
             Ok(0) => {}
             Ok(n) => tracing::info!(repositories = n, "integrity checks queued"),

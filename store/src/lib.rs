@@ -2,6 +2,7 @@
 //! migrations from `migrations/` are embedded and applied when the store opens.
 
 mod archives;
+mod credentials;
 mod drills;
 mod hostkeys;
 mod inventory;
@@ -17,6 +18,7 @@ mod users;
 mod vm_providers;
 
 pub use archives::ArchiveSizes;
+pub use credentials::RepositoryCredential;
 pub use drills::{
     DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, RestoreTestListOptions,
     RestoreTestOrder, Verdict,
