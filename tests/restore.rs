@@ -441,7 +441,7 @@ async fn downloads_rest_roles_and_validation() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pull_mode_restores_through_the_repository_host_tunnel() -> Result<()> {
+async fn pull_mode_restores_through_the_server_relay() -> Result<()> {
     let f = fixture(true).await?;
     let (s, token) = (&f.s, f.token.as_str());
     let secret = f.secret();
@@ -456,7 +456,7 @@ async fn pull_mode_restores_through_the_repository_host_tunnel() -> Result<()> {
         let log = s.job_log(token, id).await?;
         assert_eq!(job["status"], "successful", "{job}\n{log}");
         assert!(
-            log.contains("-R 127.0.0.1:") && log.contains("ssh://root@127.0.0.1:"),
+            log.contains("the server relays") && log.contains("CYBORG_RELAY_RSH"),
             "{log}"
         );
         let restored = under(t.path(), &secret);

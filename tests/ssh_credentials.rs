@@ -121,13 +121,21 @@ async fn a_clients_key_appends_to_its_repository_and_reaches_nothing_else() -> R
         "command=\"borg serve --restrict-to-repository '{repo_a}' --append-only\",restrict {} cyborg:web1:{repo}",
         pair.public_key
     );
-    assert!(keys.lines().any(|l| l == expected), "{keys}\nexpected {expected}");
+    assert!(
+        keys.lines().any(|l| l == expected),
+        "{keys}\nexpected {expected}"
+    );
     let file = hosts.dir.path().join("repo/ssh-root/authorized_keys");
-    assert_eq!(std::fs::metadata(&file)?.permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&file)?.permissions().mode() & 0o777,
+        0o600
+    );
     // Not installed on the clients.
     for h in ["web1", "web2"] {
         let p = hosts.dir.path().join(h).join("ssh-root/authorized_keys");
-        assert!(!std::fs::read_to_string(p).unwrap_or_default().contains(&pair.public_key));
+        assert!(!std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .contains(&pair.public_key));
     }
 
     // The key, by hand (this process stands in for root on web1: same machine).
@@ -143,16 +151,27 @@ async fn a_clients_key_appends_to_its_repository_and_reaches_nothing_else() -> R
     // It appends to its own repository…
     let made = borg_with(
         &rsh,
-        &["create", &format!("{}::by-hand", url(&repo_a)), src.to_str().context("src")?],
+        &[
+            "create",
+            &format!("{}::by-hand", url(&repo_a)),
+            src.to_str().context("src")?,
+        ],
     )?;
     assert!(made.status.success(), "{}", text(&made));
     let list = borg(PASS, &["list", "--short", &repo_a])?;
     assert!(text(&list).contains("by-hand"), "{}", text(&list));
     // …but opens no shell anywhere, as root or as cyborg.
-    for target in ["root@127.0.0.10", "cyborg@127.0.0.10", "root@127.0.0.11", "root@127.0.0.12"] {
+    for target in [
+        "root@127.0.0.10",
+        "cyborg@127.0.0.10",
+        "root@127.0.0.11",
+        "root@127.0.0.12",
+    ] {
         let out = Command::new("sh")
             .arg("-c")
-            .arg(format!("{rsh} -p {port} {target} 'echo SHELL_OK' </dev/null"))
+            .arg(format!(
+                "{rsh} -p {port} {target} 'echo SHELL_OK' </dev/null"
+            ))
             .output()?;
         assert!(
             !String::from_utf8_lossy(&out.stdout).contains("SHELL_OK"),
@@ -236,7 +255,8 @@ async fn lines_follow_policy_membership_for_a_shared_repository_and_a_non_root_u
     let tag1 = format!(" cyborg:web1:{repo}");
     let tag2 = format!(" cyborg:web2:{repo}");
     let keys = authorized_keys(&hosts, "cyborg");
-    let forced = format!("command=\"borg serve --restrict-to-repository '{path}' --append-only\",restrict ");
+    let forced =
+        format!("command=\"borg serve --restrict-to-repository '{path}' --append-only\",restrict ");
     for tag in [&tag1, &tag2] {
         let n = keys
             .lines()
@@ -267,7 +287,9 @@ async fn lines_follow_policy_membership_for_a_shared_repository_and_a_non_root_u
             json!({"p": policy, "c": web1}),
         )
         .await?;
-    let archive = d["archives"]["nodes"][0]["id"].as_i64().context("archive")?;
+    let archive = d["archives"]["nodes"][0]["id"]
+        .as_i64()
+        .context("archive")?;
     let target = tempfile::tempdir()?;
     let r = s
         .ok(

@@ -163,7 +163,10 @@ async fn results(dir: &Path) -> Result<String> {
 }
 
 fn assert_nothing_reached(text: &str) {
-    assert!(text.contains("BORG "), "the probe never saw borg run:\n{text}");
+    assert!(
+        text.contains("BORG "),
+        "the probe never saw borg run:\n{text}"
+    );
     for bad in ["SHELL ", "DELETED "] {
         assert!(!text.contains(bad), "the probe got through:\n{text}");
     }
@@ -199,10 +202,9 @@ async fn push_mode_agent_reaches_no_other_host_nor_repository() -> Result<()> {
     let before_b = archives(PASS_B, &st.repo_b)?;
     let job = launch_backup(&st.s, &st.token, st.policy_a).await?;
     let text = results(st.dir.path()).await?;
-    let (done, log) = st
-        .s
-        .wait_job_ok(&st.token, job, Duration::from_secs(300))
-        .await?;
+    let (done, log) =
+        st.s.wait_job_ok(&st.token, job, Duration::from_secs(300))
+            .await?;
     assert_nothing_reached(&text);
     // The probe did hold the job's agent: exactly web1's key for repository A, never the
     // server's key.
@@ -227,9 +229,16 @@ async fn push_mode_agent_reaches_no_other_host_nor_repository() -> Result<()> {
         .as_str()
         .and_then(|k| k.split(' ').nth(1))
         .context("server key")?;
-    assert!(!text.contains(server_blob), "the server's key was forwarded:\n{text}");
+    assert!(
+        !text.contains(server_blob),
+        "the server's key was forwarded:\n{text}"
+    );
     assert!(log.contains("pre-hook"), "{log}");
-    assert_eq!(archives(PASS_B, &st.repo_b)?, before_b, "web2's repository changed");
+    assert_eq!(
+        archives(PASS_B, &st.repo_b)?,
+        before_b,
+        "web2's repository changed"
+    );
     let name = done["archiveName"].as_str().context("archive name")?;
     assert!(archives(PASS_A, &st.repo_a)?.contains(name));
     Ok(())
@@ -267,16 +276,22 @@ async fn pull_mode_repository_host_reaches_no_client() -> Result<()> {
         ))
         .args(["-p", &st.hosts.port.to_string(), "root@127.0.0.10", &start])
         .status()?;
-    anyhow::ensure!(ssh.success(), "starting the probe on the repository host failed");
+    anyhow::ensure!(
+        ssh.success(),
+        "starting the probe on the repository host failed"
+    );
     let before_b = archives(PASS_B, &st.repo_b)?;
     let job = launch_backup(&st.s, &st.token, st.policy_a).await?;
     let text = results(st.dir.path()).await?;
-    let (_, log) = st
-        .s
-        .wait_job_ok(&st.token, job, Duration::from_secs(300))
-        .await?;
+    let (_, log) =
+        st.s.wait_job_ok(&st.token, job, Duration::from_secs(300))
+            .await?;
     assert_nothing_reached(&text);
     assert!(log.contains("relays"), "{log}");
-    assert_eq!(archives(PASS_B, &st.repo_b)?, before_b, "web2's repository changed");
+    assert_eq!(
+        archives(PASS_B, &st.repo_b)?,
+        before_b,
+        "web2's repository changed"
+    );
     Ok(())
 }

@@ -77,14 +77,9 @@ fn make_data(dir: &Path, total_mb: usize) -> u64 {
 }
 
 fn host_key(hosts: &hosts::TestHosts, name: &str) -> String {
-    let text = std::fs::read_to_string(
-        hosts
-            .dir
-            .path()
-            .join(name)
-            .join("ssh_host_ed25519_key.pub"),
-    )
-    .expect("host key");
+    let text =
+        std::fs::read_to_string(hosts.dir.path().join(name).join("ssh_host_ed25519_key.pub"))
+            .expect("host key");
     text.split_whitespace()
         .take(2)
         .collect::<Vec<_>>()
@@ -96,7 +91,10 @@ async fn timed(t: &Transport, cmd: &RemoteCommand) -> Duration {
     let start = Instant::now();
     let mut p = t.spawn(cmd).await.expect("spawn");
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let _ = tokio::join!(p.stdout.read_to_end(&mut out), p.stderr.read_to_end(&mut err));
+    let _ = tokio::join!(
+        p.stdout.read_to_end(&mut out),
+        p.stderr.read_to_end(&mut err)
+    );
     let code = p.wait().await.expect("wait");
     let took = start.elapsed();
     assert_eq!(
@@ -198,11 +196,20 @@ async fn run() {
         let edit = Edit {
             add: Some(line),
             tag: "bench:web1".into(),
-            key_blob: pair.public_key_blob().split(' ').nth(1).unwrap_or_default().into(),
+            key_blob: pair
+                .public_key_blob()
+                .split(' ')
+                .nth(1)
+                .unwrap_or_default()
+                .into(),
             stale: None,
         };
         let mut p = repo_server.spawn(&edit.command()).await.expect("edit");
-        assert_eq!(p.wait().await.expect("edit"), 0, "installing the pair's line");
+        assert_eq!(
+            p.wait().await.expect("edit"),
+            0,
+            "installing the pair's line"
+        );
         let base = tempfile::tempdir().expect("tempdir");
         let env = BorgEnv {
             base_dir: Some(base.path().display().to_string()),

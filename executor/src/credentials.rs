@@ -61,10 +61,14 @@ impl Drop for Lease {
         let edit = std::mem::take(&mut self.edit);
         tokio::spawn(async move {
             match apply(&ex, &location, &edit).await {
-                Ok(_) => tracing::info!(location = %location, tag = %edit.tag, "removed the one-job repository key"),
+                Ok(_) => {
+                    tracing::info!(location = %location, tag = %edit.tag, "removed the one-job repository key")
+                }
                 // The private half only ever existed in this process: the line is inert, and the
                 // next one-job key of this repository sweeps it.
-                Err(e) => tracing::warn!(location = %location, tag = %edit.tag, error = %e, "cannot remove the one-job repository key"),
+                Err(e) => {
+                    tracing::warn!(location = %location, tag = %edit.tag, error = %e, "cannot remove the one-job repository key")
+                }
             }
         });
     }
@@ -155,7 +159,11 @@ async fn ensure_pair(
         return Ok(Some(Arc::new(key)));
     }
     let blob = lines::key_blob(&cred.public_key);
-    if let Some(old) = cred.installed_location.as_deref().filter(|o| *o != repo.path) {
+    if let Some(old) = cred
+        .installed_location
+        .as_deref()
+        .filter(|o| *o != repo.path)
+    {
         let gone = Edit {
             tag: cred.tag.clone(),
             key_blob: blob.clone(),
@@ -216,7 +224,10 @@ pub(crate) async fn for_access(
         return Ok(None);
     };
     let Some(loc) = RepoLocation::parse(&repo.path) else {
-        return Err(format!("repository path {:?} is not a borg location", repo.path));
+        return Err(format!(
+            "repository path {:?} is not a borg location",
+            repo.path
+        ));
     };
     if matches!(loc, RepoLocation::Local { .. }) {
         return Ok(None);

@@ -64,7 +64,10 @@ pub(crate) struct RepoSide {
 }
 
 /// The server's own session on the host of a repository location (`Local`: this machine).
-pub(crate) fn repo_host_transport(ex: &Executor, location: &RepoLocation) -> Result<Transport, String> {
+pub(crate) fn repo_host_transport(
+    ex: &Executor,
+    location: &RepoLocation,
+) -> Result<Transport, String> {
     match location {
         RepoLocation::Local { .. } => Ok(Transport::Local),
         RepoLocation::Remote {

@@ -514,8 +514,7 @@ async fn a_relay_joins_a_socket_on_the_client_to_a_command_on_the_repository_hos
         command: "echo \"from $(hostname)\"; tr a-z A-Z".into(),
     };
     let t = Transport::Ssh(
-        SshTarget::new(WEB1, h.port, "root", server_key(), store)
-            .with_relay(Some(Arc::new(relay))),
+        SshTarget::new(WEB1, h.port, "root", server_key(), store).with_relay(Some(Arc::new(relay))),
     );
     // borg runs `$BORG_RSH host borg serve …`; both the socat and the python relay are tried.
     let script = "echo \"$CYBORG_RELAY_SOCKET\"; hostname; \
@@ -527,7 +526,13 @@ async fn a_relay_joins_a_socket_on_the_client_to_a_command_on_the_repository_hos
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         &lines[1..],
-        ["web1", "from repo", "THROUGH SOCAT", "from repo", "THROUGH PYTHON"],
+        [
+            "web1",
+            "from repo",
+            "THROUGH SOCAT",
+            "from repo",
+            "THROUGH PYTHON"
+        ],
         "{out}{err}"
     );
     // The socket was the command's own, and is gone with it.

@@ -22,8 +22,7 @@ pub struct RepositoryCredential {
     pub installed: Option<DateTime<Utc>>,
 }
 
-const COLS: &str =
-    "client_id, repository_id, public_key, tag, installed_location, installed";
+const COLS: &str = "client_id, repository_id, public_key, tag, installed_location, installed";
 
 fn row(r: &Row) -> rusqlite::Result<RepositoryCredential> {
     Ok(RepositoryCredential {
@@ -225,7 +224,13 @@ mod tests {
         assert_eq!(made.installed_location, None);
         // A second creation keeps the first key.
         let again = s
-            .create_repository_credential(c.id, r.id, &Secret::new("other"), "ssh-ed25519 BBBB", "t")
+            .create_repository_credential(
+                c.id,
+                r.id,
+                &Secret::new("other"),
+                "ssh-ed25519 BBBB",
+                "t",
+            )
             .unwrap();
         assert_eq!(again.public_key, "ssh-ed25519 AAAA");
         assert_eq!(
@@ -238,8 +243,13 @@ mod tests {
         // No policy: unwanted.
         assert!(!s.repository_pair_wanted(c.id, r.id).unwrap());
         assert_eq!(s.unwanted_repository_credentials().unwrap().len(), 1);
-        s.set_repository_credential_installed(c.id, r.id, Some("root@repo:/srv/r"), "cyborg:web1:1")
-            .unwrap();
+        s.set_repository_credential_installed(
+            c.id,
+            r.id,
+            Some("root@repo:/srv/r"),
+            "cyborg:web1:1",
+        )
+        .unwrap();
         let got = s.repository_credential(c.id, r.id).unwrap().unwrap();
         assert_eq!(got.installed_location.as_deref(), Some("root@repo:/srv/r"));
         assert!(got.installed.is_some());

@@ -263,7 +263,10 @@ mod tests {
         );
         let text = std::fs::read_to_string(&f).unwrap();
         assert!(!text.contains(&line), "{text}");
-        assert!(text.starts_with("ssh-ed25519 AAAAother admin@laptop\n"), "{text}");
+        assert!(
+            text.starts_with("ssh-ed25519 AAAAother admin@laptop\n"),
+            "{text}"
+        );
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,

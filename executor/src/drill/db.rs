@@ -6,8 +6,8 @@
 
 use super::{borg_script, Evidence, Run};
 use crate::borg::{create_spec, LOCK_WAIT_SECONDS};
-use crate::runner::{run_error_outcome, run_logged, JobLog, Outcome, Stdout};
 use crate::credentials::Access;
+use crate::runner::{run_error_outcome, run_logged, JobLog, Outcome, Stdout};
 use crate::targets::{client_side, pull_side};
 use model::{parse_extra_vars, Secret, TypedVars};
 

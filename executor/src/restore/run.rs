@@ -4,8 +4,8 @@
 
 use super::scan::scan;
 use super::RestoreParams;
-use crate::jobs::{last_line, log_for, repo_ctx};
 use crate::credentials::Access;
+use crate::jobs::{last_line, log_for, repo_ctx};
 use crate::manager::Executor;
 use crate::runner::{run_error_outcome, run_logged, Outcome, Stdout};
 use crate::targets::{client_side, pull_side, ClientSide};
@@ -134,11 +134,15 @@ pub(crate) async fn restore(ex: &Executor, job: &Job, cancel: &CancellationToken
     if !params.overwrite && !params.dry_run {
         let mut probe = RemoteCommand::new(["sh", "-c", EXISTING_SCRIPT, "sh", dir]);
         probe.argv.extend(params.paths.iter().cloned());
-        let r = tryo!(
-            run_logged(&log, &side.plain, &side.wrap(probe), Stdout::Capture, cancel)
-                .await
-                .map_err(run_error_outcome)
-        );
+        let r = tryo!(run_logged(
+            &log,
+            &side.plain,
+            &side.wrap(probe),
+            Stdout::Capture,
+            cancel
+        )
+        .await
+        .map_err(run_error_outcome));
         if r.code != 0 {
             return Outcome::failed(
                 Some(r.code),

@@ -75,7 +75,10 @@ impl ClientKey {
     /// The public key as `algorithm base64` (no comment), as an `authorized_keys` line holds it.
     pub fn public_key_blob(&self) -> String {
         let line = self.public_openssh();
-        line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+        line.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// A fresh ed25519 key (a repository credential; kept only in memory until stored).

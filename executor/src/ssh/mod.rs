@@ -160,22 +160,23 @@ impl SshTarget {
             .await
             .map_err(|e| unreachable(format!("tcp port {}: {e}", self.port)))?;
         let _ = tcp.set_nodelay(true);
-        let agent = match &self.agent_key {
-            // The server's own key never leaves this process, not even through an agent.
-            Some(k) if k.fingerprint() == self.key.fingerprint() => {
-                return Err(TransportError::Spawn {
-                    host: host.clone(),
-                    reason: "refusing to forward the server's own key as an agent".into(),
-                })
-            }
-            Some(k) => Some(ForwardedAgent::start(k).await.map_err(|reason| {
-                TransportError::Spawn {
-                    host: host.clone(),
-                    reason,
+        let agent =
+            match &self.agent_key {
+                // The server's own key never leaves this process, not even through an agent.
+                Some(k) if k.fingerprint() == self.key.fingerprint() => {
+                    return Err(TransportError::Spawn {
+                        host: host.clone(),
+                        reason: "refusing to forward the server's own key as an agent".into(),
+                    })
                 }
-            })?),
-            None => None,
-        };
+                Some(k) => Some(ForwardedAgent::start(k).await.map_err(|reason| {
+                    TransportError::Spawn {
+                        host: host.clone(),
+                        reason,
+                    }
+                })?),
+                None => None,
+            };
         let rejection = Arc::new(Mutex::new(None));
         let handler = Client {
             host: self.host.clone(),

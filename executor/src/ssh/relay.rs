@@ -68,7 +68,11 @@ pub(super) fn serve(relay: Arc<Relay>, client: Channel<Msg>, client_host: String
         let repo_host = relay.repository.host.clone();
         let mut client = client.into_stream();
         let opened = async {
-            let conn = relay.repository.connect().await.map_err(|e| e.to_string())?;
+            let conn = relay
+                .repository
+                .connect()
+                .await
+                .map_err(|e| e.to_string())?;
             let ch = conn
                 .handle
                 .channel_open_session()
@@ -84,7 +88,9 @@ pub(super) fn serve(relay: Arc<Relay>, client: Channel<Msg>, client_host: String
             Err(e) => {
                 tracing::warn!(client = %client_host, repository = %repo_host, error = %e, "pull relay cannot reach the repository host");
                 // borg shows what it received instead of its protocol as the error.
-                let msg = format!("cyborgbackup relay: cannot reach the repository host {repo_host}: {e}\n");
+                let msg = format!(
+                    "cyborgbackup relay: cannot reach the repository host {repo_host}: {e}\n"
+                );
                 let _ = client.write_all(msg.as_bytes()).await;
                 let _ = client.shutdown().await;
                 return;
@@ -112,8 +118,10 @@ pub(super) fn serve(relay: Arc<Relay>, client: Channel<Msg>, client_host: String
 
 /// Connects stdio to the relay socket: socat where installed, else python3 (which borg from a
 /// distribution's packages depends on). Arguments borg appends (host, `borg serve …`) are ignored.
+/// socat's `-t`: after one direction ends, how long the other may still deliver (its default,
+/// 0.5 s, can cut the repository's last answers).
 const RELAY_SCRIPT: &str = "if command -v socat >/dev/null 2>&1; then \
-exec socat - \"UNIX-CONNECT:$CYBORG_RELAY_SOCKET\"; fi; \
+exec socat -t 60 - \"UNIX-CONNECT:$CYBORG_RELAY_SOCKET\"; fi; \
 if command -v python3 >/dev/null 2>&1; then exec python3 -c \"$CYBORG_RELAY_PY\"; fi; \
 echo 'cyborgbackup relay: pull mode needs socat or python3 on the client' >&2; exit 127";
 
