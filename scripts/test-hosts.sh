@@ -16,9 +16,10 @@
 #                      namespace and vanish when `stop` kills its processes.
 # Every host accepts logins as root and as the non-root user `cyborg` (passwordless sudo) with any
 # key listed in DIR/authorized_keys (append to it at any time; sshd reads it on every login).
-# Each host also has its own ~/.ssh for root and cyborg (DIR/HOST/ssh-root, DIR/HOST/ssh-cyborg,
-# bind-mounted over /root/.ssh and ~cyborg/.ssh in the host's private mount namespace), so a line
-# a test or the server adds to ~/.ssh/authorized_keys on one host is valid on that host only.
+# Each host also has its own /root/.ssh and its own home for cyborg (DIR/HOST/ssh-root and
+# DIR/HOST/home-cyborg, bind-mounted in the host's private mount namespace), so a line a test or
+# the server adds to ~/.ssh/authorized_keys on one host is valid on that host only, and borg's
+# cache of the user on one host is not another host's.
 # DIR/known_hosts lists the hosts' keys for OpenSSH clients ([127.0.0.x]:PORT and [name]:PORT).
 #
 # Usage:
@@ -37,10 +38,10 @@ BARE="bare 127.0.0.14"
 die() { echo "test-hosts: $*" >&2; exit 1; }
 
 # Shell prologue run inside a host's new mount namespace, its last argument the host's directory:
-# the host's own ~/.ssh for root and cyborg.
+# the host's own /root/.ssh and cyborg home.
 PRIVATE_SSH='eval "h=\${$#}"
 mount --bind "$h/ssh-root" /root/.ssh || exit 1
-mount --bind "$h/ssh-cyborg" "$(getent passwd cyborg | cut -d: -f6)/.ssh" || exit 1
+mount --bind "$h/home-cyborg" "$(getent passwd cyborg | cut -d: -f6)" || exit 1
 ' 
 
 install_tools() {
@@ -72,12 +73,9 @@ setup_machine() {
     chmod 440 /etc/sudoers.d/cyborg-test.tmp
     mv /etc/sudoers.d/cyborg-test.tmp /etc/sudoers.d/cyborg-test
   fi
-  # Mount points for each host's private ~/.ssh.
+  # Mount point for each host's private /root/.ssh.
   mkdir -p /root/.ssh
   chmod 700 /root/.ssh
-  local cyhome
-  cyhome=$(getent passwd cyborg | cut -d: -f6)
-  install -d -m 700 -o cyborg -g "$(id -gn cyborg)" "$cyhome/.ssh"
   # useradd leaves the account locked ("!"); with UsePAM no, sshd refuses locked accounts.
   if grep -q '^cyborg:!' /etc/shadow; then usermod -p '*' cyborg; fi
   if grep -q '^root:!' /etc/shadow; then usermod -p '*' root; fi
@@ -143,7 +141,7 @@ EOF
   rm -f "$h/sshd.pid"
   /usr/sbin/sshd -t -f "$h/sshd_config" || die "invalid sshd config for $name"
   install -d -m 700 "$h/ssh-root"
-  install -d -m 700 -o cyborg -g "$(id -gn cyborg)" "$h/ssh-cyborg"
+  install -d -m 755 -o cyborg -g "$(id -gn cyborg)" "$h/home-cyborg"
   if [[ "$name" == island ]]; then
     start_island "$h" "$ip" "$port"
   elif [[ "$name" == bare ]]; then

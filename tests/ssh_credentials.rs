@@ -16,13 +16,18 @@ use support::*;
 
 const PASS: &str = "credential test passphrase";
 
+/// `~user/.ssh/authorized_keys` on the repository host (see scripts/test-hosts.sh).
 fn authorized_keys(hosts: &hosts::TestHosts, user: &str) -> String {
+    let dir = match user {
+        "root" => "ssh-root",
+        _ => "home-cyborg/.ssh",
+    };
     std::fs::read_to_string(
         hosts
             .dir
             .path()
             .join("repo")
-            .join(format!("ssh-{user}"))
+            .join(dir)
             .join("authorized_keys"),
     )
     .unwrap_or_default()
