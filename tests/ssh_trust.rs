@@ -17,7 +17,8 @@ const PASS_A: &str = "repository of web1";
 const PASS_B: &str = "repository of web2";
 
 /// The probe: `sh probe.sh OUT MARK PORT OTHER_REPO TARGET…` (targets `user@ip`). Lines
-/// written: `BORG <pid>` (the frozen borg), `SOCKET <path> KEYS <n>` and `KEY <path> <key>` (what
+/// written: `BORG <pid>` (the frozen borg; its `SSH_*` environment and the agent directories
+/// follow), `SOCKET <path> KEYS <n>` and `KEY <path> <key>` (what
 /// each agent holds), `SHELL <target> <path>` and `DELETED <path>` (must never appear),
 /// `TRIED <n>`, `DONE`.
 const PROBE: &str = r#"out=$1 mark=$2 port=$3 other=$4; shift 4
@@ -37,6 +38,8 @@ done
 [ -n "$pid" ] || { echo NO_BORG >>"$out"; exit 0; }
 kill -STOP "$pid"
 echo "BORG $pid" >>"$out"
+tr '\0' '\n' <"/proc/$pid/environ" | grep SSH_ >>"$out"
+ls -d /tmp/ssh-* >>"$out" 2>&1
 n=0
 for s in ${SSH_AUTH_SOCK:-} /tmp/ssh-*/agent.*; do
   [ -S "$s" ] || continue
@@ -64,7 +67,7 @@ struct Setup {
     token: String,
     hosts: hosts::TestHosts,
     dir: tempfile::TempDir,
-    /// web1's repository directory (holds the probe's mark).
+    /// web1's repository directory (the probe's mark: unique to the test).
     repo_a: String,
     repo_b: String,
     policy_a: i64,
@@ -87,7 +90,7 @@ async fn setup(pull: bool, prehook: &dyn Fn(&Path) -> String) -> Result<Setup> {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     std::fs::write(src.join("data.bin"), noise)?;
-    let repo_a = format!("{}/probe-mark-a", dir.path().display());
+    let repo_a = format!("{}/a", dir.path().display());
     let repo_b = format!("{}/repo-b", dir.path().display());
     let web1 = ssh_client(&s, &token, "web1", port).await?;
     let web2 = ssh_client(&s, &token, "web2", port).await?;
@@ -129,13 +132,15 @@ async fn setup(pull: bool, prehook: &dyn Fn(&Path) -> String) -> Result<Setup> {
 }
 
 /// The probe's command line: `sh probe.sh …` with everything it needs.
-fn probe_command(dir: &Path, port: u16, repo_b: &str, targets: &[&str]) -> String {
+fn probe_command(dir: &Path, port: u16, repo_a: &str, repo_b: &str, targets: &[&str]) -> String {
     let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     let mut cmd = format!(
-        "PROBE_PASS_B={} setsid sh {} {} probe-mark-a {port} {}",
+        "PROBE_PASS_B={} setsid sh {} {} {} {port} {}",
         q(PASS_B),
         q(&dir.join("probe.sh").display().to_string()),
         q(&dir.join("results").display().to_string()),
+        // The mark: repository A's path is unique to the test (borg's command line holds it).
+        q(repo_a),
         q(&format!("ssh://root@127.0.0.10:{port}{repo_b}")),
     );
     for t in targets {
@@ -197,7 +202,13 @@ async fn push_mode_agent_reaches_no_other_host_nor_repository() -> Result<()> {
     ];
     std::fs::write(
         st.dir.path().join("start-probe.sh"),
-        probe_command(st.dir.path(), st.hosts.port, &st.repo_b, &targets),
+        probe_command(
+            st.dir.path(),
+            st.hosts.port,
+            &st.repo_a,
+            &st.repo_b,
+            &targets,
+        ),
     )?;
     let before_b = archives(PASS_B, &st.repo_b)?;
     let job = launch_backup(&st.s, &st.token, st.policy_a).await?;
@@ -266,7 +277,13 @@ async fn pull_mode_repository_host_reaches_no_client() -> Result<()> {
         "root@127.0.0.12",
         "cyborg@127.0.0.12",
     ];
-    let start = probe_command(st.dir.path(), st.hosts.port, &st.repo_b, &targets);
+    let start = probe_command(
+        st.dir.path(),
+        st.hosts.port,
+        &st.repo_a,
+        &st.repo_b,
+        &targets,
+    );
     let ssh = std::process::Command::new("ssh")
         .args(["-F", "/dev/null", "-oBatchMode=yes", "-i"])
         .arg(&key)
