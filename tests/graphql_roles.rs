@@ -30,7 +30,6 @@ const ADMIN_ONLY: &[&str] = &[
     r#"mutation { updatePolicy(id: 1, input: {enabled: false}) { id } }"#,
     "mutation { deletePolicy(id: 1) }",
     "mutation { prunePolicy(id: 1) { id } }",
-    "mutation { checkRepository(id: 1) { id } }",
     "mutation { prepareClient(id: 1) { id } }",
     "mutation { prepareRepository(id: 1) { id } }",
     r#"mutation { updateUser(id: 1, input: {firstName: "x"}) { id } }"#,
@@ -59,6 +58,7 @@ const FOR_EVERYONE: &[&str] = &[
     "{ vmProviders { nodes { name script } } }",
     "mutation { launchPolicy(id: 1) { id } }",
     "mutation { cancelJob(id: 1) }",
+    "mutation { checkRepository(id: 1) { id } }",
     "{ restoreTests(first: 5, verdict: \"failed\") { totalCount nodes { id verdict } } }",
     "mutation { launchRestoreTest(policy: 1) { id } }",
     r#"mutation { restore(input: {archive: 1, paths: ["/etc/hosts"], dryRun: true}) { id } }"#,
@@ -79,7 +79,11 @@ async fn anonymous_and_non_superusers_are_refused_admin_operations() -> Result<(
     )
     .await?;
     let client = s
-        .ok(&admin, "query($id: Int!) { policy(id: $id) { clientIds } }", json!({"id": policy}))
+        .ok(
+            &admin,
+            "query($id: Int!) { policy(id: $id) { clientIds } }",
+            json!({"id": policy}),
+        )
         .await?["policy"]["clientIds"][0]
         .clone();
     s.ok(&admin, r#"mutation($c: Int!) { createUser(input: {email: "operator@cyborg.local", password: "operator password", role: OPERATOR, grants: [{client: $c, restore: true}]}) { id } }"#, json!({"c": client})).await?;

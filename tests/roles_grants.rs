@@ -4,9 +4,9 @@
 //! works for real.
 
 #[path = "restore/fixture.rs"]
+#[allow(dead_code)]
 mod fixture;
 #[path = "roles/setup.rs"]
-#[allow(dead_code)]
 mod setup;
 mod support;
 
@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use support::*;
 
-const GRANTS: &str = "mutation($id: Int!, $g: [GrantInput!]) { updateUser(id: $id, input: {grants: $g}) { id } }";
+const GRANTS: &str =
+    "mutation($id: Int!, $g: [GrantInput!]) { updateUser(id: $id, input: {grants: $g}) { id } }";
 const RELAUNCH: &str = "mutation($id: Int!) { relaunchJob(id: $id) { id jobType } }";
 
 fn refused(g: &Gql) -> bool {
@@ -26,9 +27,15 @@ fn refused(g: &Gql) -> bool {
 
 async fn job_of(s: &Server, token: &str, kind: &str) -> Result<i64> {
     let d = s
-        .ok(token, "query($t: String!) { jobs(jobType: $t, first: 1) { nodes { id } } }", json!({"t": kind}))
+        .ok(
+            token,
+            "query($t: String!) { jobs(jobType: $t, first: 1) { nodes { id } } }",
+            json!({"t": kind}),
+        )
         .await?;
-    d["jobs"]["nodes"][0]["id"].as_i64().with_context(|| format!("no {kind} job: {d}"))
+    d["jobs"]["nodes"][0]["id"]
+        .as_i64()
+        .with_context(|| format!("no {kind} job: {d}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -40,14 +47,39 @@ async fn grants_decide_downloads_restores_and_relaunches() -> Result<()> {
     launch(s, admin, shadow).await?;
     s.wait_jobs(admin, Duration::from_secs(300)).await?;
     let d = s
-        .ok(admin, "query($p: Int!) { archives(policy: $p) { nodes { id clientId } } }", json!({"p": shadow}))
+        .ok(
+            admin,
+            "query($p: Int!) { archives(policy: $p) { nodes { id clientId } } }",
+            json!({"p": shadow}),
+        )
         .await?;
-    let shadow_archive = d["archives"]["nodes"][0]["id"].as_i64().context("shadow archive")?;
-    let localhost = d["archives"]["nodes"][0]["clientId"].as_i64().context("localhost")?;
+    let shadow_archive = d["archives"]["nodes"][0]["id"]
+        .as_i64()
+        .context("shadow archive")?;
+    let localhost = d["archives"]["nodes"][0]["clientId"]
+        .as_i64()
+        .context("localhost")?;
     // A prune job to relaunch: the web1 policy keeps 3 daily archives.
-    let web1_policy = s.ok(admin, "{ policies(search: \"docs\") { nodes { id } } }", json!({})).await?["policies"]["nodes"][0]["id"].clone();
-    s.ok(admin, "mutation($id: Int!) { updatePolicy(id: $id, input: {keepDaily: 3}) { id } }", json!({"id": web1_policy})).await?;
-    s.ok(admin, "mutation($id: Int!) { prunePolicy(id: $id) { id } }", json!({"id": web1_policy})).await?;
+    let web1_policy = s
+        .ok(
+            admin,
+            "{ policies(search: \"docs\") { nodes { id } } }",
+            json!({}),
+        )
+        .await?["policies"]["nodes"][0]["id"]
+        .clone();
+    s.ok(
+        admin,
+        "mutation($id: Int!) { updatePolicy(id: $id, input: {keepDaily: 3}) { id } }",
+        json!({"id": web1_policy}),
+    )
+    .await?;
+    s.ok(
+        admin,
+        "mutation($id: Int!) { prunePolicy(id: $id) { id } }",
+        json!({"id": web1_policy}),
+    )
+    .await?;
     s.wait_jobs(admin, Duration::from_secs(300)).await?;
     let prune = job_of(s, admin, "prune").await?;
     let prepare = job_of(s, admin, "prepare_client").await?;
@@ -72,16 +104,31 @@ async fn grants_decide_downloads_restores_and_relaunches() -> Result<()> {
 
     // 2. Grants without the restore flag: metadata yes, contents no.
     let no_restore = json!([{"client": localhost}, {"client": f.web1}]);
-    s.ok(admin, GRANTS, json!({"id": op_id, "g": no_restore})).await?;
+    s.ok(admin, GRANTS, json!({"id": op_id, "g": no_restore}))
+        .await?;
     let (q, v) = download(shadow_archive, "/etc/shadow");
     let g = s.gql(Some(&op), q, v).await?;
-    ensure!(g.error_code() == Some("FORBIDDEN"), "download without the restore flag: {}", g.0);
-    let browse = s.ok(&op, "query($a: Int!) { browse(archive: $a, directory: \"/etc\") { entries { path } } }", json!({"a": shadow_archive})).await?;
+    ensure!(
+        g.error_code() == Some("FORBIDDEN"),
+        "download without the restore flag: {}",
+        g.0
+    );
+    let browse = s
+        .ok(
+            &op,
+            "query($a: Int!) { browse(archive: $a, directory: \"/etc\") { entries { path } } }",
+            json!({"a": shadow_archive}),
+        )
+        .await?;
     ensure!(browse.to_string().contains("/etc/shadow"), "{browse}");
     // Preparation and prune jobs stay a superuser's, whatever the grants.
     for job in [prepare, prune] {
         let g = s.gql(Some(&op), RELAUNCH, json!({"id": job})).await?;
-        ensure!(g.error_code() == Some("FORBIDDEN"), "relaunch {job}: {}", g.0);
+        ensure!(
+            g.error_code() == Some("FORBIDDEN"),
+            "relaunch {job}: {}",
+            g.0
+        );
     }
     let again = s.ok(&op, RELAUNCH, json!({"id": backup})).await?;
     ensure!(again["relaunchJob"]["jobType"] == "job", "{again}");
@@ -91,30 +138,81 @@ async fn grants_decide_downloads_restores_and_relaunches() -> Result<()> {
     s.ok(admin, GRANTS, json!({"id": op_id, "g": full})).await?;
     let (q, v) = download(shadow_archive, "/etc/shadow");
     let d = s.ok(&op, q, v).await?;
-    let (status, _, body) = get(&format!("{}{}", s.url, d["restoreDownload"]["url"].as_str().unwrap_or_default())).await?;
-    ensure!(status == 200 && body == std::fs::read("/etc/shadow")?, "download: {status}");
+    let (status, _, body) = get(&format!(
+        "{}{}",
+        s.url,
+        d["restoreDownload"]["url"].as_str().unwrap_or_default()
+    ))
+    .await?;
+    ensure!(
+        status == 200 && body == std::fs::read("/etc/shadow")?,
+        "download: {status}"
+    );
     // A viewer never reads contents, restore flag or not.
-    let (_, viewer) = setup::user(s, admin, "viewer@cyborg.local", "VIEWER", json!([{"client": localhost, "restore": true}])).await?;
+    let (_, viewer) = setup::user(
+        s,
+        admin,
+        "viewer@cyborg.local",
+        "VIEWER",
+        json!([{"client": localhost, "restore": true}]),
+    )
+    .await?;
     let (q, v) = download(shadow_archive, "/etc/shadow");
     let g = s.gql(Some(&viewer), q, v).await?;
-    ensure!(g.error_code() == Some("FORBIDDEN"), "viewer download: {}", g.0);
+    ensure!(
+        g.error_code() == Some("FORBIDDEN"),
+        "viewer download: {}",
+        g.0
+    );
 
     // 4. Restoring onto a host: its own grant is needed; the server itself is superuser only.
     let g = s.gql(Some(&op), RESTORE, onto(f.web2, false)).await?;
-    ensure!(refused(&g), "restore onto web2 without a grant on it: {}", g.0);
+    ensure!(
+        refused(&g),
+        "restore onto web2 without a grant on it: {}",
+        g.0
+    );
     let g = s.gql(Some(&op), RESTORE, onto(localhost, true)).await?;
-    ensure!(g.error_code() == Some("FORBIDDEN"), "restore onto the server: {}", g.0);
-    let (_, job) = restore(s, admin, onto(localhost, true).get("i").cloned().unwrap_or(Value::Null)).await?;
-    ensure!(job["status"] == "successful", "a superuser's dry run onto the server: {job}");
-    let with_web2 = json!([{"client": f.web1, "restore": true}, {"client": f.web2, "restore": true}]);
-    s.ok(admin, GRANTS, json!({"id": op_id, "g": with_web2})).await?;
-    let (id, job) = restore(s, &op, onto(f.web2, false).get("i").cloned().unwrap_or(Value::Null)).await?;
-    ensure!(job["status"] == "successful", "{job}\n{}", s.job_log(admin, id).await?);
+    ensure!(
+        g.error_code() == Some("FORBIDDEN"),
+        "restore onto the server: {}",
+        g.0
+    );
+    let (_, job) = restore(
+        s,
+        admin,
+        onto(localhost, true)
+            .get("i")
+            .cloned()
+            .unwrap_or(Value::Null),
+    )
+    .await?;
+    ensure!(
+        job["status"] == "successful",
+        "a superuser's dry run onto the server: {job}"
+    );
+    let with_web2 =
+        json!([{"client": f.web1, "restore": true}, {"client": f.web2, "restore": true}]);
+    s.ok(admin, GRANTS, json!({"id": op_id, "g": with_web2}))
+        .await?;
+    let (id, job) = restore(
+        s,
+        &op,
+        onto(f.web2, false).get("i").cloned().unwrap_or(Value::Null),
+    )
+    .await?;
+    ensure!(
+        job["status"] == "successful",
+        "{job}\n{}",
+        s.job_log(admin, id).await?
+    );
     ensure!(std::fs::read_to_string(under(target.path(), &f.secret()))? == SECRET_CONTENT);
 
     // 5. A superuser relaunches the prune job, which runs.
     let r = s.ok(admin, RELAUNCH, json!({"id": prune})).await?;
-    let id = r["relaunchJob"]["id"].as_i64().context("relaunched prune")?;
+    let id = r["relaunchJob"]["id"]
+        .as_i64()
+        .context("relaunched prune")?;
     s.wait_job_ok(admin, id, Duration::from_secs(180)).await?;
     Ok(())
 }

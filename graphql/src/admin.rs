@@ -107,9 +107,7 @@ impl AdminMutation {
         passphrase: Option<String>,
     ) -> ApiResult<String> {
         let c = caller(ctx).await?;
-        Ok(svc(ctx)
-            .import_ssh_key(&c, private_key, passphrase)
-            .await?)
+        Ok(svc(ctx).import_ssh_key(&c, private_key, passphrase).await?)
     }
 
     /// Accepts the changed host key a host presented (after checking it out of band).

@@ -21,9 +21,9 @@ mod vm;
 
 use async_graphql::{Context, MergedObject, Schema};
 pub use errors::{ApiError, GqlError};
-use service::{Caller, Service};
 use executor::Executor;
 use indexer::Catalog;
+use service::{Caller, Service};
 use store::{AuthUser, Store};
 
 /// Every query: inventory and jobs, plus the catalog.

@@ -260,6 +260,9 @@ impl CoreMutation {
     /// stored passphrase opens it; sets `ready` (superuser).
     async fn prepare_repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
         let c = caller(ctx).await?;
-        Ok(svc(ctx).prepare_repository(&c, RepositoryId(id)).await?.into())
+        Ok(svc(ctx)
+            .prepare_repository(&c, RepositoryId(id))
+            .await?
+            .into())
     }
 }

@@ -30,7 +30,10 @@ impl InventoryQuery {
     }
 
     async fn client(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Client> {
-        Ok(svc(ctx).client(&caller(ctx).await?, ClientId(id)).await?.into())
+        Ok(svc(ctx)
+            .client(&caller(ctx).await?, ClientId(id))
+            .await?
+            .into())
     }
 
     async fn repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Repository> {
@@ -44,7 +47,10 @@ impl InventoryQuery {
     }
 
     async fn policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Policy> {
-        Ok(svc(ctx).policy(&caller(ctx).await?, PolicyId(id)).await?.into())
+        Ok(svc(ctx)
+            .policy(&caller(ctx).await?, PolicyId(id))
+            .await?
+            .into())
     }
 
     /// The next run times of a cron expression, or a `VALIDATION` error on `crontab`.
@@ -63,6 +69,9 @@ impl InventoryQuery {
     }
 
     async fn archive(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Archive> {
-        Ok(svc(ctx).archive(&caller(ctx).await?, ArchiveId(id)).await?.into())
+        Ok(svc(ctx)
+            .archive(&caller(ctx).await?, ArchiveId(id))
+            .await?
+            .into())
     }
 }

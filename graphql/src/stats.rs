@@ -303,10 +303,7 @@ impl StatsQuery {
         user_id: Option<i64>,
     ) -> ApiResult<NotificationPreferences> {
         let c = caller(ctx).await?;
-        Ok(svc(ctx)
-            .notify_prefs(&c, user_id.map(UserId))
-            .await?
-            .into())
+        Ok(svc(ctx).notify_prefs(&c, user_id.map(UserId)).await?.into())
     }
 
     /// Outgoing mail and webhook deliveries, newest first (superuser).

@@ -221,7 +221,11 @@ mod tests {
 
     #[test]
     fn grants_reach_series_and_inventory() {
-        let policies = [policy(1, &[1, 2], 10), policy(2, &[3], 20), policy(3, &[1], 30)];
+        let policies = [
+            policy(1, &[1, 2], 10),
+            policy(2, &[3], 20),
+            policy(3, &[1], 30),
+        ];
         let v = Visibility::new(
             &[
                 Grant {

@@ -78,10 +78,14 @@ impl Service {
         self.run(move |i| {
             if !replace && executor::ssh::server_public_key(&i.store)?.is_some() {
                 return Err(ServiceError::Conflict(
-                    "the server already has an SSH key: send {\"force\": true} to replace it".into(),
+                    "the server already has an SSH key: send {\"force\": true} to replace it"
+                        .into(),
                 ));
             }
-            Ok(executor::ssh::generate_server_key(&i.store, "cyborgbackup")?)
+            Ok(executor::ssh::generate_server_key(
+                &i.store,
+                "cyborgbackup",
+            )?)
         })
         .await
     }
@@ -98,8 +102,14 @@ impl Service {
             return Err(ServiceError::field("privateKey", "must be at most 64 KiB"));
         }
         let pass = passphrase.filter(|p| !p.is_empty()).map(model::Secret::new);
-        self.run(move |i| Ok(executor::ssh::import_server_key(&i.store, &private_key, pass.as_ref())?))
-            .await
+        self.run(move |i| {
+            Ok(executor::ssh::import_server_key(
+                &i.store,
+                &private_key,
+                pass.as_ref(),
+            )?)
+        })
+        .await
     }
 
     /// Pinned host keys (superuser: they name every host).
@@ -109,7 +119,12 @@ impl Service {
     }
 
     /// Accepts the changed key a host presented (superuser).
-    pub async fn accept_host_key(&self, caller: &Caller, host: String, port: i32) -> Result<HostKey> {
+    pub async fn accept_host_key(
+        &self,
+        caller: &Caller,
+        host: String,
+        port: i32,
+    ) -> Result<HostKey> {
         authorize(caller, Action::Administer, Target::Global)?;
         let port = u16::try_from(port)
             .ok()
@@ -152,16 +167,27 @@ impl Service {
     }
 
     /// Adds a VM module provider (superuser).
-    pub async fn create_vm_provider(&self, caller: &Caller, input: VmProviderInput) -> Result<VmProvider> {
+    pub async fn create_vm_provider(
+        &self,
+        caller: &Caller,
+        input: VmProviderInput,
+    ) -> Result<VmProvider> {
         authorize(caller, Action::Administer, Target::Global)?;
         let by = caller.user_id();
-        let r = self.run(move |i| Ok(i.store.create_vm_provider(&input, by)?)).await?;
+        let r = self
+            .run(move |i| Ok(i.store.create_vm_provider(&input, by)?))
+            .await?;
         tracing::info!(provider = %r.name, by = ?by, "vm provider created");
         Ok(VmProvider::stored(r, true))
     }
 
     /// Changes a VM module provider (superuser; not a built-in one).
-    pub async fn update_vm_provider(&self, caller: &Caller, name: String, input: VmProviderInput) -> Result<VmProvider> {
+    pub async fn update_vm_provider(
+        &self,
+        caller: &Caller,
+        name: String,
+        input: VmProviderInput,
+    ) -> Result<VmProvider> {
         authorize(caller, Action::Administer, Target::Global)?;
         refuse_built_in(&name)?;
         let by = caller.user_id();

@@ -44,14 +44,20 @@ pub enum Target<'a> {
     Repository(RepositoryId),
     Schedule(ScheduleId),
     /// The archives of one policy on one client.
-    Series { client: ClientId, policy: PolicyId },
+    Series {
+        client: ClientId,
+        policy: PolicyId,
+    },
     Job {
         client: Option<ClientId>,
         policy: Option<PolicyId>,
         repository: Option<RepositoryId>,
     },
     /// A client to restore onto, with its hostname (the server's own host is superuser only).
-    Host { client: ClientId, hostname: &'a str },
+    Host {
+        client: ClientId,
+        hostname: &'a str,
+    },
 }
 
 impl Target<'_> {
@@ -87,7 +93,9 @@ impl Target<'_> {
             Target::Policy(p) => format!("policy {p}"),
             Target::Repository(r) => format!("repository {r}"),
             Target::Schedule(s) => format!("schedule {s}"),
-            Target::Series { client, policy } => format!("series of policy {policy} on client {client}"),
+            Target::Series { client, policy } => {
+                format!("series of policy {policy} on client {client}")
+            }
             Target::Job { .. } => "job".into(),
         }
     }
@@ -109,7 +117,10 @@ pub fn authorize(caller: &Caller, action: Action, target: Target<'_>) -> Result<
         _ => {}
     }
     if !target.reached(v) {
-        return Err(ServiceError::NotFound(format!("{} not found", target.name())));
+        return Err(ServiceError::NotFound(format!(
+            "{} not found",
+            target.name()
+        )));
     }
     if action == Action::View {
         return Ok(());
@@ -164,7 +175,10 @@ mod tests {
     fn user(role: Role, grants: &[Grant]) -> Caller {
         let mut v = Visibility::new(grants, &[]);
         // One policy (1) backing up clients 1 and 2 in repository 1.
-        if grants.iter().any(|g| g.scope == GrantScope::Client(ClientId(1))) {
+        if grants
+            .iter()
+            .any(|g| g.scope == GrantScope::Client(ClientId(1)))
+        {
             v.policies.insert(PolicyId(1));
             v.repositories.insert(RepositoryId(1));
         }
@@ -213,7 +227,12 @@ mod tests {
         let operator = user(Role::Operator, &[client(1, false)]);
         let restorer = user(Role::Operator, &[client(1, true)]);
         let cases: &[(&Caller, Action, Target, &str)] = &[
-            (&Caller::Anonymous, Action::View, Target::Global, "unauthenticated"),
+            (
+                &Caller::Anonymous,
+                Action::View,
+                Target::Global,
+                "unauthenticated",
+            ),
             (&Caller::System, Action::Administer, Target::Global, "ok"),
             (&viewer, Action::View, series, "ok"),
             (&viewer, Action::View, other, "not found"),
@@ -221,13 +240,28 @@ mod tests {
             (&viewer, Action::ReadContents, series, "forbidden"),
             (&operator, Action::Operate, series, "ok"),
             (&operator, Action::Operate, other, "not found"),
-            (&operator, Action::Operate, Target::Policy(PolicyId(1)), "forbidden"),
+            (
+                &operator,
+                Action::Operate,
+                Target::Policy(PolicyId(1)),
+                "forbidden",
+            ),
             (&operator, Action::ReadContents, series, "forbidden"),
             (&restorer, Action::ReadContents, series, "ok"),
             (&restorer, Action::RestoreOnto, host("web1"), "ok"),
-            (&restorer, Action::RestoreOnto, host("localhost"), "forbidden"),
+            (
+                &restorer,
+                Action::RestoreOnto,
+                host("localhost"),
+                "forbidden",
+            ),
             (&restorer, Action::Administer, Target::Global, "forbidden"),
-            (&restorer, Action::View, Target::Repository(RepositoryId(1)), "ok"),
+            (
+                &restorer,
+                Action::View,
+                Target::Repository(RepositoryId(1)),
+                "ok",
+            ),
         ];
         for (c, a, t, want) in cases {
             assert_eq!(kind(authorize(c, *a, *t)), *want, "{a:?} on {t:?} as {c:?}");

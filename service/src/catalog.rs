@@ -105,9 +105,10 @@ fn visible_archive(i: &Inner, caller: &Caller, id: ArchiveId) -> Result<()> {
     if caller.is_superuser() {
         return Ok(());
     }
-    let a = i.store.archive(id).map_err(|_| {
-        ServiceError::NotFound(format!("archive {id} is not in the catalog"))
-    })?;
+    let a = i
+        .store
+        .archive(id)
+        .map_err(|_| ServiceError::NotFound(format!("archive {id} is not in the catalog")))?;
     authorize(
         caller,
         Action::View,
@@ -130,7 +131,10 @@ impl Service {
     pub async fn catalog_search(&self, caller: &Caller, mut q: SearchQuery) -> Result<CatalogPage> {
         authorize(caller, Action::View, Target::Global)?;
         if q.text.len() > MAX_QUERY {
-            return Err(ServiceError::field("query", "must be at most 1024 characters"));
+            return Err(ServiceError::field(
+                "query",
+                "must be at most 1024 characters",
+            ));
         }
         q.series_scope = caller.series_scope();
         self.run(move |i| {
@@ -159,7 +163,10 @@ impl Service {
             return Ok(None);
         }
         if base.text.len() > MAX_DIRECTORY {
-            return Err(ServiceError::field("query", "must be at most 4096 characters"));
+            return Err(ServiceError::field(
+                "query",
+                "must be at most 4096 characters",
+            ));
         }
         base.series_scope = caller.series_scope();
         self.run(move |i| {
@@ -168,7 +175,11 @@ impl Service {
             let mut cursor = None;
             let mut n = Names::new(i);
             loop {
-                let need = if skipped < offset { offset - skipped } else { size - out.len() };
+                let need = if skipped < offset {
+                    offset - skipped
+                } else {
+                    size - out.len()
+                };
                 let q = SearchQuery {
                     limit: need.clamp(1, CHUNK),
                     cursor: cursor.take(),
@@ -192,7 +203,11 @@ impl Service {
     }
 
     /// One version by its catalog id, if the caller may see its series.
-    pub async fn catalog_version(&self, caller: &Caller, version: u32) -> Result<Option<CatalogHit>> {
+    pub async fn catalog_version(
+        &self,
+        caller: &Caller,
+        version: u32,
+    ) -> Result<Option<CatalogHit>> {
         authorize(caller, Action::View, Target::Global)?;
         let Some(before) = version.checked_add(1) else {
             return Ok(None);
@@ -217,10 +232,18 @@ impl Service {
     }
 
     /// Every version of one path on one client, oldest first, in the series the caller reaches.
-    pub async fn file_history(&self, caller: &Caller, client: ClientId, path: String) -> Result<Vec<HistoryEntry>> {
+    pub async fn file_history(
+        &self,
+        caller: &Caller,
+        client: ClientId,
+        path: String,
+    ) -> Result<Vec<HistoryEntry>> {
         authorize(caller, Action::View, Target::Client(client))?;
         if path.len() > MAX_DIRECTORY {
-            return Err(ServiceError::field("path", "must be at most 4096 characters"));
+            return Err(ServiceError::field(
+                "path",
+                "must be at most 4096 characters",
+            ));
         }
         let scope = caller.scope();
         self.run(move |i| {
@@ -247,10 +270,9 @@ impl Service {
         let c = caller.clone();
         self.run(move |i| {
             visible_archive(i, &c, id)?;
-            let changes = i
-                .catalog
-                .archive_changes(id)
-                .ok_or_else(|| ServiceError::NotFound(format!("archive {id} is not in the catalog")))?;
+            let changes = i.catalog.archive_changes(id).ok_or_else(|| {
+                ServiceError::NotFound(format!("archive {id} is not in the catalog"))
+            })?;
             let mut n = Names::new(i);
             let anomaly = i.catalog.archive_anomaly(id).map(|a| {
                 let host = n.host(a.series.client);
@@ -275,7 +297,11 @@ impl Service {
             Ok(i.catalog
                 .anomalies(since)
                 .into_iter()
-                .filter(|a| scope.as_ref().is_none_or(|v| v.series(a.series.client, a.series.policy)))
+                .filter(|a| {
+                    scope
+                        .as_ref()
+                        .is_none_or(|v| v.series(a.series.client, a.series.policy))
+                })
                 .map(|a| {
                     let host = n.host(a.series.client);
                     (a, host)
@@ -332,7 +358,10 @@ impl Service {
     ) -> Result<(u64, Vec<CatalogHit>)> {
         authorize(caller, Action::View, Target::Global)?;
         if directory.len() > MAX_DIRECTORY {
-            return Err(ServiceError::field("directory", "must be at most 4096 characters"));
+            return Err(ServiceError::field(
+                "directory",
+                "must be at most 4096 characters",
+            ));
         }
         let (limit, offset) = page_args(first, offset)?;
         let c = caller.clone();
@@ -340,7 +369,10 @@ impl Service {
             visible_archive(i, &c, archive)?;
             let page = i.catalog.browse(archive, &directory, limit, offset)?;
             let mut n = Names::new(i);
-            Ok((page.total, page.entries.into_iter().map(|h| n.hit(h)).collect()))
+            Ok((
+                page.total,
+                page.entries.into_iter().map(|h| n.hit(h)).collect(),
+            ))
         })
         .await
     }

@@ -158,7 +158,9 @@ impl From<report::ReportError> for ServiceError {
         match e {
             R::Store(s) => s.into(),
             R::Invalid { field, reason } => ServiceError::field(field, reason),
-            R::NotConfigured(m) => ServiceError::field("mail", format!("mail is not configured: {m}")),
+            R::NotConfigured(m) => {
+                ServiceError::field("mail", format!("mail is not configured: {m}"))
+            }
             other => ServiceError::internal("report", other),
         }
     }

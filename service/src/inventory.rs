@@ -40,7 +40,8 @@ macro_rules! crud {
         pub async fn $update(&self, caller: &Caller, id: $id, input: $input) -> Result<$out> {
             authorize(caller, Action::Administer, Target::Global)?;
             let by = caller.user_id();
-            self.run(move |i| Ok(i.store.$update(id, &input, by)?)).await
+            self.run(move |i| Ok(i.store.$update(id, &input, by)?))
+                .await
         }
 
         /// Deletes an object (superuser).
@@ -52,7 +53,16 @@ macro_rules! crud {
 }
 
 impl Service {
-    crud!(client, create_client, update_client, delete_client, ClientId, ClientInput, Client, Client);
+    crud!(
+        client,
+        create_client,
+        update_client,
+        delete_client,
+        ClientId,
+        ClientInput,
+        Client,
+        Client
+    );
     crud!(
         repository,
         create_repository,
@@ -171,7 +181,11 @@ impl Service {
         let all = self.run(|i| Ok(i.store.repositories()?)).await?;
         Ok(all
             .into_iter()
-            .filter(|r| scope.as_ref().is_none_or(|v| v.repositories.contains(&r.id)))
+            .filter(|r| {
+                scope
+                    .as_ref()
+                    .is_none_or(|v| v.repositories.contains(&r.id))
+            })
             .collect())
     }
 

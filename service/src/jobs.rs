@@ -7,6 +7,7 @@ use store::{JobFilter, JobListOptions, Page};
 
 /// Loads a job the caller may see (not found otherwise).
 pub(crate) fn visible_job(i: &Inner, caller: &Caller, id: JobId) -> Result<Job> {
+    authorize(caller, Action::View, Target::Global)?;
     let j = i.store.job(id)?;
     authorize(caller, Action::View, Target::job(&j))?;
     Ok(j)
@@ -47,7 +48,11 @@ impl Service {
     }
 
     /// Jobs the caller reaches by offset (REST), and how many match.
-    pub async fn jobs_by_offset(&self, caller: &Caller, mut f: JobFilter) -> Result<(i64, Vec<Job>)> {
+    pub async fn jobs_by_offset(
+        &self,
+        caller: &Caller,
+        mut f: JobFilter,
+    ) -> Result<(i64, Vec<Job>)> {
         authorize(caller, Action::View, Target::Global)?;
         f.scope = caller.scope();
         self.run(move |i| {
@@ -78,7 +83,12 @@ impl Service {
     }
 
     /// The text of a job's output, at most `max` lines.
-    pub async fn job_output_text(&self, caller: &Caller, id: JobId, max: usize) -> Result<Vec<String>> {
+    pub async fn job_output_text(
+        &self,
+        caller: &Caller,
+        id: JobId,
+        max: usize,
+    ) -> Result<Vec<String>> {
         let c = caller.clone();
         self.run(move |i| {
             visible_job(i, &c, id)?;
@@ -100,7 +110,12 @@ impl Service {
     }
 
     /// Progress of a running job the caller already read (`target` is the job's own).
-    pub fn job_progress(&self, caller: &Caller, id: JobId, target: Target<'_>) -> Result<Option<JobProgress>> {
+    pub fn job_progress(
+        &self,
+        caller: &Caller,
+        id: JobId,
+        target: Target<'_>,
+    ) -> Result<Option<JobProgress>> {
         authorize(caller, Action::View, target)?;
         Ok(self.inner.executor.job_progress(id))
     }
@@ -141,7 +156,8 @@ impl Service {
     pub async fn prune_policy(&self, caller: &Caller, id: PolicyId) -> Result<Vec<Job>> {
         authorize(caller, Action::Administer, Target::Global)?;
         let by = caller.user_id();
-        self.run(move |i| Ok(i.executor.prune_policy(id, by)?)).await
+        self.run(move |i| Ok(i.executor.prune_policy(id, by)?))
+            .await
     }
 
     /// Queues `borg check` of a repository (operator with a grant reaching it).
@@ -165,7 +181,8 @@ impl Service {
     pub async fn prepare_client(&self, caller: &Caller, id: ClientId) -> Result<Job> {
         authorize(caller, Action::Administer, Target::Global)?;
         let by = caller.user_id();
-        self.run(move |i| Ok(i.executor.prepare_client(id, by)?)).await
+        self.run(move |i| Ok(i.executor.prepare_client(id, by)?))
+            .await
     }
 
     /// Queues a repository preparation (superuser).

@@ -15,9 +15,9 @@ mod settings;
 mod stats;
 mod users;
 
+pub use admin::VmProvider;
 pub use authz::{authorize, launch_action, Action, Target};
 pub use caller::{Caller, UserCaller};
-pub use admin::VmProvider;
 pub use catalog::{ArchiveChanges, CatalogHit, CatalogPage, DiffEntry, DiffPage, HistoryEntry};
 pub use error::{Result, ServiceError};
 pub use settings::Setting;
@@ -35,11 +35,11 @@ pub mod types {
     pub use report::{ChartKind, ChartRequest, Format, Period};
     pub use store::{
         ArchiveListOptions, ArchiveOrder, AuthUser, Channel, ClientListOptions, ClientOrder,
-        Cursor, DailySeries, HostKey, JobFilter, JobListOptions, JobOrder, NotifyPrefs,
-        OutboxItem, Page, PageRequest, PolicyListOptions, PolicyOrder, RepositoryListOptions,
-        RepositoryOrder, RestoreTest, RestoreTestListOptions, RestoreTestOrder,
-        ScheduleListOptions, ScheduleOrder, SeriesStatus, SortKey, StatsFilter, StatsGroup,
-        UserListOptions, UserOrder, Verdict, VmProviderInput, VmProviderRecord, MAX_PAGE,
+        Cursor, DailySeries, HostKey, JobFilter, JobListOptions, JobOrder, NotifyPrefs, OutboxItem,
+        Page, PageRequest, PolicyListOptions, PolicyOrder, RepositoryListOptions, RepositoryOrder,
+        RestoreTest, RestoreTestListOptions, RestoreTestOrder, ScheduleListOptions, ScheduleOrder,
+        SeriesStatus, SortKey, StatsFilter, StatsGroup, UserListOptions, UserOrder, Verdict,
+        VmProviderInput, VmProviderRecord, MAX_PAGE,
     };
 }
 

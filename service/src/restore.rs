@@ -115,11 +115,16 @@ impl Service {
         let user = caller
             .user_id()
             .ok_or_else(|| ServiceError::Forbidden("downloads are for users".into()))?;
-        Ok(self.inner.executor.open_download(ticket, Some(user)).await?)
+        Ok(self
+            .inner
+            .executor
+            .open_download(ticket, Some(user))
+            .await?)
     }
 
     /// One archive, if the caller's grants reach its series.
     pub async fn archive(&self, caller: &Caller, id: ArchiveId) -> Result<Archive> {
+        authorize(caller, Action::View, Target::Global)?;
         let c = caller.clone();
         self.run(move |i| {
             let a = i.store.archive(id)?;
@@ -143,7 +148,11 @@ impl Service {
     }
 
     /// A page of the archives the caller reaches.
-    pub async fn list_archives(&self, caller: &Caller, mut o: ArchiveListOptions) -> Result<Page<Archive>> {
+    pub async fn list_archives(
+        &self,
+        caller: &Caller,
+        mut o: ArchiveListOptions,
+    ) -> Result<Page<Archive>> {
         authorize(caller, Action::View, Target::Global)?;
         o.scope = caller.scope();
         self.run(move |i| Ok(i.store.list_archives(&o)?)).await
@@ -196,7 +205,10 @@ impl Service {
         };
         authorize(caller, Action::Operate, target)?;
         let by = caller.user_id();
-        self.run(move |i| Ok(i.executor.launch_restore_test(policy, client, by, "manual")?))
-            .await
+        self.run(move |i| {
+            Ok(i.executor
+                .launch_restore_test(policy, client, by, "manual")?)
+        })
+        .await
     }
 }

@@ -47,8 +47,10 @@ pub struct Setting {
 
 fn validate(key: &str, value: &str) -> Result<()> {
     let bad = |reason: String| Err(ServiceError::field("value", reason));
-    if matches!(key, "integrity_check" | "install_borg" | "auto_restore_test")
-        && !matches!(value, "true" | "false")
+    if matches!(
+        key,
+        "integrity_check" | "install_borg" | "auto_restore_test"
+    ) && !matches!(value, "true" | "false")
     {
         return bad(format!("{key} must be true or false"));
     }
@@ -93,18 +95,27 @@ impl Service {
     }
 
     /// Changes one instance setting (superuser); unknown keys and bad values are refused.
-    pub async fn update_setting(&self, caller: &Caller, key: &str, value: String) -> Result<Setting> {
+    pub async fn update_setting(
+        &self,
+        caller: &Caller,
+        key: &str,
+        value: String,
+    ) -> Result<Setting> {
         authorize(caller, Action::Administer, Target::Global)?;
         let Some((k, d)) = SETTINGS.iter().find(|(k, _)| *k == key) else {
             let known: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
             return Err(ServiceError::field(
                 "key",
-                format!("unknown setting {key:?}: expected one of {}", known.join(", ")),
+                format!(
+                    "unknown setting {key:?}: expected one of {}",
+                    known.join(", ")
+                ),
             ));
         };
         validate(k, &value)?;
         let stored = value.clone();
-        self.run(move |i| Ok(i.store.set_setting(k, &stored)?)).await?;
+        self.run(move |i| Ok(i.store.set_setting(k, &stored)?))
+            .await?;
         tracing::info!(key = %k, by = ?caller.user_id(), "setting changed");
         Ok(Setting {
             key: k.to_string(),

@@ -63,7 +63,13 @@ impl Service {
     pub async fn stats_last_30_days(&self, caller: &Caller) -> Result<DailySeries> {
         let to = Utc::now().date_naive() + Duration::days(1);
         let mut all = self
-            .stats_series(caller, to - Duration::days(30), to, StatsGroup::All, StatsFilter::default())
+            .stats_series(
+                caller,
+                to - Duration::days(30),
+                to,
+                StatsGroup::All,
+                StatsFilter::default(),
+            )
             .await?;
         all.pop()
             .ok_or_else(|| ServiceError::Internal("statistics without a series".into()))
@@ -73,8 +79,14 @@ impl Service {
     /// the caller is a superuser and there is only one.
     pub async fn chart(&self, caller: &Caller, mut req: ChartQuery) -> Result<Vec<u8>> {
         req.filter = scoped(caller, req.filter)?;
-        if req.kind == ChartKind::Forecast && req.filter.repository.is_none() && !caller.is_superuser() {
-            return Err(ServiceError::field("repository", "a forecast needs a repository"));
+        if req.kind == ChartKind::Forecast
+            && req.filter.repository.is_none()
+            && !caller.is_superuser()
+        {
+            return Err(ServiceError::field(
+                "repository",
+                "a forecast needs a repository",
+            ));
         }
         let store = self.inner.store.clone();
         Ok(Reporter::new(store).chart(req).await?)
@@ -92,7 +104,12 @@ impl Service {
     }
 
     /// Linear growth of a repository over `days` and when it is full.
-    pub async fn repository_forecast(&self, caller: &Caller, id: RepositoryId, days: i64) -> Result<Forecast> {
+    pub async fn repository_forecast(
+        &self,
+        caller: &Caller,
+        id: RepositoryId,
+        days: i64,
+    ) -> Result<Forecast> {
         authorize(caller, Action::View, Target::Repository(id))?;
         self.run(move |i| {
             let repo = i.store.repository(id)?;
@@ -115,7 +132,12 @@ impl Service {
     }
 
     /// Sets or clears a repository's capacity in bytes (superuser); returns the capacity now.
-    pub async fn set_repository_capacity(&self, caller: &Caller, id: RepositoryId, bytes: Option<i64>) -> Result<Option<i64>> {
+    pub async fn set_repository_capacity(
+        &self,
+        caller: &Caller,
+        id: RepositoryId,
+        bytes: Option<i64>,
+    ) -> Result<Option<i64>> {
         authorize(caller, Action::Administer, Target::Global)?;
         self.run(move |i| {
             i.store.set_repository_capacity(id, bytes)?;
@@ -138,11 +160,17 @@ impl Service {
             Some("mail") => Some(Channel::Mail),
             Some("webhook") => Some(Channel::Webhook),
             Some(other) => {
-                return Err(ServiceError::field("channel", format!("{other:?} is not mail or webhook")))
+                return Err(ServiceError::field(
+                    "channel",
+                    format!("{other:?} is not mail or webhook"),
+                ))
             }
         };
-        self.run(move |i| Ok(i.store.outbox(channel, state.as_deref(), limit.clamp(1, 1000))?))
-            .await
+        self.run(move |i| {
+            Ok(i.store
+                .outbox(channel, state.as_deref(), limit.clamp(1, 1000))?)
+        })
+        .await
     }
 
     /// Queues a failed or pending outgoing message for another attempt now (superuser).
@@ -154,14 +182,21 @@ impl Service {
     }
 
     /// Sends a test mail to `to` (default: the caller) now; the SMTP error verbatim (superuser).
-    pub async fn send_test_mail(&self, caller: &Caller, to: Option<String>) -> Result<Option<String>> {
+    pub async fn send_test_mail(
+        &self,
+        caller: &Caller,
+        to: Option<String>,
+    ) -> Result<Option<String>> {
         authorize(caller, Action::Administer, Target::Global)?;
         let to = match (to, caller) {
             (Some(t), _) => t,
             (None, Caller::User(u)) => u.email.clone(),
             (None, _) => return Err(ServiceError::field("to", "name a recipient")),
         };
-        match Reporter::new(self.inner.store.clone()).send_test_mail(&to).await {
+        match Reporter::new(self.inner.store.clone())
+            .send_test_mail(&to)
+            .await
+        {
             Ok(()) => Ok(None),
             Err(e) => {
                 tracing::warn!(error = %e, "test mail failed");
@@ -174,7 +209,9 @@ impl Service {
     pub async fn send_report(&self, caller: &Caller, period: &str) -> Result<Vec<i64>> {
         authorize(caller, Action::Administer, Target::Global)?;
         let p = Period::parse(period)?;
-        Ok(Reporter::new(self.inner.store.clone()).send_report(p).await?)
+        Ok(Reporter::new(self.inner.store.clone())
+            .send_report(p)
+            .await?)
     }
 
     /// Prometheus text, as the `metrics.auth` setting protects it (`token`: any user; `admin`:
@@ -188,7 +225,9 @@ impl Service {
             MetricsAuth::Admin => {
                 authorize(caller, Action::Authenticated, Target::Global)?;
                 if !caller.is_superuser() {
-                    return Err(ServiceError::Forbidden("metrics need a superuser's token".into()));
+                    return Err(ServiceError::Forbidden(
+                        "metrics need a superuser's token".into(),
+                    ));
                 }
             }
         }

@@ -146,7 +146,11 @@ impl Service {
         let role = wanted_role(c.role, c.is_superuser)?;
         let demoting = role.is_some_and(|r| r != Role::Superuser) || c.is_superuser == Some(false);
         if caller.user_id() == Some(id) && demoting {
-            let field = if c.role.is_some() { "role" } else { "is_superuser" };
+            let field = if c.role.is_some() {
+                "role"
+            } else {
+                "is_superuser"
+            };
             return Err(ServiceError::field(
                 field,
                 "you cannot remove your own superuser role: ask another superuser",

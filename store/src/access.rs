@@ -112,7 +112,11 @@ impl Store {
             )?;
             if !exists {
                 let kind = if client.is_some() { "client" } else { "policy" };
-                return Err(ValidationErrors::single("grants", format!("{kind} {id} does not exist")).into());
+                return Err(ValidationErrors::single(
+                    "grants",
+                    format!("{kind} {id} does not exist"),
+                )
+                .into());
             }
             tx.execute(
                 "INSERT INTO user_grants (user_id, client_id, policy_id, restore) VALUES (?1, ?2, ?3, ?4)",
@@ -164,7 +168,11 @@ mod tests {
             s.set_user_grants(u.id, &[missing]),
             Err(StoreError::Validation(_))
         ));
-        assert_eq!(s.user_grants(u.id).unwrap(), vec![g], "a failed set keeps the old grants");
+        assert_eq!(
+            s.user_grants(u.id).unwrap(),
+            vec![g],
+            "a failed set keeps the old grants"
+        );
         s.set_user_role(u.id, Role::Operator).unwrap();
         assert_eq!(s.user(u.id).unwrap().role, Role::Operator);
         s.update_user(u.id, None, None, None, Some(true)).unwrap();

@@ -48,10 +48,14 @@ async fn download(
     if ticket.len() != 64 || !ticket.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(RestError::NotFound);
     }
-    let d = st.service.open_download(&ticket, &caller).await.map_err(|e| {
-        tracing::warn!(error = %e, "download refused");
-        e
-    })?;
+    let d = st
+        .service
+        .open_download(&ticket, &caller)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "download refused");
+            e
+        })?;
     let mut resp = Body::from_stream(d.body).into_response();
     let h = resp.headers_mut();
     h.insert(

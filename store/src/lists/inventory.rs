@@ -1,16 +1,16 @@
 //! Paged lists of users, API tokens, clients, repositories, schedules and policies.
 
 use super::{asc, desc, flag, Page, PageRequest, Select, Sort};
+use crate::access::id_in;
 use crate::inventory::{
     client_row, repo_row, schedule_row, AUDIT_COLS, CLIENT_COLS, REPO_COLS, SCHEDULE_COLS,
 };
 use crate::policies::{policy_row, POLICY_COLS};
 use crate::users::{user_row, TokenInfo, USER_COLS};
-use crate::access::id_in;
 use crate::{parse_opt_ts, parse_ts, Result, Store};
 use model::*;
-use std::sync::Arc;
 use rusqlite::types::Value;
+use std::sync::Arc;
 
 /// Orderings of users.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,14 +1,14 @@
 //! Paged lists of jobs and archives, the two tables that grow without bound.
 
 use super::{asc, desc, Page, PageRequest, Select};
+use crate::access::{job_sql, series_sql};
 use crate::archives::{archive_row, ARCHIVE_COLS};
 use crate::jobs::{job_row, JOB_COLS};
-use crate::access::{job_sql, series_sql};
 use crate::{ts, Result, Store};
 use chrono::{DateTime, Utc};
 use model::*;
-use std::sync::Arc;
 use rusqlite::types::Value;
+use std::sync::Arc;
 
 /// Orderings of jobs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 
 use super::auth::Caller;
 use super::body::Fields;
+use super::both;
 use super::error::{RestError, RestResult};
 use super::objects::API;
 use super::page::{Envelope, Params};
-use super::both;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -157,7 +157,10 @@ impl Fields {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             let Value::Object(o) = item else {
-                self.bad(key, "Each grant is an object with client or policy, and restore.");
+                self.bad(
+                    key,
+                    "Each grant is an object with client or policy, and restore.",
+                );
                 return None;
             };
             let id = |k: &str| o.get(k).and_then(Value::as_i64);

@@ -185,7 +185,9 @@ async fn update_repository(
 ) -> RestResult<Json<RepositoryOut>> {
     let input = repository_input(&body)?;
     Ok(Json(objects::repository(
-        st.service.update_repository(&c, RepositoryId(id), input).await?,
+        st.service
+            .update_repository(&c, RepositoryId(id), input)
+            .await?,
     )))
 }
 
@@ -252,7 +254,9 @@ async fn update_schedule(
 ) -> RestResult<Json<ScheduleOut>> {
     let input = schedule_input(&body)?;
     Ok(Json(objects::schedule(
-        st.service.update_schedule(&c, ScheduleId(id), input).await?,
+        st.service
+            .update_schedule(&c, ScheduleId(id), input)
+            .await?,
     )))
 }
 

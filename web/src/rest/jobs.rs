@@ -97,10 +97,7 @@ async fn stdout(
     if !matches!(format, "txt" | "json") {
         return Err(RestError::field("format", "must be txt or json"));
     }
-    let lines = st
-        .service
-        .job_output_text(&c, JobId(id), MAX_LINES)
-        .await?;
+    let lines = st.service.job_output_text(&c, JobId(id), MAX_LINES).await?;
     let n = lines.len();
     let mut content = lines.join("\n");
     if n > 0 {
@@ -129,7 +126,11 @@ async fn can_cancel(
     Ok(Json(json!({"can_cancel": !j.status.is_finished()})))
 }
 
-async fn cancel(Caller(c): Caller, State(st): State<AppState>, Id(id): Id) -> RestResult<StatusCode> {
+async fn cancel(
+    Caller(c): Caller,
+    State(st): State<AppState>,
+    Id(id): Id,
+) -> RestResult<StatusCode> {
     if st.service.cancel_job(&c, JobId(id)).await? {
         Ok(StatusCode::ACCEPTED)
     } else {

@@ -32,8 +32,18 @@ impl Names {
                 .into_iter()
                 .map(|x| (x.id, x))
                 .collect(),
-            schedules: s.schedules(c).await?.into_iter().map(|x| (x.id, x)).collect(),
-            policies: s.policies(c).await?.into_iter().map(|x| (x.id, x)).collect(),
+            schedules: s
+                .schedules(c)
+                .await?
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            policies: s
+                .policies(c)
+                .await?
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
         })
     }
 }

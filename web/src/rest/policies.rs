@@ -107,7 +107,11 @@ async fn update(
     Ok(Json(objects::policy(&Names::load(&st, &c).await?, p)))
 }
 
-async fn delete(Caller(c): Caller, State(st): State<AppState>, Id(id): Id) -> RestResult<StatusCode> {
+async fn delete(
+    Caller(c): Caller,
+    State(st): State<AppState>,
+    Id(id): Id,
+) -> RestResult<StatusCode> {
     st.service.delete_policy(&c, PolicyId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

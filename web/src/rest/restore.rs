@@ -14,8 +14,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use model::{ArchiveId, ClientId, ValidationErrors};
-use service::types::RestoreRequest;
 use serde_json::{Map, Value};
+use service::types::RestoreRequest;
 
 pub(crate) fn routes(r: Router<AppState>) -> Router<AppState> {
     both(r, "/api/v1/restore", get(list).post(create))
