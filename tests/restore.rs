@@ -294,8 +294,8 @@ async fn downloads_rest_roles_and_validation() -> Result<()> {
         assert_eq!(g.error_field(), Some(field), "{input}: {}", g.0);
     }
 
-    // A non-superuser may restore and download.
-    s.ok(token, r#"mutation { createUser(input: {email: "operator@cyborg.local", password: "operator password"}) { id } }"#, json!({})).await?;
+    // An operator granted web1 and web2 with restore may restore and download.
+    s.ok(token, r#"mutation($c: Int!, $d: Int!) { createUser(input: {email: "operator@cyborg.local", password: "operator password", role: OPERATOR, grants: [{client: $c, restore: true}, {client: $d, restore: true}]}) { id } }"#, json!({"c": f.web1, "d": f.web2})).await?;
     let op = s
         .ok(token, r#"mutation { login(email: "operator@cyborg.local", password: "operator password") { token } }"#, json!({}))
         .await?["login"]["token"]

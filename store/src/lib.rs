@@ -1,6 +1,7 @@
 //! SQLite persistence for CyBorgBackup. Every SQL statement of the project lives in this crate;
 //! migrations from `migrations/` are embedded and applied when the store opens.
 
+mod access;
 mod archives;
 mod credentials;
 mod drills;
