@@ -2,11 +2,10 @@
 //! with its label, help, kind, default and group for the settings form; values of secrets are
 //! masked; changes are checked by the registry and stored all or none.
 
-use crate::errors::{ApiError, ApiResult};
-use crate::{admin, services, user};
+use crate::errors::ApiResult;
+use crate::{caller, svc};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
-use model::settings::{self as reg, Kind, SettingError, View};
-use model::ValidationErrors;
+use model::settings::{self as reg, Kind, View};
 
 /// The type of a setting's value, for the form control that edits it.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -121,31 +120,6 @@ pub struct SettingValueInput {
     pub value: String,
 }
 
-const NOTIFICATION_GROUPS: [reg::Group; 4] = [
-    reg::Group::Mail,
-    reg::Group::Webhooks,
-    reg::Group::Reports,
-    reg::Group::Metrics,
-];
-
-/// A refusal of a single change: the unknown key names the `key` argument, a bad value the
-/// `value` argument (the reason starts with the setting's key).
-fn single_error(e: SettingError) -> ApiError {
-    match e {
-        SettingError::Unknown { .. } => ApiError::field("key", e.to_string()),
-        SettingError::Invalid { .. } => ApiError::field("value", e.to_string()),
-    }
-}
-
-/// Checks and stores one change; returns the stored view.
-fn update_one(ctx: &Context<'_>, key: &str, value: &str) -> ApiResult<View> {
-    let u = admin(ctx)?;
-    let change = reg::check(key, value).map_err(single_error)?;
-    let s = &services(ctx).store;
-    s.apply_settings(std::slice::from_ref(&change))?;
-    tracing::info!(user = u.id.0, key = change.def().key, "setting changed");
-    Ok(s.setting_view(change.def())?)
-}
 
 #[derive(Default)]
 pub struct SettingsQuery;
@@ -155,22 +129,11 @@ impl SettingsQuery {
     /// Instance settings the caller may read (superusers: all), in form order, optionally of
     /// one group; values of secrets are masked.
     async fn settings(&self, ctx: &Context<'_>, group: Option<String>) -> ApiResult<Vec<Setting>> {
-        let u = user(ctx)?;
-        if let Some(g) = &group {
-            if !reg::Group::ALL.iter().any(|x| x.as_str() == g) {
-                let all: Vec<&str> = reg::Group::ALL.iter().map(|x| x.as_str()).collect();
-                return Err(ApiError::field(
-                    "group",
-                    format!("{g:?} is not one of {}", all.join(", ")),
-                )
-                .into());
-            }
-        }
-        Ok(services(ctx)
-            .store
-            .setting_views(u.is_superuser)?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .settings(&c, group)
+            .await?
             .into_iter()
-            .filter(|v| group.as_deref().is_none_or(|g| v.def.group.as_str() == g))
             .map(Setting::from)
             .collect())
     }
@@ -181,12 +144,11 @@ impl SettingsQuery {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Vec<NotificationSetting>> {
-        admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .setting_views(true)?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .notification_settings(&c)
+            .await?
             .into_iter()
-            .filter(|v| NOTIFICATION_GROUPS.contains(&v.def.group))
             .map(|v| NotificationSetting {
                 key: v.def.key.into(),
                 is_secret: v.def.is_secret(),
@@ -210,7 +172,8 @@ impl SettingsMutation {
         key: String,
         value: String,
     ) -> ApiResult<Setting> {
-        Ok(update_one(ctx, &key, &value)?.into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).update_setting(&c, &key, &value).await?.into())
     }
 
     /// Changes several settings at once, all or none (superuser). Every refused change is a
@@ -220,33 +183,13 @@ impl SettingsMutation {
         ctx: &Context<'_>,
         input: Vec<SettingValueInput>,
     ) -> ApiResult<Vec<Setting>> {
-        let u = admin(ctx)?;
-        if input.len() > reg::all().len() {
-            return Err(ApiError::field(
-                "input",
-                format!("at most {} settings at once", reg::all().len()),
-            )
-            .into());
-        }
-        let changes = reg::check_all(input.iter().map(|i| (i.key.as_str(), i.value.as_str())))
-            .map_err(|errs| {
-                let mut v = ValidationErrors::new();
-                for e in errs {
-                    match &e {
-                        SettingError::Unknown { key } => v.add(key, "unknown setting"),
-                        SettingError::Invalid { key, reason } => v.add(key, reason.clone()),
-                    }
-                }
-                ApiError::Validation(v)
-            })?;
-        let s = &services(ctx).store;
-        s.apply_settings(&changes)?;
-        let mut out = Vec::new();
-        for c in &changes {
-            tracing::info!(user = u.id.0, key = c.def().key, "setting changed");
-            out.push(s.setting_view(c.def())?.into());
-        }
-        Ok(out)
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .update_settings(&c, input.into_iter().map(|i| (i.key, i.value)).collect())
+            .await?
+            .into_iter()
+            .map(Setting::from)
+            .collect())
     }
 
     /// Sets one setting (superuser); the same as `updateSetting`.
@@ -257,7 +200,8 @@ impl SettingsMutation {
         key: String,
         value: String,
     ) -> ApiResult<NotificationSetting> {
-        let v = update_one(ctx, &key, &value)?;
+        let c = caller(ctx).await?;
+        let v = svc(ctx).update_setting(&c, &key, &value).await?;
         Ok(NotificationSetting {
             key: v.def.key.into(),
             is_secret: v.def.is_secret(),

@@ -50,6 +50,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "repository_free_space",
         include_str!("../../migrations/0009_repository_free_space.sql"),
     ),
+    (
+        10,
+        "roles_grants",
+        include_str!("../../migrations/0010_roles_grants.sql"),
+    ),
+    (
+        13,
+        "repository_credentials",
+        include_str!("../../migrations/0013_repository_credentials.sql"),
+    ),
 ];
 
 /// The schema version this binary writes (the highest migration).
