@@ -1,6 +1,7 @@
 //! Preparation jobs: a repository is initialised (`borg init`) or verified with its passphrase;
 //! a client's facts (borg version, IP, OS) are recorded, and borg is installed from the
-//! distribution's packages when it is missing and the `install_borg` setting allows it.
+//! distribution's packages when it is missing and the `install_borg` setting allows it. Both
+//! (re)install the restricted `authorized_keys` lines of their (client, repository) credentials.
 
 use crate::jobs::{last_line, log_for, repo_ctx};
 use crate::manager::Executor;
@@ -10,10 +11,6 @@ use crate::transport::{RemoteCommand, Transport};
 use crate::tryo;
 use model::*;
 use tokio_util::sync::CancellationToken;
-
-/// Setting: whether client preparation installs borg when it is missing (default `true`, as the
-/// original's preparation job did).
-pub const SETTING_INSTALL_BORG: &str = "install_borg";
 
 /// Prints `borg --version` (or `borg missing`), the first IP and the OS name, one per line.
 const FACTS: &str = r#"borg --version 2>/dev/null || echo "borg missing"
@@ -57,14 +54,15 @@ pub(crate) fn parse_facts(stdout: &str) -> Facts {
     Facts { borg, ip, os }
 }
 
+/// The `install_borg` setting (default `true`, as the original's preparation job did).
 fn install_allowed(ex: &Executor) -> bool {
     ex.inner
         .store
-        .setting(SETTING_INSTALL_BORG)
-        .ok()
-        .flatten()
-        .map(|v| !matches!(v.trim(), "false" | "0" | "no" | "off"))
-        .unwrap_or(true)
+        .get(&settings::INSTALL_BORG)
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read install_borg: installing");
+            true
+        })
 }
 
 async fn facts(
@@ -101,7 +99,7 @@ pub(crate) async fn prepare_client(
     let store = &ex.inner.store;
     let client = tryo!(crate::jobs::job_client(ex, job));
     let log = log_for(ex, job, None);
-    let t = tryo!(client_transport(ex, &client, false).map_err(Outcome::error));
+    let t = tryo!(client_transport(ex, &client).map_err(Outcome::error));
     let mut f = tryo!(facts(&log, &t, cancel).await);
     if f.borg.is_none() {
         if !install_allowed(ex) {
@@ -151,6 +149,12 @@ pub(crate) async fn prepare_client(
     tryo!(store
         .record_client_facts(client.id, &facts)
         .map_err(|e| Outcome::error(e.to_string())));
+    if let Err(e) = crate::credentials::install_for_client(ex, &client, &log).await {
+        return Outcome::failed(
+            None,
+            format!("cannot authorize the client's repository keys: {e}"),
+        );
+    }
     Outcome::ok("client ready")
 }
 
@@ -210,6 +214,12 @@ pub(crate) async fn prepare_repository(
         }
     } else {
         log.info("repository exists and opens with the stored passphrase");
+    }
+    if let Err(e) = crate::credentials::install_for_repository(ex, &ctx.repo, &log).await {
+        return Outcome::failed(
+            None,
+            format!("cannot authorize the clients' repository keys: {e}"),
+        );
     }
     let ready = RepositoryInput {
         ready: Some(true),

@@ -1,6 +1,7 @@
-//! The GraphQL API of CyBorgBackup: the only crate that knows async-graphql. Resolvers call the
-//! store, the executor and the catalog; errors carry a `code` extension (`VALIDATION`,
-//! `NOT_FOUND`, `UNAUTHENTICATED`, `FORBIDDEN`, `CONFLICT`, `INTERNAL`) and name the field.
+//! The GraphQL API of CyBorgBackup: the only crate that knows async-graphql. Resolvers are
+//! thin: they parse arguments, call the application services (`service`) with the caller,
+//! and convert the result; errors carry a `code` extension (`VALIDATION`, `NOT_FOUND`,
+//! `UNAUTHENTICATED`, `FORBIDDEN`, `CONFLICT`, `INTERNAL`) and name the field.
 
 mod admin;
 mod catalog;
@@ -16,14 +17,17 @@ mod mutation;
 mod objects;
 mod query;
 mod restore;
+mod settings;
 mod stats;
+mod users;
 mod vm;
 
 use async_graphql::{Context, MergedObject, Schema};
 pub use errors::{ApiError, GqlError};
 use executor::Executor;
 use indexer::Catalog;
-pub use login::{CheckFuture, CheckRefused, LoginContext, PasswordCheck};
+pub use login::LoginContext;
+use service::{Caller, Service};
 use store::{AuthUser, Store};
 
 /// Every query: inventory and jobs, plus the catalog.
@@ -34,6 +38,7 @@ pub struct Query(
     lists::JobLists,
     catalog::CatalogQuery,
     admin::AdminQuery,
+    settings::SettingsQuery,
     stats::StatsQuery,
     vm::VmQuery,
     drills::DrillQuery,
@@ -43,7 +48,9 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     mutation::CoreMutation,
+    users::UserMutation,
     admin::AdminMutation,
+    settings::SettingsMutation,
     stats::StatsMutation,
     restore::RestoreMutation,
     drills::DrillMutation,
@@ -52,12 +59,15 @@ pub struct Mutation(
 
 pub type CyborgSchema = Schema<Query, Mutation, live::Subscription>;
 
-/// What resolvers reach: the composition root builds it once.
+/// What resolvers reach: the composition root builds it once. Resolvers call `service`; the
+/// store is read directly only by the login, token and settings resolvers, which other work
+/// moves into the services.
 #[derive(Clone)]
 pub struct Services {
     pub store: Store,
     pub executor: Executor,
     pub catalog: Catalog,
+    pub service: Service,
 }
 
 /// Builds the schema with depth and complexity limits (a list field costs its page size times
@@ -82,10 +92,19 @@ pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
     ctx.data_unchecked::<Services>()
 }
 
-/// The authenticated caller, or `UNAUTHENTICATED`.
-pub(crate) fn user<'a>(ctx: &Context<'a>) -> Result<&'a AuthUser, errors::GqlError> {
-    ctx.data_opt::<AuthUser>()
-        .ok_or_else(|| ApiError::Unauthenticated.into())
+/// The application services.
+pub(crate) fn svc<'a>(ctx: &Context<'a>) -> &'a Service {
+    &services(ctx).service
+}
+
+/// The caller of this request: resolved by the HTTP handler, or (websocket operations) from
+/// the connection's user with role and grants as stored now.
+pub(crate) async fn caller(ctx: &Context<'_>) -> Result<Caller, errors::GqlError> {
+    if let Some(c) = ctx.data_opt::<Caller>() {
+        return Ok(c.clone());
+    }
+    let auth = ctx.data_opt::<AuthUser>().cloned();
+    Ok(svc(ctx).identify(auth).await?)
 }
 
 /// The token of a websocket's connection_init payload (`authorization: "Bearer …"` or
@@ -108,14 +127,4 @@ pub fn connection_data(user: AuthUser, login: LoginContext) -> async_graphql::Da
     data.insert(user);
     data.insert(login);
     data
-}
-
-/// The caller, who must be a superuser, or `FORBIDDEN`.
-pub(crate) fn admin<'a>(ctx: &Context<'a>) -> Result<&'a AuthUser, errors::GqlError> {
-    let u = user(ctx)?;
-    if u.is_superuser {
-        Ok(u)
-    } else {
-        Err(ApiError::Forbidden("this operation needs a superuser".into()).into())
-    }
 }

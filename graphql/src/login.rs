@@ -1,71 +1,27 @@
-//! Logins: what the `login` mutation and password changes need from the HTTP layer (the client
-//! address and throttled password checks, [`LoginContext`]), and the extension that refuses a
-//! document holding more than one `login` — wherever it hides: aliases, fragments, inline
-//! fragments — before any password is checked, counting every one of them as a failed attempt.
+//! Logins over GraphQL: the client address the HTTP layer attaches to every request and
+//! websocket ([`LoginContext`]; the services throttle password checks by it), and the extension
+//! that refuses a document holding more than one `login` — wherever it hides: aliases,
+//! fragments, inline fragments — before any password is checked, counting every one of them as
+//! a failed attempt.
 
-use crate::errors::ApiError;
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
 use async_graphql::{Name, Positioned, ServerError, ServerResult, Value, Variables};
 use std::collections::HashSet;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-/// Why a password check returned no user.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckRefused {
-    #[error("wrong email or password")]
-    Wrong,
-    /// Too many attempts from this address (or for this email from it): retry after the seconds.
-    #[error("too many failed logins: retry in {0} seconds")]
-    Throttled(u64),
-    #[error("{0}")]
-    Internal(String),
-}
-
-/// A pending password check.
-pub type CheckFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<model::User, CheckRefused>> + Send + 'a>>;
-
-/// Password checks as the HTTP layer performs them for every path (GraphQL over HTTP and
-/// websocket, REST Basic): throttled per client address and per (address, email), with argon2
-/// off the async runtime and a bounded number at a time.
-pub trait PasswordCheck: Send + Sync {
-    /// Checks `email` and `password` for a caller at `client`.
-    fn check<'a>(&'a self, client: &'a str, email: &'a str, password: &'a str) -> CheckFuture<'a>;
-    /// Counts login attempts that were refused before any password was checked.
-    fn refused(&self, client: &str, emails: &[String]);
-}
-
-/// Attached by the HTTP layer to every request and websocket: where the caller connects from
-/// and how passwords are checked.
+/// Attached by the HTTP layer to every request and websocket: where the caller connects from.
 #[derive(Clone)]
 pub struct LoginContext {
     pub client_addr: String,
-    pub passwords: Arc<dyn PasswordCheck>,
 }
 
-impl LoginContext {
-    /// Checks a password through the host's throttled checker.
-    pub(crate) async fn check(
-        &self,
-        email: &str,
-        password: &str,
-    ) -> Result<model::User, CheckRefused> {
-        self.passwords
-            .check(&self.client_addr, email, password)
-            .await
-    }
-}
-
-/// The caller's login context, or an internal error when the host attached none.
-pub(crate) fn context<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a LoginContext, ApiError> {
-    ctx.data_opt::<LoginContext>().ok_or_else(|| {
-        ApiError::Internal("password checks are not available on this connection".into())
-    })
+/// The caller's client address ("unknown" when the host attached none).
+pub(crate) fn client_addr<'a>(ctx: &async_graphql::Context<'a>) -> &'a str {
+    ctx.data_opt::<LoginContext>()
+        .map_or("unknown", |l| l.client_addr.as_str())
 }
 
 /// Refuses documents with more than one `login` (see the module documentation).
@@ -89,8 +45,11 @@ impl Extension for OneLoginPerRequest {
         let doc = next.run(ctx, query, variables).await?;
         let emails = login_emails(&doc, variables);
         if emails.len() > 1 {
-            if let Some(lc) = ctx.data_opt::<LoginContext>() {
-                lc.passwords.refused(&lc.client_addr, &emails);
+            if let Some(svc) = ctx.data_opt::<crate::Services>().map(|s| &s.service) {
+                let addr = ctx
+                    .data_opt::<LoginContext>()
+                    .map_or("unknown", |l| l.client_addr.as_str());
+                svc.refuse_logins(addr, &emails);
             }
             let mut e = ServerError::new(
                 format!(

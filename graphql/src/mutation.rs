@@ -1,51 +1,29 @@
-//! GraphQL mutations: login and tokens, inventory CRUD, launching and cancelling jobs.
-//! Inventory changes need a superuser; launching and cancelling need any logged-in user.
+//! GraphQL mutations: login and tokens, inventory CRUD, launching and cancelling jobs. The
+//! services decide who may: inventory changes need a superuser, launching an operator whose
+//! grants reach the target.
 
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::ApiResult;
 use crate::inputs::*;
-use crate::login::CheckRefused;
 use crate::objects::{self, LoginResult, NewApiToken};
-use crate::{admin, services, user};
+use crate::{caller, svc};
 use async_graphql::{Context, Object};
-use model::{
-    ClientId, JobId, PolicyId, RepositoryId, ScheduleId, TokenId, UserId, ValidationErrors,
-};
-use store::{NewUser, TokenKind};
+use model::{ClientId, JobId, PolicyId, RepositoryId, ScheduleId, TokenId, UserId};
 
 #[derive(Default)]
 pub struct CoreMutation;
 
-/// How long a login session lasts.
-const SESSION_HOURS: i64 = 12;
-
 #[Object]
 impl CoreMutation {
     /// Exchanges an email and password for a session token (send it as `Authorization: Bearer`).
+    /// Throttled per client address and (address, email).
     async fn login(
         &self,
         ctx: &Context<'_>,
         email: String,
         password: String,
     ) -> ApiResult<LoginResult> {
-        // Throttled per client address and (address, email); argon2 runs off the runtime.
-        let u = match crate::login::context(ctx)?
-            .check(email.trim(), &password)
-            .await
-        {
-            Ok(u) => u,
-            Err(CheckRefused::Wrong) => {
-                return Err(ApiError::field("password", "wrong email or password").into())
-            }
-            Err(CheckRefused::Throttled(secs)) => return Err(ApiError::RateLimited(secs).into()),
-            Err(CheckRefused::Internal(m)) => return Err(ApiError::Internal(m).into()),
-        };
-        let s = &services(ctx).store;
-        let (_, token) = s.create_token(
-            u.id,
-            TokenKind::Session,
-            "login",
-            Some(chrono::Duration::hours(SESSION_HOURS)),
-        )?;
+        let addr = crate::login::client_addr(ctx);
+        let (token, u) = svc(ctx).login(addr, &email, &password).await?;
         Ok(LoginResult {
             token,
             user: u.into(),
@@ -54,40 +32,22 @@ impl CoreMutation {
 
     /// Ends the current session (or revokes the API token used).
     async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        let u = user(ctx)?;
-        services(ctx).store.revoke_token(u, u.token)?;
+        let c = caller(ctx).await?;
+        svc(ctx).logout(&c).await?;
         Ok(true)
     }
 
     /// Creates a long-lived API token for scripts; the value is shown once.
     async fn create_api_token(&self, ctx: &Context<'_>, name: String) -> ApiResult<NewApiToken> {
-        let u = user(ctx)?;
-        let mut e = ValidationErrors::new();
-        model::validate::check_name(&mut e, "name", &name);
-        e.into_result()?;
-        let (id, token) =
-            services(ctx)
-                .store
-                .create_token(u.id, TokenKind::Api, name.trim(), None)?;
+        let c = caller(ctx).await?;
+        let (id, token) = svc(ctx).create_api_token(&c, &name).await?;
         Ok(NewApiToken { id: id.0, token })
     }
 
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        let u = user(ctx)?;
-        services(ctx).store.revoke_token(u, TokenId(id))?;
+        let c = caller(ctx).await?;
+        svc(ctx).revoke_api_token(&c, TokenId(id)).await?;
         Ok(true)
-    }
-
-    async fn create_user(&self, ctx: &Context<'_>, input: UserInput) -> ApiResult<objects::User> {
-        admin(ctx)?;
-        let nu = NewUser {
-            email: input.email,
-            password: input.password,
-            first_name: input.first_name,
-            last_name: input.last_name,
-            is_superuser: input.is_superuser,
-        };
-        Ok(services(ctx).store.create_user(&nu)?.into())
     }
 
     /// Changes a password: your own (give `currentPassword`; your other sessions and your API
@@ -99,79 +59,15 @@ impl CoreMutation {
         password: String,
         current_password: Option<String>,
     ) -> ApiResult<bool> {
-        let u = user(ctx)?;
-        let own = u.id.0 == user_id;
-        if !own && !u.is_superuser {
-            return Err(ApiError::Forbidden(
-                "only a superuser may change another user's password".into(),
-            )
-            .into());
-        }
-        if own {
-            let Some(current) = current_password.filter(|p| !p.is_empty()) else {
-                return Err(ApiError::field(
-                    "currentPassword",
-                    "is required to change your own password",
-                )
-                .into());
-            };
-            match crate::login::context(ctx)?.check(&u.email, &current).await {
-                Ok(found) if found.id == u.id => {}
-                Ok(_) | Err(CheckRefused::Wrong) => {
-                    return Err(
-                        ApiError::field("currentPassword", "is not your current password").into(),
-                    )
-                }
-                Err(CheckRefused::Throttled(secs)) => {
-                    return Err(ApiError::RateLimited(secs).into())
-                }
-                Err(CheckRefused::Internal(m)) => return Err(ApiError::Internal(m).into()),
-            }
-        }
-        // Your own session goes on; every other session and API token of the user ends.
-        let keep = own.then_some(u.token);
-        let store = services(ctx).store.clone();
-        tokio::task::spawn_blocking(move || {
-            store.set_password_keeping(UserId(user_id), &password, keep)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-        Ok(true)
-    }
-
-    /// Changes a user's email, names or superuser flag (superusers only).
-    async fn update_user(
-        &self,
-        ctx: &Context<'_>,
-        id: i64,
-        input: UserPatch,
-    ) -> ApiResult<objects::User> {
-        let u = admin(ctx)?;
-        if u.id.0 == id && input.is_superuser == Some(false) {
-            return Err(ApiError::field(
-                "isSuperuser",
-                "you cannot remove your own superuser flag: ask another superuser",
-            )
-            .into());
-        }
-        Ok(services(ctx)
-            .store
-            .update_user(
-                UserId(id),
-                input.email.as_deref(),
-                input.first_name.as_deref(),
-                input.last_name.as_deref(),
-                input.is_superuser,
-            )?
-            .into())
-    }
-
-    async fn delete_user(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        let u = admin(ctx)?;
-        if u.id.0 == id {
-            return Err(ApiError::Conflict("you cannot delete yourself".into()).into());
-        }
-        services(ctx).store.delete_user(UserId(id))?;
+        let c = caller(ctx).await?;
+        let change = service::PasswordChange {
+            user: UserId(user_id),
+            new: password,
+            current: current_password.as_deref(),
+            current_field: "currentPassword",
+            addr: crate::login::client_addr(ctx),
+        };
+        svc(ctx).set_password(&c, change).await?;
         Ok(true)
     }
 
@@ -180,11 +76,8 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: ClientInput,
     ) -> ApiResult<objects::Client> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .create_client(&input.into(), Some(u.id))?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).create_client(&c, input.into()).await?.into())
     }
 
     async fn update_client(
@@ -193,16 +86,16 @@ impl CoreMutation {
         id: i64,
         input: ClientInput,
     ) -> ApiResult<objects::Client> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .update_client(ClientId(id), &input.into(), Some(u.id))?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .update_client(&c, ClientId(id), input.into())
+            .await?
             .into())
     }
 
     async fn delete_client(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        admin(ctx)?;
-        services(ctx).store.delete_client(ClientId(id))?;
+        let c = caller(ctx).await?;
+        svc(ctx).delete_client(&c, ClientId(id)).await?;
         Ok(true)
     }
 
@@ -211,11 +104,8 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: RepositoryInput,
     ) -> ApiResult<objects::Repository> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .create_repository(&input.into(), Some(u.id))?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).create_repository(&c, input.into()).await?.into())
     }
 
     async fn update_repository(
@@ -224,16 +114,16 @@ impl CoreMutation {
         id: i64,
         input: RepositoryInput,
     ) -> ApiResult<objects::Repository> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .update_repository(RepositoryId(id), &input.into(), Some(u.id))?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .update_repository(&c, RepositoryId(id), input.into())
+            .await?
             .into())
     }
 
     async fn delete_repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        admin(ctx)?;
-        services(ctx).store.delete_repository(RepositoryId(id))?;
+        let c = caller(ctx).await?;
+        svc(ctx).delete_repository(&c, RepositoryId(id)).await?;
         Ok(true)
     }
 
@@ -242,11 +132,8 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: ScheduleInput,
     ) -> ApiResult<objects::Schedule> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .create_schedule(&input.into(), Some(u.id))?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).create_schedule(&c, input.into()).await?.into())
     }
 
     async fn update_schedule(
@@ -255,16 +142,16 @@ impl CoreMutation {
         id: i64,
         input: ScheduleInput,
     ) -> ApiResult<objects::Schedule> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .update_schedule(ScheduleId(id), &input.into(), Some(u.id))?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .update_schedule(&c, ScheduleId(id), input.into())
+            .await?
             .into())
     }
 
     async fn delete_schedule(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        admin(ctx)?;
-        services(ctx).store.delete_schedule(ScheduleId(id))?;
+        let c = caller(ctx).await?;
+        svc(ctx).delete_schedule(&c, ScheduleId(id)).await?;
         Ok(true)
     }
 
@@ -273,11 +160,8 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: PolicyInput,
     ) -> ApiResult<objects::Policy> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .create_policy(&input.into(), Some(u.id))?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).create_policy(&c, input.into()).await?.into())
     }
 
     async fn update_policy(
@@ -286,58 +170,47 @@ impl CoreMutation {
         id: i64,
         input: PolicyInput,
     ) -> ApiResult<objects::Policy> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .update_policy(PolicyId(id), &input.into(), Some(u.id))?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .update_policy(&c, PolicyId(id), input.into())
+            .await?
             .into())
     }
 
     async fn delete_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        admin(ctx)?;
-        services(ctx).store.delete_policy(PolicyId(id))?;
+        let c = caller(ctx).await?;
+        svc(ctx).delete_policy(&c, PolicyId(id)).await?;
         Ok(true)
     }
 
     /// Runs a policy now: one backup job per enabled client (with preparation first where
-    /// needed); catalog and prune jobs follow each successful backup.
+    /// needed); catalog and prune jobs follow each successful backup. Operators need grants
+    /// covering every client of the policy.
     async fn launch_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Vec<objects::Job>> {
-        let u = user(ctx)?;
-        match services(ctx)
-            .executor
-            .launch_policy(PolicyId(id), Some(u.id), "manual")
-        {
-            Ok(jobs) => Ok(jobs.into_iter().map(objects::Job::from).collect()),
-            Err(executor::LaunchError::Blocked(why)) => {
-                Err(ApiError::Conflict(format!("policy cannot run: {}", why.join("; "))).into())
-            }
-            Err(executor::LaunchError::Store(e)) => Err(e.into()),
-        }
+        let c = caller(ctx).await?;
+        let jobs = svc(ctx).launch_policy(&c, PolicyId(id)).await?;
+        Ok(jobs.into_iter().map(objects::Job::from).collect())
     }
 
-    /// Stops a queued or running job. False when it had already finished.
+    /// Stops a queued or running job. False when it had already finished. Needs what
+    /// launching the job's type needs.
     async fn cancel_job(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        user(ctx)?;
-        Ok(services(ctx).executor.cancel_job(JobId(id))?)
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).cancel_job(&c, JobId(id)).await?)
     }
 
-    /// Runs a finished job again (a backup job makes a new archive).
+    /// Runs a finished job again (a backup job makes a new archive). Needs what launching
+    /// the job's type needs: preparation and prune jobs are for superusers.
     async fn relaunch_job(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
-        let u = user(ctx)?;
-        Ok(services(ctx)
-            .executor
-            .relaunch_job(JobId(id), Some(u.id))
-            .map_err(requeue_error)?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).relaunch_job(&c, JobId(id)).await?.into())
     }
 
-    /// Prunes (then compacts) every client's archives of a policy by its keep_* values now.
+    /// Prunes (then compacts) every client's archives of a policy by its keep_* values now
+    /// (superuser).
     async fn prune_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Vec<objects::Job>> {
-        let u = admin(ctx)?;
-        let jobs = services(ctx)
-            .executor
-            .prune_policy(PolicyId(id), Some(u.id))
-            .map_err(requeue_error)?;
+        let c = caller(ctx).await?;
+        let jobs = svc(ctx).prune_policy(&c, PolicyId(id)).await?;
         Ok(jobs.into_iter().map(objects::Job::from).collect())
     }
 
@@ -348,44 +221,27 @@ impl CoreMutation {
         id: i64,
         #[graphql(default)] verify_data: bool,
     ) -> ApiResult<objects::Job> {
-        let u = admin(ctx)?;
-        let opts = executor::CheckOptions {
-            verify_data,
-            scheduled: false,
-        };
-        Ok(services(ctx)
-            .executor
-            .check_repository(RepositoryId(id), opts, Some(u.id))
-            .map_err(requeue_error)?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .check_repository(&c, RepositoryId(id), verify_data)
+            .await?
             .into())
     }
 
     /// Queues a client preparation job: records borg version, IP and OS, installs borg when
-    /// missing (setting `install_borg`), and sets `ready`.
+    /// missing (setting `install_borg`), and sets `ready` (superuser).
     async fn prepare_client(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .executor
-            .prepare_client(ClientId(id), Some(u.id))
-            .map_err(requeue_error)?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).prepare_client(&c, ClientId(id)).await?.into())
     }
 
     /// Queues a repository preparation job: `borg init` when missing, else a check that the
-    /// stored passphrase opens it; sets `ready`.
+    /// stored passphrase opens it; sets `ready` (superuser).
     async fn prepare_repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .executor
-            .prepare_repository(RepositoryId(id), Some(u.id))
-            .map_err(requeue_error)?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .prepare_repository(&c, RepositoryId(id))
+            .await?
             .into())
-    }
-}
-
-fn requeue_error(e: executor::RequeueError) -> ApiError {
-    match e {
-        executor::RequeueError::Store(s) => s.into(),
-        other => ApiError::Conflict(other.to_string()),
     }
 }

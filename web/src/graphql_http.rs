@@ -4,17 +4,15 @@
 //! password checker travel with the request for `login`. A rate-limited login answers 429 with
 //! `Retry-After`.
 
-use crate::login::{graphql_context, Logins};
 use crate::rest::limit::ClientAddr;
 use crate::{AppState, BODY_LIMIT};
 use async_graphql_axum::GraphQLResponse;
 use axum::body::{Body, Bytes};
-use axum::extract::{Extension, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use std::sync::Arc;
 
 /// A GraphQL error response with an HTTP status.
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
@@ -55,7 +53,6 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
 
 pub(crate) async fn handler(
     State(st): State<AppState>,
-    Extension(logins): Extension<Arc<Logins>>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Body,
@@ -81,15 +78,12 @@ pub(crate) async fn handler(
             )
         }
     };
-    let store = st.store.clone();
-    let user = tokio::task::spawn_blocking(move || crate::caller(&store, &headers))
-        .await
-        .ok()
-        .flatten();
+    let (who, user) = crate::caller(&st, &headers).await;
+    req = req.data(who);
     if let Some(u) = user {
         req = req.data(u);
     }
-    req = req.data(graphql_context(&logins, addr));
+    req = req.data(graphql::LoginContext { client_addr: addr });
     let resp = st.schema.execute(req).await;
     let retry_after = resp.errors.iter().find_map(|e| {
         let ext = e.extensions.as_ref()?;

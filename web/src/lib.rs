@@ -1,36 +1,34 @@
 //! The HTTP face of CyBorgBackup: the axum router serving `/graphql` (POST, and GraphiQL on GET),
 //! the REST API v1 (`rest`), and the web UI (`ui`). Authentication happens here: a bearer/API token
-//! becomes the caller attached to each GraphQL request; failed logins are rate limited, bodies
-//! are capped, requests time out, and CORS allows only the configured origins.
+//! becomes the services' caller (role and grants) attached to each GraphQL request, and REST
+//! routes resolve it the same way; failed logins are rate limited, bodies are capped, requests
+//! time out, and CORS allows only the configured origins.
 
 mod charts;
 mod download;
 mod graphql_http;
-pub mod login;
 mod metrics;
 pub mod rest;
 mod ui;
 mod ws;
 
 use async_graphql::http::GraphiQLSource;
-use axum::extract::{DefaultBodyLimit, Extension};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use graphql::CyborgSchema;
-use std::sync::Arc;
+use service::types::AuthUser;
 use std::time::Duration;
-use store::{AuthUser, Store};
 use tower_http::timeout::TimeoutLayer;
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 pub struct AppState {
     pub schema: CyborgSchema,
-    pub store: Store,
-    pub executor: executor::Executor,
-    pub catalog: indexer::Catalog,
+    /// What REST handlers call.
+    pub service: service::Service,
     /// Origins (`https://ui.example.com`, or `*`) whose pages may call the APIs (CORS).
     pub allowed_origins: Vec<String>,
 }
@@ -51,7 +49,6 @@ pub fn router(state: AppState) -> Router {
         .merge(download::routes())
         .merge(metrics::routes())
         .merge(rest::router())
-        .layer(Extension(Arc::new(login::Logins::new(state.store.clone()))))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -72,14 +69,17 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     }
 }
 
-/// Resolves the caller of a request; `None` when anonymous or the token is invalid.
-fn caller(store: &Store, headers: &HeaderMap) -> Option<AuthUser> {
-    let token = bearer_token(headers)?;
-    match store.authenticate_token(token) {
-        Ok(u) => u,
+/// Resolves the caller of a GraphQL request (anonymous when the token is missing or invalid)
+/// and the user behind it.
+async fn caller(st: &AppState, headers: &HeaderMap) -> (service::Caller, Option<AuthUser>) {
+    let Some(token) = bearer_token(headers) else {
+        return (service::Caller::Anonymous, None);
+    };
+    match st.service.identify_token(token).await {
+        Ok(found) => found,
         Err(e) => {
             tracing::error!(error = %e, "token lookup failed");
-            None
+            (service::Caller::Anonymous, None)
         }
     }
 }

@@ -5,19 +5,19 @@
 //! change of role the socket is closed with 4401 and runs nothing more. Messages are capped at
 //! [`crate::BODY_LIMIT`].
 
-use crate::login::{graphql_context, Logins};
 use crate::rest::limit::ClientAddr;
 use crate::{AppState, BODY_LIMIT};
 use async_graphql::http::{WebSocketProtocols, WsMessage, ALL_WEBSOCKET_PROTOCOLS};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{Extension, State, WebSocketUpgrade};
+use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
+use service::types::AuthUser;
+use service::Service;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use store::{AuthUser, Store};
 
 /// Largest gap between two checks of a socket with no traffic.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(5);
@@ -28,7 +28,6 @@ const SESSION_ENDED: u16 = 4401;
 
 pub(crate) async fn handler(
     State(st): State<AppState>,
-    Extension(logins): Extension<Arc<Logins>>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
@@ -48,12 +47,12 @@ pub(crate) async fn handler(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(BODY_LIMIT)
         .max_frame_size(BODY_LIMIT)
-        .on_upgrade(move |socket| serve(st, logins, addr, protocol, socket))
+        .on_upgrade(move |socket| serve(st, addr, protocol, socket))
 }
 
 /// The authenticated session of one socket.
 struct Session {
-    store: Store,
+    service: Service,
     state: Mutex<Option<Authed>>,
 }
 
@@ -76,9 +75,8 @@ impl Session {
             Some(a) if a.checked.elapsed() < max_age => return true,
             Some(a) => (a.token.clone(), a.user.clone()),
         };
-        let store = self.store.clone();
-        let now = tokio::task::spawn_blocking(move || store.check_token(&token)).await;
-        let ok = matches!(&now, Ok(Ok(Some(u))) if *u == user);
+        let now = self.service.check_session(token).await;
+        let ok = matches!(&now, Ok(Some(u)) if *u == user);
         if ok {
             if let Some(a) = self.lock().as_mut() {
                 a.checked = Instant::now();
@@ -103,15 +101,9 @@ fn carries_data(text: &str) -> bool {
     text.starts_with(r#"{"type":"next""#) || text.starts_with(r#"{"type":"data""#)
 }
 
-async fn serve(
-    st: AppState,
-    logins: Arc<Logins>,
-    addr: String,
-    protocol: WebSocketProtocols,
-    socket: WebSocket,
-) {
+async fn serve(st: AppState, addr: String, protocol: WebSocketProtocols, socket: WebSocket) {
     let session = Arc::new(Session {
-        store: st.store.clone(),
+        service: st.service.clone(),
         state: Mutex::new(None),
     });
     let (mut sink, stream) = socket.split();
@@ -138,17 +130,16 @@ async fn serve(
         .take_while(|d| std::future::ready(d.is_some()))
         .filter_map(std::future::ready);
     let init = session.clone();
-    let login = graphql_context(&logins, addr);
+    let login = graphql::LoginContext { client_addr: addr };
     let gql = async_graphql::http::WebSocket::new(st.schema.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
             let token = graphql::connection_token(&payload).map_err(async_graphql::Error::new)?;
-            let store = init.store.clone();
-            let t = token.clone();
-            let user = tokio::task::spawn_blocking(move || store.authenticate_token(&t))
+            let (_, user) = init
+                .service
+                .identify_token(&token)
                 .await
-                .map_err(|e| async_graphql::Error::new(e.to_string()))?
-                .map_err(|e| async_graphql::Error::new(e.to_string()))?
-                .ok_or_else(|| async_graphql::Error::new("invalid or expired token"))?;
+                .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+            let user = user.ok_or_else(|| async_graphql::Error::new("invalid or expired token"))?;
             *init.lock() = Some(Authed {
                 token,
                 user: user.clone(),

@@ -6,11 +6,11 @@ use russh::keys::ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey};
 use std::sync::Arc;
 use store::Store;
 
-/// Setting holding the encrypted OpenSSH private key (sealed).
+/// Internal state (not a setting) holding the encrypted OpenSSH private key (sealed).
 pub const SETTING_PRIVATE_KEY: &str = "ssh_private_key";
-/// Setting holding the passphrase of that key (sealed).
+/// Internal state holding the passphrase of that key (sealed).
 pub const SETTING_PASSPHRASE: &str = "ssh_key_passphrase";
-/// Setting holding the public key in `authorized_keys` form (plain, readable by the API).
+/// Internal state holding the public key in `authorized_keys` form (plain, readable by the API).
 pub const SETTING_PUBLIC_KEY: &str = "ssh_public_key";
 
 /// Why a key could not be made, read or stored.
@@ -72,6 +72,31 @@ impl ClientKey {
             .to_string()
     }
 
+    /// The public key as `algorithm base64` (no comment), as an `authorized_keys` line holds it.
+    pub fn public_key_blob(&self) -> String {
+        let line = self.public_openssh();
+        line.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// A fresh ed25519 key (a repository credential; kept only in memory until stored).
+    pub fn random() -> Result<ClientKey, KeyError> {
+        let key = PrivateKey::random(&mut rand_ssh::rng(), Algorithm::Ed25519)
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        Ok(ClientKey { key: Arc::new(key) })
+    }
+
+    /// The unencrypted OpenSSH private key, for storage sealed with the master key.
+    pub fn to_openssh(&self) -> Result<Secret, KeyError> {
+        let pem = self
+            .key
+            .to_openssh(LineEnding::LF)
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        Ok(Secret::new(pem.as_str()))
+    }
+
     pub(crate) fn private(&self) -> Arc<PrivateKey> {
         self.key.clone()
     }
@@ -118,9 +143,9 @@ fn random_passphrase() -> Secret {
 }
 
 fn save(store: &Store, pem: &Secret, passphrase: &Secret, public: &str) -> Result<(), KeyError> {
-    store.set_secret_setting(SETTING_PASSPHRASE, passphrase)?;
-    store.set_secret_setting(SETTING_PRIVATE_KEY, pem)?;
-    store.set_setting(SETTING_PUBLIC_KEY, public)?;
+    store.set_secret_state(SETTING_PASSPHRASE, passphrase)?;
+    store.set_secret_state(SETTING_PRIVATE_KEY, pem)?;
+    store.set_state(SETTING_PUBLIC_KEY, public)?;
     Ok(())
 }
 
@@ -149,15 +174,15 @@ pub fn import_server_key(
 
 /// The server's public key line, if a key exists.
 pub fn server_public_key(store: &Store) -> Result<Option<String>, KeyError> {
-    Ok(store.setting(SETTING_PUBLIC_KEY)?)
+    Ok(store.state(SETTING_PUBLIC_KEY)?)
 }
 
 /// Loads and decrypts the server's key.
 pub fn load_server_key(store: &Store) -> Result<ClientKey, KeyError> {
     let pem = store
-        .secret_setting(SETTING_PRIVATE_KEY)?
+        .secret_state(SETTING_PRIVATE_KEY)?
         .ok_or(KeyError::Missing)?;
-    let pass = store.secret_setting(SETTING_PASSPHRASE)?;
+    let pass = store.secret_state(SETTING_PASSPHRASE)?;
     ClientKey::from_openssh(pem.expose(), pass.as_ref())
 }
 
@@ -197,6 +222,11 @@ mod tests {
             k.fingerprint()
         );
         let fresh = generate_server_key(&store, "other").unwrap();
+        let e = ClientKey::random().unwrap();
+        assert!(e.public_key_blob().starts_with("ssh-ed25519 "));
+        assert_eq!(e.public_key_blob().split(' ').count(), 2);
+        let back = ClientKey::from_openssh(e.to_openssh().unwrap().expose(), None).unwrap();
+        assert_eq!(back.fingerprint(), e.fingerprint());
         assert_ne!(fresh, public);
         assert!(ClientKey::from_openssh("garbage", None).is_err());
     }

@@ -1,63 +1,67 @@
-//! REST authentication: `Authorization: Token …` / `Bearer …` (session or API tokens) and HTTP
-//! Basic (`email:password`, rate limited). [`Caller`] is any authenticated user, [`Admin`] a
-//! superuser — the same rule as GraphQL's `user(ctx)` and `admin(ctx)`.
+//! Authentication, the same on every REST route (and charts, metrics): `Authorization: Token …`
+//! / `Bearer …` (session or API tokens) or HTTP Basic (`email:password`, rate limited). The
+//! result is the services' [`service::Caller`]; what the caller may do is the services' call.
 
 use super::error::RestError;
 use super::limit::client_addr;
-use crate::login::Logins;
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use base64::Engine;
-use graphql::CheckRefused;
-use model::{TokenId, UserId};
-use std::sync::Arc;
-use store::AuthUser;
 
-/// The authenticated caller.
-pub(crate) struct Caller(pub AuthUser);
+/// The authenticated caller; a request without valid credentials is refused with 401.
+pub(crate) struct Caller(pub service::Caller);
 
-/// The authenticated caller, who is a superuser.
-pub(crate) struct Admin(pub AuthUser);
+/// The caller when credentials are sent (refused with 401 when they are wrong), else
+/// anonymous.
+pub(crate) struct MaybeCaller(pub service::Caller);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = RestError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, RestError> {
-        authenticate(parts, st).await.map(Caller)
-    }
-}
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = RestError;
-
-    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, RestError> {
-        let u = authenticate(parts, st).await?;
-        if u.is_superuser {
-            Ok(Admin(u))
-        } else {
-            Err(RestError::Forbidden)
+        match authenticate(parts, st).await? {
+            Some(c) => Ok(Caller(c)),
+            None => Err(RestError::Unauthenticated(
+                "Authentication credentials were not provided.",
+            )),
         }
     }
 }
 
-async fn authenticate(parts: &Parts, st: &AppState) -> Result<AuthUser, RestError> {
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, RestError> {
+        Ok(MaybeCaller(
+            authenticate(parts, st)
+                .await?
+                .unwrap_or(service::Caller::Anonymous),
+        ))
+    }
+}
+
+/// The caller of a request: `None` without an `Authorization` header, an error with bad
+/// credentials.
+pub(crate) async fn authenticate(
+    parts: &Parts,
+    st: &AppState,
+) -> Result<Option<service::Caller>, RestError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Err(RestError::Unauthenticated(
-            "Authentication credentials were not provided.",
-        ));
+        return Ok(None);
     };
     let value = value
         .to_str()
         .map_err(|_| RestError::Unauthenticated("Invalid authorization header."))?
         .trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    let rest = rest.trim().to_string();
-    let store = st.store.clone();
+    let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") {
-        let found = tokio::task::spawn_blocking(move || store.authenticate_token(&rest)).await??;
-        return found.ok_or(RestError::Unauthenticated("Invalid token."));
+        return match st.service.identify_token(rest).await?.0 {
+            service::Caller::Anonymous => Err(RestError::Unauthenticated("Invalid token.")),
+            c => Ok(Some(c)),
+        };
     }
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(RestError::Unauthenticated(
@@ -72,84 +76,23 @@ async fn authenticate(parts: &Parts, st: &AppState) -> Result<AuthUser, RestErro
     let (email, password) = decoded
         .split_once(':')
         .ok_or(RestError::Unauthenticated("Invalid basic header."))?;
-    let (email, password) = (email.trim().to_string(), password.to_string());
-    let logins = logins(parts)?;
-    match logins.verify(&client_addr(parts), &email, &password).await {
-        Ok(u) => Ok(AuthUser {
-            id: u.id,
-            email: u.email,
-            is_superuser: u.is_superuser,
-            // Basic authentication has no token: nothing can be revoked with it.
-            token: TokenId(0),
-        }),
-        Err(CheckRefused::Wrong) => Err(RestError::Unauthenticated("Invalid username/password.")),
-        Err(CheckRefused::Throttled(secs)) => Err(RestError::Throttled(secs)),
-        Err(CheckRefused::Internal(m)) => Err(RestError::Internal(m)),
+    match st
+        .service
+        .identify_password(&client_addr(parts), email, password)
+        .await?
+    {
+        Some((c, _)) => Ok(Some(c)),
+        None => Err(RestError::Unauthenticated("Invalid username/password.")),
     }
 }
 
-fn logins(parts: &Parts) -> Result<Arc<Logins>, RestError> {
-    parts
-        .extensions
-        .get::<Arc<Logins>>()
-        .cloned()
-        .ok_or_else(|| RestError::Internal("password checks missing from the router".into()))
-}
+/// The client address of a request, for the services' login throttle.
+pub(crate) struct Addr(pub String);
 
-/// Password changes through REST, with GraphQL's rule: changing your own password needs the
-/// current one (checked through the login throttle); every session and API token of the user
-/// ends except the caller's own token.
-pub(crate) struct PasswordChange {
-    logins: Arc<Logins>,
-    addr: String,
-}
-
-impl FromRequestParts<AppState> for PasswordChange {
+impl FromRequestParts<AppState> for Addr {
     type Rejection = RestError;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, RestError> {
-        Ok(PasswordChange {
-            logins: logins(parts)?,
-            addr: client_addr(parts),
-        })
-    }
-}
-
-impl PasswordChange {
-    /// Sets `target`'s password to `new` on behalf of `caller`.
-    pub(crate) async fn apply(
-        &self,
-        st: &AppState,
-        caller: &AuthUser,
-        target: UserId,
-        current: Option<&str>,
-        new: String,
-    ) -> Result<(), RestError> {
-        let own = caller.id == target;
-        if own {
-            let current = current.filter(|c| !c.is_empty()).ok_or_else(|| {
-                RestError::field(
-                    "current_password",
-                    "is required to change your own password",
-                )
-            })?;
-            match self.logins.verify(&self.addr, &caller.email, current).await {
-                Ok(u) if u.id == caller.id => {}
-                Ok(_) | Err(CheckRefused::Wrong) => {
-                    return Err(RestError::field(
-                        "current_password",
-                        "is not your current password",
-                    ))
-                }
-                Err(CheckRefused::Throttled(secs)) => return Err(RestError::Throttled(secs)),
-                Err(CheckRefused::Internal(m)) => return Err(RestError::Internal(m)),
-            }
-        }
-        // Basic authentication has no token (0): then every token of the user ends.
-        let keep = (own && caller.token.0 != 0).then_some(caller.token);
-        let store = st.store.clone();
-        tokio::task::spawn_blocking(move || store.set_password_keeping(target, &new, keep))
-            .await??;
-        Ok(())
+        Ok(Addr(client_addr(parts)))
     }
 }
