@@ -49,11 +49,17 @@ impl Service {
             .collect())
     }
 
+    /// Every setting (superuser): the administration views of REST v1.
+    pub async fn all_settings(&self, caller: &Caller) -> Result<Vec<Setting>> {
+        authorize(caller, Action::Administer, Target::Global)?;
+        self.run(|i| Ok(i.store.setting_views(true)?)).await
+    }
+
     /// Mail, webhook, report and metrics settings (superuser; earlier versions' query).
     pub async fn notification_settings(&self, caller: &Caller) -> Result<Vec<Setting>> {
-        authorize(caller, Action::Administer, Target::Global)?;
-        let views = self.run(|i| Ok(i.store.setting_views(true)?)).await?;
-        Ok(views
+        Ok(self
+            .all_settings(caller)
+            .await?
             .into_iter()
             .filter(|v| NOTIFICATION_GROUPS.contains(&v.def.group))
             .collect())

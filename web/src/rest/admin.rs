@@ -71,7 +71,7 @@ fn setting_out(v: settings::View) -> SettingOut {
 async fn all_settings(st: &AppState, c: &service::Caller) -> RestResult<Vec<SettingOut>> {
     Ok(st
         .service
-        .settings(c, None)
+        .all_settings(c)
         .await?
         .into_iter()
         .map(setting_out)
@@ -114,7 +114,11 @@ async fn update_setting(
     let mut f = Fields::parse(&body)?;
     let value = f.string("value");
     f.finish()?;
-    let value = value.ok_or_else(|| RestError::field("value", "This field is required."))?;
+    let Some(value) = value else {
+        // Who may change settings is answered before what is wrong with the request.
+        st.service.all_settings(&c).await?;
+        return Err(RestError::field("value", "This field is required."));
+    };
     let key = match settings::all()
         .iter()
         .enumerate()
