@@ -9,15 +9,15 @@ pub const EXTRA_VARS_MASK: &str = "$encrypted$";
 /// Keys of `extra_vars` whose values are secrets.
 pub const SECRET_KEYS: [&str; 1] = ["password"];
 
-/// `extra_vars` text as an API may return it: every secret value replaced by
-/// [`EXTRA_VARS_MASK`]. Text that is not a JSON object is returned unchanged.
-pub fn redact_extra_vars(text: &str) -> String {
+/// `extra_vars` text with the values of `keys` replaced by [`EXTRA_VARS_MASK`]. Text that is
+/// not a JSON object is returned unchanged.
+fn mask_keys(text: &str, keys: &[&str]) -> String {
     let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(text) else {
         return text.to_string();
     };
     let mut changed = false;
-    for k in SECRET_KEYS {
-        if let Some(v) = obj.get_mut(k).filter(|v| !v.is_null()) {
+    for k in keys {
+        if let Some(v) = obj.get_mut(*k).filter(|v| !v.is_null()) {
             *v = Value::String(EXTRA_VARS_MASK.into());
             changed = true;
         }
@@ -27,6 +27,21 @@ pub fn redact_extra_vars(text: &str) -> String {
     } else {
         text.to_string()
     }
+}
+
+/// `extra_vars` text as an API may return it: every secret value replaced by
+/// [`EXTRA_VARS_MASK`].
+pub fn redact_extra_vars(text: &str) -> String {
+    mask_keys(text, &SECRET_KEYS)
+}
+
+/// `extra_vars` keys holding commands run on a host (piped policies): shown to superusers only.
+const COMMAND_KEYS: [&str; 1] = ["command"];
+
+/// `extra_vars` text with every command value and every secret replaced by
+/// [`EXTRA_VARS_MASK`], for callers who may not read commands.
+pub fn hide_extra_vars_commands(text: &str) -> String {
+    mask_keys(&redact_extra_vars(text), &COMMAND_KEYS)
 }
 
 /// `extra_vars` sent back by a client after [`redact_extra_vars`]: a secret still equal to the
