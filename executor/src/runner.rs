@@ -1,7 +1,7 @@
 //! Runs one job: picks the transport, streams command output into the job log (scrubbed of
-//! secrets), honours cancellation, and turns exit codes into a truthful outcome.
+//! secrets, stored in batches by `output.rs`), honours cancellation, and turns exit codes into
+//! a truthful outcome.
 
-use crate::events::JobEvent;
 use crate::manager::Executor;
 use crate::transport::{Process, RemoteCommand, Transport, TransportError};
 use model::*;
@@ -47,21 +47,22 @@ pub(crate) struct JobLog<'a> {
 }
 
 impl JobLog<'_> {
-    pub fn line(&self, stream: &str, text: &str) {
-        let text = crate::scrub::scrub(text, &self.secrets);
-        match self
-            .ex
-            .inner
-            .store
-            .append_job_output(self.job, stream, std::slice::from_ref(&text))
-        {
-            Ok(seq) => self.ex.emit(JobEvent::Output {
-                job: self.job,
-                seq,
-                stream: stream.into(),
-                text,
-            }),
-            Err(e) => tracing::error!(job = %self.job, error = %e, "cannot store job output"),
+    /// Queues a line for the job log (stored in the next batch, then published live); returns
+    /// how many lines wait to be stored.
+    pub fn line(&self, stream: &str, text: &str) -> usize {
+        self.ex.inner.output.push(store::NewOutputLine {
+            job: self.job,
+            stream: stream.into(),
+            text: crate::scrub::scrub(text, &self.secrets),
+            at: chrono::Utc::now(),
+        })
+    }
+
+    /// Like [`JobLog::line`] for a command's output stream: waits while the queue is full, so a
+    /// command printing faster than the database stores is slowed instead of filling memory.
+    pub async fn stream_line(&self, stream: &str, text: &str) {
+        if self.line(stream, text) >= crate::output::HIGH_WATER {
+            self.ex.inner.output.room().await;
         }
     }
 
@@ -114,7 +115,7 @@ pub(crate) async fn run_logged(
             Stdout::Log => {
                 let mut lines = BufReader::new(stdout).lines();
                 while let Ok(Some(l)) = lines.next_line().await {
-                    log.line("stdout", &l);
+                    log.stream_line("stdout", &l).await;
                 }
             }
         }
@@ -153,7 +154,7 @@ pub(crate) async fn log_stderr(
         else {
             continue;
         };
-        log.line("stderr", &l);
+        log.stream_line("stderr", &l).await;
         if head.len() < 200 {
             head.push(l);
         }
