@@ -183,7 +183,12 @@ async fn readers(
 
 /// Files with a few name families in 20 directories, so searches have hits of every form.
 fn make_source(dir: &std::path::Path, files: usize) -> Result<()> {
-    let kinds = ["report-{}.txt", "invoice-{}.pdf", "photo-{}.jpg", "notes{}.md"];
+    let kinds = [
+        "report-{}.txt",
+        "invoice-{}.pdf",
+        "photo-{}.jpg",
+        "notes{}.md",
+    ];
     for i in 0..files {
         let d = dir.join(format!("dir{}", i % 20));
         std::fs::create_dir_all(&d)?;
@@ -225,7 +230,11 @@ async fn run(a: Args) -> Result<bool> {
         s.wait_jobs(&token, Duration::from_secs(600)).await?;
     }
     let total = s
-        .ok(&token, "{ catalogSearch(query: \"report\") { total } }", json!({}))
+        .ok(
+            &token,
+            "{ catalogSearch(query: \"report\") { total } }",
+            json!({}),
+        )
         .await?["catalogSearch"]["total"]
         .as_i64()
         .unwrap_or(0);
@@ -254,7 +263,12 @@ async fn run(a: Args) -> Result<bool> {
 
     // The loaded phase: from launch until the job printing the lines has ended.
     let hook = format!("seq -f 'pre-hook output line %.0f' 1 {}; exit 3", a.lines);
-    s.ok(&token, "mutation($id: Int!, $h: String!) { updatePolicy(id: $id, input: {prehook: $h}) { id } }", json!({"id": policy, "h": hook})).await?;
+    s.ok(
+        &token,
+        "mutation($id: Int!, $h: String!) { updatePolicy(id: $id, input: {prehook: $h}) { id } }",
+        json!({"id": policy, "h": hook}),
+    )
+    .await?;
     let stop = Arc::new(AtomicBool::new(false));
     let during = go(stop.clone());
     let started = Instant::now();
@@ -263,7 +277,10 @@ async fn run(a: Args) -> Result<bool> {
     while started.elapsed() < Duration::from_secs(1800) {
         tokio::time::sleep(Duration::from_millis(250)).await;
         status = job_status(&s, &token, job).await?;
-        if matches!(status.as_str(), "successful" | "failed" | "error" | "canceled") {
+        if matches!(
+            status.as_str(),
+            "successful" | "failed" | "error" | "canceled"
+        ) {
             break;
         }
     }

@@ -98,7 +98,11 @@ impl State {
     /// The next stored lines after the last delivered one (or after `base`).
     async fn read_back(&self) -> Vec<JobOutputEvent> {
         let after = self.last.unwrap_or(self.base);
-        match self.svc.job_output(&self.caller, self.job, after, PAGE).await {
+        match self
+            .svc
+            .job_output(&self.caller, self.job, after, PAGE)
+            .await
+        {
             Ok(lines) => lines
                 .into_iter()
                 .map(|l| JobOutputEvent {

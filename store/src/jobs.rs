@@ -258,9 +258,8 @@ impl Store {
         let mut next: HashMap<JobId, i64> = HashMap::new();
         let mut seqs = Vec::with_capacity(lines.len());
         {
-            let mut last = tx.prepare_cached(
-                "SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = ?1",
-            )?;
+            let mut last = tx
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = ?1")?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO job_events (job_id, seq, stream, text, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;

@@ -71,10 +71,7 @@ impl Pool {
                     conn: Some(conn),
                 };
             }
-            idle = self
-                .returned
-                .wait(idle)
-                .unwrap_or_else(|p| p.into_inner());
+            idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -96,7 +93,9 @@ pub(crate) struct Pooled<'a> {
 impl Deref for Pooled<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.conn.as_ref().expect("a pooled connection is present until drop")
+        self.conn
+            .as_ref()
+            .expect("a pooled connection is present until drop")
     }
 }
 
@@ -117,7 +116,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.db");
         let w = connect(&path).expect("connect");
-        w.execute_batch("CREATE TABLE t (x INTEGER)").expect("create");
+        w.execute_batch("CREATE TABLE t (x INTEGER)")
+            .expect("create");
         let pool = Arc::new(Pool::open(&path).expect("pool"));
         (dir, w, pool)
     }

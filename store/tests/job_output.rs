@@ -60,12 +60,7 @@ fn batches_of_several_jobs_keep_each_jobs_order_and_numbering() {
 
     let stored = store.job_output(a, 0, 100_000).expect("output");
     let expected: Vec<String> = std::iter::once("started".to_string())
-        .chain(
-            batch
-                .iter()
-                .filter(|l| l.job == a)
-                .map(|l| l.text.clone()),
-        )
+        .chain(batch.iter().filter(|l| l.job == a).map(|l| l.text.clone()))
         .collect();
     let texts: Vec<String> = stored.iter().map(|l| l.text.clone()).collect();
     assert_eq!(texts, expected);

@@ -59,7 +59,7 @@ impl InventoryLists {
         let o = store::ApiTokenListOptions {
             user: model::UserId(0),
             search,
-            order: order.clone(),
+            order,
             page: page.clone(),
         };
         let p = svc(ctx).list_api_tokens(&c, o).await?;
