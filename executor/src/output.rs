@@ -2,7 +2,8 @@
 //! stores them many to a transaction (at most one transaction per `INTERVAL`, sooner when a
 //! full batch waits), then publishes each stored line to live subscribers, in order. A line is
 //! published only once stored, so a viewer that subscribes and then reads the stored log
-//! misses none. The runner flushes a job's lines before its status becomes final.
+//! misses none. The runner flushes a job's lines before its status becomes final. Storing
+//! output is background work: the writer thread runs at a lower CPU priority than the API.
 
 use crate::events::JobEvent;
 use std::collections::VecDeque;
@@ -15,10 +16,14 @@ use tokio::sync::{broadcast, watch};
 const INTERVAL: Duration = Duration::from_millis(100);
 /// A queue this long is written without waiting for `INTERVAL`.
 const BATCH: usize = 1_000;
-/// Most lines in one transaction (bounds how long the write lock is held).
-const MAX_BATCH: usize = 5_000;
+/// Most lines in one transaction (bounds how long the store's writer connection is held).
+const MAX_BATCH: usize = 2_000;
 /// A job printing faster than lines can be stored waits while this many are queued.
 pub(crate) const HIGH_WATER: usize = 50_000;
+/// The writer thread's nice value: under load it yields the CPU to API requests, and a job
+/// printing faster than its lines are stored waits (see `HIGH_WATER`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const NICE: i32 = 10;
 /// Attempts at a batch while the database reports itself busy.
 const ATTEMPTS: u32 = 5;
 
@@ -112,6 +117,7 @@ impl Shared {
     }
 
     fn run(&self) {
+        lower_priority();
         let mut last_write: Option<Instant> = None;
         loop {
             let batch: Vec<NewOutputLine> = {
@@ -173,5 +179,43 @@ impl Shared {
             }
         }
         self.done.send_modify(|d| *d += n);
+    }
+}
+
+/// Gives the calling thread the nice value `NICE` (Linux threads each have their own).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+        let r = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, NICE)
+        };
+        if r != 0 {
+            tracing::warn!(nice = NICE, error = %std::io::Error::last_os_error(), "job output thread keeps its priority");
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    fn the_writer_thread_runs_niced_and_others_do_not() {
+        let nice = || {
+            // SAFETY: plain integers in and out.
+            unsafe {
+                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::getpriority(libc::PRIO_PROCESS, tid)
+            }
+        };
+        let before = nice();
+        let inside = std::thread::spawn(move || {
+            super::lower_priority();
+            nice()
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(inside, before + super::NICE);
+        assert_eq!(nice(), before);
     }
 }
