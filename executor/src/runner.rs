@@ -5,6 +5,7 @@
 use crate::manager::Executor;
 use crate::transport::{Process, RemoteCommand, Transport, TransportError};
 use model::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
@@ -39,11 +40,19 @@ impl Outcome {
     }
 }
 
+/// Lines a command's output streams hand over before the reading task yields its runtime
+/// worker: a chatty command's lines are mostly buffered already, so reading them rarely waits,
+/// and without a yield one poll could hold the worker for tens of thousands of lines while API
+/// requests queue behind it (a thousand lines take about a millisecond).
+const LINES_PER_YIELD: u64 = 1_000;
+
 /// The log of one running job.
 pub(crate) struct JobLog<'a> {
     pub ex: &'a Executor,
     pub job: JobId,
     pub secrets: Vec<Secret>,
+    /// Lines streamed so far (see `LINES_PER_YIELD`).
+    pub streamed: AtomicU64,
 }
 
 impl JobLog<'_> {
@@ -63,6 +72,9 @@ impl JobLog<'_> {
     pub async fn stream_line(&self, stream: &str, text: &str) {
         if self.line(stream, text) >= crate::output::HIGH_WATER {
             self.ex.inner.output.room().await;
+        }
+        if self.streamed.fetch_add(1, Ordering::Relaxed) % LINES_PER_YIELD == LINES_PER_YIELD - 1 {
+            tokio::task::yield_now().await;
         }
     }
 
@@ -184,6 +196,7 @@ pub(crate) async fn run(ex: &Executor, job: &Job, cancel: CancellationToken) -> 
         ex,
         job: job.id,
         secrets: Vec::new(),
+        streamed: Default::default(),
     };
     log.info(&format!("job {} ({}) started", job.id, job.job_type));
     let outcome = match job.job_type {
