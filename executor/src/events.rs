@@ -1,5 +1,6 @@
 //! Live job events (status changes, output lines, progress) broadcast to subscribers such as
-//! the API.
+//! the API: status and progress on `Executor::subscribe`, output lines (once stored) on
+//! `Executor::subscribe_output`.
 
 use model::{JobId, JobProgress, JobStatus};
 

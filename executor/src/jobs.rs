@@ -62,6 +62,7 @@ pub(crate) fn log_for<'a>(ex: &'a Executor, job: &Job, ctx: Option<&RepoCtx>) ->
             .and_then(|c| c.side.env.passphrase.clone())
             .into_iter()
             .collect(),
+        streamed: Default::default(),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod drill;
 mod events;
 mod jobs;
 mod manager;
+mod output;
 mod prepare;
 mod progress;
 mod prune;

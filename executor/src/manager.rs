@@ -36,7 +36,13 @@ pub(crate) struct Inner {
     pub store: Store,
     pub sink: Arc<dyn ListingSink>,
     pub opts: ExecutorOptions,
+    /// Status and progress events.
     pub events: broadcast::Sender<JobEvent>,
+    /// Output lines, once stored (a channel of their own: a chatty job does not wake, or
+    /// make lag, the subscribers of status changes).
+    pub output_events: broadcast::Sender<JobEvent>,
+    /// Job output lines, stored in batches (see `output.rs`).
+    pub(crate) output: crate::output::OutputWriter,
     wake: Notify,
     running: Mutex<HashMap<JobId, CancellationToken>>,
     /// Progress of running jobs (see `progress.rs`).
@@ -57,12 +63,16 @@ pub struct Executor {
 impl Executor {
     pub fn new(store: Store, sink: Arc<dyn ListingSink>, opts: ExecutorOptions) -> Executor {
         let (events, _) = broadcast::channel(4096);
+        let (output_events, _) = broadcast::channel(16_384);
+        let output = crate::output::OutputWriter::start(store.clone(), output_events.clone());
         Executor {
             inner: Arc::new(Inner {
                 store,
                 sink,
                 opts,
                 events,
+                output_events,
+                output,
                 wake: Notify::new(),
                 running: Mutex::new(HashMap::new()),
                 progress: Default::default(),
@@ -77,9 +87,14 @@ impl Executor {
         &self.inner.store
     }
 
-    /// Live job events.
+    /// Live status changes and progress of jobs.
     pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Live output lines of jobs ([`JobEvent::Output`]), each published once stored, in order.
+    pub fn subscribe_output(&self) -> broadcast::Receiver<JobEvent> {
+        self.inner.output_events.subscribe()
     }
 
     /// Fails jobs a previous process left unfinished, then starts the dispatcher and scheduler.
@@ -352,6 +367,8 @@ impl Executor {
                         "interrupted: the server shut down while the job was running",
                     );
                 }
+                // Every line the job printed is stored before its status becomes final.
+                me.inner.output.flush().await;
                 if let Err(e) = me.finish(
                     job.id,
                     outcome.status,

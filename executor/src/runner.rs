@@ -1,10 +1,11 @@
 //! Runs one job: picks the transport, streams command output into the job log (scrubbed of
-//! secrets), honours cancellation, and turns exit codes into a truthful outcome.
+//! secrets, stored in batches by `output.rs`), honours cancellation, and turns exit codes into
+//! a truthful outcome.
 
-use crate::events::JobEvent;
 use crate::manager::Executor;
 use crate::transport::{Process, RemoteCommand, Transport, TransportError};
 use model::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
@@ -39,29 +40,41 @@ impl Outcome {
     }
 }
 
+/// Lines a command's output streams hand over before the reading task yields its runtime
+/// worker: a chatty command's lines are mostly buffered already, so reading them rarely waits,
+/// and without a yield one poll could hold the worker for tens of thousands of lines while API
+/// requests queue behind it (a thousand lines take about a millisecond).
+const LINES_PER_YIELD: u64 = 1_000;
+
 /// The log of one running job.
 pub(crate) struct JobLog<'a> {
     pub ex: &'a Executor,
     pub job: JobId,
     pub secrets: Vec<Secret>,
+    /// Lines streamed so far (see `LINES_PER_YIELD`).
+    pub streamed: AtomicU64,
 }
 
 impl JobLog<'_> {
-    pub fn line(&self, stream: &str, text: &str) {
-        let text = crate::scrub::scrub(text, &self.secrets);
-        match self
-            .ex
-            .inner
-            .store
-            .append_job_output(self.job, stream, std::slice::from_ref(&text))
-        {
-            Ok(seq) => self.ex.emit(JobEvent::Output {
-                job: self.job,
-                seq,
-                stream: stream.into(),
-                text,
-            }),
-            Err(e) => tracing::error!(job = %self.job, error = %e, "cannot store job output"),
+    /// Queues a line for the job log (stored in the next batch, then published live); returns
+    /// how many lines wait to be stored.
+    pub fn line(&self, stream: &str, text: &str) -> usize {
+        self.ex.inner.output.push(store::NewOutputLine {
+            job: self.job,
+            stream: stream.into(),
+            text: crate::scrub::scrub(text, &self.secrets),
+            at: chrono::Utc::now(),
+        })
+    }
+
+    /// Like [`JobLog::line`] for a command's output stream: waits while the queue is full, so a
+    /// command printing faster than the database stores is slowed instead of filling memory.
+    pub async fn stream_line(&self, stream: &str, text: &str) {
+        if self.line(stream, text) >= crate::output::HIGH_WATER {
+            self.ex.inner.output.room().await;
+        }
+        if self.streamed.fetch_add(1, Ordering::Relaxed) % LINES_PER_YIELD == LINES_PER_YIELD - 1 {
+            tokio::task::yield_now().await;
         }
     }
 
@@ -114,7 +127,7 @@ pub(crate) async fn run_logged(
             Stdout::Log => {
                 let mut lines = BufReader::new(stdout).lines();
                 while let Ok(Some(l)) = lines.next_line().await {
-                    log.line("stdout", &l);
+                    log.stream_line("stdout", &l).await;
                 }
             }
         }
@@ -153,7 +166,7 @@ pub(crate) async fn log_stderr(
         else {
             continue;
         };
-        log.line("stderr", &l);
+        log.stream_line("stderr", &l).await;
         if head.len() < 200 {
             head.push(l);
         }
@@ -183,6 +196,7 @@ pub(crate) async fn run(ex: &Executor, job: &Job, cancel: CancellationToken) -> 
         ex,
         job: job.id,
         secrets: Vec::new(),
+        streamed: Default::default(),
     };
     log.info(&format!("job {} ({}) started", job.id, job.job_type));
     let outcome = match job.job_type {

@@ -12,6 +12,7 @@ mod errors;
 mod inputs;
 mod lists;
 mod live;
+mod live_output;
 pub mod login;
 mod mutation;
 mod objects;

@@ -112,28 +112,25 @@ impl Subscription {
         }))
     }
 
-    /// Output lines of one job as they are printed.
+    /// Output lines of one job as they are printed, in order and without gaps (a subscriber
+    /// that falls behind gets the lines it missed from the stored log).
     async fn job_output(
         &self,
         ctx: &Context<'_>,
         job: i64,
     ) -> Result<impl Stream<Item = JobOutputEvent>, GqlError> {
         let c = caller(ctx).await?;
-        svc(ctx).job(&c, JobId(job)).await?;
-        Ok(events(svc(ctx), c, move |ev| match ev {
-            JobEvent::Output {
-                job: id,
-                seq,
-                stream,
-                text,
-            } if id.0 == job => Some(JobOutputEvent {
-                job_id: id.0,
-                seq,
-                stream,
-                text,
-            }),
-            _ => None,
-        }))
+        let s = svc(ctx);
+        // Subscribed before the job's last stored line is read: no line falls in between.
+        let rx = s.subscribe_output();
+        let base = s.last_output_seq(&c, JobId(job)).await?;
+        Ok(crate::live_output::output_stream(
+            rx,
+            s.clone(),
+            c,
+            JobId(job),
+            base,
+        ))
     }
 
     /// Progress of running jobs (a few updates per second at most): one job, or every job

@@ -82,6 +82,16 @@ impl Service {
         .await
     }
 
+    /// The sequence number of a job's last stored output line (0 when none).
+    pub async fn last_output_seq(&self, caller: &Caller, id: JobId) -> Result<i64> {
+        let c = caller.clone();
+        self.run(move |i| {
+            visible_job(i, &c, id)?;
+            Ok(i.store.last_job_output_seq(id)?)
+        })
+        .await
+    }
+
     /// The text of a job's output, at most `max` lines.
     pub async fn job_output_text(
         &self,

@@ -89,9 +89,16 @@ impl Service {
         tokio::task::spawn_blocking(move || f(&inner)).await?
     }
 
-    /// Live job events (status, output, progress) for subscriptions; each event is checked
-    /// against the subscriber with [`Service::job_visible`].
+    /// Live job status changes and progress for subscriptions; each event is checked against
+    /// the subscriber with [`Service::can_view_job`].
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<executor::JobEvent> {
         self.inner.executor.subscribe()
+    }
+
+    /// Live output lines of every job, each published once stored, in order; a subscriber
+    /// checks the job with [`Service::last_output_seq`] and fills gaps with
+    /// [`Service::job_output`].
+    pub fn subscribe_output(&self) -> tokio::sync::broadcast::Receiver<executor::JobEvent> {
+        self.inner.executor.subscribe_output()
     }
 }

@@ -48,7 +48,7 @@ pub(crate) fn job_sql(v: &Visibility) -> String {
 impl Store {
     /// The grants of a user, clients first.
     pub fn user_grants(&self, user: UserId) -> Result<Vec<Grant>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT client_id, policy_id, restore FROM user_grants WHERE user_id = ?1
              ORDER BY client_id IS NULL, client_id, policy_id",

@@ -69,7 +69,7 @@ impl Store {
     }
 
     pub fn archive(&self, id: ArchiveId) -> Result<Archive> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {ARCHIVE_COLS} FROM archives WHERE id = ?1"),
                 [id.0],
@@ -82,7 +82,7 @@ impl Store {
     /// Whether an archive name is taken in a repository: recorded, or claimed by a backup job
     /// (whose borg may have created it even if the job never reported back).
     pub fn archive_name_taken(&self, repository: RepositoryId, name: &str) -> Result<bool> {
-        Ok(self.conn().query_row(
+        Ok(self.read().query_row(
             "SELECT EXISTS (SELECT 1 FROM archives WHERE repository_id = ?1 AND name = ?2)
                  OR EXISTS (SELECT 1 FROM jobs WHERE repository_id = ?1 AND archive_name = ?2 AND job_type = 'job')",
             params![repository.0, name],
@@ -92,7 +92,7 @@ impl Store {
 
     pub fn archive_by_name(&self, repository: RepositoryId, name: &str) -> Result<Option<Archive>> {
         Ok(self
-            .conn()
+            .read()
             .query_row(
                 &format!(
                     "SELECT {ARCHIVE_COLS} FROM archives WHERE repository_id = ?1 AND name = ?2"
@@ -110,7 +110,7 @@ impl Store {
         client: Option<ClientId>,
         policy: Option<PolicyId>,
     ) -> Result<Vec<Archive>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {ARCHIVE_COLS} FROM archives WHERE (?1 IS NULL OR repository_id = ?1)
                AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR policy_id = ?3) ORDER BY time DESC, id DESC"

@@ -49,7 +49,7 @@ impl Store {
         repository: RepositoryId,
     ) -> Result<Option<RepositoryCredential>> {
         Ok(self
-            .conn()
+            .read()
             .query_row(
                 &format!(
                     "SELECT {COLS} FROM repository_credentials c
@@ -68,7 +68,7 @@ impl Store {
         repository: RepositoryId,
     ) -> Result<Option<Secret>> {
         let sealed: Option<Vec<u8>> = self
-            .conn()
+            .read()
             .query_row(
                 "SELECT private_key FROM repository_credentials
                  WHERE client_id = ?1 AND repository_id = ?2",
@@ -141,7 +141,7 @@ impl Store {
         client: ClientId,
         repository: RepositoryId,
     ) -> Result<bool> {
-        Ok(self.conn().query_row(
+        Ok(self.read().query_row(
             "SELECT EXISTS (SELECT 1 FROM policies p
              JOIN policy_clients pc ON pc.policy_id = p.id
              WHERE p.repository_id = ?2 AND pc.client_id = ?1)",
@@ -152,7 +152,7 @@ impl Store {
 
     /// The clients some policy writes into `repository`.
     pub fn repository_pair_clients(&self, repository: RepositoryId) -> Result<Vec<ClientId>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT DISTINCT pc.client_id FROM policies p
              JOIN policy_clients pc ON pc.policy_id = p.id
@@ -166,7 +166,7 @@ impl Store {
 
     /// The repositories some policy writes `client` into.
     pub fn client_pair_repositories(&self, client: ClientId) -> Result<Vec<RepositoryId>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT DISTINCT p.repository_id FROM policies p
              JOIN policy_clients pc ON pc.policy_id = p.id
@@ -180,7 +180,7 @@ impl Store {
 
     /// Credentials no policy wants any longer, oldest first.
     pub fn unwanted_repository_credentials(&self) -> Result<Vec<RepositoryCredential>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {COLS} FROM repository_credentials c WHERE {UNWANTED} ORDER BY created"
         ))?;

@@ -182,7 +182,7 @@ impl Store {
     }
 
     pub fn restore_test(&self, id: i64) -> Result<RestoreTest> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {COLS} FROM restore_tests WHERE id = ?1"),
                 [id],
@@ -195,7 +195,7 @@ impl Store {
     /// Drills, newest first.
     pub fn restore_tests(&self, f: &RestoreTestFilter) -> Result<Vec<RestoreTest>> {
         let limit = f.limit.unwrap_or(50).clamp(1, 1000);
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {COLS} FROM restore_tests WHERE (?1 IS NULL OR policy_id = ?1)
                AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR verdict = ?3)

@@ -66,7 +66,7 @@ impl Store {
     /// The key pinned for `host`:`port`, if any.
     pub fn host_key(&self, host: &str, port: u16) -> Result<Option<HostKey>> {
         Ok(self
-            .conn()
+            .read()
             .query_row(
                 &format!("SELECT {COLS} FROM host_keys WHERE host = ?1 AND port = ?2"),
                 params![host, port],
@@ -77,7 +77,7 @@ impl Store {
 
     /// Every pinned host key, by host and port.
     pub fn host_keys(&self) -> Result<Vec<HostKey>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!("SELECT {COLS} FROM host_keys ORDER BY host, port"))?;
         let rows = st
             .query_map([], row)?

@@ -98,7 +98,7 @@ impl Store {
     }
 
     pub fn client(&self, id: ClientId) -> Result<Client> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {CLIENT_COLS}, {AUDIT_COLS} FROM clients WHERE id = ?1"),
                 [id.0],
@@ -109,7 +109,7 @@ impl Store {
     }
 
     pub fn clients(&self) -> Result<Vec<Client>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {CLIENT_COLS}, {AUDIT_COLS} FROM clients ORDER BY id"
         ))?;
@@ -211,7 +211,7 @@ impl Store {
     }
 
     pub fn repository(&self, id: RepositoryId) -> Result<Repository> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {REPO_COLS}, {AUDIT_COLS} FROM repositories WHERE id = ?1"),
                 [id.0],
@@ -222,7 +222,7 @@ impl Store {
     }
 
     pub fn repositories(&self) -> Result<Vec<Repository>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {REPO_COLS}, {AUDIT_COLS} FROM repositories ORDER BY id"
         ))?;
@@ -270,7 +270,7 @@ impl Store {
     /// The decrypted borg passphrase of a repository, for the executor only.
     pub fn repository_passphrase(&self, id: RepositoryId) -> Result<Option<Secret>> {
         let sealed: Option<Vec<u8>> = self
-            .conn()
+            .read()
             .query_row(
                 "SELECT repository_key FROM repositories WHERE id = ?1",
                 [id.0],
@@ -332,7 +332,7 @@ impl Store {
     }
 
     pub fn schedule(&self, id: ScheduleId) -> Result<Schedule> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {SCHEDULE_COLS}, {AUDIT_COLS} FROM schedules WHERE id = ?1"),
                 [id.0],
@@ -343,7 +343,7 @@ impl Store {
     }
 
     pub fn schedules(&self) -> Result<Vec<Schedule>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {SCHEDULE_COLS}, {AUDIT_COLS} FROM schedules ORDER BY id"
         ))?;

@@ -1,9 +1,10 @@
 //! Jobs, their state transitions, and their output lines.
 
 use crate::{new_uuid, now, parse_opt_ts, parse_ts, Result, Store, StoreError};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use model::*;
 use rusqlite::{params, OptionalExtension, Row};
+use std::collections::HashMap;
 
 /// A job to create.
 #[derive(Debug, Clone)]
@@ -19,6 +20,17 @@ pub struct NewJob {
     pub created_by: Option<UserId>,
     /// Job options as JSON text (e.g. `{"verify_data": true}` for a check).
     pub extra_vars: String,
+}
+
+/// One output line to store (already scrubbed of secrets).
+#[derive(Debug, Clone)]
+pub struct NewOutputLine {
+    pub job: JobId,
+    /// `stdout`, `stderr` or `system`.
+    pub stream: String,
+    pub text: String,
+    /// When the line was printed.
+    pub at: DateTime<Utc>,
 }
 
 /// Which jobs to list; `None` fields do not filter.
@@ -101,7 +113,7 @@ impl Store {
     }
 
     pub fn job(&self, id: JobId) -> Result<Job> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1"),
                 [id.0],
@@ -112,7 +124,7 @@ impl Store {
     }
 
     pub fn jobs(&self, f: &JobFilter) -> Result<Vec<Job>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {JOB_COLS} FROM jobs WHERE (?1 IS NULL OR policy_id = ?1) AND (?2 IS NULL OR client_id = ?2)
                AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4) AND {scope}
@@ -136,7 +148,7 @@ impl Store {
     }
 
     pub fn count_jobs(&self, f: &JobFilter) -> Result<i64> {
-        Ok(self.conn().query_row(
+        Ok(self.read().query_row(
             &format!("SELECT COUNT(*) FROM jobs WHERE (?1 IS NULL OR policy_id = ?1) AND (?2 IS NULL OR client_id = ?2)
                AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4) AND {}", f.scope_sql()),
             params![f.policy.map(|p| p.0), f.client.map(|c| c.0), f.status.map(|s| s.as_str()), f.job_type.map(|t| t.as_str())],
@@ -146,7 +158,7 @@ impl Store {
 
     /// Jobs not finished yet, oldest first.
     pub fn unfinished_jobs(&self) -> Result<Vec<Job>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {JOB_COLS} FROM jobs WHERE status IN ('pending', 'waiting', 'running') ORDER BY id"
         ))?;
@@ -221,28 +233,65 @@ impl Store {
 
     /// Appends output lines to a job and returns the sequence number of the last one.
     pub fn append_job_output(&self, id: JobId, stream: &str, lines: &[String]) -> Result<i64> {
+        let at = Utc::now();
+        let batch: Vec<NewOutputLine> = lines
+            .iter()
+            .map(|l| NewOutputLine {
+                job: id,
+                stream: stream.to_string(),
+                text: l.clone(),
+                at,
+            })
+            .collect();
+        let seqs = self.append_job_outputs(&batch)?;
+        match seqs.last() {
+            Some(&seq) => Ok(seq),
+            None => self.last_job_output_seq(id),
+        }
+    }
+
+    /// Appends lines of any jobs in one transaction, each after the job's last stored line,
+    /// in the order given; returns each line's sequence number.
+    pub fn append_job_outputs(&self, lines: &[NewOutputLine]) -> Result<Vec<i64>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let mut seq: i64 = tx.query_row(
+        let mut next: HashMap<JobId, i64> = HashMap::new();
+        let mut seqs = Vec::with_capacity(lines.len());
+        {
+            let mut last = tx
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO job_events (job_id, seq, stream, text, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for l in lines {
+                let seq = match next.get_mut(&l.job) {
+                    Some(s) => s,
+                    None => {
+                        let max: i64 = last.query_row([l.job.0], |r| r.get(0))?;
+                        next.entry(l.job).or_insert(max)
+                    }
+                };
+                *seq += 1;
+                insert.execute(params![l.job.0, *seq, l.stream, l.text, crate::ts(l.at)])?;
+                seqs.push(*seq);
+            }
+        }
+        tx.commit()?;
+        Ok(seqs)
+    }
+
+    /// The sequence number of a job's last stored output line (0 when it has none).
+    pub fn last_job_output_seq(&self, id: JobId) -> Result<i64> {
+        Ok(self.read().query_row(
             "SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = ?1",
             [id.0],
             |r| r.get(0),
-        )?;
-        let at = now();
-        for l in lines {
-            seq += 1;
-            tx.execute(
-                "INSERT INTO job_events (job_id, seq, stream, text, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id.0, seq, stream, l, at],
-            )?;
-        }
-        tx.commit()?;
-        Ok(seq)
+        )?)
     }
 
     /// Output lines of a job with `seq > after`, in order.
     pub fn job_output(&self, id: JobId, after: i64, limit: i64) -> Result<Vec<JobOutputLine>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT seq, stream, text, at FROM job_events WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )?;

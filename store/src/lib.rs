@@ -13,6 +13,7 @@ mod migrate;
 mod notify;
 mod policies;
 mod policy_secrets;
+mod pool;
 pub mod secrets;
 mod settings;
 mod stats;
@@ -26,7 +27,7 @@ pub use drills::{
     RestoreTestOrder, Verdict,
 };
 pub use hostkeys::{HostKey, PendingHostKey};
-pub use jobs::{JobFilter, NewJob};
+pub use jobs::{JobFilter, NewJob, NewOutputLine};
 pub use lists::*;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use notify::{Channel, NewOutbox, NotifyPref, NotifyPrefs, OutboxItem, Recipient};
@@ -89,10 +90,15 @@ impl From<ValidationErrors> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Handle to the database; cheap to clone, safe to share between tasks.
+/// Handle to the database; cheap to clone, safe to share between threads. Calls are blocking
+/// (async code calls them off the runtime, through `service::Service::run` or
+/// `spawn_blocking`). Writes and read-modify-write sequences take the one writer connection;
+/// hot reads (job lists and output, tokens, grants) take a read-only connection of a small pool
+/// (`pool.rs`), so they never wait behind a write (WAL mode).
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<pool::Pool>,
     key: Arc<MasterKey>,
     path: PathBuf,
 }
@@ -107,16 +113,11 @@ impl Store {
         })?;
         let key = MasterKey::load_or_create(&data_dir.join("master.key"))?;
         let path = data_dir.join("cyborgbackup.db");
-        let mut conn = Connection::open(&path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Deleted and overwritten content is zeroed where that costs no extra I/O.
-        conn.pragma_update(None, "secure_delete", "FAST")?;
+        let mut conn = pool::connect(&path)?;
         migrate::apply(&mut conn)?;
         let store = Store {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(pool::Pool::open(&path)?),
             key: Arc::new(key),
             path,
         };
@@ -134,9 +135,17 @@ impl Store {
         migrate::current_version(&self.conn())
     }
 
+    /// The writer connection, for writes and for reads that must see a write of the same call.
+    /// Calls are serialized on it; never hold it while calling another `Store` method.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable: SQLite rolls back.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A read-only connection of the pool for one call: sees every committed write and never
+    /// waits behind the writer. Never hold it while calling another `Store` method.
+    pub(crate) fn read(&self) -> pool::Pooled<'_> {
+        self.readers.get()
     }
 
     pub(crate) fn key(&self) -> &MasterKey {

@@ -117,7 +117,7 @@ fn outbox_row(r: &Row) -> rusqlite::Result<OutboxItem> {
 
 impl Store {
     pub fn notify_prefs(&self, user: UserId) -> Result<NotifyPrefs> {
-        self.conn()
+        self.read()
             .query_row(
                 "SELECT notify_backup_success, notify_backup_failed, notify_launch_summary,
                    notify_daily, notify_weekly, notify_monthly FROM users WHERE id = ?1",
@@ -162,7 +162,7 @@ impl Store {
     /// Active users who asked for `pref` (with an email address), sorted by email, with their
     /// role: what a mail may tell each depends on it (see `report::audience`).
     pub fn notify_recipients(&self, pref: NotifyPref) -> Result<Vec<Recipient>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT id, email, role FROM users WHERE is_active = 1 AND {} = 1 AND email LIKE '%@%'
              ORDER BY email",
@@ -183,7 +183,7 @@ impl Store {
 
     /// Finished jobs whose notifications were not queued yet, oldest first.
     pub fn jobs_to_notify(&self, limit: i64) -> Result<Vec<model::JobId>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT id FROM jobs WHERE notified = 0
                AND status IN ('successful', 'failed', 'error', 'canceled') ORDER BY id LIMIT ?1",
@@ -220,7 +220,7 @@ impl Store {
     }
 
     pub fn outbox_item(&self, id: i64) -> Result<OutboxItem> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = ?1"),
                 [id],
@@ -232,7 +232,7 @@ impl Store {
 
     /// Pending entries whose next attempt is due, oldest first.
     pub fn due_outbox(&self, at: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxItem>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {OUTBOX_COLS} FROM outbox WHERE state = 'pending' AND next_attempt <= ?1
              ORDER BY next_attempt, id LIMIT ?2"
@@ -250,7 +250,7 @@ impl Store {
         state: Option<&str>,
         limit: i64,
     ) -> Result<Vec<OutboxItem>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {OUTBOX_COLS} FROM outbox WHERE (?1 IS NULL OR channel = ?1)
                AND (?2 IS NULL OR state = ?2) ORDER BY id DESC LIMIT ?3"
@@ -266,7 +266,7 @@ impl Store {
 
     /// Entries counted by channel and state.
     pub fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn
             .prepare("SELECT channel, state, COUNT(*) FROM outbox GROUP BY 1, 2 ORDER BY 1, 2")?;
         let rows = st

@@ -121,7 +121,7 @@ impl Store {
 
     pub fn policy(&self, id: PolicyId) -> Result<Policy> {
         let mut p = self
-            .conn()
+            .read()
             .query_row(
                 &format!("SELECT {POLICY_COLS}, {AUDIT_COLS} FROM policies WHERE id = ?1"),
                 [id.0],
@@ -134,7 +134,7 @@ impl Store {
     }
 
     pub(crate) fn policy_clients(&self, id: PolicyId) -> Result<Vec<ClientId>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT client_id FROM policy_clients WHERE policy_id = ?1 ORDER BY client_id",
         )?;
@@ -146,7 +146,7 @@ impl Store {
 
     pub fn policies(&self) -> Result<Vec<Policy>> {
         let mut list = {
-            let conn = self.conn();
+            let conn = self.read();
             let mut st = conn.prepare(&format!(
                 "SELECT {POLICY_COLS}, {AUDIT_COLS} FROM policies ORDER BY id"
             ))?;
@@ -265,7 +265,7 @@ impl Store {
     }
 
     pub(crate) fn policy_names_where(&self, column: &str, id: i64) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT name FROM policies WHERE {column} = ?1 ORDER BY id"
         ))?;

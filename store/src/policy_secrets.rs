@@ -54,7 +54,7 @@ impl Store {
     /// every API returns [`model::Policy::extra_vars`], where they are masked.
     pub fn policy_extra_vars(&self, id: PolicyId) -> Result<Secret> {
         let row: Option<(String, Option<Vec<u8>>)> = self
-            .conn()
+            .read()
             .query_row(
                 "SELECT extra_vars, extra_vars_sealed FROM policies WHERE id = ?1",
                 [id.0],

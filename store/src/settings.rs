@@ -52,7 +52,7 @@ fn not_a_setting(key: &str) -> Result<()> {
 impl Store {
     /// The value in effect of a declared setting (its default when none is stored).
     pub fn get<T: FromSetting>(&self, s: &Setting<T>) -> Result<T> {
-        let stored = raw(&self.conn(), s.key())?;
+        let stored = raw(&self.read(), s.key())?;
         if let Some(v) = stored.as_deref() {
             if !v.trim().is_empty() && !s.is_readable(v) {
                 tracing::debug!(
@@ -71,7 +71,7 @@ impl Store {
 
     fn sealed(&self, key: &str) -> Result<Option<Secret>> {
         let sealed: Option<Option<Vec<u8>>> = self
-            .conn()
+            .read()
             .query_row("SELECT secret FROM settings WHERE key = ?1", [key], |r| {
                 r.get(0)
             })
@@ -96,7 +96,7 @@ impl Store {
 
     /// Every setting the caller may read, as APIs show them (secrets masked).
     pub fn setting_views(&self, superuser: bool) -> Result<Vec<settings::View>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut stored = Vec::new();
         for d in settings::all().iter().filter(|d| d.read.allows(superuser)) {
             stored.push(settings::view(d, Self::stored(&conn, d.key)?));
@@ -106,7 +106,7 @@ impl Store {
 
     /// One setting as APIs show it.
     pub fn setting_view(&self, def: &'static Def) -> Result<settings::View> {
-        Ok(settings::view(def, Self::stored(&self.conn(), def.key)?))
+        Ok(settings::view(def, Self::stored(&self.read(), def.key)?))
     }
 
     /// Stores checked changes, all or none; secrets are sealed, a reset removes the value.
@@ -143,7 +143,7 @@ impl Store {
 
     /// Internal state (not a setting) stored under `key`.
     pub fn state(&self, key: &str) -> Result<Option<String>> {
-        raw(&self.conn(), key)
+        raw(&self.read(), key)
     }
 
     /// Records internal state; refuses a key the settings registry declares.

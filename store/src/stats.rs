@@ -148,7 +148,7 @@ impl Store {
             filter.policy.map(|p| p.0),
         );
         let mut days: BTreeMap<(i64, NaiveDate), DailyStat> = BTreeMap::new();
-        let conn = self.conn();
+        let conn = self.read();
         {
             let mut st = conn.prepare(&format!(
                 "SELECT {g}, substr(time, 1, 10), SUM(original_size), SUM(compressed_size),
@@ -235,7 +235,7 @@ impl Store {
         id: RepositoryId,
         from: DateTime<Utc>,
     ) -> Result<Vec<SizePoint>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT time, original_size, compressed_size, deduplicated_size FROM repository_stats
              WHERE repository_id = ?1 AND time >= ?2 ORDER BY time, id",
@@ -261,7 +261,7 @@ impl Store {
         filter: StatsFilter,
         from: DateTime<Utc>,
     ) -> Result<Vec<SizePoint>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT a.time, a.original_size, a.compressed_size, a.deduplicated_size, a.nfiles,
                COALESCE(j.elapsed, 0) FROM archives a LEFT JOIN jobs j ON j.id = a.job_id
@@ -296,7 +296,7 @@ impl Store {
     /// The capacity of a repository's storage in bytes: the one an administrator set, or else
     /// its current usage plus the free space measured on its filesystem after the last backup.
     pub fn repository_capacity(&self, id: RepositoryId) -> Result<Option<i64>> {
-        self.conn()
+        self.read()
             .query_row(
                 "SELECT COALESCE(capacity, deduplicated_size + free_space) FROM repositories WHERE id = ?1",
                 [id.0],
@@ -335,7 +335,7 @@ impl Store {
 
     /// The last backup of every (policy, client) pair, by policy then hostname.
     pub fn series_status(&self) -> Result<Vec<SeriesStatus>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT p.id, p.name, c.id, c.hostname, r.id, r.name,
                (SELECT j.finished FROM jobs j WHERE j.policy_id = p.id AND j.client_id = c.id
@@ -378,7 +378,7 @@ impl Store {
 
     /// Finished jobs counted by type and status.
     pub fn job_outcome_counts(&self) -> Result<Vec<JobOutcomeCount>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT job_type, status, COUNT(*) FROM jobs
              WHERE status IN ('successful', 'failed', 'error', 'canceled')
@@ -398,7 +398,7 @@ impl Store {
 
     /// The last `n` output lines of a job, in order.
     pub fn job_output_tail(&self, id: JobId, n: i64) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT text FROM (SELECT seq, text FROM job_events WHERE job_id = ?1
                ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
@@ -411,7 +411,7 @@ impl Store {
 
     /// How many jobs of a policy are not finished yet (any type).
     pub fn unfinished_jobs_of_policy(&self, policy: PolicyId) -> Result<i64> {
-        Ok(self.conn().query_row(
+        Ok(self.read().query_row(
             "SELECT COUNT(*) FROM jobs WHERE policy_id = ?1
                AND status IN ('pending', 'waiting', 'running')",
             [policy.0],

@@ -11,6 +11,9 @@ use rand::RngCore;
 use rusqlite::{params, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 
+/// How stale a token's `last_used` may be before a request refreshes it.
+const LAST_USED_PRECISION: Duration = Duration::seconds(60);
+
 /// Input for a new user.
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
@@ -139,7 +142,7 @@ impl Store {
     }
 
     pub fn user(&self, id: UserId) -> Result<User> {
-        self.conn()
+        self.read()
             .query_row(
                 &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
                 [id.0],
@@ -151,7 +154,7 @@ impl Store {
 
     pub fn user_by_email(&self, email: &str) -> Result<Option<User>> {
         Ok(self
-            .conn()
+            .read()
             .query_row(
                 &format!("SELECT {USER_COLS} FROM users WHERE email = ?1"),
                 [email],
@@ -161,7 +164,7 @@ impl Store {
     }
 
     pub fn users(&self) -> Result<Vec<User>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY id"))?;
         let rows = st
             .query_map([], user_row)?
@@ -171,7 +174,7 @@ impl Store {
 
     pub fn user_count(&self) -> Result<i64> {
         Ok(self
-            .conn()
+            .read()
             .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
     }
 
@@ -246,7 +249,7 @@ impl Store {
     /// Checks an email and password; `None` when either is wrong or the user is inactive.
     pub fn verify_login(&self, email: &str, password: &str) -> Result<Option<User>> {
         let row: Option<(i64, String, bool)> = self
-            .conn()
+            .read()
             .query_row(
                 "SELECT id, password_hash, is_active FROM users WHERE email = ?1",
                 [email],
@@ -298,43 +301,51 @@ impl Store {
     }
 
     /// Resolves a presented token to its user, if valid, unexpired and unrevoked, and records
-    /// its use.
+    /// its use: `last_used` is refreshed when older than a minute, so most authenticated
+    /// requests stay reads that never wait for the writer.
     pub fn authenticate_token(&self, token: &str) -> Result<Option<AuthUser>> {
-        let user = self.check_token(token)?;
-        if let Some(u) = &user {
+        let Some((user, last_used)) = self.token_row(token)? else {
+            return Ok(None);
+        };
+        let now_t = Utc::now();
+        if last_used.is_none_or(|l| now_t - parse_ts(&l) >= LAST_USED_PRECISION) {
             self.conn().execute(
                 "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
-                params![u.token.0, now()],
+                params![user.token.0, ts(now_t)],
             )?;
         }
-        Ok(user)
+        Ok(Some(user))
     }
 
     /// Like [`Store::authenticate_token`] without recording a use: for re-checking a long-lived
     /// session (a websocket) often.
     pub fn check_token(&self, token: &str) -> Result<Option<AuthUser>> {
-        let conn = self.conn();
+        Ok(self.token_row(token)?.map(|(user, _)| user))
+    }
+
+    /// A valid, unexpired, unrevoked token's user and when it was last used (a read).
+    fn token_row(&self, token: &str) -> Result<Option<(AuthUser, Option<String>)>> {
+        let conn = self.read();
         let row = conn
-            .query_row(
-                "SELECT t.id, t.expires, u.id, u.email, u.is_superuser FROM tokens t JOIN users u ON u.id = t.user_id
+            .prepare_cached(
+                "SELECT t.id, t.expires, u.id, u.email, u.is_superuser, t.last_used FROM tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.token_hash = ?1 AND t.revoked = 0 AND u.is_active = 1",
-                [token_hash(token)],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        AuthUser { id: UserId(r.get(2)?), email: r.get(3)?, is_superuser: r.get(4)?, token: TokenId(r.get(0)?) },
-                    ))
-                },
-            )
+            )?
+            .query_row([token_hash(token)], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(1)?,
+                    AuthUser { id: UserId(r.get(2)?), email: r.get(3)?, is_superuser: r.get(4)?, token: TokenId(r.get(0)?) },
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
             .optional()?;
-        let Some((_, expires, user)) = row else {
+        let Some((expires, user, last_used)) = row else {
             return Ok(None);
         };
         if expires.is_some_and(|e| parse_ts(&e) < Utc::now()) {
             return Ok(None);
         }
-        Ok(Some(user))
+        Ok(Some((user, last_used)))
     }
 
     /// Revokes one of the user's tokens (superusers may revoke any).
@@ -351,7 +362,7 @@ impl Store {
 
     /// The user's unrevoked API tokens.
     pub fn api_tokens(&self, user: UserId) -> Result<Vec<TokenInfo>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT id, name, kind, created, last_used, expires FROM tokens
              WHERE user_id = ?1 AND revoked = 0 AND kind = 'api' ORDER BY id",

@@ -146,7 +146,7 @@ impl Store {
     /// The stored provider named `name` (case-insensitive).
     pub fn vm_provider(&self, name: &str) -> Result<Option<VmProviderRecord>> {
         Ok(self
-            .conn()
+            .read()
             .query_row(
                 &format!("SELECT {VM_PROVIDER_COLS} FROM vm_providers WHERE name = ?1"),
                 [name.trim()],
@@ -157,7 +157,7 @@ impl Store {
 
     /// Every stored provider, by name.
     pub fn vm_providers(&self) -> Result<Vec<VmProviderRecord>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(&format!(
             "SELECT {VM_PROVIDER_COLS} FROM vm_providers ORDER BY name"
         ))?;
@@ -234,7 +234,7 @@ impl Store {
     }
 
     fn policies_using_vm_provider(&self, name: &str) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.read();
         let mut st = conn.prepare(
             "SELECT name FROM policies WHERE lower(trim(vmprovider)) = lower(trim(?1)) ORDER BY id",
         )?;

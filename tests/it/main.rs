@@ -20,6 +20,7 @@ mod catalog_lifecycle;
 mod forecast_free_space;
 mod graphql_lists;
 mod graphql_roles;
+mod job_output_batches;
 mod job_progress;
 mod jobs_lifecycle;
 mod live_events;

@@ -188,7 +188,9 @@ impl Store {
         row: impl Fn(&Row) -> rusqlite::Result<T>,
     ) -> Result<Page<T>> {
         let first = page.first.clamp(1, MAX_PAGE);
-        let conn = self.conn();
+        let read = self.read();
+        // One snapshot for the count and the page, so that both agree.
+        let conn = read.unchecked_transaction()?;
         let total_count: i64 = conn.query_row(
             &format!("SELECT COUNT(*) FROM {}{}", q.from, q.where_sql(None)),
             rusqlite::params_from_iter(q.args.iter()),
