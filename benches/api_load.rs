@@ -8,7 +8,7 @@
 //! miss the target: during-output requests/s at least half of idle, p99 within 2x of idle, no
 //! request timed out.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use anyhow::{bail, Context, Result};
