@@ -16,6 +16,37 @@ pub struct BorgEnv {
     /// `BORG_BASE_DIR` (cache, config, keys); `None` keeps the host user's default.
     pub base_dir: Option<String>,
     pub passphrase: Option<Secret>,
+    /// How borg answers its two repository-identity prompts.
+    pub trust: RepoTrust,
+}
+
+/// The answers to borg's repository-identity prompts, never a blanket "yes".
+///
+/// borg remembers every repository it has opened in a security directory under
+/// `BORG_BASE_DIR` (id, location, key type, manifest time) and asks before opening a known
+/// repository at a new location ("relocated") or an unencrypted one it has never seen. Jobs
+/// never read a terminal: each variable is set explicitly, `no` unless the server has verified
+/// the repository itself. `identity.rs` runs before every job and compares the repository's id
+/// and encryption mode with those recorded at preparation; only after that check is
+/// `relocated_ok` set (a relocation of the same id is then benign: an administrator moved the
+/// repository, or pull mode reached it through a tunnel on a new port every time), and
+/// `unencrypted_ok` only for a repository prepared without encryption. A repository replaced
+/// behind the server's back therefore fails the identity check, and if it is swapped between
+/// the check and the command, borg itself refuses an unknown unencrypted repository.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepoTrust {
+    /// `BORG_RELOCATED_REPO_ACCESS_IS_OK`.
+    pub relocated_ok: bool,
+    /// `BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK`.
+    pub unencrypted_ok: bool,
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
 }
 
 impl BorgEnv {
@@ -23,8 +54,14 @@ impl BorgEnv {
         cmd = cmd
             .env("TZ", "UTC")
             .env("LANG", "C.UTF-8")
-            .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
-            .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
+            .env(
+                "BORG_RELOCATED_REPO_ACCESS_IS_OK",
+                yes_no(self.trust.relocated_ok),
+            )
+            .env(
+                "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK",
+                yes_no(self.trust.unencrypted_ok),
+            )
             .env("BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", "NO")
             .env("BORG_DELETE_I_KNOW_WHAT_I_AM_DOING", "NO")
             .env("BORG_RSH", "ssh -oBatchMode=yes");
@@ -183,6 +220,18 @@ impl BorgEnv {
         ])
     }
 
+    /// `borg list --json --last 1 REPO`: the repository's id and encryption mode (and at most
+    /// one archive), read from its manifest without the cache: the cheap identity check.
+    pub fn identity(&self, repo: &str) -> RemoteCommand {
+        self.borg([
+            "list".into(),
+            "--json".into(),
+            "--last".into(),
+            "1".into(),
+            repo.into(),
+        ])
+    }
+
     /// `borg list --json REPO`: the archives in the repository.
     pub fn list_archives(&self, repo: &str) -> RemoteCommand {
         self.borg(["list".into(), "--json".into(), repo.into()])
@@ -331,6 +380,23 @@ pub fn parse_archive_list(stdout: &str) -> Result<Vec<(String, DateTime<Utc>)>, 
         .collect())
 }
 
+/// The repository id and encryption mode from `borg list --json` or `borg info --json`.
+pub fn parse_identity(stdout: &str) -> Result<model::RepositoryIdentity, String> {
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("unexpected borg --json output: {e}"))?;
+    let id = v["repository"]["id"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or("borg --json output lacks repository.id")?;
+    let mode = v["encryption"]["mode"]
+        .as_str()
+        .ok_or("borg --json output lacks encryption.mode")?;
+    Ok(model::RepositoryIdentity {
+        borg_id: id.to_string(),
+        encryption_mode: mode.to_string(),
+    })
+}
+
 /// The available bytes in `df -P -k` output (second line, fourth column, in KiB).
 pub fn parse_df_available(out: &str) -> Option<i64> {
     let line = out.lines().nth(1)?;
@@ -347,6 +413,7 @@ mod tests {
         let env = BorgEnv {
             base_dir: None,
             passphrase: Some(Secret::new("pw")),
+            trust: RepoTrust::default(),
         };
         let spec = CreateSpec {
             paths: vec!["-rf".into(), "/a b".into()],
@@ -363,10 +430,53 @@ mod tests {
     }
 
     #[test]
+    fn identity_prompts_are_answered_no_unless_verified() {
+        let mut env = BorgEnv {
+            base_dir: None,
+            passphrase: None,
+            trust: RepoTrust::default(),
+        };
+        let get = |c: &RemoteCommand, k: &str| {
+            c.env
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let c = env.list_archives("/r");
+        assert_eq!(get(&c, "BORG_RELOCATED_REPO_ACCESS_IS_OK"), "no");
+        assert_eq!(get(&c, "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK"), "no");
+        env.trust = RepoTrust {
+            relocated_ok: true,
+            unencrypted_ok: false,
+        };
+        let c = env.identity("/r");
+        assert_eq!(get(&c, "BORG_RELOCATED_REPO_ACCESS_IS_OK"), "yes");
+        assert_eq!(get(&c, "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK"), "no");
+        assert_eq!(
+            c.argv[1..],
+            ["list", "--lock-wait", "120", "--json", "--last", "1", "/r"]
+        );
+    }
+
+    #[test]
+    fn parses_identity() {
+        let out = r#"{"archives": [], "encryption": {"mode": "repokey"},
+          "repository": {"id": "0a1b", "last_modified": "x", "location": "/r"}}"#;
+        let i = parse_identity(out).unwrap();
+        assert_eq!(
+            (i.borg_id.as_str(), i.encryption_mode.as_str()),
+            ("0a1b", "repokey")
+        );
+        assert!(parse_identity("{}").is_err());
+    }
+
+    #[test]
     fn prune_maps_every_keep_to_its_flag() {
         let env = BorgEnv {
             base_dir: None,
             passphrase: None,
+            trust: RepoTrust::default(),
         };
         let r = Retention {
             keep_yearly: Some(1),

@@ -43,6 +43,7 @@ fn local_env(ex: &Executor, passphrase: Option<Secret>) -> BorgEnv {
     BorgEnv {
         base_dir: Some(ex.inner.opts.local_borg_base_dir.display().to_string()),
         passphrase,
+        trust: Default::default(),
     }
 }
 
@@ -84,6 +85,7 @@ pub(crate) fn repo_side(
                 env: BorgEnv {
                     base_dir: None,
                     passphrase,
+                    trust: Default::default(),
                 },
                 location,
             })
@@ -286,6 +288,7 @@ pub(crate) async fn pull_side(
         env: BorgEnv {
             base_dir: None,
             passphrase: repo.env.passphrase.clone(),
+            trust: repo.env.trust,
         },
         known_host: Some(repo_key),
         sudo: backup_user(ex) != "root",
@@ -318,7 +321,7 @@ pub(crate) async fn client_side(
         RepoLocation::Local { path } if local_client => Ok(ClientSide {
             transport: Transport::Local,
             repo_url: path.clone(),
-            env: local_env(ex, repo.env.passphrase.clone()),
+            env: BorgEnv { trust: repo.env.trust, ..local_env(ex, repo.env.passphrase.clone()) },
             known_host: None,
             sudo: false,
             pull: None,
@@ -338,7 +341,7 @@ pub(crate) async fn client_side(
             Ok(ClientSide {
                 transport: client_transport(ex, client, true)?,
                 repo_url: repo.location.ssh_url(&user),
-                env: BorgEnv { base_dir: None, passphrase: repo.env.passphrase.clone() },
+                env: BorgEnv { base_dir: None, passphrase: repo.env.passphrase.clone(), trust: repo.env.trust },
                 known_host: Some(pinned),
                 sudo,
                 pull: None,

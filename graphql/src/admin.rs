@@ -214,17 +214,11 @@ impl AdminMutation {
             }
         }
         if *k == "backup_user" {
-            let ok = !value.is_empty()
-                && value.len() <= 32
-                && value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-            if !ok {
-                return Err(ApiError::field(
-                    "value",
-                    "backup_user must be a user name (letters, digits, '_', '-', '.')",
-                )
-                .into());
+            // It reaches `ssh user@host` and `sudo`: never read as an option.
+            if let Some(why) = model::validate::user_name_problem(&value) {
+                return Err(
+                    ApiError::field("value", format!("backup_user {value:?} {why}")).into(),
+                );
             }
         }
         if value.len() > 4096 || value.chars().any(char::is_control) {

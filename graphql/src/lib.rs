@@ -15,6 +15,7 @@ mod objects;
 mod query;
 mod restore;
 mod stats;
+mod trust;
 mod vm;
 
 use async_graphql::{Context, MergedObject, Schema};
@@ -45,6 +46,7 @@ pub struct Mutation(
     restore::RestoreMutation,
     drills::DrillMutation,
     vm::VmMutation,
+    trust::TrustMutation,
 );
 
 pub type CyborgSchema = Schema<Query, Mutation, live::Subscription>;

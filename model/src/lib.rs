@@ -9,6 +9,7 @@ pub mod job;
 pub mod location;
 pub mod policy_type;
 pub mod secret;
+pub mod trust;
 pub mod validate;
 
 pub use catalog::{ArchiveRef, CatalogState, IngestSummary, ListingSink, SampledFile, SeriesKey};
@@ -19,4 +20,5 @@ pub use job::{JobProgress, JobStatus, JobType};
 pub use location::RepoLocation;
 pub use policy_type::{parse_extra_vars, restore_test_cron, PolicyType, TypedVars};
 pub use secret::{Secret, MASK};
+pub use trust::{RepositoryIdentity, RepositorySecurity, TamperState};
 pub use validate::{FieldError, ValidationErrors};

@@ -11,6 +11,7 @@ mod migrate;
 mod notify;
 mod policies;
 pub mod secrets;
+mod security;
 mod settings;
 mod stats;
 mod users;

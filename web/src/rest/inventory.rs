@@ -146,7 +146,7 @@ async fn list_repositories(
         .store
         .repositories()?
         .into_iter()
-        .map(objects::repository)
+        .map(|r| objects::repository(&st.store, r))
         .collect();
     Ok(Json(p.paginate(all)?))
 }
@@ -157,6 +157,7 @@ async fn get_repository(
     Id(id): Id,
 ) -> RestResult<Json<RepositoryOut>> {
     Ok(Json(objects::repository(
+        &st.store,
         st.store.repository(RepositoryId(id))?,
     )))
 }
@@ -168,7 +169,7 @@ async fn create_repository(
 ) -> Created<RepositoryOut> {
     let input = repository_input(&body)?;
     let r = st.store.create_repository(&input, Some(u.id))?;
-    Ok((StatusCode::CREATED, Json(objects::repository(r))))
+    Ok((StatusCode::CREATED, Json(objects::repository(&st.store, r))))
 }
 
 async fn update_repository(
@@ -178,11 +179,10 @@ async fn update_repository(
     body: Bytes,
 ) -> RestResult<Json<RepositoryOut>> {
     let input = repository_input(&body)?;
-    Ok(Json(objects::repository(st.store.update_repository(
-        RepositoryId(id),
-        &input,
-        Some(u.id),
-    )?)))
+    let r = st
+        .store
+        .update_repository(RepositoryId(id), &input, Some(u.id))?;
+    Ok(Json(objects::repository(&st.store, r)))
 }
 
 async fn delete_repository(

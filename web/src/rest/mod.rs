@@ -16,6 +16,7 @@ mod objects;
 mod page;
 mod policies;
 mod restore;
+mod trust;
 
 use crate::AppState;
 use axum::extract::{FromRequestParts, Path};
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
     let r = policies::routes(r);
     let r = jobs::routes(r);
     let r = restore::routes(r);
+    let r = trust::routes(r);
     catalogs::routes(r)
 }
 

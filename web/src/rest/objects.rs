@@ -115,10 +115,14 @@ pub(crate) struct RepositoryOut {
     pub deduplicated_size: i64,
     pub ready: bool,
     pub enabled: bool,
+    /// Recorded identity and tamper mark (`rest/trust.rs`).
+    #[serde(flatten)]
+    pub security: Option<super::trust::SecurityOut>,
 }
 
-pub(crate) fn repository(r: Repository) -> RepositoryOut {
+pub(crate) fn repository(store: &Store, r: Repository) -> RepositoryOut {
     RepositoryOut {
+        security: super::trust::security(store, r.id),
         base: base("repository", "repositories", r.id.0, &r.audit),
         name: r.name,
         path: r.path,
