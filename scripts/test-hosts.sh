@@ -16,6 +16,10 @@
 #                      namespace and vanish when `stop` kills its processes.
 # Every host accepts logins as root and as the non-root user `cyborg` (passwordless sudo) with any
 # key listed in DIR/authorized_keys (append to it at any time; sshd reads it on every login).
+# Each host also has its own /root/.ssh and its own home for cyborg (DIR/HOST/ssh-root and
+# DIR/HOST/home-cyborg, bind-mounted in the host's private mount namespace), so a line a test or
+# the server adds to ~/.ssh/authorized_keys on one host is valid on that host only, and borg's
+# cache of the user on one host is not another host's.
 # DIR/known_hosts lists the hosts' keys for OpenSSH clients ([127.0.0.x]:PORT and [name]:PORT).
 #
 # Usage:
@@ -32,6 +36,13 @@ HOSTS=("repo 127.0.0.10" "web1 127.0.0.11" "web2 127.0.0.12" "island 127.0.0.13"
 BARE="bare 127.0.0.14"
 
 die() { echo "test-hosts: $*" >&2; exit 1; }
+
+# Shell prologue run inside a host's new mount namespace, its last argument the host's directory:
+# the host's own /root/.ssh and cyborg home.
+PRIVATE_SSH='eval "h=\${$#}"
+mount --bind "$h/ssh-root" /root/.ssh || exit 1
+mount --bind "$h/home-cyborg" "$(getent passwd cyborg | cut -d: -f6)" || exit 1
+' 
 
 install_tools() {
   local missing=()
@@ -62,6 +73,9 @@ setup_machine() {
     chmod 440 /etc/sudoers.d/cyborg-test.tmp
     mv /etc/sudoers.d/cyborg-test.tmp /etc/sudoers.d/cyborg-test
   fi
+  # Mount point for each host's private /root/.ssh.
+  mkdir -p /root/.ssh
+  chmod 700 /root/.ssh
   # useradd leaves the account locked ("!"); with UsePAM no, sshd refuses locked accounts.
   if grep -q '^cyborg:!' /etc/shadow; then usermod -p '*' cyborg; fi
   if grep -q '^root:!' /etc/shadow; then usermod -p '*' root; fi
@@ -126,11 +140,16 @@ EOF
   running "$dir" "$name" && return 0
   rm -f "$h/sshd.pid"
   /usr/sbin/sshd -t -f "$h/sshd_config" || die "invalid sshd config for $name"
+  install -d -m 700 "$h/ssh-root"
+  install -d -m 755 -o cyborg -g "$(id -gn cyborg)" "$h/home-cyborg"
   if [[ "$name" == island ]]; then
     start_island "$h" "$ip" "$port"
   elif [[ "$name" == bare ]]; then
     start_bare "$h"
-  # Its own hostname when a UTS namespace is allowed here; plain sshd otherwise.
+  # Its own hostname and ~/.ssh in private UTS and mount namespaces.
+  elif unshare --uts --mount --propagation private true 2>/dev/null; then
+    unshare --uts --mount --propagation private sh -c "$PRIVATE_SSH"'
+      hostname "$1" && exec /usr/sbin/sshd -f "$2" -E "$3"' sh "$name" "$h/sshd_config" "$h/sshd.log" "$h"
   elif unshare --uts true 2>/dev/null; then
     unshare --uts sh -c 'hostname "$1" && exec /usr/sbin/sshd -f "$2" -E "$3"' sh "$name" "$h/sshd_config" "$h/sshd.log"
   else
@@ -150,11 +169,11 @@ EOF
 start_island() { # HOSTDIR IP PORT
   local h="$1" ip="$2" port="$3"
   rm -f "$h/bridge.sock"
-  unshare --net --uts sh -c '
+  unshare --net --uts --mount --propagation private sh -c "$PRIVATE_SSH"'
     ip link set lo up && hostname island || exit 1
     socat UNIX-LISTEN:"$1",fork,unlink-early TCP:"$2":"$3" </dev/null >/dev/null 2>&1 &
     echo $! >"$4"
-    exec /usr/sbin/sshd -f "$5" -E "$6"' sh "$h/bridge.sock" "$ip" "$port" "$h/inner.pid" "$h/sshd_config" "$h/sshd.log"
+    exec /usr/sbin/sshd -f "$5" -E "$6"' sh "$h/bridge.sock" "$ip" "$port" "$h/inner.pid" "$h/sshd_config" "$h/sshd.log" "$h"
   local i
   for i in $(seq 1 100); do
     [[ -S "$h/bridge.sock" ]] && break

@@ -79,16 +79,17 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
             "queued catalog jobs for archives whose catalog is not complete"
         );
     }
+    let service = service::Service::new(store.clone(), executor.clone(), catalog.clone());
     let schema = graphql::schema(graphql::Services {
         store: store.clone(),
         executor: executor.clone(),
-        catalog: catalog.clone(),
+        catalog,
+        service: service.clone(),
     });
     let app = web::router(web::AppState {
         schema,
+        service,
         store: store.clone(),
-        executor: executor.clone(),
-        catalog,
         allowed_origins: cfg.cors_allowed_origins.clone(),
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)

@@ -1,6 +1,6 @@
 //! Pull mode with a client that has no network route to the repository host: `island` runs in
 //! its own network namespace. Push mode from it fails (its borg cannot reach the repository);
-//! pull mode succeeds because the data flows through a reverse tunnel the repository host opens.
+//! pull mode succeeds because the data flows through the server's relay.
 
 mod support;
 
@@ -68,7 +68,7 @@ async fn an_isolated_client_backs_up_only_in_pull_mode() -> Result<()> {
     );
     assert_eq!(std::fs::read_to_string(&push_probe)?.trim(), "unreachable");
 
-    // Pull: the same client, same repository, through the repository host's reverse tunnel.
+    // Pull: the same client, same repository, through the server's relay.
     let pull_job = launch_backup(&s, &token, policies[1]).await?;
     let job = s
         .wait_job_status(&token, pull_job, "successful", Duration::from_secs(180))

@@ -112,7 +112,7 @@ async fn two_clients_back_up_to_a_repository_host() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pull_mode_tunnels_from_the_repository_host() -> Result<()> {
+async fn pull_mode_relays_through_the_server() -> Result<()> {
     let s = Server::start()?;
     let token = s.login().await?;
     let hosts = ssh_hosts(&s, &token).await?;
@@ -150,12 +150,10 @@ async fn pull_mode_tunnels_from_the_repository_host() -> Result<()> {
     let log = s
         .job_log(&token, backup["id"].as_i64().unwrap_or(0))
         .await?;
-    // The repository host opened the reverse tunnel; the client's borg used it, not the host.
-    assert!(
-        log.contains("-R 127.0.0.1:") && log.contains("root@web2"),
-        "{log}"
-    );
-    assert!(log.contains("ssh://root@127.0.0.1:"), "{log}");
+    // The client's borg went through the server's relay: no tunnel, no hop through the host.
+    assert!(log.contains("the server relays"), "{log}");
+    assert!(log.contains("CYBORG_RELAY_RSH"), "{log}");
+    assert!(!log.contains("-R 127.0.0.1:"), "{log}");
     assert!(!log.contains("pull passphrase"));
     // Hooks still run on the client.
     assert_eq!(std::fs::read_to_string(&hook_file)?.trim(), "web2");

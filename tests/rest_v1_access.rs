@@ -1,6 +1,7 @@
 //! REST API v1 access control against the real binary: a table of every route proves that
-//! anonymous callers (and bad credentials) get 401 and a non-superuser gets 403 on every admin
-//! operation while reads and actions work; failed logins are rate limited (HTTP Basic and
+//! anonymous callers (and bad credentials) get 401 and an operator granted the client gets 403
+//! on every admin operation while reads and actions work (`rest_role_matrix.rs` covers every
+//! role); failed logins are rate limited (HTTP Basic and
 //! GraphQL); CORS allows only the configured origins.
 
 mod support;
@@ -68,8 +69,8 @@ async fn every_route_refuses_anonymous_callers_and_non_superusers_on_admin_opera
     let s = Server::start()?;
     let admin_token = s.login().await?;
     let admin = Api::token(&s, &admin_token);
-    let user = Api::token(&s, &operator(&s, &admin_token).await?);
     let pid = local_policy(&s, &admin_token, &["/etc/hostname"], "role-pass").await?;
+    let user = Api::token(&s, &operator(&s, &admin_token).await?);
     let p = admin.get(&format!("/api/v1/policies/{pid}/")).await?;
     let users = admin.get("/api/v1/users/").await?;
     let uid = users["results"]

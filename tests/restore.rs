@@ -294,8 +294,8 @@ async fn downloads_rest_roles_and_validation() -> Result<()> {
         assert_eq!(g.error_field(), Some(field), "{input}: {}", g.0);
     }
 
-    // A non-superuser may restore and download.
-    s.ok(token, r#"mutation { createUser(input: {email: "operator@cyborg.local", password: "operator password"}) { id } }"#, json!({})).await?;
+    // An operator granted web1 and web2 with restore may restore and download.
+    s.ok(token, r#"mutation($c: Int!, $d: Int!) { createUser(input: {email: "operator@cyborg.local", password: "operator password", role: OPERATOR, grants: [{client: $c, restore: true}, {client: $d, restore: true}]}) { id } }"#, json!({"c": f.web1, "d": f.web2})).await?;
     let op = s
         .ok(token, r#"mutation { login(email: "operator@cyborg.local", password: "operator password") { token } }"#, json!({}))
         .await?["login"]["token"]
@@ -441,7 +441,7 @@ async fn downloads_rest_roles_and_validation() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pull_mode_restores_through_the_repository_host_tunnel() -> Result<()> {
+async fn pull_mode_restores_through_the_server_relay() -> Result<()> {
     let f = fixture(true).await?;
     let (s, token) = (&f.s, f.token.as_str());
     let secret = f.secret();
@@ -456,7 +456,7 @@ async fn pull_mode_restores_through_the_repository_host_tunnel() -> Result<()> {
         let log = s.job_log(token, id).await?;
         assert_eq!(job["status"], "successful", "{job}\n{log}");
         assert!(
-            log.contains("-R 127.0.0.1:") && log.contains("ssh://root@127.0.0.1:"),
+            log.contains("the server relays") && log.contains("CYBORG_RELAY_RSH"),
             "{log}"
         );
         let restored = under(t.path(), &secret);

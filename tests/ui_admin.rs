@@ -114,7 +114,10 @@ async fn scenario(s: &Server, token: &str, b: &Browser, hosts: &hosts::TestHosts
     b.fill("#user-form [name=email]", "olga@example.com")
         .await?;
     b.fill("#user-form [name=lastName]", "Admin").await?;
-    b.click("#user-form [name=isSuperuser]").await?;
+    b.wait_for("#user-form [name=role]")
+        .await?
+        .select_by_value("SUPERUSER")
+        .await?;
     b.click("#user-form button[type=submit]").await?;
     b.wait_js(
         "!document.querySelector('.backdrop') && [...document.querySelectorAll('#users-list td')].some(td => td.textContent === 'olga@example.com')",
@@ -124,13 +127,13 @@ async fn scenario(s: &Server, token: &str, b: &Browser, hosts: &hosts::TestHosts
     let users = s
         .ok(
             token,
-            "{ users { nodes { email firstName lastName isSuperuser } } }",
+            "{ users { nodes { email firstName lastName isSuperuser role } } }",
             json!({}),
         )
         .await?;
     ensure!(
         users["users"]["nodes"].as_array().is_some_and(|a| a.iter().any(|u| u
-            == &json!({"email": "olga@example.com", "firstName": "Ops", "lastName": "Admin", "isSuperuser": true}))),
+            == &json!({"email": "olga@example.com", "firstName": "Ops", "lastName": "Admin", "isSuperuser": true, "role": "SUPERUSER"}))),
         "user not updated: {users}"
     );
     b.check_page(&s.url, "users", "#users-list td", "users")

@@ -2,6 +2,7 @@
 //! Preparation is in `prepare.rs`, catalog in `catalog_job.rs`, prune and check in `prune.rs`.
 
 use crate::borg;
+use crate::credentials::Access;
 use crate::manager::Executor;
 use crate::runner::{run_error_outcome, run_logged, JobLog, Outcome, Stdout};
 use crate::targets::{client_side, pull_side, repo_side, ClientSide, RepoSide};
@@ -124,7 +125,8 @@ async fn run_hook(
         .env("CYBORG_JOB_ID", job.id.to_string())
         .env("CYBORG_JOB_STATUS", status)
         .env("CYBORG_ARCHIVE_NAME", job.archive_name.clone());
-    let r = run_logged(log, &side.transport, &side.wrap(cmd), Stdout::Log, cancel)
+    // Hooks run with nothing forwarded: no agent, no relay.
+    let r = run_logged(log, &side.plain, &side.wrap(cmd), Stdout::Log, cancel)
         .await
         .map_err(run_error_outcome)?;
     Ok(r.code)
@@ -167,14 +169,12 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
     };
     log.secrets.extend(spec.secrets().cloned());
     let side = if policy.mode_pull {
-        log.info(
-            "pull mode: the repository host connects to the client and tunnels borg back to itself",
-        );
-        tryo!(pull_side(ex, &runs_on, &ctx.side)
+        log.info("pull mode: the server relays the client's borg to the repository host");
+        tryo!(pull_side(ex, &runs_on, &ctx.side, Access::Pair(&client))
             .await
             .map_err(Outcome::error))
     } else {
-        tryo!(client_side(ex, &runs_on, &ctx.side)
+        tryo!(client_side(ex, &runs_on, &ctx.side, Access::Pair(&client))
             .await
             .map_err(Outcome::error))
     };

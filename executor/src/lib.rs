@@ -4,6 +4,7 @@
 
 pub mod borg;
 mod catalog_job;
+pub mod credentials;
 pub mod drill;
 mod events;
 mod identity;

@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) progress: crate::progress::ProgressBoard,
     /// Download tickets (restore downloads through the server).
     pub(crate) tickets: crate::restore::Tickets,
+    /// Removal of repository keys no policy uses (see `credentials.rs`).
+    pub(crate) credentials: crate::credentials::Revoker,
     shutting_down: std::sync::atomic::AtomicBool,
 }
 
@@ -65,6 +67,7 @@ impl Executor {
                 running: Mutex::new(HashMap::new()),
                 progress: Default::default(),
                 tickets: Default::default(),
+                credentials: Default::default(),
                 shutting_down: std::sync::atomic::AtomicBool::new(false),
             }),
         }

@@ -1,6 +1,7 @@
 //! Preparation jobs: a repository is initialised (`borg init`) or verified with its passphrase;
 //! a client's facts (borg version, IP, OS) are recorded, and borg is installed from the
-//! distribution's packages when it is missing and the `install_borg` setting allows it.
+//! distribution's packages when it is missing and the `install_borg` setting allows it. Both
+//! (re)install the restricted `authorized_keys` lines of their (client, repository) credentials.
 
 use crate::jobs::{last_line, log_for, repo_ctx};
 use crate::manager::Executor;
@@ -101,7 +102,7 @@ pub(crate) async fn prepare_client(
     let store = &ex.inner.store;
     let client = tryo!(crate::jobs::job_client(ex, job));
     let log = log_for(ex, job, None);
-    let t = tryo!(client_transport(ex, &client, false).map_err(Outcome::error));
+    let t = tryo!(client_transport(ex, &client).map_err(Outcome::error));
     let mut f = tryo!(facts(&log, &t, cancel).await);
     if f.borg.is_none() {
         if !install_allowed(ex) {
@@ -151,6 +152,12 @@ pub(crate) async fn prepare_client(
     tryo!(store
         .record_client_facts(client.id, &facts)
         .map_err(|e| Outcome::error(e.to_string())));
+    if let Err(e) = crate::credentials::install_for_client(ex, &client, &log).await {
+        return Outcome::failed(
+            None,
+            format!("cannot authorize the client's repository keys: {e}"),
+        );
+    }
     Outcome::ok("client ready")
 }
 
@@ -215,6 +222,12 @@ pub(crate) async fn prepare_repository(
         log.info("repository exists and opens with the stored passphrase");
     }
     tryo!(crate::identity::record_at_preparation(ex, job, cancel).await);
+    if let Err(e) = crate::credentials::install_for_repository(ex, &ctx.repo, &log).await {
+        return Outcome::failed(
+            None,
+            format!("cannot authorize the clients' repository keys: {e}"),
+        );
+    }
     let ready = RepositoryInput {
         ready: Some(true),
         ..Default::default()

@@ -1,5 +1,6 @@
 //! The cron scheduler: launches policies whose `next_run` has come, and queues the integrity
 //! checks of every repository when the `ic_cron` schedule fires (setting `integrity_check`).
+//! Each tick also starts the removal of repository keys no policy uses (`credentials.rs`).
 
 use crate::manager::{Executor, LaunchError};
 use crate::requeue::CheckOptions;
@@ -75,6 +76,7 @@ pub(crate) async fn run(ex: Executor) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        crate::credentials::tick(&ex);
         match integrity_checks(&ex, Utc::now()) {
             Ok(0) => {}
             Ok(n) => tracing::info!(repositories = n, "integrity checks queued"),

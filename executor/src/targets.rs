@@ -1,11 +1,16 @@
 //! Where each step of a job runs. Steps that only touch the repository (init, info, list,
-//! prune, compact, check) run on the repository's host with its local path; `borg create` runs on
-//! the client and reaches a remote repository over SSH with the server's key forwarded as an
-//! agent (push mode), verifying the repository host against its pinned key.
+//! prune, compact, check) run on the repository's host with its local path, under the server's
+//! own session; `borg create` (and a restore's `borg extract`) runs on the client and reaches a
+//! remote repository only with the client's repository credential (`credentials.rs`): in push
+//! mode through an agent forwarded to the client holding just that key, the client's `ssh`
+//! verifying the repository host against its pinned key; in pull mode through the server's
+//! relay (`ssh/relay.rs`), the client's borg talking to a socket the server joins to `borg serve`
+//! on the repository host.
 
 use crate::borg::BorgEnv;
+use crate::credentials::{self, Access, Credential};
 use crate::manager::Executor;
-use crate::ssh::{load_server_key, ClientKey, HostKeyStore, SshTarget};
+use crate::ssh::{load_server_key, ClientKey, HostKeyStore, Relay, SshTarget};
 use crate::transport::{RemoteCommand, Transport};
 use model::{Client, RepoLocation, Repository, Secret};
 use std::sync::Arc;
@@ -55,6 +60,24 @@ pub(crate) struct RepoSide {
     pub location: RepoLocation,
     /// borg environment for commands run there.
     pub env: BorgEnv,
+    /// The repository itself (its id and stored location, for credentials).
+    pub repository: Repository,
+}
+
+/// The server's own session on the host of a repository location (`Local`: this machine).
+pub(crate) fn repo_host_transport(
+    ex: &Executor,
+    location: &RepoLocation,
+) -> Result<Transport, String> {
+    match location {
+        RepoLocation::Local { .. } => Ok(Transport::Local),
+        RepoLocation::Remote {
+            user, host, port, ..
+        } => {
+            let user = user.clone().unwrap_or_else(|| backup_user(ex));
+            Ok(Transport::Ssh(ssh(ex, host, port.unwrap_or(22), &user)?))
+        }
+    }
 }
 
 pub(crate) fn repo_side(
@@ -64,82 +87,54 @@ pub(crate) fn repo_side(
 ) -> Result<RepoSide, String> {
     let location = RepoLocation::parse(&repo.path)
         .ok_or_else(|| format!("repository path {:?} is not a borg location", repo.path))?;
-    match &location {
-        RepoLocation::Local { path } => Ok(RepoSide {
-            transport: Transport::Local,
-            path: path.clone(),
-            env: local_env(ex, passphrase),
-            location,
-        }),
-        RepoLocation::Remote {
-            user,
-            host,
-            port,
-            path,
-        } => {
-            let user = user.clone().unwrap_or_else(|| backup_user(ex));
-            let target = ssh(ex, host, port.unwrap_or(22), &user)?;
-            Ok(RepoSide {
-                transport: Transport::Ssh(target),
-                path: path.clone(),
-                env: BorgEnv {
-                    base_dir: None,
-                    passphrase,
-                    trust: Default::default(),
-                },
-                location,
-            })
-        }
-    }
+    let transport = repo_host_transport(ex, &location)?;
+    let env = match &location {
+        RepoLocation::Local { .. } => local_env(ex, passphrase),
+        RepoLocation::Remote { .. } => BorgEnv {
+            base_dir: None,
+            passphrase,
+            trust: Default::default(),
+        },
+    };
+    Ok(RepoSide {
+        transport,
+        path: location.path_on_host().to_string(),
+        env,
+        location,
+        repository: repo.clone(),
+    })
 }
 
-/// The transport that reaches a client (agent forwarding for push-mode backups).
-pub(crate) fn client_transport(
-    ex: &Executor,
-    client: &Client,
-    forward_agent: bool,
-) -> Result<Transport, String> {
+/// The server's session on a client, with nothing forwarded (preparation, hooks, probes).
+pub(crate) fn client_transport(ex: &Executor, client: &Client) -> Result<Transport, String> {
     if is_local(&client.hostname) {
         return Ok(Transport::Local);
     }
-    Ok(Transport::Ssh(
-        ssh(ex, &client.hostname, client.port, &backup_user(ex))?
-            .with_agent_forwarding(forward_agent),
-    ))
+    Ok(Transport::Ssh(ssh(
+        ex,
+        &client.hostname,
+        client.port,
+        &backup_user(ex),
+    )?))
 }
 
-/// How `borg create` runs on a client.
+/// How `borg create` (or `extract`) runs on a client.
 pub(crate) struct ClientSide {
-    /// Where the command is started: the client itself, or in pull mode the repository host.
+    /// The client, with the credential's agent (push) or relay (pull) attached.
     pub transport: Transport,
+    /// The client with nothing attached, for hooks and probes that do not need the repository.
+    pub plain: Transport,
     /// The repository as borg on the client names it.
     pub repo_url: String,
     pub env: BorgEnv,
-    /// The pinned key of the repository host, for the client's `ssh`.
+    /// Push mode: the pinned key of the repository host, for the client's `ssh`.
     known_host: Option<String>,
     sudo: bool,
-    /// Pull mode: the repository host reaches the client and opens a reverse tunnel to itself.
-    pull: Option<PullHop>,
+    /// Pull mode: borg's `BORG_RSH` is the relay to the server.
+    relay: bool,
+    /// Held for the job: a one-job key's line goes when this drops.
+    _credential: Option<Credential>,
 }
-
-/// The hop of pull mode, from the repository host to the client.
-struct PullHop {
-    client_host: String,
-    client_port: u16,
-    client_user: String,
-    client_key: String,
-    /// Port on the client's loopback that leads back to the repository host's sshd.
-    tunnel_port: u16,
-    repo_host: String,
-    repo_port: u16,
-}
-
-/// Runs on the repository host in pull mode: `ssh -A -R` to the client, the inner command's
-/// secrets piped on its stdin, the client verified against its pinned key.
-const PULL_SCRIPT: &str = "kh=$(mktemp) || exit 1; trap 'rm -f \"$kh\"' EXIT HUP INT TERM; \
-printf 'cyborg-client %s\\n' \"$CYBORG_CLIENT_HOST_KEY\" > \"$kh\"; \
-SECRETS | ssh -A -oBatchMode=yes -oStrictHostKeyChecking=yes -oHostKeyAlias=cyborg-client \
--oUserKnownHostsFile=\"$kh\" -oExitOnForwardFailure=yes -oServerAliveInterval=15 \"$@\"";
 
 const RSH_WRAPPER: &str = "kh=$(mktemp) || exit 1; trap 'rm -f \"$kh\"' EXIT HUP INT TERM; \
 printf 'cyborg-repository %s\\n' \"$CYBORG_REPOSITORY_HOST_KEY\" > \"$kh\"; \
@@ -147,8 +142,9 @@ BORG_RSH=\"ssh -oBatchMode=yes -oStrictHostKeyChecking=yes -oHostKeyAlias=cyborg
 export BORG_RSH; \"$@\"";
 
 impl ClientSide {
-    /// Wraps a borg command for the client: the repository host's key, and `sudo -E` when the
-    /// backup user is not root.
+    /// Wraps a borg command for the client: how it reaches the repository (the repository
+    /// host's pinned key in push mode, the relay in pull mode), and `sudo -E` when the backup
+    /// user is not root.
     pub fn wrap(&self, mut cmd: RemoteCommand) -> RemoteCommand {
         if let Some(k) = &self.known_host {
             let mut argv = vec![
@@ -161,61 +157,15 @@ impl ClientSide {
             cmd.argv = argv;
             cmd = cmd.env("CYBORG_REPOSITORY_HOST_KEY", k.clone());
         }
+        if self.relay {
+            cmd = crate::ssh::wrap_for_relay(cmd);
+        }
         if self.sudo {
             let mut argv = vec!["sudo".to_string(), "-E".to_string(), "-n".to_string()];
             argv.append(&mut cmd.argv);
             cmd.argv = argv;
         }
-        match &self.pull {
-            None => cmd,
-            Some(hop) => hop.wrap(cmd),
-        }
-    }
-}
-
-impl PullHop {
-    /// The command for the repository host that runs `inner` on the client.
-    fn wrap(&self, inner: RemoteCommand) -> RemoteCommand {
-        let inner_line = match inner.shell_line() {
-            Ok(l) => l,
-            // Unquotable (NUL byte): let the shell report it.
-            Err(e) => {
-                return RemoteCommand::new([
-                    "sh",
-                    "-c",
-                    "echo \"$1\" >&2; exit 2",
-                    "sh",
-                    &e.to_string(),
-                ])
-            }
-        };
-        let secrets = if inner.secret_env.is_empty() {
-            ":".to_string()
-        } else {
-            let vars: Vec<String> = inner
-                .secret_env
-                .iter()
-                .map(|(k, _)| format!("\"${k}\""))
-                .collect();
-            format!("printf '%s\\n' {}", vars.join(" "))
-        };
-        let script = PULL_SCRIPT.replace("SECRETS", &secrets);
-        let mut argv = vec!["sh".to_string(), "-c".to_string(), script, "sh".to_string()];
-        argv.extend([
-            "-R".to_string(),
-            format!(
-                "127.0.0.1:{}:{}:{}",
-                self.tunnel_port, self.repo_host, self.repo_port
-            ),
-            "-p".to_string(),
-            self.client_port.to_string(),
-            format!("{}@{}", self.client_user, self.client_host),
-            inner_line,
-        ]);
-        let mut outer =
-            RemoteCommand::new(argv).env("CYBORG_CLIENT_HOST_KEY", self.client_key.clone());
-        outer.secret_env = inner.secret_env;
-        outer
+        cmd
     }
 }
 
@@ -248,18 +198,25 @@ async fn pinned_key(
         .public_key)
 }
 
-/// Pull mode: the repository host connects to the client and gives it a reverse tunnel back,
-/// so the client needs neither a route to nor credentials for the repository host.
+fn credential_needed(c: Option<Credential>, repo: &RepoSide) -> Result<Credential, String> {
+    c.ok_or_else(|| {
+        format!(
+            "repository {} has no credential for this client",
+            repo.repository.name
+        )
+    })
+}
+
+/// Pull mode (on the host `client`, with the credential `access` gives): the server relays the client's borg to `borg serve` on the repository host, so
+/// neither host holds a credential for, or needs a route to, the other.
 pub(crate) async fn pull_side(
     ex: &Executor,
     client: &Client,
     repo: &RepoSide,
+    access: Access<'_>,
 ) -> Result<ClientSide, String> {
     let RepoLocation::Remote {
-        user,
-        host,
-        port,
-        path,
+        user, host, port, ..
     } = &repo.location
     else {
         return Err("pull mode needs a repository on a repository host (user@host:path)".into());
@@ -267,64 +224,57 @@ pub(crate) async fn pull_side(
     if is_local(&client.hostname) {
         return Err("pull mode needs a remote client".into());
     }
-    let repo_port = port.unwrap_or(22);
-    let repo_key = pinned_key(ex, &repo.transport, host, repo_port).await?;
-    let client_direct = client_transport(ex, client, false)?;
-    let client_key = pinned_key(ex, &client_direct, &client.hostname, client.port).await?;
     let user = user.clone().unwrap_or_else(|| backup_user(ex));
-    let Transport::Ssh(target) = &repo.transport else {
-        return Err("pull mode needs an SSH connection to the repository host".into());
-    };
-    let tunnel_port = 20000 + (rand_port_offset() % 20000);
-    let tunneled = RepoLocation::Remote {
-        user: Some(user.clone()),
-        host: "127.0.0.1".into(),
-        port: Some(tunnel_port),
-        path: path.clone(),
+    let repo_port = port.unwrap_or(22);
+    // Pin the repository host's key under the server's own session first.
+    pinned_key(ex, &repo.transport, host, repo_port).await?;
+    let credential = credential_needed(
+        credentials::for_access(ex, access, &repo.repository).await?,
+        repo,
+    )?;
+    let host_keys: Arc<dyn HostKeyStore> = Arc::new(ex.inner.store.clone());
+    let repository = SshTarget::new(host, repo_port, &user, credential.key.clone(), host_keys);
+    let relay = Arc::new(Relay::borg_serve(repository, &repo.path));
+    let plain = client_transport(ex, client)?;
+    let Transport::Ssh(target) = &plain else {
+        return Err("pull mode needs a remote client".into());
     };
     Ok(ClientSide {
-        transport: Transport::Ssh(target.clone().with_agent_forwarding(true)),
-        repo_url: tunneled.ssh_url(&user),
+        transport: Transport::Ssh(target.clone().with_relay(Some(relay))),
+        plain,
+        repo_url: repo.location.ssh_url(&user),
         env: BorgEnv {
             base_dir: None,
             passphrase: repo.env.passphrase.clone(),
             trust: repo.env.trust,
         },
-        known_host: Some(repo_key),
+        known_host: None,
         sudo: backup_user(ex) != "root",
-        pull: Some(PullHop {
-            client_host: client.hostname.clone(),
-            client_port: client.port,
-            client_user: backup_user(ex),
-            client_key,
-            tunnel_port,
-            repo_host: host.clone(),
-            repo_port,
-        }),
+        relay: true,
+        _credential: Some(credential),
     })
 }
 
-/// A random offset for the tunnel port on the client's loopback.
-fn rand_port_offset() -> u16 {
-    use rand_ssh::RngExt;
-    rand_ssh::rng().random()
-}
-
+/// Push mode: the client's borg reaches the repository host itself, with an agent holding only
+/// the credential `access` gives (on the host `client`: the VM's hypervisor for a vm policy).
 pub(crate) async fn client_side(
     ex: &Executor,
     client: &Client,
     repo: &RepoSide,
+    access: Access<'_>,
 ) -> Result<ClientSide, String> {
     let local_client = is_local(&client.hostname);
     let sudo = !local_client && backup_user(ex) != "root";
     match &repo.location {
         RepoLocation::Local { path } if local_client => Ok(ClientSide {
             transport: Transport::Local,
+            plain: Transport::Local,
             repo_url: path.clone(),
             env: BorgEnv { trust: repo.env.trust, ..local_env(ex, repo.env.passphrase.clone()) },
             known_host: None,
             sudo: false,
-            pull: None,
+            relay: false,
+            _credential: None,
         }),
         RepoLocation::Local { path } => Err(format!(
             "repository {path} is a path on the server, which client {} cannot reach: use a location like user@server:{path}",
@@ -338,13 +288,26 @@ pub(crate) async fn client_side(
             // The repository host's key, pinned by the server on first use.
             let pinned = pinned_key(ex, &repo.transport, host, port.unwrap_or(22)).await?;
             let user = user.clone().unwrap_or_else(|| backup_user(ex));
+            let credential = credential_needed(
+                credentials::for_access(ex, access, &repo.repository).await?,
+                repo,
+            )?;
+            let plain = client_transport(ex, client)?;
+            let transport = match &plain {
+                Transport::Ssh(t) => {
+                    Transport::Ssh(t.clone().with_forwarded_key(Some(credential.key.clone())))
+                }
+                Transport::Local => Transport::Local,
+            };
             Ok(ClientSide {
-                transport: client_transport(ex, client, true)?,
+                transport,
+                plain,
                 repo_url: repo.location.ssh_url(&user),
                 env: BorgEnv { base_dir: None, passphrase: repo.env.passphrase.clone(), trust: repo.env.trust },
                 known_host: Some(pinned),
                 sudo,
-                pull: None,
+                relay: false,
+                _credential: Some(credential),
             })
         }
     }

@@ -2,13 +2,15 @@
 
 mod support;
 
-use executor::ssh::{generate_key, ClientKey, HostKeyStore, MemoryHostKeys, SshTarget};
+use executor::ssh::{
+    generate_key, wrap_for_relay, ClientKey, HostKeyStore, MemoryHostKeys, Relay, SshTarget,
+};
 use executor::transport::{Process, RemoteCommand, Transport};
 use executor::TransportError;
 use model::Secret;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use support::hosts::{TestHosts, WEB1, WEB2};
+use support::hosts::{TestHosts, REPO, WEB1, WEB2};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 /// One server key per test binary (decrypting it costs a bcrypt run).
@@ -432,8 +434,10 @@ async fn a_silent_connection_is_lost_after_unanswered_keepalives() {
 }
 
 #[tokio::test]
-async fn agent_forwarding_lets_a_client_reach_the_repository_host() {
-    let h = hosts();
+async fn a_forwarded_agent_holds_one_credential_and_never_the_servers_key() {
+    // A second key stands for a repository credential; the hosts accept it too.
+    let pair = Arc::new(ClientKey::random().unwrap());
+    let h = TestHosts::start(&[&server_key().public_openssh(), &pair.public_openssh()]);
     let t = Transport::Ssh(
         SshTarget::new(
             WEB1,
@@ -442,20 +446,14 @@ async fn agent_forwarding_lets_a_client_reach_the_repository_host() {
             server_key(),
             Arc::new(MemoryHostKeys::default()),
         )
-        .with_agent_forwarding(true),
+        .with_forwarded_key(Some(pair.clone())),
     );
     let (out, _, code) = run(&t, RemoteCommand::new(["ssh-add", "-L"])).await;
     assert_eq!(code, 0, "agent reachable: {out}");
     let listed: Vec<&str> = out.lines().collect();
-    assert_eq!(listed.len(), 1);
-    assert!(server_key().public_openssh().starts_with(
-        listed[0]
-            .split(' ')
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
-            .as_str()
-    ));
+    assert_eq!(listed.len(), 1, "{out}");
+    assert!(listed[0].starts_with(&pair.public_key_blob()), "{out}");
+    assert!(!out.contains(&server_key().public_key_blob()), "{out}");
     let known = h.known_hosts();
     let ssh = [
         "ssh",
@@ -471,7 +469,73 @@ async fn agent_forwarding_lets_a_client_reach_the_repository_host() {
     .map(String::from);
     let (out, err, code) = run(&t, RemoteCommand::new(ssh.clone())).await;
     assert_eq!((code, out.trim()), (0, "repo"), "stderr: {err}");
+    // The remote side may not change the agent: no removal, no lock, no new key.
+    let (_, _, code) = run(&t, RemoteCommand::new(["ssh-add", "-D"])).await;
+    assert_ne!(code, 0, "ssh-add -D was accepted");
+    let (_, _, code) = run(
+        &t,
+        RemoteCommand::new([
+            "sh",
+            "-c",
+            "d=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f $d/k && ssh-add $d/k",
+        ]),
+    )
+    .await;
+    assert_ne!(code, 0, "ssh-add of a new key was accepted");
+    let (out, _, _) = run(&t, RemoteCommand::new(["ssh-add", "-L"])).await;
+    assert_eq!(out.lines().count(), 1, "{out}");
     // Without forwarding the same client has no way in.
     let (_, _, code) = run(&web1(&h), RemoteCommand::new(ssh).env("SSH_AUTH_SOCK", "")).await;
     assert_ne!(code, 0);
+    // Forwarding the key the server logs in with is refused before connecting.
+    let own = Transport::Ssh(
+        SshTarget::new(
+            WEB1,
+            h.port,
+            "root",
+            server_key(),
+            Arc::new(MemoryHostKeys::default()),
+        )
+        .with_forwarded_key(Some(server_key())),
+    );
+    match own.spawn(&RemoteCommand::new(["true"])).await {
+        Err(e) => assert!(e.to_string().contains("refusing to forward"), "{e}"),
+        Ok(_) => panic!("the server's own key was forwarded"),
+    }
+}
+
+#[tokio::test]
+async fn a_relay_joins_a_socket_on_the_client_to_a_command_on_the_repository_host() {
+    let h = hosts();
+    let store: Arc<dyn HostKeyStore> = Arc::new(MemoryHostKeys::default());
+    // An unrestricted key and a plain command stand in for the pair's forced `borg serve`.
+    let relay = Relay {
+        repository: SshTarget::new(REPO, h.port, "root", server_key(), store.clone()),
+        command: "echo \"from $(hostname)\"; tr a-z A-Z".into(),
+    };
+    let t = Transport::Ssh(
+        SshTarget::new(WEB1, h.port, "root", server_key(), store).with_relay(Some(Arc::new(relay))),
+    );
+    // borg runs `$BORG_RSH host borg serve …`; both the socat and the python relay are tried.
+    let script = "echo \"$CYBORG_RELAY_SOCKET\"; hostname; \
+        printf 'through socat\\n' | eval \"$BORG_RSH repo borg serve\"; \
+        printf 'through python\\n' | python3 -c \"$CYBORG_RELAY_PY\"";
+    let cmd = wrap_for_relay(RemoteCommand::new(["sh", "-c", script]));
+    let (out, err, code) = run(&t, cmd).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &lines[1..],
+        [
+            "web1",
+            "from repo",
+            "THROUGH SOCAT",
+            "from repo",
+            "THROUGH PYTHON"
+        ],
+        "{out}{err}"
+    );
+    // The socket was the command's own, and is gone with it.
+    assert!(lines[0].starts_with("/tmp/cyborg-relay-"), "{out}");
+    assert!(!std::path::Path::new(lines[0]).exists());
 }

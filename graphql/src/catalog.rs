@@ -2,11 +2,11 @@
 //! browse, change statistics and anomaly flags.
 
 use crate::errors::{ApiError, ApiResult};
-use crate::{services, user};
+use crate::{caller, svc};
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use indexer::{Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchQuery, VersionHit};
 use model::{ArchiveId, ClientId, PolicyId, RepositoryId};
+use service::types::{Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchQuery, VersionFate};
 
 #[derive(SimpleObject, Clone)]
 pub struct CatalogArchive {
@@ -49,11 +49,8 @@ pub struct CatalogHit {
     pub archive_ids: Vec<i64>,
 }
 
-fn hit(store: &store::Store, h: VersionHit) -> CatalogHit {
-    let hostname = store
-        .client(h.series.client)
-        .map(|c| c.hostname)
-        .unwrap_or_default();
+fn hit(found: service::CatalogHit) -> CatalogHit {
+    let (h, hostname) = (found.hit, found.client_hostname);
     CatalogHit {
         path: h.path,
         name: h.name,
@@ -163,12 +160,9 @@ pub struct CatalogAnomaly {
     pub changed: i64,
 }
 
-fn anomaly(store: &store::Store, a: Anomaly) -> CatalogAnomaly {
+fn anomaly((a, hostname): (Anomaly, String)) -> CatalogAnomaly {
     CatalogAnomaly {
-        client_hostname: store
-            .client(a.series.client)
-            .map(|c| c.hostname)
-            .unwrap_or_default(),
+        client_hostname: hostname,
         archive: CatalogArchive {
             id: a.archive.0,
             name: a.name,
@@ -219,41 +213,15 @@ pub struct BrowseResult {
 #[derive(Default)]
 pub struct CatalogQuery;
 
-fn catalog_error(e: indexer::CatalogError) -> ApiError {
-    use indexer::CatalogError as E;
-    match e {
-        E::UnknownArchive(id) => ApiError::NotFound(format!("archive {id} is not in the catalog")),
-        E::DifferentSeries(..) => ApiError::field("b", e.to_string()),
-        E::InvalidQuery(m) => ApiError::field("query", m),
-        other => ApiError::Internal(format!("catalog: {other}")),
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, indexer::CatalogError> + Send + 'static,
-) -> ApiResult<T> {
-    Ok(tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(format!("catalog task failed: {e}")))?
-        .map_err(catalog_error)?)
-}
-
-fn page_args(first: i32, offset: i32) -> ApiResult<(usize, usize)> {
-    if offset < 0 {
-        return Err(ApiError::field("offset", "must not be negative").into());
-    }
-    Ok((first.clamp(1, 1000) as usize, offset as usize))
-}
-
 fn count(n: u64) -> i64 {
     n.min(i64::MAX as u64) as i64
 }
 
 #[Object]
 impl CatalogQuery {
-    /// Searches every version of every file in every archive. `query` forms: file-name words
-    /// (`nginx.conf`), a substring of a name (`ginx`), a path prefix (`/etc/nginx/`), a glob
-    /// (`*.sql.gz`), an exact path (`/etc/hosts`).
+    /// Searches every version of every file in every archive your grants reach. `query`
+    /// forms: file-name words (`nginx.conf`), a substring of a name (`ginx`), a path prefix
+    /// (`/etc/nginx/`), a glob (`*.sql.gz`), an exact path (`/etc/hosts`).
     async fn catalog_search(
         &self,
         ctx: &Context<'_>,
@@ -262,10 +230,7 @@ impl CatalogQuery {
         #[graphql(default = 50)] first: i32,
         after: Option<String>,
     ) -> ApiResult<CatalogPage> {
-        user(ctx)?;
-        if query.len() > 1024 {
-            return Err(ApiError::field("query", "must be at most 1024 characters").into());
-        }
+        let c = caller(ctx).await?;
         let f = filter.unwrap_or_default();
         let nonneg = |v: Option<i64>, field: &str| -> ApiResult<Option<u64>> {
             Ok(v.map(|n| {
@@ -287,13 +252,12 @@ impl CatalogQuery {
             latest_only: f.latest_only,
             limit: first.clamp(1, 1000) as usize,
             cursor: after,
+            series_scope: None,
         };
-        let s = services(ctx);
-        let catalog = s.catalog.clone();
-        let page = blocking(move || catalog.search(&q)).await?;
+        let page = svc(ctx).catalog_search(&c, q).await?;
         Ok(CatalogPage {
-            total: page.total.min(i64::MAX as u64) as i64,
-            hits: page.hits.into_iter().map(|h| hit(&s.store, h)).collect(),
+            total: count(page.total),
+            hits: page.hits.into_iter().map(hit).collect(),
             next_cursor: page.next_cursor,
         })
     }
@@ -305,37 +269,32 @@ impl CatalogQuery {
         client: i64,
         path: String,
     ) -> ApiResult<Vec<HistoryItem>> {
-        user(ctx)?;
-        let s = services(ctx);
-        let catalog = s.catalog.clone();
-        let entries = blocking(move || catalog.file_history(ClientId(client), &path)).await?;
+        let c = caller(ctx).await?;
+        let entries = svc(ctx).file_history(&c, ClientId(client), path).await?;
         Ok(entries
             .into_iter()
             .map(|e| {
                 let (fate, fate_archive) = match e.fate {
-                    indexer::VersionFate::Current => ("current", None),
-                    indexer::VersionFate::Changed { archive } => ("changed", Some(archive.into())),
-                    indexer::VersionFate::Deleted { archive } => ("deleted", Some(archive.into())),
+                    VersionFate::Current => ("current", None),
+                    VersionFate::Changed { archive } => ("changed", Some(archive.into())),
+                    VersionFate::Deleted { archive } => ("deleted", Some(archive.into())),
                 };
                 HistoryItem {
-                    version: hit(&s.store, e.version),
+                    version: hit(e.version),
                     fate: fate.into(),
                     fate_archive,
                 }
             })
             .collect())
     }
+
     /// Added, removed and changed entries and bytes of an archive against the previous
     /// archive of its series, with its anomaly flag.
     async fn archive_changes(&self, ctx: &Context<'_>, archive: i64) -> ApiResult<ArchiveChanges> {
-        user(ctx)?;
-        let s = services(ctx);
+        let c = caller(ctx).await?;
         let id = ArchiveId(archive);
-        let c = s.catalog.archive_changes(id).ok_or_else(|| {
-            ApiError::NotFound(format!("archive {archive} is not in the catalog"))
-        })?;
-        let flag = s.catalog.archive_anomaly(id).map(|a| anomaly(&s.store, a));
-        Ok(changes(id, c, flag))
+        let found = svc(ctx).archive_changes(&c, id).await?;
+        Ok(changes(id, found.changes, found.anomaly.map(anomaly)))
     }
 
     /// Archives whose deletions or changes are far outside their series' usual range
@@ -345,11 +304,9 @@ impl CatalogQuery {
         ctx: &Context<'_>,
         since: Option<DateTime<Utc>>,
     ) -> ApiResult<Vec<CatalogAnomaly>> {
-        user(ctx)?;
-        let s = services(ctx);
-        let catalog = s.catalog.clone();
-        let found = blocking(move || Ok(catalog.anomalies(since))).await?;
-        Ok(found.into_iter().map(|a| anomaly(&s.store, a)).collect())
+        let c = caller(ctx).await?;
+        let found = svc(ctx).anomalies(&c, since).await?;
+        Ok(found.into_iter().map(anomaly).collect())
     }
 
     /// Differences from archive `a` to archive `b` (two archives of one series), computed
@@ -362,11 +319,9 @@ impl CatalogQuery {
         #[graphql(default = 100)] first: i32,
         #[graphql(default = 0)] offset: i32,
     ) -> ApiResult<DiffPage> {
-        user(ctx)?;
-        let (limit, offset) = page_args(first, offset)?;
-        let s = services(ctx);
-        let catalog = s.catalog.clone();
-        let d = blocking(move || catalog.archive_diff(ArchiveId(a), ArchiveId(b), limit, offset))
+        let c = caller(ctx).await?;
+        let d = svc(ctx)
+            .archive_diff(&c, ArchiveId(a), ArchiveId(b), first, offset)
             .await?;
         Ok(DiffPage {
             added: count(d.added),
@@ -384,8 +339,8 @@ impl CatalogQuery {
                         DiffKind::Changed => "changed",
                     }
                     .into(),
-                    old: e.old.map(|h| hit(&s.store, h)),
-                    new: e.new.map(|h| hit(&s.store, h)),
+                    old: e.old.map(hit),
+                    new: e.new.map(hit),
                 })
                 .collect(),
         })
@@ -400,18 +355,13 @@ impl CatalogQuery {
         #[graphql(default = 100)] first: i32,
         #[graphql(default = 0)] offset: i32,
     ) -> ApiResult<BrowseResult> {
-        user(ctx)?;
-        if directory.len() > 4096 {
-            return Err(ApiError::field("directory", "must be at most 4096 characters").into());
-        }
-        let (limit, offset) = page_args(first, offset)?;
-        let s = services(ctx);
-        let catalog = s.catalog.clone();
-        let page =
-            blocking(move || catalog.browse(ArchiveId(archive), &directory, limit, offset)).await?;
+        let c = caller(ctx).await?;
+        let (total, entries) = svc(ctx)
+            .browse(&c, ArchiveId(archive), directory, first, offset)
+            .await?;
         Ok(BrowseResult {
-            total: count(page.total),
-            entries: page.entries.into_iter().map(|h| hit(&s.store, h)).collect(),
+            total: count(total),
+            entries: entries.into_iter().map(hit).collect(),
         })
     }
 }

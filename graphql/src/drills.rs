@@ -3,14 +3,14 @@
 //! policies and clients (`lastVerifiedRestore`).
 
 use crate::connection::{connection, page_request, Connection};
-use crate::errors::{ApiError, ApiResult, GqlError};
+use crate::errors::ApiResult;
 use crate::lists::{self, RestoreTestOrder};
 use crate::objects::Job;
-use crate::{services, user};
+use crate::{caller, svc};
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use model::{ClientId, PolicyId};
-use store::{RestoreTestListOptions, Verdict};
+use service::types::{RestoreTestListOptions, Verdict};
 
 /// One finding of a drill about a file (`path` empty: the whole archive or the drill).
 #[derive(SimpleObject, Clone)]
@@ -76,18 +76,15 @@ impl From<store::RestoreTest> for RestoreTest {
 }
 
 /// The latest passed drill of a policy or a client (resolver of `lastVerifiedRestore`).
-pub(crate) fn last_verified_restore(
+pub(crate) async fn last_verified_restore(
     ctx: &Context<'_>,
     policy: Option<i64>,
     client: Option<i64>,
 ) -> ApiResult<Option<RestoreTest>> {
-    Ok(services(ctx)
-        .store
-        .last_restore_test(
-            policy.map(PolicyId),
-            client.map(ClientId),
-            Some(Verdict::Passed),
-        )?
+    let c = caller(ctx).await?;
+    Ok(svc(ctx)
+        .last_verified_restore(&c, policy.map(PolicyId), client.map(ClientId))
+        .await?
         .map(Into::into))
 }
 
@@ -109,18 +106,19 @@ impl DrillQuery {
         verdict: Option<String>,
         order_by: Option<RestoreTestOrder>,
     ) -> ApiResult<Connection<RestoreTest>> {
-        user(ctx)?;
-        let order: store::RestoreTestOrder = lists::order(order_by);
+        let c = caller(ctx).await?;
+        let order: service::types::RestoreTestOrder = lists::order(order_by);
         let page = page_request(first, after.as_deref(), &order)?;
         let o = RestoreTestListOptions {
             policy: policy.map(PolicyId),
             client: client.map(ClientId),
             verdict: lists::parse::<Verdict>("verdict", verdict)?,
             order,
-            page,
+            page: page.clone(),
+            ..Default::default()
         };
-        let p = services(ctx).store.list_restore_tests(&o)?;
-        Ok(connection(p, &o.page, &order, RestoreTest::from))
+        let p = svc(ctx).list_restore_tests(&c, o).await?;
+        Ok(connection(p, &page, &order, RestoreTest::from))
     }
 }
 
@@ -136,21 +134,10 @@ impl DrillMutation {
         policy: i64,
         client: Option<i64>,
     ) -> ApiResult<Vec<Job>> {
-        let u = user(ctx)?;
-        services(ctx)
-            .executor
-            .launch_restore_test(PolicyId(policy), client.map(ClientId), Some(u.id), "manual")
-            .map(|jobs| jobs.into_iter().map(Job::from).collect())
-            .map_err(drill_error)
-    }
-}
-
-fn drill_error(e: executor::DrillError) -> GqlError {
-    match e {
-        executor::DrillError::Store(s) => s.into(),
-        e @ executor::DrillError::ClientNotInPolicy { .. } => {
-            ApiError::field("client", e.to_string()).into()
-        }
-        e @ executor::DrillError::NoClient(_) => ApiError::Conflict(e.to_string()).into(),
+        let c = caller(ctx).await?;
+        let jobs = svc(ctx)
+            .launch_restore_test(&c, PolicyId(policy), client.map(ClientId))
+            .await?;
+        Ok(jobs.into_iter().map(Job::from).collect())
     }
 }

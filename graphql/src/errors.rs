@@ -1,60 +1,23 @@
-//! Maps domain errors to GraphQL errors with a machine-readable code and the offending field.
+//! Maps the services' error to GraphQL errors with a machine-readable `code` extension
+//! (`VALIDATION`, `NOT_FOUND`, `UNAUTHENTICATED`, `FORBIDDEN`, `CONFLICT`, `INTERNAL`) and the
+//! offending fields: the one place where GraphQL learns what went wrong.
 
 use async_graphql::ErrorExtensions;
 use model::ValidationErrors;
 use store::StoreError;
 
-/// Every error a resolver returns.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("invalid input: {0}")]
-    Validation(ValidationErrors),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("authentication required: log in or send an API token")]
-    Unauthenticated,
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("internal error: {0}")]
-    Internal(String),
-}
+/// Every error a resolver returns: the services' error.
+pub type ApiError = service::ServiceError;
 
-impl ApiError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::Validation(_) => "VALIDATION",
-            ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::Unauthenticated => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::Conflict(_) => "CONFLICT",
-            ApiError::Internal(_) => "INTERNAL",
-        }
-    }
-
-    pub fn field(field: &str, reason: impl Into<String>) -> Self {
-        ApiError::Validation(ValidationErrors::single(field, reason))
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
-            StoreError::Validation(v) => ApiError::Validation(v),
-            StoreError::Conflict(m) => ApiError::Conflict(m),
-            other => {
-                tracing::error!(error = %other, "store error");
-                ApiError::Internal(other.to_string())
-            }
-        }
-    }
-}
-
-impl From<ValidationErrors> for ApiError {
-    fn from(v: ValidationErrors) -> Self {
-        ApiError::Validation(v)
+/// The `code` extension of an error.
+pub fn code(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::Validation(_) => "VALIDATION",
+        ApiError::NotFound(_) | ApiError::Gone(_) => "NOT_FOUND",
+        ApiError::Unauthenticated => "UNAUTHENTICATED",
+        ApiError::Forbidden(_) => "FORBIDDEN",
+        ApiError::Conflict(_) | ApiError::Blocked(_) | ApiError::Upstream(_) => "CONFLICT",
+        ApiError::Internal(_) => "INTERNAL",
     }
 }
 
@@ -88,37 +51,35 @@ impl From<ApiError> for GqlError {
 }
 
 fn to_graphql(e: ApiError) -> async_graphql::Error {
-    {
-        let code = e.code();
-        let fields = match &e {
-            ApiError::Validation(v) => v.0.clone(),
-            _ => Vec::new(),
-        };
-        async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
-            ext.set("code", code);
-            if let Some(first) = fields.first() {
-                ext.set("field", first.field.clone());
-            }
-            if !fields.is_empty() {
-                let list: Vec<async_graphql::Value> = fields
-                    .iter()
-                    .map(|f| {
-                        let mut m = async_graphql::indexmap::IndexMap::new();
-                        m.insert(
-                            async_graphql::Name::new("field"),
-                            async_graphql::Value::from(f.field.clone()),
-                        );
-                        m.insert(
-                            async_graphql::Name::new("reason"),
-                            async_graphql::Value::from(f.reason.clone()),
-                        );
-                        async_graphql::Value::Object(m)
-                    })
-                    .collect();
-                ext.set("fields", async_graphql::Value::List(list));
-            }
-        })
-    }
+    let code = code(&e);
+    let fields = match &e {
+        ApiError::Validation(v) => v.0.clone(),
+        _ => Vec::new(),
+    };
+    async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
+        ext.set("code", code);
+        if let Some(first) = fields.first() {
+            ext.set("field", first.field.clone());
+        }
+        if !fields.is_empty() {
+            let list: Vec<async_graphql::Value> = fields
+                .iter()
+                .map(|f| {
+                    let mut m = async_graphql::indexmap::IndexMap::new();
+                    m.insert(
+                        async_graphql::Name::new("field"),
+                        async_graphql::Value::from(f.field.clone()),
+                    );
+                    m.insert(
+                        async_graphql::Name::new("reason"),
+                        async_graphql::Value::from(f.reason.clone()),
+                    );
+                    async_graphql::Value::Object(m)
+                })
+                .collect();
+            ext.set("fields", async_graphql::Value::List(list));
+        }
+    })
 }
 
 pub type ApiResult<T> = Result<T, GqlError>;

@@ -129,8 +129,11 @@ pub struct UserInput {
     pub first_name: String,
     #[graphql(default)]
     pub last_name: String,
-    #[graphql(default)]
-    pub is_superuser: bool,
+    /// Deprecated by `role`; when both are sent they must agree.
+    pub is_superuser: Option<bool>,
+    /// Viewer unless said (superuser when `isSuperuser` is true).
+    pub role: Option<crate::users::Role>,
+    pub grants: Option<Vec<crate::users::GrantInput>>,
 }
 
 /// Changes to a user; absent fields stay as they are.
@@ -140,4 +143,7 @@ pub struct UserPatch {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub is_superuser: Option<bool>,
+    pub role: Option<crate::users::Role>,
+    /// Replaces every grant of the user.
+    pub grants: Option<Vec<crate::users::GrantInput>>,
 }

@@ -1,6 +1,7 @@
-//! The GraphQL API of CyBorgBackup: the only crate that knows async-graphql. Resolvers call the
-//! store, the executor and the catalog; errors carry a `code` extension (`VALIDATION`,
-//! `NOT_FOUND`, `UNAUTHENTICATED`, `FORBIDDEN`, `CONFLICT`, `INTERNAL`) and name the field.
+//! The GraphQL API of CyBorgBackup: the only crate that knows async-graphql. Resolvers are
+//! thin: they parse arguments, call the application services (`service`) with the caller,
+//! and convert the result; errors carry a `code` extension (`VALIDATION`, `NOT_FOUND`,
+//! `UNAUTHENTICATED`, `FORBIDDEN`, `CONFLICT`, `INTERNAL`) and name the field.
 
 mod admin;
 mod catalog;
@@ -16,12 +17,14 @@ mod query;
 mod restore;
 mod stats;
 mod trust;
+mod users;
 mod vm;
 
 use async_graphql::{Context, MergedObject, Schema};
 pub use errors::{ApiError, GqlError};
 use executor::Executor;
 use indexer::Catalog;
+use service::{Caller, Service};
 use store::{AuthUser, Store};
 
 /// Every query: inventory and jobs, plus the catalog.
@@ -41,6 +44,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     mutation::CoreMutation,
+    users::UserMutation,
     admin::AdminMutation,
     stats::StatsMutation,
     restore::RestoreMutation,
@@ -51,12 +55,15 @@ pub struct Mutation(
 
 pub type CyborgSchema = Schema<Query, Mutation, live::Subscription>;
 
-/// What resolvers reach: the composition root builds it once.
+/// What resolvers reach: the composition root builds it once. Resolvers call `service`; the
+/// store is read directly only by the login, token and settings resolvers, which other work
+/// moves into the services.
 #[derive(Clone)]
 pub struct Services {
     pub store: Store,
     pub executor: Executor,
     pub catalog: Catalog,
+    pub service: Service,
 }
 
 /// Builds the schema with depth and complexity limits.
@@ -77,6 +84,21 @@ pub fn sdl() -> String {
 
 pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
     ctx.data_unchecked::<Services>()
+}
+
+/// The application services.
+pub(crate) fn svc<'a>(ctx: &Context<'a>) -> &'a Service {
+    &services(ctx).service
+}
+
+/// The caller of this request: resolved by the HTTP handler, or (websocket operations) from
+/// the connection's user with role and grants as stored now.
+pub(crate) async fn caller(ctx: &Context<'_>) -> Result<Caller, errors::GqlError> {
+    if let Some(c) = ctx.data_opt::<Caller>() {
+        return Ok(c.clone());
+    }
+    let auth = ctx.data_opt::<AuthUser>().cloned();
+    Ok(svc(ctx).identify(auth).await?)
 }
 
 /// The authenticated caller, or `UNAUTHENTICATED`.

@@ -1,12 +1,15 @@
 //! Subscriptions: job status changes and job output lines as they happen (graphql-ws over
 //! websocket at `/graphql/ws`; authenticate with `{"authorization": "Bearer <token>"}` in the
-//! connection_init payload).
+//! connection_init payload). A subscriber receives events of the jobs their grants reach.
 
 use crate::errors::GqlError;
-use crate::{services, user};
+use crate::{caller, svc};
 use async_graphql::futures_util::stream::{self, Stream};
 use async_graphql::{Context, SimpleObject, Subscription};
-use executor::JobEvent;
+use model::JobId;
+use service::types::JobEvent;
+use service::{Caller, Service};
+use std::collections::HashMap;
 use tokio::sync::broadcast::error::RecvError;
 
 /// A job changed state.
@@ -25,16 +28,54 @@ pub struct JobOutputEvent {
     pub text: String,
 }
 
-fn events<T: Send + 'static>(
+fn event_job(ev: &JobEvent) -> JobId {
+    match ev {
+        JobEvent::Status { job, .. }
+        | JobEvent::Output { job, .. }
+        | JobEvent::Progress { job, .. } => *job,
+    }
+}
+
+/// What a subscription stream carries along: the receiver, what to pick, and who listens
+/// (with the jobs already checked against their grants).
+struct Feed<P> {
     rx: tokio::sync::broadcast::Receiver<JobEvent>,
-    pick: impl Fn(JobEvent) -> Option<T> + Send + Sync + 'static,
+    pick: P,
+    svc: Service,
+    caller: Caller,
+    seen: HashMap<JobId, bool>,
+}
+
+fn events<T: Send + 'static, P: Fn(JobEvent) -> Option<T> + Send + Sync + 'static>(
+    svc: &Service,
+    caller: Caller,
+    pick: P,
 ) -> impl Stream<Item = T> {
-    stream::unfold((rx, pick), |(mut rx, pick)| async move {
+    let feed = Feed {
+        rx: svc.subscribe(),
+        pick,
+        svc: svc.clone(),
+        caller,
+        seen: HashMap::new(),
+    };
+    stream::unfold(feed, |mut f| async move {
         loop {
-            match rx.recv().await {
+            match f.rx.recv().await {
                 Ok(ev) => {
-                    if let Some(item) = pick(ev) {
-                        return Some((item, (rx, pick)));
+                    let job = event_job(&ev);
+                    let visible = match f.seen.get(&job) {
+                        Some(v) => *v,
+                        None => {
+                            let v = f.svc.can_view_job(&f.caller, job).await;
+                            f.seen.insert(job, v);
+                            v
+                        }
+                    };
+                    if !visible {
+                        continue;
+                    }
+                    if let Some(item) = (f.pick)(ev) {
+                        return Some((item, f));
                     }
                 }
                 // A slow subscriber skips what it missed; the job's stored output has it all.
@@ -56,9 +97,11 @@ impl Subscription {
         ctx: &Context<'_>,
         job: Option<i64>,
     ) -> Result<impl Stream<Item = JobStatusEvent>, GqlError> {
-        user(ctx)?;
-        let rx = services(ctx).executor.subscribe();
-        Ok(events(rx, move |ev| match ev {
+        let c = caller(ctx).await?;
+        if let Some(id) = job {
+            svc(ctx).job(&c, JobId(id)).await?;
+        }
+        Ok(events(svc(ctx), c, move |ev| match ev {
             JobEvent::Status { job: id, status } if job.is_none_or(|j| j == id.0) => {
                 Some(JobStatusEvent {
                     job_id: id.0,
@@ -75,9 +118,9 @@ impl Subscription {
         ctx: &Context<'_>,
         job: i64,
     ) -> Result<impl Stream<Item = JobOutputEvent>, GqlError> {
-        user(ctx)?;
-        let rx = services(ctx).executor.subscribe();
-        Ok(events(rx, move |ev| match ev {
+        let c = caller(ctx).await?;
+        svc(ctx).job(&c, JobId(job)).await?;
+        Ok(events(svc(ctx), c, move |ev| match ev {
             JobEvent::Output {
                 job: id,
                 seq,
@@ -100,9 +143,11 @@ impl Subscription {
         ctx: &Context<'_>,
         job: Option<i64>,
     ) -> Result<impl Stream<Item = JobProgressEvent>, GqlError> {
-        user(ctx)?;
-        let rx = services(ctx).executor.subscribe();
-        Ok(events(rx, move |ev| match ev {
+        let c = caller(ctx).await?;
+        if let Some(id) = job {
+            svc(ctx).job(&c, JobId(id)).await?;
+        }
+        Ok(events(svc(ctx), c, move |ev| match ev {
             JobEvent::Progress { job: id, progress } if job.is_none_or(|j| j == id.0) => {
                 Some(JobProgressEvent {
                     job_id: id.0,

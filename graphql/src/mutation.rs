@@ -1,15 +1,16 @@
-//! GraphQL mutations: login and tokens, inventory CRUD, launching and cancelling jobs.
-//! Inventory changes need a superuser; launching and cancelling need any logged-in user.
+//! GraphQL mutations: login and tokens, inventory CRUD, launching and cancelling jobs. The
+//! services decide who may: inventory changes need a superuser, launching an operator whose
+//! grants reach the target.
 
 use crate::errors::{ApiError, ApiResult};
 use crate::inputs::*;
 use crate::objects::{self, LoginResult, NewApiToken};
-use crate::{admin, services, user};
+use crate::{caller, services, svc, user};
 use async_graphql::{Context, Object};
 use model::{
     ClientId, JobId, PolicyId, RepositoryId, ScheduleId, TokenId, UserId, ValidationErrors,
 };
-use store::{NewUser, TokenKind};
+use store::TokenKind;
 
 #[derive(Default)]
 pub struct CoreMutation;
@@ -71,18 +72,6 @@ impl CoreMutation {
         Ok(true)
     }
 
-    async fn create_user(&self, ctx: &Context<'_>, input: UserInput) -> ApiResult<objects::User> {
-        admin(ctx)?;
-        let nu = NewUser {
-            email: input.email,
-            password: input.password,
-            first_name: input.first_name,
-            last_name: input.last_name,
-            is_superuser: input.is_superuser,
-        };
-        Ok(services(ctx).store.create_user(&nu)?.into())
-    }
-
     /// Changes a password: your own, or anyone's as a superuser.
     async fn set_password(
         &self,
@@ -103,52 +92,13 @@ impl CoreMutation {
         Ok(true)
     }
 
-    /// Changes a user's email, names or superuser flag (superusers only).
-    async fn update_user(
-        &self,
-        ctx: &Context<'_>,
-        id: i64,
-        input: UserPatch,
-    ) -> ApiResult<objects::User> {
-        let u = admin(ctx)?;
-        if u.id.0 == id && input.is_superuser == Some(false) {
-            return Err(ApiError::field(
-                "isSuperuser",
-                "you cannot remove your own superuser flag: ask another superuser",
-            )
-            .into());
-        }
-        Ok(services(ctx)
-            .store
-            .update_user(
-                UserId(id),
-                input.email.as_deref(),
-                input.first_name.as_deref(),
-                input.last_name.as_deref(),
-                input.is_superuser,
-            )?
-            .into())
-    }
-
-    async fn delete_user(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        let u = admin(ctx)?;
-        if u.id.0 == id {
-            return Err(ApiError::Conflict("you cannot delete yourself".into()).into());
-        }
-        services(ctx).store.delete_user(UserId(id))?;
-        Ok(true)
-    }
-
     async fn create_client(
         &self,
         ctx: &Context<'_>,
         input: ClientInput,
     ) -> ApiResult<objects::Client> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .create_client(&input.into(), Some(u.id))?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).create_client(&c, input.into()).await?.into())
     }
 
     async fn update_client(
@@ -157,16 +107,16 @@ impl CoreMutation {
         id: i64,
         input: ClientInput,
     ) -> ApiResult<objects::Client> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .update_client(ClientId(id), &input.into(), Some(u.id))?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .update_client(&c, ClientId(id), input.into())
+            .await?
             .into())
     }
 
     async fn delete_client(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        admin(ctx)?;
-        services(ctx).store.delete_client(ClientId(id))?;
+        let c = caller(ctx).await?;
+        svc(ctx).delete_client(&c, ClientId(id)).await?;
         Ok(true)
     }
 
@@ -175,11 +125,8 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: RepositoryInput,
     ) -> ApiResult<objects::Repository> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .create_repository(&input.into(), Some(u.id))?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).create_repository(&c, input.into()).await?.into())
     }
 
     async fn update_repository(
@@ -188,16 +135,16 @@ impl CoreMutation {
         id: i64,
         input: RepositoryInput,
     ) -> ApiResult<objects::Repository> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .update_repository(RepositoryId(id), &input.into(), Some(u.id))?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .update_repository(&c, RepositoryId(id), input.into())
+            .await?
             .into())
     }
 
     async fn delete_repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        admin(ctx)?;
-        services(ctx).store.delete_repository(RepositoryId(id))?;
+        let c = caller(ctx).await?;
+        svc(ctx).delete_repository(&c, RepositoryId(id)).await?;
         Ok(true)
     }
 
@@ -206,11 +153,8 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: ScheduleInput,
     ) -> ApiResult<objects::Schedule> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .create_schedule(&input.into(), Some(u.id))?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).create_schedule(&c, input.into()).await?.into())
     }
 
     async fn update_schedule(
@@ -219,16 +163,16 @@ impl CoreMutation {
         id: i64,
         input: ScheduleInput,
     ) -> ApiResult<objects::Schedule> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .update_schedule(ScheduleId(id), &input.into(), Some(u.id))?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .update_schedule(&c, ScheduleId(id), input.into())
+            .await?
             .into())
     }
 
     async fn delete_schedule(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        admin(ctx)?;
-        services(ctx).store.delete_schedule(ScheduleId(id))?;
+        let c = caller(ctx).await?;
+        svc(ctx).delete_schedule(&c, ScheduleId(id)).await?;
         Ok(true)
     }
 
@@ -237,11 +181,8 @@ impl CoreMutation {
         ctx: &Context<'_>,
         input: PolicyInput,
     ) -> ApiResult<objects::Policy> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .create_policy(&input.into(), Some(u.id))?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).create_policy(&c, input.into()).await?.into())
     }
 
     async fn update_policy(
@@ -250,58 +191,47 @@ impl CoreMutation {
         id: i64,
         input: PolicyInput,
     ) -> ApiResult<objects::Policy> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .store
-            .update_policy(PolicyId(id), &input.into(), Some(u.id))?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .update_policy(&c, PolicyId(id), input.into())
+            .await?
             .into())
     }
 
     async fn delete_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        admin(ctx)?;
-        services(ctx).store.delete_policy(PolicyId(id))?;
+        let c = caller(ctx).await?;
+        svc(ctx).delete_policy(&c, PolicyId(id)).await?;
         Ok(true)
     }
 
     /// Runs a policy now: one backup job per enabled client (with preparation first where
-    /// needed); catalog and prune jobs follow each successful backup.
+    /// needed); catalog and prune jobs follow each successful backup. Operators need grants
+    /// covering every client of the policy.
     async fn launch_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Vec<objects::Job>> {
-        let u = user(ctx)?;
-        match services(ctx)
-            .executor
-            .launch_policy(PolicyId(id), Some(u.id), "manual")
-        {
-            Ok(jobs) => Ok(jobs.into_iter().map(objects::Job::from).collect()),
-            Err(executor::LaunchError::Blocked(why)) => {
-                Err(ApiError::Conflict(format!("policy cannot run: {}", why.join("; "))).into())
-            }
-            Err(executor::LaunchError::Store(e)) => Err(e.into()),
-        }
+        let c = caller(ctx).await?;
+        let jobs = svc(ctx).launch_policy(&c, PolicyId(id)).await?;
+        Ok(jobs.into_iter().map(objects::Job::from).collect())
     }
 
-    /// Stops a queued or running job. False when it had already finished.
+    /// Stops a queued or running job. False when it had already finished. Needs what
+    /// launching the job's type needs.
     async fn cancel_job(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        user(ctx)?;
-        Ok(services(ctx).executor.cancel_job(JobId(id))?)
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).cancel_job(&c, JobId(id)).await?)
     }
 
-    /// Runs a finished job again (a backup job makes a new archive).
+    /// Runs a finished job again (a backup job makes a new archive). Needs what launching
+    /// the job's type needs: preparation and prune jobs are for superusers.
     async fn relaunch_job(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
-        let u = user(ctx)?;
-        Ok(services(ctx)
-            .executor
-            .relaunch_job(JobId(id), Some(u.id))
-            .map_err(requeue_error)?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).relaunch_job(&c, JobId(id)).await?.into())
     }
 
-    /// Prunes (then compacts) every client's archives of a policy by its keep_* values now.
+    /// Prunes (then compacts) every client's archives of a policy by its keep_* values now
+    /// (superuser).
     async fn prune_policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Vec<objects::Job>> {
-        let u = admin(ctx)?;
-        let jobs = services(ctx)
-            .executor
-            .prune_policy(PolicyId(id), Some(u.id))
-            .map_err(requeue_error)?;
+        let c = caller(ctx).await?;
+        let jobs = svc(ctx).prune_policy(&c, PolicyId(id)).await?;
         Ok(jobs.into_iter().map(objects::Job::from).collect())
     }
 
@@ -312,44 +242,27 @@ impl CoreMutation {
         id: i64,
         #[graphql(default)] verify_data: bool,
     ) -> ApiResult<objects::Job> {
-        let u = admin(ctx)?;
-        let opts = executor::CheckOptions {
-            verify_data,
-            scheduled: false,
-        };
-        Ok(services(ctx)
-            .executor
-            .check_repository(RepositoryId(id), opts, Some(u.id))
-            .map_err(requeue_error)?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .check_repository(&c, RepositoryId(id), verify_data)
+            .await?
             .into())
     }
 
     /// Queues a client preparation job: records borg version, IP and OS, installs borg when
-    /// missing (setting `install_borg`), and sets `ready`.
+    /// missing (setting `install_borg`), and sets `ready` (superuser).
     async fn prepare_client(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .executor
-            .prepare_client(ClientId(id), Some(u.id))
-            .map_err(requeue_error)?
-            .into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).prepare_client(&c, ClientId(id)).await?.into())
     }
 
     /// Queues a repository preparation job: `borg init` when missing, else a check that the
-    /// stored passphrase opens it; sets `ready`.
+    /// stored passphrase opens it; sets `ready` (superuser).
     async fn prepare_repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<objects::Job> {
-        let u = admin(ctx)?;
-        Ok(services(ctx)
-            .executor
-            .prepare_repository(RepositoryId(id), Some(u.id))
-            .map_err(requeue_error)?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .prepare_repository(&c, RepositoryId(id))
+            .await?
             .into())
-    }
-}
-
-fn requeue_error(e: executor::RequeueError) -> ApiError {
-    match e {
-        executor::RequeueError::Store(s) => s.into(),
-        other => ApiError::Conflict(other.to_string()),
     }
 }

@@ -1,18 +1,21 @@
 //! GraphQL output types, converted from the domain model. Secrets never appear: a repository
-//! shows `hasKey` and a masked `repositoryKey`.
+//! shows `hasKey` and a masked `repositoryKey`; hooks and commands reach superusers only (the
+//! services mask them). Nested fields ask the services with the caller too.
 
 use crate::errors::ApiResult;
-use crate::services;
+use crate::{caller, svc};
 use async_graphql::{ComplexObject, Context, SimpleObject};
 use chrono::{DateTime, Utc};
 
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct User {
     pub id: i64,
     pub email: String,
     pub first_name: String,
     pub last_name: String,
     pub is_superuser: bool,
+    pub role: crate::users::Role,
     pub is_active: bool,
     pub created: DateTime<Utc>,
     pub last_login: Option<DateTime<Utc>>,
@@ -26,10 +29,22 @@ impl From<model::User> for User {
             first_name: u.first_name,
             last_name: u.last_name,
             is_superuser: u.is_superuser,
+            role: u.role.into(),
             is_active: u.is_active,
             created: u.created,
             last_login: u.last_login,
         }
+    }
+}
+
+#[ComplexObject]
+impl User {
+    /// The clients and policies an operator or viewer reaches (yours, or anyone's as a
+    /// superuser).
+    async fn grants(&self, ctx: &Context<'_>) -> ApiResult<Vec<crate::users::Grant>> {
+        let c = caller(ctx).await?;
+        let access = svc(ctx).user_access(&c, model::UserId(self.id)).await?;
+        Ok(access.grants.into_iter().map(Into::into).collect())
     }
 }
 
@@ -79,7 +94,7 @@ impl Client {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Option<crate::drills::RestoreTest>> {
-        crate::drills::last_verified_restore(ctx, None, Some(self.id))
+        crate::drills::last_verified_restore(ctx, None, Some(self.id)).await
     }
 }
 
@@ -196,32 +211,32 @@ impl Policy {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Option<crate::drills::RestoreTest>> {
-        crate::drills::last_verified_restore(ctx, Some(self.id), None)
+        crate::drills::last_verified_restore(ctx, Some(self.id), None).await
     }
     async fn repository(&self, ctx: &Context<'_>) -> ApiResult<Repository> {
-        Ok(services(ctx)
-            .store
-            .repository(model::RepositoryId(self.repository_id))?
-            .into())
+        let c = caller(ctx).await?;
+        let id = model::RepositoryId(self.repository_id);
+        Ok(svc(ctx).repository(&c, id).await?.into())
     }
     async fn schedule(&self, ctx: &Context<'_>) -> ApiResult<Schedule> {
-        Ok(services(ctx)
-            .store
-            .schedule(model::ScheduleId(self.schedule_id))?
-            .into())
+        let c = caller(ctx).await?;
+        let id = model::ScheduleId(self.schedule_id);
+        Ok(svc(ctx).schedule(&c, id).await?.into())
     }
+    /// The clients of the policy (those your grants reach).
     async fn clients(&self, ctx: &Context<'_>) -> ApiResult<Vec<Client>> {
-        let s = &services(ctx).store;
-        Ok(self
-            .client_ids
-            .iter()
-            .map(|c| s.client(model::ClientId(*c)).map(Client::from))
-            .collect::<Result<_, _>>()?)
+        let c = caller(ctx).await?;
+        let list = svc(ctx)
+            .policy_clients(&c, model::PolicyId(self.id))
+            .await?;
+        Ok(list.into_iter().map(Client::from).collect())
     }
     /// Why the policy cannot run now (disabled schedule, repository, clients); empty if it can.
     async fn blockers(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
-        let s = &services(ctx).store;
-        Ok(s.policy_blockers(&s.policy(model::PolicyId(self.id))?)?)
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .policy_blockers(&c, model::PolicyId(self.id))
+            .await?)
     }
     /// Every run time of the policy in a month (UTC).
     async fn calendar(
@@ -230,15 +245,10 @@ impl Policy {
         year: i32,
         month: u32,
     ) -> ApiResult<Vec<DateTime<Utc>>> {
-        let s = services(ctx)
-            .store
-            .schedule(model::ScheduleId(self.schedule_id))?;
-        if !(1..=12).contains(&month) {
-            return Err(crate::ApiError::field("month", "must be between 1 and 12").into());
-        }
-        Ok(s.cron()
-            .map(|c| c.calendar(year, month, 50_000))
-            .unwrap_or_default())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .policy_calendar(&c, model::PolicyId(self.id), year, month)
+            .await?)
     }
 }
 
@@ -334,11 +344,16 @@ impl From<model::JobProgress> for JobProgress {
 #[ComplexObject]
 impl Job {
     /// Progress while the job runs; null when it is not running or reports none.
-    async fn progress(&self, ctx: &Context<'_>) -> Option<JobProgress> {
-        services(ctx)
-            .executor
-            .job_progress(model::JobId(self.id))
-            .map(JobProgress::from)
+    async fn progress(&self, ctx: &Context<'_>) -> ApiResult<Option<JobProgress>> {
+        let c = caller(ctx).await?;
+        let target = service::Target::Job {
+            client: self.client_id.map(model::ClientId),
+            policy: self.policy_id.map(model::PolicyId),
+            repository: self.repository_id.map(model::RepositoryId),
+        };
+        Ok(svc(ctx)
+            .job_progress(&c, model::JobId(self.id), target)?
+            .map(JobProgress::from))
     }
 
     /// Output lines after `after` (a previous line's `seq`), at most `limit`.
@@ -348,10 +363,10 @@ impl Job {
         #[graphql(default = 0)] after: i64,
         #[graphql(default = 1000)] limit: i64,
     ) -> ApiResult<Vec<OutputLine>> {
-        let lines =
-            services(ctx)
-                .store
-                .job_output(model::JobId(self.id), after, limit.clamp(1, 10_000))?;
+        let c = caller(ctx).await?;
+        let lines = svc(ctx)
+            .job_output(&c, model::JobId(self.id), after, limit)
+            .await?;
         Ok(lines
             .into_iter()
             .map(|l| OutputLine {

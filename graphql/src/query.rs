@@ -1,12 +1,13 @@
 //! Read-only GraphQL queries of single objects (lists are in `lists`). Everything except
-//! `ping` needs an authenticated caller.
+//! `ping` and `version` needs an authenticated caller; objects outside the caller's grants are
+//! `NOT_FOUND`.
 
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::ApiResult;
 use crate::objects::*;
-use crate::{services, user};
+use crate::{caller, svc};
 use async_graphql::{Context, Object};
 use chrono::{DateTime, Utc};
-use model::{ArchiveId, ClientId, CronExpr, JobId, PolicyId, RepositoryId, ScheduleId};
+use model::{ArchiveId, ClientId, JobId, PolicyId, RepositoryId, ScheduleId};
 
 #[derive(Default)]
 pub struct InventoryQuery;
@@ -25,28 +26,31 @@ impl InventoryQuery {
 
     /// The logged-in user.
     async fn me(&self, ctx: &Context<'_>) -> ApiResult<User> {
-        let u = user(ctx)?;
-        Ok(services(ctx).store.user(u.id)?.into())
+        Ok(svc(ctx).me(&caller(ctx).await?).await?.into())
     }
 
     async fn client(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Client> {
-        user(ctx)?;
-        Ok(services(ctx).store.client(ClientId(id))?.into())
+        Ok(svc(ctx)
+            .client(&caller(ctx).await?, ClientId(id))
+            .await?
+            .into())
     }
 
     async fn repository(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Repository> {
-        user(ctx)?;
-        Ok(services(ctx).store.repository(RepositoryId(id))?.into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).repository(&c, RepositoryId(id)).await?.into())
     }
 
     async fn schedule(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Schedule> {
-        user(ctx)?;
-        Ok(services(ctx).store.schedule(ScheduleId(id))?.into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).schedule(&c, ScheduleId(id)).await?.into())
     }
 
     async fn policy(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Policy> {
-        user(ctx)?;
-        Ok(services(ctx).store.policy(PolicyId(id))?.into())
+        Ok(svc(ctx)
+            .policy(&caller(ctx).await?, PolicyId(id))
+            .await?
+            .into())
     }
 
     /// The next run times of a cron expression, or a `VALIDATION` error on `crontab`.
@@ -56,18 +60,18 @@ impl InventoryQuery {
         crontab: String,
         #[graphql(default = 5)] count: i32,
     ) -> ApiResult<Vec<DateTime<Utc>>> {
-        user(ctx)?;
-        let c = CronExpr::parse(&crontab).map_err(|e| ApiError::field("crontab", e.0))?;
-        Ok(c.upcoming(Utc::now(), count.clamp(0, 100) as usize))
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).cron_preview(&c, &crontab, count.max(0) as usize)?)
     }
 
     async fn job(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Job> {
-        user(ctx)?;
-        Ok(services(ctx).store.job(JobId(id))?.into())
+        Ok(svc(ctx).job(&caller(ctx).await?, JobId(id)).await?.into())
     }
 
     async fn archive(&self, ctx: &Context<'_>, id: i64) -> ApiResult<Archive> {
-        user(ctx)?;
-        Ok(services(ctx).store.archive(ArchiveId(id))?.into())
+        Ok(svc(ctx)
+            .archive(&caller(ctx).await?, ArchiveId(id))
+            .await?
+            .into())
     }
 }

@@ -1,13 +1,14 @@
-//! Restore mutations: `restore` queues a restore job (any logged-in user may restore), and
-//! `restoreDownload` hands back a single-use link that streams files from an archive.
+//! Restore mutations: `restore` queues a restore job and `restoreDownload` hands back a
+//! single-use link that streams files from an archive. Both need a restore grant on the
+//! archive's series (and on the target client); restoring onto the server is superuser only.
 
-use crate::errors::{ApiError, ApiResult, GqlError};
+use crate::errors::ApiResult;
 use crate::objects;
-use crate::{services, user};
+use crate::{caller, svc};
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use executor::{RestoreError, RestoreRequest};
 use model::{ArchiveId, ClientId};
+use service::types::RestoreRequest;
 
 #[derive(Default)]
 pub struct RestoreMutation;
@@ -40,21 +41,11 @@ pub struct DownloadTicket {
     pub filename: String,
 }
 
-fn restore_error(e: RestoreError) -> GqlError {
-    match e {
-        RestoreError::Validation(v) => ApiError::Validation(v).into(),
-        RestoreError::Store(s) => s.into(),
-        RestoreError::Repository(m) => {
-            ApiError::Conflict(format!("cannot read the archive: {m}")).into()
-        }
-    }
-}
-
 #[Object]
 impl RestoreMutation {
     /// Queues a restore job (borg extract on the target client); watch it like any job.
     async fn restore(&self, ctx: &Context<'_>, input: RestoreInput) -> ApiResult<objects::Job> {
-        let u = user(ctx)?;
+        let c = caller(ctx).await?;
         let req = RestoreRequest {
             archive: ArchiveId(input.archive),
             paths: input.paths,
@@ -63,11 +54,7 @@ impl RestoreMutation {
             overwrite: input.overwrite,
             dry_run: input.dry_run,
         };
-        let job = services(ctx)
-            .executor
-            .launch_restore(req, Some(u.id))
-            .map_err(restore_error)?;
-        Ok(job.into())
+        Ok(svc(ctx).restore(&c, req).await?.into())
     }
 
     /// A link for downloading paths of an archive through the server, valid ten minutes and
@@ -78,12 +65,10 @@ impl RestoreMutation {
         archive: i64,
         paths: Vec<String>,
     ) -> ApiResult<DownloadTicket> {
-        let u = user(ctx)?;
-        let t = services(ctx)
-            .executor
-            .create_download(u.id, ArchiveId(archive), &paths)
-            .await
-            .map_err(restore_error)?;
+        let c = caller(ctx).await?;
+        let t = svc(ctx)
+            .restore_download(&c, ArchiveId(archive), paths)
+            .await?;
         Ok(DownloadTicket {
             url: format!("/download/{}", t.ticket),
             expires_at: t.expires_at,

@@ -3,26 +3,15 @@
 //! mail, scheduled reports on demand and the outbox of outgoing messages.
 
 use crate::errors::{ApiError, ApiResult, GqlError};
-use crate::{admin, services, user};
+use crate::{admin, caller, services, svc};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use model::{ClientId, PolicyId, RepositoryId, UserId};
-use report::{ChartKind, ChartRequest, Format, Period, ReportError, Reporter};
+use report::{ChartKind, ChartRequest, Format, ReportError};
 use store::{StatsFilter, StatsGroup};
 
 fn report_err(e: ReportError) -> GqlError {
-    match e {
-        ReportError::Store(s) => s.into(),
-        ReportError::Invalid { field, reason } => ApiError::field(field, reason).into(),
-        ReportError::NotConfigured(m) => {
-            ApiError::field("mail", format!("mail is not configured: {m}")).into()
-        }
-        other => ApiError::Internal(other.to_string()).into(),
-    }
-}
-
-fn reporter(ctx: &Context<'_>) -> Reporter {
-    Reporter::new(services(ctx).store.clone())
+    ApiError::from(e).into()
 }
 
 fn filter(repository: Option<i64>, client: Option<i64>, policy: Option<i64>) -> StatsFilter {
@@ -30,6 +19,7 @@ fn filter(repository: Option<i64>, client: Option<i64>, policy: Option<i64>) -> 
         repository: repository.map(RepositoryId),
         client: client.map(ClientId),
         policy: policy.map(PolicyId),
+        scope: None,
     }
 }
 
@@ -185,7 +175,7 @@ impl StatsQuery {
         client: Option<i64>,
         policy: Option<i64>,
     ) -> ApiResult<Vec<StatsSeries>> {
-        user(ctx)?;
+        let c = caller(ctx).await?;
         let to = to.unwrap_or_else(|| Utc::now().date_naive() + Duration::days(1));
         let from = from.unwrap_or(to - Duration::days(days.clamp(1, 3650)));
         let group = match group_by {
@@ -194,10 +184,9 @@ impl StatsQuery {
             StatsGroupBy::Client => StatsGroup::Client,
             StatsGroupBy::Policy => StatsGroup::Policy,
         };
-        let series =
-            services(ctx)
-                .store
-                .daily_stats(from, to, group, filter(repository, client, policy))?;
+        let series = svc(ctx)
+            .stats_series(&c, from, to, group, filter(repository, client, policy))
+            .await?;
         Ok(series
             .into_iter()
             .map(|s| StatsSeries {
@@ -234,23 +223,23 @@ impl StatsQuery {
         #[graphql(default = 800)] width: u32,
         #[graphql(default = 400)] height: u32,
     ) -> ApiResult<String> {
-        user(ctx)?;
+        let c = caller(ctx).await?;
         let mut req =
             ChartRequest::new(kind.parse::<ChartKind>().map_err(report_err)?, Format::Svg);
         req.filter = filter(repository, client, policy);
         req.days = days;
         req.width = width;
         req.height = height;
-        let svg = reporter(ctx).chart(req).await.map_err(report_err)?;
+        let svg = svc(ctx).chart(&c, req).await?;
         String::from_utf8(svg).map_err(|e| ApiError::Internal(e.to_string()).into())
     }
 
     /// The last backup of every policy on every client.
     async fn series_status(&self, ctx: &Context<'_>) -> ApiResult<Vec<SeriesStatus>> {
-        user(ctx)?;
-        Ok(services(ctx)
-            .store
-            .series_status()?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .series_status(&c)
+            .await?
             .into_iter()
             .map(|s| SeriesStatus {
                 policy_id: s.policy.0,
@@ -277,27 +266,17 @@ impl StatsQuery {
         repository: i64,
         #[graphql(default = 30)] days: i64,
     ) -> ApiResult<RepositoryForecast> {
-        user(ctx)?;
-        let s = &services(ctx).store;
-        let id = RepositoryId(repository);
-        let repo = s.repository(id)?;
-        let capacity = s.repository_capacity(id)?;
-        let now = Utc::now();
-        let pts: Vec<_> = s
-            .repository_size_history(id, now - Duration::days(days.clamp(1, 3650)))?
-            .iter()
-            .map(|p| (p.time, p.deduplicated_size as f64))
-            .collect();
-        let fc = report::forecast::fit(&pts, capacity, now);
+        let c = caller(ctx).await?;
+        let fc = svc(ctx)
+            .repository_forecast(&c, RepositoryId(repository), days)
+            .await?;
         Ok(RepositoryForecast {
             repository_id: repository,
-            capacity,
-            used: repo.deduplicated_size,
-            slope_per_day: fc.map(|f| f.slope_per_day),
-            full_in_days: fc.and_then(|f| f.full_in_days),
-            description: fc
-                .map(|f| f.describe(capacity))
-                .unwrap_or_else(|| "no data".into()),
+            capacity: fc.capacity,
+            used: fc.used,
+            slope_per_day: fc.fit.map(|f| f.slope_per_day),
+            full_in_days: fc.fit.and_then(|f| f.full_in_days),
+            description: fc.describe(),
         })
     }
 
@@ -324,8 +303,8 @@ impl StatsQuery {
         ctx: &Context<'_>,
         user_id: Option<i64>,
     ) -> ApiResult<NotificationPreferences> {
-        let id = target_user(ctx, user_id)?;
-        Ok(services(ctx).store.notify_prefs(id)?.into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).notify_prefs(&c, user_id.map(UserId)).await?.into())
     }
 
     /// Outgoing mail and webhook deliveries, newest first (superuser).
@@ -336,35 +315,13 @@ impl StatsQuery {
         state: Option<String>,
         #[graphql(default = 100)] limit: i64,
     ) -> ApiResult<Vec<OutgoingMessage>> {
-        admin(ctx)?;
-        let channel = match channel.as_deref() {
-            None => None,
-            Some("mail") => Some(store::Channel::Mail),
-            Some("webhook") => Some(store::Channel::Webhook),
-            Some(other) => {
-                return Err(
-                    ApiError::field("channel", format!("{other:?} is not mail or webhook")).into(),
-                )
-            }
-        };
-        Ok(services(ctx)
-            .store
-            .outbox(channel, state.as_deref(), limit.clamp(1, 1000))?
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .outbox(&c, channel.as_deref(), state, limit)
+            .await?
             .into_iter()
             .map(Into::into)
             .collect())
-    }
-}
-
-fn target_user(ctx: &Context<'_>, user_id: Option<i64>) -> ApiResult<UserId> {
-    let u = user(ctx)?;
-    match user_id {
-        None => Ok(u.id),
-        Some(id) if id == u.id.0 => Ok(u.id),
-        Some(id) => {
-            admin(ctx)?;
-            Ok(UserId(id))
-        }
     }
 }
 
@@ -413,16 +370,19 @@ impl StatsMutation {
         user_id: Option<i64>,
         input: NotificationPreferences,
     ) -> ApiResult<NotificationPreferences> {
-        let id = target_user(ctx, user_id)?;
-        let s = &services(ctx).store;
-        let mut p = s.notify_prefs(id)?;
-        p.backup_success = input.backup_success.unwrap_or(p.backup_success);
-        p.backup_failed = input.backup_failed.unwrap_or(p.backup_failed);
-        p.launch_summary = input.launch_summary.unwrap_or(p.launch_summary);
-        p.daily = input.daily.unwrap_or(p.daily);
-        p.weekly = input.weekly.unwrap_or(p.weekly);
-        p.monthly = input.monthly.unwrap_or(p.monthly);
-        Ok(s.set_notify_prefs(id, p)?.into())
+        let c = caller(ctx).await?;
+        let change = move |p: &mut store::NotifyPrefs| {
+            p.backup_success = input.backup_success.unwrap_or(p.backup_success);
+            p.backup_failed = input.backup_failed.unwrap_or(p.backup_failed);
+            p.launch_summary = input.launch_summary.unwrap_or(p.launch_summary);
+            p.daily = input.daily.unwrap_or(p.daily);
+            p.weekly = input.weekly.unwrap_or(p.weekly);
+            p.monthly = input.monthly.unwrap_or(p.monthly);
+        };
+        Ok(svc(ctx)
+            .set_notify_prefs(&c, user_id.map(UserId), change)
+            .await?
+            .into())
     }
 
     /// Sends a test mail now to `to` (default: the caller) and reports the SMTP error verbatim.
@@ -431,29 +391,19 @@ impl StatsMutation {
         ctx: &Context<'_>,
         to: Option<String>,
     ) -> ApiResult<TestMailResult> {
-        let u = admin(ctx)?;
-        let to = to.unwrap_or_else(|| u.email.clone());
-        Ok(match reporter(ctx).send_test_mail(&to).await {
-            Ok(()) => TestMailResult {
-                sent: true,
-                error: None,
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "test mail failed");
-                TestMailResult {
-                    sent: false,
-                    error: Some(e.to_string()),
-                }
-            }
+        let c = caller(ctx).await?;
+        let error = svc(ctx).send_test_mail(&c, to).await?;
+        Ok(TestMailResult {
+            sent: error.is_none(),
+            error,
         })
     }
 
     /// Queues a daily, weekly or monthly report now for its subscribers; returns the ids of the
     /// outgoing messages (superuser).
     async fn send_report(&self, ctx: &Context<'_>, period: String) -> ApiResult<Vec<i64>> {
-        admin(ctx)?;
-        let p = Period::parse(&period).map_err(report_err)?;
-        reporter(ctx).send_report(p).await.map_err(report_err)
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).send_report(&c, &period).await?)
     }
 
     /// Queues a failed or pending outgoing message for another attempt now (superuser).
@@ -462,10 +412,8 @@ impl StatsMutation {
         ctx: &Context<'_>,
         id: i64,
     ) -> ApiResult<OutgoingMessage> {
-        admin(ctx)?;
-        let item = services(ctx).store.retry_outbox(id)?;
-        report::wake();
-        Ok(item.into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).retry_outbox(&c, id).await?.into())
     }
 
     /// Sets or clears (null) the capacity of a repository's storage in bytes (superuser).
@@ -475,9 +423,9 @@ impl StatsMutation {
         repository: i64,
         capacity: Option<i64>,
     ) -> ApiResult<Option<i64>> {
-        admin(ctx)?;
-        let s = &services(ctx).store;
-        s.set_repository_capacity(RepositoryId(repository), capacity)?;
-        Ok(s.repository_capacity(RepositoryId(repository))?)
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .set_repository_capacity(&c, RepositoryId(repository), capacity)
+            .await?)
     }
 }

@@ -1,12 +1,13 @@
 //! VM module providers (the vm policy type's `vmprovider`): the built-in Proxmox provider and
-//! the ones an administrator adds, readable by every user and managed by superusers.
+//! the ones an administrator adds, readable by every user (scripts by superusers only) and
+//! managed by superusers.
 
 use crate::connection::{connection, page_request, Connection};
 use crate::errors::{ApiError, ApiResult};
-use crate::{admin, services, user};
+use crate::{caller, svc};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use store::{Cursor, Page, SortKey, VmProviderRecord};
+use service::types::{Cursor, Page, SortKey};
 
 /// A VM module provider: a vm policy's backup runs `script` on the hypervisor `client` names,
 /// with the VM's name as `$1`, and stores its stdout as `image` in the archive.
@@ -20,7 +21,8 @@ pub struct VmProvider {
     pub module_type: String,
     /// The hypervisor: a hostname, `{hypervisor_name}` (the client's) or `{hostname}`.
     pub client: String,
-    pub script: String,
+    /// The script; null unless you are a superuser.
+    pub script: Option<String>,
     /// The image's file name in the archive; empty: `HOSTNAME.img`.
     pub image: String,
     /// Built into the server (cannot be changed or deleted).
@@ -31,40 +33,21 @@ pub struct VmProvider {
     id: i64,
 }
 
-impl From<VmProviderRecord> for VmProvider {
-    fn from(r: VmProviderRecord) -> Self {
+impl From<service::VmProvider> for VmProvider {
+    fn from(p: service::VmProvider) -> Self {
         VmProvider {
-            name: r.name,
-            module_name: r.module_name,
-            module_type: r.module_type,
-            client: r.client,
-            script: r.script,
-            image: r.image,
-            built_in: false,
-            created: Some(r.created),
-            modified: Some(r.modified),
-            id: r.id,
+            name: p.name,
+            module_name: p.module_name,
+            module_type: p.module_type,
+            client: p.client,
+            script: p.script,
+            image: p.image,
+            built_in: p.built_in,
+            created: p.created,
+            modified: p.modified,
+            id: p.id,
         }
     }
-}
-
-fn built_in() -> Vec<VmProvider> {
-    store::BUILT_IN_VM_PROVIDERS
-        .iter()
-        .filter_map(|n| executor::vm::provider(n, None).ok().map(|p| (n, p)))
-        .map(|(n, p)| VmProvider {
-            name: n.to_string(),
-            module_name: p.module_name(),
-            module_type: p.module_type(),
-            client: "{hypervisor_name}".into(),
-            script: p.get_script(),
-            image: String::new(),
-            built_in: true,
-            created: None,
-            modified: None,
-            id: 0,
-        })
-        .collect()
 }
 
 /// Fields of a VM module provider; all but `image`, `client` and `moduleType` are required to
@@ -79,9 +62,9 @@ pub struct VmProviderInput {
     pub image: Option<String>,
 }
 
-impl From<VmProviderInput> for store::VmProviderInput {
+impl From<VmProviderInput> for service::types::VmProviderInput {
     fn from(i: VmProviderInput) -> Self {
-        store::VmProviderInput {
+        service::types::VmProviderInput {
             name: i.name,
             module_name: i.module_name,
             module_type: i.module_type,
@@ -115,18 +98,16 @@ impl VmQuery {
         search: Option<String>,
         order_by: Option<VmProviderOrder>,
     ) -> ApiResult<Connection<VmProvider>> {
-        user(ctx)?;
+        let c = caller(ctx).await?;
         let order = order_by.unwrap_or_default();
         let req = page_request(first, after.as_deref(), &order)?;
         let needle = search.map(|s| s.trim().to_lowercase());
-        let mut all: Vec<VmProvider> = built_in();
-        all.extend(
-            services(ctx)
-                .store
-                .vm_providers()?
-                .into_iter()
-                .map(VmProvider::from),
-        );
+        let mut all: Vec<VmProvider> = svc(ctx)
+            .vm_providers(&c)
+            .await?
+            .into_iter()
+            .map(VmProvider::from)
+            .collect();
         all.retain(|p| {
             needle.as_deref().is_none_or(|n| {
                 p.name.to_lowercase().contains(n) || p.module_name.to_lowercase().contains(n)
@@ -166,16 +147,8 @@ impl VmQuery {
 
     /// One VM module provider by name.
     async fn vm_provider(&self, ctx: &Context<'_>, name: String) -> ApiResult<VmProvider> {
-        user(ctx)?;
-        let wanted = name.trim().to_lowercase();
-        if let Some(p) = built_in().into_iter().find(|p| p.name == wanted) {
-            return Ok(p);
-        }
-        services(ctx)
-            .store
-            .vm_provider(&wanted)?
-            .map(VmProvider::from)
-            .ok_or_else(|| ApiError::NotFound(format!("vm provider {name} not found")).into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).vm_provider(&c, &name).await?.into())
     }
 }
 
@@ -190,12 +163,8 @@ impl VmMutation {
         ctx: &Context<'_>,
         input: VmProviderInput,
     ) -> ApiResult<VmProvider> {
-        let u = admin(ctx)?;
-        let r = services(ctx)
-            .store
-            .create_vm_provider(&input.into(), Some(u.id))?;
-        tracing::info!(provider = %r.name, by = %u.email, "vm provider created");
-        Ok(r.into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).create_vm_provider(&c, input.into()).await?.into())
     }
 
     /// Changes a VM module provider (superuser); renaming one that policies name is refused.
@@ -205,28 +174,17 @@ impl VmMutation {
         name: String,
         input: VmProviderInput,
     ) -> ApiResult<VmProvider> {
-        let u = admin(ctx)?;
-        refuse_built_in(&name)?;
-        let r = services(ctx)
-            .store
-            .update_vm_provider(&name, &input.into(), Some(u.id))?;
-        tracing::info!(provider = %r.name, by = %u.email, "vm provider updated");
-        Ok(r.into())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx)
+            .update_vm_provider(&c, name, input.into())
+            .await?
+            .into())
     }
 
     /// Deletes a VM module provider no policy uses (superuser; `CONFLICT` otherwise).
     async fn delete_vm_provider(&self, ctx: &Context<'_>, name: String) -> ApiResult<bool> {
-        let u = admin(ctx)?;
-        refuse_built_in(&name)?;
-        services(ctx).store.delete_vm_provider(&name)?;
-        tracing::info!(provider = %name, by = %u.email, "vm provider deleted");
+        let c = caller(ctx).await?;
+        svc(ctx).delete_vm_provider(&c, name).await?;
         Ok(true)
     }
-}
-
-fn refuse_built_in(name: &str) -> Result<(), ApiError> {
-    if store::BUILT_IN_VM_PROVIDERS.contains(&name.trim().to_lowercase().as_str()) {
-        return Err(ApiError::field("name", format!("{name:?} is built in")));
-    }
-    Ok(())
 }

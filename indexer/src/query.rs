@@ -406,6 +406,11 @@ pub(crate) fn filter_clauses(
     if let Some(r) = q.repository {
         out.push(id_q(f.repository, r.0));
     }
+    if let Some(s) = &q.series_scope {
+        let clients = s.clients.iter().map(|c| id_q(f.client, c.0));
+        let policies = s.policies.iter().map(|p| id_q(f.policy, p.0));
+        out.push(or(clients.chain(policies).collect()));
+    }
     if let Some(t) = q.file_type.as_deref().filter(|t| !t.is_empty()) {
         out.push(term_q(Term::from_field_text(f.file_type, t)));
     }

@@ -35,6 +35,17 @@ pub struct SearchQuery {
     pub limit: usize,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only versions of series whose client or policy is listed (what a non-superuser may
+    /// see); `None`: every series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_scope: Option<SeriesScope>,
+}
+
+/// Series reached through grants: any series of these clients, or of these policies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesScope {
+    pub clients: Vec<ClientId>,
+    pub policies: Vec<PolicyId>,
 }
 
 /// An archive as shown with a hit.

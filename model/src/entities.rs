@@ -27,6 +27,8 @@ pub struct User {
     pub first_name: String,
     pub last_name: String,
     pub is_superuser: bool,
+    /// Superuser, operator or viewer (a superuser's role is always `Superuser`).
+    pub role: crate::access::Role,
     pub is_active: bool,
     pub created: DateTime<Utc>,
     pub last_login: Option<DateTime<Utc>>,

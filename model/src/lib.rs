@@ -1,6 +1,7 @@
 //! Pure domain types of CyBorgBackup: ids, inventory objects, policy types, jobs, cron
 //! expressions and validation. No IO, no async runtime.
 
+pub mod access;
 pub mod catalog;
 pub mod cron_expr;
 pub mod entities;
@@ -12,6 +13,7 @@ pub mod secret;
 pub mod trust;
 pub mod validate;
 
+pub use access::{is_server_host, Grant, GrantScope, Role, Visibility};
 pub use catalog::{ArchiveRef, CatalogState, IngestSummary, ListingSink, SampledFile, SeriesKey};
 pub use cron_expr::{CronError, CronExpr};
 pub use entities::*;

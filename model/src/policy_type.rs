@@ -369,6 +369,30 @@ pub fn redact_extra_vars(text: &str) -> String {
     }
 }
 
+/// `extra_vars` keys holding commands run on a host (piped policies): shown to superusers only.
+const COMMAND_KEYS: [&str; 1] = ["command"];
+
+/// `extra_vars` text with every command value replaced by [`EXTRA_VARS_MASK`] (and secrets
+/// redacted), for callers who may not read commands.
+pub fn hide_extra_vars_commands(text: &str) -> String {
+    let redacted = redact_extra_vars(text);
+    let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(&redacted) else {
+        return redacted;
+    };
+    let mut changed = false;
+    for k in COMMAND_KEYS {
+        if let Some(v) = obj.get_mut(k).filter(|v| !v.is_null()) {
+            *v = Value::String(EXTRA_VARS_MASK.into());
+            changed = true;
+        }
+    }
+    if changed {
+        Value::Object(obj).to_string()
+    } else {
+        redacted
+    }
+}
+
 /// `extra_vars` sent back by a client after [`redact_extra_vars`]: a secret still equal to the
 /// mask keeps its value from `stored`.
 pub fn unredact_extra_vars(new: &str, stored: &str) -> String {

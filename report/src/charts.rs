@@ -51,7 +51,7 @@ impl std::str::FromStr for ChartKind {
 }
 
 /// A chart to render.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ChartRequest {
     pub kind: ChartKind,
     pub filter: StatsFilter,
@@ -112,7 +112,7 @@ pub fn chart_spec(
         });
     }
     let from = now - Duration::days(req.days);
-    let f = req.filter;
+    let f = req.filter.clone();
     let scope = scope_label(store, &f)?;
     Ok(match req.kind {
         ChartKind::Size => {
@@ -126,7 +126,7 @@ pub fn chart_spec(
                 if h.is_empty() {
                     (
                         format!("Archive sizes: {scope}"),
-                        store.archive_size_points(f, from)?,
+                        store.archive_size_points(f.clone(), from)?,
                     )
                 } else {
                     (format!("Repository size: {scope}"), h)
@@ -134,7 +134,7 @@ pub fn chart_spec(
             } else {
                 (
                     format!("Archive sizes: {scope}"),
-                    store.archive_size_points(f, from)?,
+                    store.archive_size_points(f.clone(), from)?,
                 )
             };
             let line = |name: &str, color, get: fn(&store::SizePoint) -> i64| Line {
@@ -157,7 +157,7 @@ pub fn chart_spec(
             }
         }
         ChartKind::Files => {
-            let pts = store.archive_size_points(f, from)?;
+            let pts = store.archive_size_points(f.clone(), from)?;
             Spec::Lines {
                 title: format!("Files per archive: {scope}"),
                 y_label: "Files".into(),
@@ -175,7 +175,7 @@ pub fn chart_spec(
         ChartKind::Jobs => {
             let end = now.date_naive().succ_opt().unwrap_or(now.date_naive());
             let start = end - Duration::days(req.days);
-            let series = store.daily_stats(start, end, StatsGroup::All, f)?;
+            let series = store.daily_stats(start, end, StatsGroup::All, f.clone())?;
             let points = series
                 .into_iter()
                 .next()

@@ -208,7 +208,7 @@ pub fn build_report(
         };
         images.push(InlineImage {
             cid: format!("chart-size-{}@cyborgbackup", repo.id.0),
-            png: png(store, ChartKind::Size, f, period.chart_days(), now)?,
+            png: png(store, ChartKind::Size, f.clone(), period.chart_days(), now)?,
         });
         if let Some(cap) = store.repository_capacity(repo.id)? {
             images.push(InlineImage {

@@ -115,6 +115,8 @@ pub struct RestoreTestListOptions {
     pub policy: Option<PolicyId>,
     pub client: Option<ClientId>,
     pub verdict: Option<Verdict>,
+    /// Only what a non-superuser reaches (`None`: everything).
+    pub scope: Option<std::sync::Arc<model::Visibility>>,
     pub order: RestoreTestOrder,
     pub page: crate::PageRequest,
 }
@@ -223,6 +225,9 @@ impl Store {
         q.eq("policy_id", o.policy.map(|p| p.0))
             .eq("client_id", o.client.map(|c| c.0))
             .eq("verdict", o.verdict.map(|v| v.as_str().to_string()));
+        if let Some(v) = &o.scope {
+            q.filter(&crate::access::series_sql(v, "client_id", "policy_id"), []);
+        }
         let sort = match o.order {
             RestoreTestOrder::CreatedDesc => desc("id"),
             RestoreTestOrder::CreatedAsc => asc("id"),

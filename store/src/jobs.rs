@@ -30,6 +30,16 @@ pub struct JobFilter {
     pub job_type: Option<JobType>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// Only jobs a non-superuser reaches (`None`: every job).
+    pub scope: Option<std::sync::Arc<model::Visibility>>,
+}
+
+impl JobFilter {
+    fn scope_sql(&self) -> String {
+        self.scope
+            .as_deref()
+            .map_or_else(|| "1".to_string(), crate::access::job_sql)
+    }
 }
 
 pub(crate) const JOB_COLS: &str = "id, name, job_type, status, policy_id, client_id, repository_id, archive_name, depends_on,
@@ -105,8 +115,9 @@ impl Store {
         let conn = self.conn();
         let mut st = conn.prepare(&format!(
             "SELECT {JOB_COLS} FROM jobs WHERE (?1 IS NULL OR policy_id = ?1) AND (?2 IS NULL OR client_id = ?2)
-               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4)
-             ORDER BY id DESC LIMIT ?5 OFFSET ?6"
+               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4) AND {scope}
+             ORDER BY id DESC LIMIT ?5 OFFSET ?6",
+            scope = f.scope_sql()
         ))?;
         let rows = st
             .query_map(
@@ -126,8 +137,8 @@ impl Store {
 
     pub fn count_jobs(&self, f: &JobFilter) -> Result<i64> {
         Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM jobs WHERE (?1 IS NULL OR policy_id = ?1) AND (?2 IS NULL OR client_id = ?2)
-               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4)",
+            &format!("SELECT COUNT(*) FROM jobs WHERE (?1 IS NULL OR policy_id = ?1) AND (?2 IS NULL OR client_id = ?2)
+               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4) AND {}", f.scope_sql()),
             params![f.policy.map(|p| p.0), f.client.map(|c| c.0), f.status.map(|s| s.as_str()), f.job_type.map(|t| t.as_str())],
             |r| r.get(0),
         )?)

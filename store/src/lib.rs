@@ -1,7 +1,9 @@
 //! SQLite persistence for CyBorgBackup. Every SQL statement of the project lives in this crate;
 //! migrations from `migrations/` are embedded and applied when the store opens.
 
+mod access;
 mod archives;
+mod credentials;
 mod drills;
 mod hostkeys;
 mod inventory;
@@ -18,6 +20,7 @@ mod users;
 mod vm_providers;
 
 pub use archives::ArchiveSizes;
+pub use credentials::RepositoryCredential;
 pub use drills::{
     DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, RestoreTestListOptions,
     RestoreTestOrder, Verdict,

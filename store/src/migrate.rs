@@ -51,6 +51,16 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0009_repository_free_space.sql"),
     ),
     (
+        10,
+        "roles_grants",
+        include_str!("../../migrations/0010_roles_grants.sql"),
+    ),
+    (
+        13,
+        "repository_credentials",
+        include_str!("../../migrations/0013_repository_credentials.sql"),
+    ),
+    (
         14,
         "repository_trust",
         include_str!("../../migrations/0014_repository_trust.sql"),

@@ -29,12 +29,24 @@ impl StatsGroup {
     }
 }
 
-/// Restricts statistics to one repository, client and/or policy.
-#[derive(Debug, Clone, Copy, Default)]
+/// Restricts statistics to one repository, client and/or policy, and to the series a
+/// non-superuser reaches.
+#[derive(Debug, Clone, Default)]
 pub struct StatsFilter {
     pub repository: Option<RepositoryId>,
     pub client: Option<ClientId>,
     pub policy: Option<PolicyId>,
+    /// Only series a non-superuser reaches (`None`: every series).
+    pub scope: Option<std::sync::Arc<model::Visibility>>,
+}
+
+impl StatsFilter {
+    fn scope_sql(&self, client: &str, policy: &str) -> String {
+        self.scope.as_deref().map_or_else(
+            || "1".to_string(),
+            |v| crate::access::series_sql(v, client, policy),
+        )
+    }
 }
 
 /// One day of one series: archive sizes made that day and backup job outcomes finished that day.
@@ -142,9 +154,10 @@ impl Store {
                 "SELECT {g}, substr(time, 1, 10), SUM(original_size), SUM(compressed_size),
                    SUM(deduplicated_size), SUM(nfiles), COUNT(*) FROM archives
                  WHERE time >= ?1 AND time < ?2 AND (?3 IS NULL OR repository_id = ?3)
-                   AND (?4 IS NULL OR client_id = ?4) AND (?5 IS NULL OR policy_id = ?5)
+                   AND (?4 IS NULL OR client_id = ?4) AND (?5 IS NULL OR policy_id = ?5) AND {s}
                  GROUP BY 1, 2",
-                g = group.column()
+                g = group.column(),
+                s = filter.scope_sql("client_id", "policy_id")
             ))?;
             let mut rows = st.query(params![f, t, fl.0, fl.1, fl.2])?;
             while let Some(r) = rows.next()? {
@@ -165,9 +178,10 @@ impl Store {
                    SUM(status IN ('failed', 'error')) FROM jobs
                  WHERE job_type = 'job' AND finished >= ?1 AND finished < ?2
                    AND (?3 IS NULL OR repository_id = ?3) AND (?4 IS NULL OR client_id = ?4)
-                   AND (?5 IS NULL OR policy_id = ?5)
+                   AND (?5 IS NULL OR policy_id = ?5) AND {s}
                  GROUP BY 1, 2",
-                g = group.column()
+                g = group.column(),
+                s = filter.scope_sql("client_id", "policy_id")
             ))?;
             let mut rows = st.query(params![f, t, fl.0, fl.1, fl.2])?;
             while let Some(r) = rows.next()? {
@@ -248,13 +262,14 @@ impl Store {
         from: DateTime<Utc>,
     ) -> Result<Vec<SizePoint>> {
         let conn = self.conn();
-        let mut st = conn.prepare(
+        let mut st = conn.prepare(&format!(
             "SELECT a.time, a.original_size, a.compressed_size, a.deduplicated_size, a.nfiles,
                COALESCE(j.elapsed, 0) FROM archives a LEFT JOIN jobs j ON j.id = a.job_id
              WHERE a.time >= ?1 AND (?2 IS NULL OR a.repository_id = ?2)
-               AND (?3 IS NULL OR a.client_id = ?3) AND (?4 IS NULL OR a.policy_id = ?4)
+               AND (?3 IS NULL OR a.client_id = ?3) AND (?4 IS NULL OR a.policy_id = ?4) AND {}
              ORDER BY a.time, a.id",
-        )?;
+            filter.scope_sql("a.client_id", "a.policy_id")
+        ))?;
         let rows = st
             .query_map(
                 params![

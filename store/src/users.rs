@@ -6,7 +6,7 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use chrono::{DateTime, Duration, Utc};
-use model::{TokenId, User, UserId, ValidationErrors};
+use model::{Role, TokenId, User, UserId, ValidationErrors};
 use rand::RngCore;
 use rusqlite::{params, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
@@ -19,6 +19,8 @@ pub struct NewUser {
     pub first_name: String,
     pub last_name: String,
     pub is_superuser: bool,
+    /// The role; `None`: superuser when `is_superuser`, else viewer.
+    pub role: Option<Role>,
 }
 
 /// The caller behind a valid token.
@@ -59,7 +61,7 @@ pub struct TokenInfo {
 }
 
 pub(crate) const USER_COLS: &str =
-    "id, email, first_name, last_name, is_superuser, is_active, created, last_login";
+    "id, email, first_name, last_name, is_superuser, is_active, created, last_login, role";
 
 pub(crate) fn user_row(r: &Row) -> rusqlite::Result<User> {
     Ok(User {
@@ -71,6 +73,7 @@ pub(crate) fn user_row(r: &Row) -> rusqlite::Result<User> {
         is_active: r.get(5)?,
         created: parse_ts(&r.get::<_, String>(6)?),
         last_login: parse_opt_ts(r.get(7)?),
+        role: crate::access::role_column(&r.get::<_, String>(8)?),
     })
 }
 
@@ -117,12 +120,17 @@ impl Store {
         check_email(&u.email)?;
         check_password(&u.password)?;
         let hash = hash_password(&u.password)?;
+        let role = u.role.unwrap_or(if u.is_superuser {
+            Role::Superuser
+        } else {
+            Role::Viewer
+        });
         let conn = self.conn();
         let n = now();
         conn.execute(
-            "INSERT INTO users (email, first_name, last_name, password_hash, is_superuser, created, modified)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![u.email, u.first_name, u.last_name, hash, u.is_superuser, n],
+            "INSERT INTO users (email, first_name, last_name, password_hash, is_superuser, role, created, modified)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            params![u.email, u.first_name, u.last_name, hash, role == Role::Superuser, role.as_str(), n],
         )
         .map_err(|e| unique_conflict(e, "email", &u.email))?;
         let id = UserId(conn.last_insert_rowid());
@@ -167,7 +175,8 @@ impl Store {
             .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
     }
 
-    /// Updates profile fields given as `Some`.
+    /// Updates profile fields given as `Some`. Setting `is_superuser` sets the role too
+    /// (`false` makes a superuser a viewer); [`Store::set_user_role`] sets any role.
     pub fn update_user(
         &self,
         id: UserId,
@@ -183,7 +192,9 @@ impl Store {
         let conn = self.conn();
         conn.execute(
             "UPDATE users SET email = COALESCE(?2, email), first_name = COALESCE(?3, first_name),
-             last_name = COALESCE(?4, last_name), is_superuser = COALESCE(?5, is_superuser), modified = ?6
+             last_name = COALESCE(?4, last_name), is_superuser = COALESCE(?5, is_superuser),
+             role = CASE WHEN ?5 IS NULL THEN role WHEN ?5 THEN 'superuser'
+                         WHEN role = 'superuser' THEN 'viewer' ELSE role END, modified = ?6
              WHERE id = ?1",
             params![id.0, email, first_name, last_name, is_superuser, now()],
         )

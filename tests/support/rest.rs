@@ -112,11 +112,25 @@ pub fn check_envelope(v: &Value, count: u64) -> Result<()> {
     Ok(())
 }
 
-/// Creates the non-superuser [`USER_EMAIL`] through GraphQL; returns their session token.
+/// Creates the operator [`USER_EMAIL`] through GraphQL, granted every client that exists (with
+/// restore); returns their session token.
 pub async fn operator(s: &Server, admin: &str) -> Result<String> {
-    let q = "mutation($e: String!, $p: String!) { createUser(input: {email: $e, password: $p}) { id } }";
-    s.ok(admin, q, json!({"e": USER_EMAIL, "p": USER_PASSWORD}))
+    let clients = s
+        .ok(admin, "{ clients(first: 500) { nodes { id } } }", json!({}))
         .await?;
+    let grants: Vec<Value> = clients["clients"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| json!({"client": c["id"], "restore": true}))
+        .collect();
+    let q = "mutation($e: String!, $p: String!, $g: [GrantInput!]) { createUser(input: {email: $e, password: $p, role: OPERATOR, grants: $g}) { id } }";
+    s.ok(
+        admin,
+        q,
+        json!({"e": USER_EMAIL, "p": USER_PASSWORD, "g": grants}),
+    )
+    .await?;
     let login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }";
     let d = s
         .gql(None, login, json!({"e": USER_EMAIL, "p": USER_PASSWORD}))

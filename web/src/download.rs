@@ -3,21 +3,18 @@
 //! mutation, is the credential (browser links carry no header); when a token is sent anyway it
 //! must be the ticket owner's. A borg failure before the first byte is a 502 with borg's message.
 
+use crate::rest::auth::MaybeCaller;
+use crate::rest::error::{RestError, RestResult};
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use executor::restore::DownloadError;
+use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/download/{ticket}", get(download))
-}
-
-fn refuse(status: StatusCode, msg: &str) -> Response {
-    (status, Json(serde_json::json!({ "detail": msg }))).into_response()
 }
 
 /// `attachment; filename="…"; filename*=UTF-8''…` with an ASCII fallback.
@@ -46,39 +43,19 @@ fn disposition(filename: &str) -> String {
 async fn download(
     State(st): State<AppState>,
     Path(ticket): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+    MaybeCaller(caller): MaybeCaller,
+) -> RestResult<Response> {
     if ticket.len() != 64 || !ticket.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return refuse(StatusCode::NOT_FOUND, "unknown download link");
+        return Err(RestError::NotFound);
     }
-    let caller = if crate::bearer_token(&headers).is_some() {
-        let store = st.store.clone();
-        match tokio::task::spawn_blocking(move || crate::caller(&store, &headers))
-            .await
-            .ok()
-            .flatten()
-        {
-            Some(u) => Some(u.id),
-            None => return refuse(StatusCode::UNAUTHORIZED, "invalid or expired token"),
-        }
-    } else {
-        None
-    };
-    let d = match st.executor.open_download(&ticket, caller).await {
-        Ok(d) => d,
-        Err(e) => {
-            let status = match &e {
-                DownloadError::UnknownTicket => StatusCode::NOT_FOUND,
-                DownloadError::Gone => StatusCode::GONE,
-                DownloadError::WrongUser => StatusCode::FORBIDDEN,
-                DownloadError::Borg(_) => StatusCode::BAD_GATEWAY,
-                DownloadError::Store(store::StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
-                DownloadError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            tracing::warn!(status = status.as_u16(), error = %e, "download refused");
-            return refuse(status, &e.to_string());
-        }
-    };
+    let d = st
+        .service
+        .open_download(&ticket, &caller)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "download refused");
+            e
+        })?;
     let mut resp = Body::from_stream(d.body).into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -93,7 +70,7 @@ async fn download(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    resp
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The HTTP face of CyBorgBackup: the axum router serving `/graphql` (POST, and GraphiQL on GET),
 //! the REST API v1 (`rest`), and the web UI (`ui`). Authentication happens here: a bearer/API token
-//! becomes the caller attached to each GraphQL request; failed logins are rate limited, bodies
-//! are capped, requests time out, and CORS allows only the configured origins.
+//! becomes the services' caller (role and grants) attached to each GraphQL request, and REST
+//! routes resolve it the same way; failed logins are rate limited, bodies are capped, requests
+//! time out, and CORS allows only the configured origins.
 
 mod charts;
 mod download;
@@ -28,9 +29,10 @@ use tower_http::timeout::TimeoutLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub schema: CyborgSchema,
+    /// What REST handlers call.
+    pub service: service::Service,
+    /// Read by the websocket's connection_init only.
     pub store: Store,
-    pub executor: executor::Executor,
-    pub catalog: indexer::Catalog,
     /// Origins (`https://ui.example.com`, or `*`) whose pages may call the APIs (CORS).
     pub allowed_origins: Vec<String>,
 }
@@ -72,14 +74,17 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     }
 }
 
-/// Resolves the caller of a request; `None` when anonymous or the token is invalid.
-fn caller(store: &Store, headers: &HeaderMap) -> Option<AuthUser> {
-    let token = bearer_token(headers)?;
-    match store.authenticate_token(token) {
-        Ok(u) => u,
+/// Resolves the caller of a GraphQL request (anonymous when the token is missing or invalid)
+/// and the user behind it.
+async fn caller(st: &AppState, headers: &HeaderMap) -> (service::Caller, Option<AuthUser>) {
+    let Some(token) = bearer_token(headers) else {
+        return (service::Caller::Anonymous, None);
+    };
+    match st.service.identify_token(token).await {
+        Ok(found) => found,
         Err(e) => {
             tracing::error!(error = %e, "token lookup failed");
-            None
+            (service::Caller::Anonymous, None)
         }
     }
 }
@@ -114,11 +119,8 @@ async fn graphql_handler(
             );
         }
     }
-    let store = st.store.clone();
-    let user = tokio::task::spawn_blocking(move || caller(&store, &headers))
-        .await
-        .ok()
-        .flatten();
+    let (who, user) = caller(&st, &headers).await;
+    req = req.data(who);
     if let Some(u) = user {
         req = req.data(u);
     }

@@ -6,6 +6,7 @@
 
 use super::{borg_script, Evidence, Run};
 use crate::borg::{create_spec, LOCK_WAIT_SECONDS};
+use crate::credentials::Access;
 use crate::runner::{run_error_outcome, run_logged, JobLog, Outcome, Stdout};
 use crate::targets::{client_side, pull_side};
 use model::{parse_extra_vars, Secret, TypedVars};
@@ -152,9 +153,9 @@ pub(super) async fn drill(run: &Run<'_>, log: &mut JobLog<'_>) -> Result<Evidenc
         log.secrets.push(s.clone());
     }
     let side = if run.policy.mode_pull {
-        pull_side(run.ex, run.client, &run.ctx.side).await
+        pull_side(run.ex, run.client, &run.ctx.side, Access::Pair(run.client)).await
     } else {
-        client_side(run.ex, run.client, &run.ctx.side).await
+        client_side(run.ex, run.client, &run.ctx.side, Access::Pair(run.client)).await
     }
     .map_err(Outcome::error)?;
     let db = scratch_name();

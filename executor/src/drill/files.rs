@@ -301,7 +301,7 @@ async fn compare_live(
         return Ok(());
     }
     let host = &run.client.hostname;
-    let transport = client_transport(run.ex, run.client, false).map_err(Outcome::error)?;
+    let transport = client_transport(run.ex, run.client).map_err(Outcome::error)?;
     let mut paths: Vec<&str> = restored.iter().map(|(f, _)| f.path.as_str()).collect();
     paths.sort_unstable();
     paths.dedup();

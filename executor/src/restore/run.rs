@@ -1,9 +1,10 @@
 //! The restore job: `borg extract` on the target client, in the target directory, reaching the
-//! repository as a backup does (push: forwarded agent; pull: tunnel from the repository host),
+//! repository as a backup does (push: forwarded agent; pull: the server's relay),
 //! refusing to overwrite existing files unless asked, with a summary of files and bytes.
 
 use super::scan::scan;
 use super::RestoreParams;
+use crate::credentials::Access;
 use crate::jobs::{last_line, log_for, repo_ctx};
 use crate::manager::Executor;
 use crate::runner::{run_error_outcome, run_logged, Outcome, Stdout};
@@ -111,15 +112,19 @@ pub(crate) async fn restore(ex: &Executor, job: &Job, cancel: &CancellationToken
         );
     }
 
+    // Its own pair when a policy writes this client into the repository, else a key for this
+    // job only (see credentials.rs).
+    let access = Access::Restore {
+        client: &client,
+        job: job.id,
+    };
     let side = if pull {
-        log.info(
-            "pull mode: the repository host connects to the client and tunnels borg back to itself",
-        );
-        tryo!(pull_side(ex, &client, &ctx.side)
+        log.info("pull mode: the server relays the client's borg to the repository host");
+        tryo!(pull_side(ex, &client, &ctx.side, access)
             .await
             .map_err(Outcome::error))
     } else {
-        tryo!(client_side(ex, &client, &ctx.side)
+        tryo!(client_side(ex, &client, &ctx.side, access)
             .await
             .map_err(Outcome::error))
     };
@@ -129,11 +134,15 @@ pub(crate) async fn restore(ex: &Executor, job: &Job, cancel: &CancellationToken
     if !params.overwrite && !params.dry_run {
         let mut probe = RemoteCommand::new(["sh", "-c", EXISTING_SCRIPT, "sh", dir]);
         probe.argv.extend(params.paths.iter().cloned());
-        let r = tryo!(
-            run_logged(&log, t, &side.wrap(probe), Stdout::Capture, cancel)
-                .await
-                .map_err(run_error_outcome)
-        );
+        let r = tryo!(run_logged(
+            &log,
+            &side.plain,
+            &side.wrap(probe),
+            Stdout::Capture,
+            cancel
+        )
+        .await
+        .map_err(run_error_outcome));
         if r.code != 0 {
             return Outcome::failed(
                 Some(r.code),

@@ -72,6 +72,31 @@ impl ClientKey {
             .to_string()
     }
 
+    /// The public key as `algorithm base64` (no comment), as an `authorized_keys` line holds it.
+    pub fn public_key_blob(&self) -> String {
+        let line = self.public_openssh();
+        line.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// A fresh ed25519 key (a repository credential; kept only in memory until stored).
+    pub fn random() -> Result<ClientKey, KeyError> {
+        let key = PrivateKey::random(&mut rand_ssh::rng(), Algorithm::Ed25519)
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        Ok(ClientKey { key: Arc::new(key) })
+    }
+
+    /// The unencrypted OpenSSH private key, for storage sealed with the master key.
+    pub fn to_openssh(&self) -> Result<Secret, KeyError> {
+        let pem = self
+            .key
+            .to_openssh(LineEnding::LF)
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        Ok(Secret::new(pem.as_str()))
+    }
+
     pub(crate) fn private(&self) -> Arc<PrivateKey> {
         self.key.clone()
     }
@@ -197,6 +222,11 @@ mod tests {
             k.fingerprint()
         );
         let fresh = generate_server_key(&store, "other").unwrap();
+        let e = ClientKey::random().unwrap();
+        assert!(e.public_key_blob().starts_with("ssh-ed25519 "));
+        assert_eq!(e.public_key_blob().split(' ').count(), 2);
+        let back = ClientKey::from_openssh(e.to_openssh().unwrap().expose(), None).unwrap();
+        assert_eq!(back.fingerprint(), e.fingerprint());
         assert_ne!(fresh, public);
         assert!(ClientKey::from_openssh("garbage", None).is_err());
     }

@@ -1,11 +1,14 @@
 //! The SSH transport, over russh: the server's own key (never an `ssh` binary), host keys pinned on
 //! first use, connect timeout and keep-alives, commands run through an exec channel with their
-//! secrets on stdin, and optional agent forwarding of the server's key for push-mode backups.
+//! secrets on stdin; for push mode an agent holding one repository credential (never the server's
+//! key), for pull mode a relay from a unix socket on the client to the repository host's
+//! `borg serve` through the server (`relay.rs`).
 
 mod agent;
 mod hostkeys;
 mod keys;
 mod process;
+mod relay;
 
 pub use hostkeys::{HostKeyStore, HostKeyVerdict, MemoryHostKeys};
 pub use keys::{
@@ -16,6 +19,7 @@ pub use keys::{
 
 use crate::transport::{Process, TransportError};
 use agent::ForwardedAgent;
+pub use relay::{relay_rsh, wrap_for_relay, Relay, RELAY_SOCKET_VAR};
 use russh::client::{self, Handle, Msg, Session};
 use russh::keys::ssh_key::HashAlg;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
@@ -35,9 +39,12 @@ pub struct SshTarget {
     pub connect_timeout: Duration,
     /// Keep-alive interval; three unanswered keep-alives end the connection as lost.
     pub keepalive: Duration,
-    /// Forward an in-process agent holding the server's key (push mode: the client's borg reaches
-    /// the repository host as the server).
-    pub forward_agent: bool,
+    /// Forward an in-process agent holding this repository credential (push mode: the client's
+    /// borg reaches its repository with it). Never the key this target logs in with.
+    pub agent_key: Option<Arc<ClientKey>>,
+    /// Pull mode: every command gets a unix socket on the host (its path in
+    /// [`RELAY_SOCKET_VAR`]) whose connections the server relays to the repository host.
+    pub relay: Option<Arc<Relay>>,
     /// How long `stop()` waits after SIGTERM before sending SIGKILL.
     pub stop_grace: Duration,
 }
@@ -49,7 +56,8 @@ impl std::fmt::Debug for SshTarget {
             .field("port", &self.port)
             .field("user", &self.user)
             .field("key", &self.key)
-            .field("forward_agent", &self.forward_agent)
+            .field("agent_key", &self.agent_key)
+            .field("relay", &self.relay.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -71,13 +79,21 @@ impl SshTarget {
             host_keys,
             connect_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(15),
-            forward_agent: false,
+            agent_key: None,
+            relay: None,
             stop_grace: Duration::from_secs(20),
         }
     }
 
-    pub fn with_agent_forwarding(mut self, on: bool) -> Self {
-        self.forward_agent = on;
+    /// Forwards an agent holding only `key` (a repository credential) with every command.
+    pub fn with_forwarded_key(mut self, key: Option<Arc<ClientKey>>) -> Self {
+        self.agent_key = key;
+        self
+    }
+
+    /// Gives every command a relay socket leading to `relay`'s repository host.
+    pub fn with_relay(mut self, relay: Option<Arc<Relay>>) -> Self {
+        self.relay = relay;
         self
     }
 
@@ -144,16 +160,23 @@ impl SshTarget {
             .await
             .map_err(|e| unreachable(format!("tcp port {}: {e}", self.port)))?;
         let _ = tcp.set_nodelay(true);
-        let agent = if self.forward_agent {
-            Some(ForwardedAgent::start(&self.key).await.map_err(|reason| {
-                TransportError::Spawn {
-                    host: host.clone(),
-                    reason,
+        let agent =
+            match &self.agent_key {
+                // The server's own key never leaves this process, not even through an agent.
+                Some(k) if k.fingerprint() == self.key.fingerprint() => {
+                    return Err(TransportError::Spawn {
+                        host: host.clone(),
+                        reason: "refusing to forward the server's own key as an agent".into(),
+                    })
                 }
-            })?)
-        } else {
-            None
-        };
+                Some(k) => Some(ForwardedAgent::start(k).await.map_err(|reason| {
+                    TransportError::Spawn {
+                        host: host.clone(),
+                        reason,
+                    }
+                })?),
+                None => None,
+            };
         let rejection = Arc::new(Mutex::new(None));
         let handler = Client {
             host: self.host.clone(),
@@ -161,6 +184,7 @@ impl SshTarget {
             host_keys: self.host_keys.clone(),
             rejection: rejection.clone(),
             agent: agent.clone(),
+            relay: self.relay.clone(),
         };
         let config = client::Config {
             keepalive_interval: Some(self.keepalive),
@@ -226,6 +250,7 @@ pub(crate) struct Client {
     /// Why the host key was refused, for the error returned by `connect`.
     rejection: Arc<Mutex<Option<TransportError>>>,
     agent: Option<Arc<ForwardedAgent>>,
+    relay: Option<Arc<Relay>>,
 }
 
 impl Client {
@@ -288,6 +313,28 @@ impl client::Handler for Client {
             }
             None => {
                 tracing::warn!(host = %self.host, "host asked for an agent that was not forwarded");
+                reply
+                    .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn server_channel_open_forwarded_streamlocal(
+        &mut self,
+        channel: Channel<Msg>,
+        socket_path: &str,
+        reply: client::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        match &self.relay {
+            Some(relay) if relay::is_relay_socket(socket_path) => {
+                reply.accept().await;
+                relay::serve(relay.clone(), channel, self.host.clone());
+            }
+            _ => {
+                tracing::warn!(host = %self.host, socket = socket_path, "host opened a relay connection that was not requested");
                 reply
                     .reject(ChannelOpenFailure::AdministrativelyProhibited)
                     .await;

@@ -81,7 +81,7 @@ pub(super) async fn start(
         .channel_open_session()
         .await
         .map_err(|e| spawn_err("opening a session channel", e))?;
-    if target.forward_agent {
+    if target.agent_key.is_some() {
         channel
             .agent_forward(false)
             .await
@@ -91,7 +91,19 @@ pub(super) async fn start(
     // Tag the command's processes so `stop()` finds them even where sshd ignores signal requests
     // (OpenSSH does for root logins, which run without privilege separation).
     let run_id = run_id();
-    let line = format!("exec env {RUN_ID_VAR}={run_id} {line}");
+    let relay_env = match &target.relay {
+        Some(_) => {
+            // sshd listens on this socket for the command; the server relays each connection.
+            let path = super::relay::socket_path(&run_id);
+            conn.handle
+                .streamlocal_forward(path.clone())
+                .await
+                .map_err(|e| spawn_err("opening the relay socket (streamlocal forwarding)", e))?;
+            format!(" {}={path}", super::RELAY_SOCKET_VAR)
+        }
+        None => String::new(),
+    };
+    let line = format!("exec env {RUN_ID_VAR}={run_id}{relay_env} {line}");
     write
         .exec(true, line)
         .await

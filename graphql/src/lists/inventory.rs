@@ -7,7 +7,7 @@ use super::{
 use crate::connection::{connection, page_request, Connection};
 use crate::errors::ApiResult;
 use crate::objects::{ApiToken, Client, Policy, Repository, Schedule, User};
-use crate::{admin, services, user};
+use crate::{caller, services, svc, user};
 use async_graphql::{Context, Object};
 use model::{ClientId, PolicyType, RepositoryId, ScheduleId};
 
@@ -28,7 +28,7 @@ impl InventoryLists {
         is_active: Option<bool>,
         order_by: Option<UserOrder>,
     ) -> ApiResult<Connection<User>> {
-        admin(ctx)?;
+        let c = caller(ctx).await?;
         let order: store::UserOrder = order(order_by);
         let page = page_request(first, after.as_deref(), &order)?;
         let o = store::UserListOptions {
@@ -36,10 +36,10 @@ impl InventoryLists {
             is_superuser,
             is_active,
             order,
-            page,
+            page: page.clone(),
         };
-        let p = services(ctx).store.list_users(&o)?;
-        Ok(connection(p, &o.page, &order, User::from))
+        let p = svc(ctx).list_users(&c, o).await?;
+        Ok(connection(p, &page, &order, User::from))
     }
 
     /// The caller's API tokens (never the token values). `search`: substring of the name.
@@ -81,7 +81,7 @@ impl InventoryLists {
         ready: Option<bool>,
         order_by: Option<ClientOrder>,
     ) -> ApiResult<Connection<Client>> {
-        user(ctx)?;
+        let c = caller(ctx).await?;
         let order: store::ClientOrder = order(order_by);
         let page = page_request(first, after.as_deref(), &order)?;
         let o = store::ClientListOptions {
@@ -89,10 +89,11 @@ impl InventoryLists {
             enabled,
             ready,
             order,
-            page,
+            page: page.clone(),
+            ..Default::default()
         };
-        let p = services(ctx).store.list_clients(&o)?;
-        Ok(connection(p, &o.page, &order, Client::from))
+        let p = svc(ctx).list_clients(&c, o).await?;
+        Ok(connection(p, &page, &order, Client::from))
     }
 
     /// Repositories. `search`: substring of the name or path.
@@ -107,7 +108,7 @@ impl InventoryLists {
         ready: Option<bool>,
         order_by: Option<RepositoryOrder>,
     ) -> ApiResult<Connection<Repository>> {
-        user(ctx)?;
+        let c = caller(ctx).await?;
         let order: store::RepositoryOrder = order(order_by);
         let page = page_request(first, after.as_deref(), &order)?;
         let o = store::RepositoryListOptions {
@@ -115,10 +116,11 @@ impl InventoryLists {
             enabled,
             ready,
             order,
-            page,
+            page: page.clone(),
+            ..Default::default()
         };
-        let p = services(ctx).store.list_repositories(&o)?;
-        Ok(connection(p, &o.page, &order, Repository::from))
+        let p = svc(ctx).list_repositories(&c, o).await?;
+        Ok(connection(p, &page, &order, Repository::from))
     }
 
     /// Schedules. `search`: substring of the name or crontab.
@@ -131,17 +133,18 @@ impl InventoryLists {
         enabled: Option<bool>,
         order_by: Option<ScheduleOrder>,
     ) -> ApiResult<Connection<Schedule>> {
-        user(ctx)?;
+        let c = caller(ctx).await?;
         let order: store::ScheduleOrder = order(order_by);
         let page = page_request(first, after.as_deref(), &order)?;
         let o = store::ScheduleListOptions {
             search,
             enabled,
             order,
-            page,
+            page: page.clone(),
+            ..Default::default()
         };
-        let p = services(ctx).store.list_schedules(&o)?;
-        Ok(connection(p, &o.page, &order, Schedule::from))
+        let p = svc(ctx).list_schedules(&c, o).await?;
+        Ok(connection(p, &page, &order, Schedule::from))
     }
 
     /// Policies. `search`: substring of the name; `policyType` e.g. `folders`; `client`:
@@ -160,7 +163,7 @@ impl InventoryLists {
         schedule: Option<i64>,
         order_by: Option<PolicyOrder>,
     ) -> ApiResult<Connection<Policy>> {
-        user(ctx)?;
+        let c = caller(ctx).await?;
         let order: store::PolicyOrder = order(order_by);
         let page = page_request(first, after.as_deref(), &order)?;
         let o = store::PolicyListOptions {
@@ -171,9 +174,10 @@ impl InventoryLists {
             repository: repository.map(RepositoryId),
             schedule: schedule.map(ScheduleId),
             order,
-            page,
+            page: page.clone(),
+            ..Default::default()
         };
-        let p = services(ctx).store.list_policies(&o)?;
-        Ok(connection(p, &o.page, &order, Policy::from))
+        let p = svc(ctx).list_policies(&c, o).await?;
+        Ok(connection(p, &page, &order, Policy::from))
     }
 }

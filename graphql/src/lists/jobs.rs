@@ -4,7 +4,7 @@ use super::{order, parse, ArchiveOrder, JobOrder};
 use crate::connection::{connection, page_request, Connection};
 use crate::errors::ApiResult;
 use crate::objects::{Archive, Job};
-use crate::{services, user};
+use crate::{caller, svc};
 use async_graphql::{Context, Object};
 use chrono::{DateTime, Utc};
 use model::{CatalogState, ClientId, JobStatus, JobType, PolicyId, RepositoryId};
@@ -33,7 +33,7 @@ impl JobLists {
         until: Option<DateTime<Utc>>,
         order_by: Option<JobOrder>,
     ) -> ApiResult<Connection<Job>> {
-        user(ctx)?;
+        let c = caller(ctx).await?;
         let order: store::JobOrder = order(order_by);
         let page = page_request(first, after.as_deref(), &order)?;
         let o = store::JobListOptions {
@@ -46,10 +46,11 @@ impl JobLists {
             since,
             until,
             order,
-            page,
+            page: page.clone(),
+            ..Default::default()
         };
-        let p = services(ctx).store.list_jobs(&o)?;
-        Ok(connection(p, &o.page, &order, Job::from))
+        let p = svc(ctx).list_jobs(&c, o).await?;
+        Ok(connection(p, &page, &order, Job::from))
     }
 
     /// Archives with their catalog state, newest first unless `orderBy` says otherwise.
@@ -71,7 +72,7 @@ impl JobLists {
         until: Option<DateTime<Utc>>,
         order_by: Option<ArchiveOrder>,
     ) -> ApiResult<Connection<Archive>> {
-        user(ctx)?;
+        let c = caller(ctx).await?;
         let order: store::ArchiveOrder = order(order_by);
         let page = page_request(first, after.as_deref(), &order)?;
         let o = store::ArchiveListOptions {
@@ -84,9 +85,10 @@ impl JobLists {
             since,
             until,
             order,
-            page,
+            page: page.clone(),
+            ..Default::default()
         };
-        let p = services(ctx).store.list_archives(&o)?;
-        Ok(connection(p, &o.page, &order, Archive::from))
+        let p = svc(ctx).list_archives(&c, o).await?;
+        Ok(connection(p, &page, &order, Archive::from))
     }
 }

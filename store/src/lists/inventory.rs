@@ -1,6 +1,7 @@
 //! Paged lists of users, API tokens, clients, repositories, schedules and policies.
 
 use super::{asc, desc, flag, Page, PageRequest, Select, Sort};
+use crate::access::id_in;
 use crate::inventory::{
     client_row, repo_row, schedule_row, AUDIT_COLS, CLIENT_COLS, REPO_COLS, SCHEDULE_COLS,
 };
@@ -9,6 +10,7 @@ use crate::users::{user_row, TokenInfo, USER_COLS};
 use crate::{parse_opt_ts, parse_ts, Result, Store};
 use model::*;
 use rusqlite::types::Value;
+use std::sync::Arc;
 
 /// Orderings of users.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,6 +70,8 @@ pub struct ClientListOptions {
     pub search: Option<String>,
     pub enabled: Option<bool>,
     pub ready: Option<bool>,
+    /// Only what a non-superuser reaches (`None`: everything).
+    pub scope: Option<Arc<Visibility>>,
     pub order: ClientOrder,
     pub page: PageRequest,
 }
@@ -90,6 +94,8 @@ pub struct RepositoryListOptions {
     pub search: Option<String>,
     pub enabled: Option<bool>,
     pub ready: Option<bool>,
+    /// Only what a non-superuser reaches (`None`: everything).
+    pub scope: Option<Arc<Visibility>>,
     pub order: RepositoryOrder,
     pub page: PageRequest,
 }
@@ -110,6 +116,8 @@ pub struct ScheduleListOptions {
     /// Substring of the name or crontab.
     pub search: Option<String>,
     pub enabled: Option<bool>,
+    /// Only what a non-superuser reaches (`None`: everything).
+    pub scope: Option<Arc<Visibility>>,
     pub order: ScheduleOrder,
     pub page: PageRequest,
 }
@@ -137,6 +145,8 @@ pub struct PolicyListOptions {
     pub client: Option<ClientId>,
     pub repository: Option<RepositoryId>,
     pub schedule: Option<ScheduleId>,
+    /// Only what a non-superuser reaches (`None`: everything).
+    pub scope: Option<Arc<Visibility>>,
     pub order: PolicyOrder,
     pub page: PageRequest,
 }
@@ -198,6 +208,9 @@ impl Store {
         q.search(&["hostname", "ip", "hypervisor_name"], o.search.as_deref())
             .eq("enabled", flag(o.enabled))
             .eq("ready", flag(o.ready));
+        if let Some(v) = &o.scope {
+            q.filter(&id_in("id", v.clients.iter().map(|c| c.0)), []);
+        }
         let sort = match o.order {
             ClientOrder::HostnameAsc => asc("lower(hostname)"),
             ClientOrder::HostnameDesc => desc("lower(hostname)"),
@@ -212,6 +225,9 @@ impl Store {
         q.search(&["name", "path"], o.search.as_deref())
             .eq("enabled", flag(o.enabled))
             .eq("ready", flag(o.ready));
+        if let Some(v) = &o.scope {
+            q.filter(&id_in("id", v.repositories.iter().map(|r| r.0)), []);
+        }
         let sort = match o.order {
             RepositoryOrder::NameAsc => asc("lower(name)"),
             RepositoryOrder::NameDesc => desc("lower(name)"),
@@ -226,6 +242,9 @@ impl Store {
         let mut q = Select::new("schedules", "id", format!("{SCHEDULE_COLS}, {AUDIT_COLS}"));
         q.search(&["name", "crontab"], o.search.as_deref())
             .eq("enabled", flag(o.enabled));
+        if let Some(v) = &o.scope {
+            q.filter(&id_in("id", v.schedules.iter().map(|s| s.0)), []);
+        }
         let sort = match o.order {
             ScheduleOrder::NameAsc => asc("lower(name)"),
             ScheduleOrder::NameDesc => desc("lower(name)"),
@@ -247,6 +266,9 @@ impl Store {
                 "EXISTS (SELECT 1 FROM policy_clients pc WHERE pc.policy_id = policies.id AND pc.client_id = ?)",
                 [id(c.0)],
             );
+        }
+        if let Some(v) = &o.scope {
+            q.filter(&id_in("id", v.policies.iter().map(|p| p.0)), []);
         }
         let sort = match o.order {
             PolicyOrder::NameAsc => asc("lower(name)"),

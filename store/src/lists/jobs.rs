@@ -1,12 +1,14 @@
 //! Paged lists of jobs and archives, the two tables that grow without bound.
 
 use super::{asc, desc, Page, PageRequest, Select};
+use crate::access::{job_sql, series_sql};
 use crate::archives::{archive_row, ARCHIVE_COLS};
 use crate::jobs::{job_row, JOB_COLS};
 use crate::{ts, Result, Store};
 use chrono::{DateTime, Utc};
 use model::*;
 use rusqlite::types::Value;
+use std::sync::Arc;
 
 /// Orderings of jobs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub struct JobListOptions {
     pub since: Option<DateTime<Utc>>,
     /// Created before.
     pub until: Option<DateTime<Utc>>,
+    /// Only what a non-superuser reaches (`None`: everything).
+    pub scope: Option<Arc<Visibility>>,
     pub order: JobOrder,
     pub page: PageRequest,
 }
@@ -68,6 +72,8 @@ pub struct ArchiveListOptions {
     pub since: Option<DateTime<Utc>>,
     /// Archive time before.
     pub until: Option<DateTime<Utc>>,
+    /// Only what a non-superuser reaches (`None`: everything).
+    pub scope: Option<Arc<Visibility>>,
     pub order: ArchiveOrder,
     pub page: PageRequest,
 }
@@ -89,6 +95,9 @@ impl Store {
             .eq("repository_id", o.repository.map(|r| r.0));
         time("created", ">=", o.since, &mut q);
         time("created", "<", o.until, &mut q);
+        if let Some(v) = &o.scope {
+            q.filter(&job_sql(v), []);
+        }
         // Jobs are created with increasing ids, so "created" orders by the primary key.
         let sort = match o.order {
             JobOrder::CreatedDesc => desc("id"),
@@ -121,6 +130,9 @@ impl Store {
         }
         time("time", ">=", o.since, &mut q);
         time("time", "<", o.until, &mut q);
+        if let Some(v) = &o.scope {
+            q.filter(&series_sql(v, "client_id", "policy_id"), []);
+        }
         let sort = match o.order {
             ArchiveOrder::TimeDesc => desc("time"),
             ArchiveOrder::TimeAsc => asc("time"),

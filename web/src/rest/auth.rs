@@ -1,6 +1,6 @@
-//! REST authentication: `Authorization: Token …` / `Bearer …` (session or API tokens) and HTTP
-//! Basic (`email:password`, rate limited). [`Caller`] is any authenticated user, [`Admin`] a
-//! superuser — the same rule as GraphQL's `user(ctx)` and `admin(ctx)`.
+//! Authentication, the same on every REST route (and charts, metrics): `Authorization: Token …`
+//! / `Bearer …` (session or API tokens) or HTTP Basic (`email:password`, rate limited). The
+//! result is the services' [`service::Caller`]; what the caller may do is the services' call.
 
 use super::error::RestError;
 use super::limit::{client_addr, LoginLimiter};
@@ -9,53 +9,60 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use base64::Engine;
-use model::TokenId;
 use std::sync::Arc;
-use store::AuthUser;
 
-/// The authenticated caller.
-pub(crate) struct Caller(pub AuthUser);
+/// The authenticated caller; a request without valid credentials is refused with 401.
+pub(crate) struct Caller(pub service::Caller);
 
-/// The authenticated caller, who is a superuser.
-pub(crate) struct Admin(pub AuthUser);
+/// The caller when credentials are sent (refused with 401 when they are wrong), else
+/// anonymous.
+pub(crate) struct MaybeCaller(pub service::Caller);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = RestError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, RestError> {
-        authenticate(parts, st).await.map(Caller)
-    }
-}
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = RestError;
-
-    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, RestError> {
-        let u = authenticate(parts, st).await?;
-        if u.is_superuser {
-            Ok(Admin(u))
-        } else {
-            Err(RestError::Forbidden)
+        match authenticate(parts, st).await? {
+            Some(c) => Ok(Caller(c)),
+            None => Err(RestError::Unauthenticated(
+                "Authentication credentials were not provided.",
+            )),
         }
     }
 }
 
-async fn authenticate(parts: &Parts, st: &AppState) -> Result<AuthUser, RestError> {
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, RestError> {
+        Ok(MaybeCaller(
+            authenticate(parts, st)
+                .await?
+                .unwrap_or(service::Caller::Anonymous),
+        ))
+    }
+}
+
+/// The caller of a request: `None` without an `Authorization` header, an error with bad
+/// credentials.
+pub(crate) async fn authenticate(
+    parts: &Parts,
+    st: &AppState,
+) -> Result<Option<service::Caller>, RestError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Err(RestError::Unauthenticated(
-            "Authentication credentials were not provided.",
-        ));
+        return Ok(None);
     };
     let value = value
         .to_str()
         .map_err(|_| RestError::Unauthenticated("Invalid authorization header."))?
         .trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    let rest = rest.trim().to_string();
-    let store = st.store.clone();
+    let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") {
-        let found = tokio::task::spawn_blocking(move || store.authenticate_token(&rest)).await??;
-        return found.ok_or(RestError::Unauthenticated("Invalid token."));
+        return match st.service.identify_token(rest).await?.0 {
+            service::Caller::Anonymous => Err(RestError::Unauthenticated("Invalid token.")),
+            c => Ok(Some(c)),
+        };
     }
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(RestError::Unauthenticated(
@@ -70,29 +77,21 @@ async fn authenticate(parts: &Parts, st: &AppState) -> Result<AuthUser, RestErro
     let (email, password) = decoded
         .split_once(':')
         .ok_or(RestError::Unauthenticated("Invalid basic header."))?;
-    let (email, password) = (email.trim().to_string(), password.to_string());
+    let email = email.trim();
     let limiter = parts
         .extensions
         .get::<Arc<LoginLimiter>>()
         .cloned()
         .ok_or_else(|| RestError::Internal("login limiter missing from the router".into()))?;
     let addr = client_addr(parts);
-    limiter.check(&addr, &email).map_err(RestError::Throttled)?;
-    let who = email.clone();
-    let user = tokio::task::spawn_blocking(move || store.verify_login(&who, &password)).await??;
-    match user {
-        Some(u) => {
-            limiter.succeeded(&email);
-            Ok(AuthUser {
-                id: u.id,
-                email: u.email,
-                is_superuser: u.is_superuser,
-                // Basic authentication has no token: nothing can be revoked with it.
-                token: TokenId(0),
-            })
+    limiter.check(&addr, email).map_err(RestError::Throttled)?;
+    match st.service.identify_password(email, password).await? {
+        Some((c, _)) => {
+            limiter.succeeded(email);
+            Ok(Some(c))
         }
         None => {
-            limiter.failed(&addr, &email);
+            limiter.failed(&addr, email);
             Err(RestError::Unauthenticated("Invalid username/password."))
         }
     }

@@ -135,6 +135,56 @@ impl Fields {
         }
     }
 
+    /// A role (`superuser`, `operator`, `viewer`).
+    pub(crate) fn role(&mut self, key: &str) -> Option<model::Role> {
+        let s = self.string(key)?;
+        match s.parse() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.errs.add(key, e);
+                None
+            }
+        }
+    }
+
+    /// Grants: `[{"client": 1, "restore": true}, {"policy": 2}]`, each naming exactly one of
+    /// `client` and `policy`.
+    pub(crate) fn grants(&mut self, key: &str) -> Option<Vec<model::Grant>> {
+        let Value::Array(items) = self.take(key)? else {
+            self.bad(key, "Expected a list of grants.");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::Object(o) = item else {
+                self.bad(
+                    key,
+                    "Each grant is an object with client or policy, and restore.",
+                );
+                return None;
+            };
+            let id = |k: &str| o.get(k).and_then(Value::as_i64);
+            let scope = match (id("client"), id("policy")) {
+                (Some(c), None) => model::GrantScope::Client(model::ClientId(c)),
+                (None, Some(p)) => model::GrantScope::Policy(model::PolicyId(p)),
+                _ => {
+                    self.bad(key, "A grant names exactly one of client and policy.");
+                    return None;
+                }
+            };
+            let restore = match o.get("restore") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    self.bad(key, "restore must be a valid boolean.");
+                    return None;
+                }
+            };
+            out.push(model::Grant { scope, restore });
+        }
+        Some(out)
+    }
+
     /// Ends reading: the type errors found, if any.
     pub(crate) fn finish(self) -> RestResult<()> {
         self.errs.into_result().map_err(RestError::Validation)

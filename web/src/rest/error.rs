@@ -1,12 +1,13 @@
-//! Every REST error and its HTTP mapping, in one place: Django-REST-Framework bodies
-//! (`{"detail": …}`, or `{"field": ["reason", …]}` for validation errors).
+//! Every REST error and its HTTP mapping, in one place: the services' [`ServiceError`] becomes
+//! a status and a Django-REST-Framework body (`{"detail": …}`, or `{"field": ["reason", …]}`
+//! for validation errors). The download route answers with it too.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use model::ValidationErrors;
 use serde_json::{Map, Value};
-use store::StoreError;
+use service::ServiceError;
 
 /// What a REST handler can fail with.
 #[derive(Debug)]
@@ -17,14 +18,18 @@ pub(crate) enum RestError {
     BadRequest(String),
     /// 401: no credentials, or wrong ones.
     Unauthenticated(&'static str),
-    /// 403: authenticated, but not allowed.
-    Forbidden,
+    /// 403: authenticated, but not allowed (why, when the services said).
+    Forbidden(String),
     /// 404.
     NotFound,
     /// 405 for an action the object's state does not allow (e.g. cancelling a finished job).
     NotAllowed(String),
     /// 409: the change conflicts with stored data.
     Conflict(String),
+    /// 410: a single-use link already used or expired.
+    Gone(String),
+    /// 502: a remote tool (borg) failed.
+    BadGateway(String),
     /// 429 with the seconds to wait.
     Throttled(u64),
     /// 500; the cause is logged, not returned.
@@ -63,13 +68,15 @@ impl IntoResponse for RestError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
                 r
             }
-            RestError::Forbidden => detail(
+            RestError::Forbidden(m) => detail(
                 StatusCode::FORBIDDEN,
-                "You do not have permission to perform this action.",
+                format!("You do not have permission to perform this action: {m}"),
             ),
             RestError::NotFound => detail(StatusCode::NOT_FOUND, "Not found."),
             RestError::NotAllowed(m) => detail(StatusCode::METHOD_NOT_ALLOWED, m),
             RestError::Conflict(m) => detail(StatusCode::CONFLICT, m),
+            RestError::Gone(m) => detail(StatusCode::GONE, m),
+            RestError::BadGateway(m) => detail(StatusCode::BAD_GATEWAY, m),
             RestError::Throttled(secs) => {
                 let mut r = detail(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -88,13 +95,21 @@ impl IntoResponse for RestError {
     }
 }
 
-impl From<StoreError> for RestError {
-    fn from(e: StoreError) -> Self {
+impl From<ServiceError> for RestError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            StoreError::NotFound { .. } => RestError::NotFound,
-            StoreError::Validation(v) => RestError::Validation(v),
-            StoreError::Conflict(m) => RestError::Conflict(m),
-            other => RestError::Internal(other.to_string()),
+            ServiceError::Validation(v) => RestError::Validation(v),
+            ServiceError::NotFound(_) => RestError::NotFound,
+            ServiceError::Unauthenticated => {
+                RestError::Unauthenticated("Authentication credentials were not provided.")
+            }
+            ServiceError::Forbidden(m) => RestError::Forbidden(m),
+            ServiceError::Conflict(m) => RestError::Conflict(m),
+            // The original answers 400 when a policy cannot start.
+            ServiceError::Blocked(m) => RestError::BadRequest(m),
+            ServiceError::Gone(m) => RestError::Gone(m),
+            ServiceError::Upstream(m) => RestError::BadGateway(m),
+            ServiceError::Internal(m) => RestError::Internal(m),
         }
     }
 }
@@ -102,47 +117,5 @@ impl From<StoreError> for RestError {
 impl From<ValidationErrors> for RestError {
     fn from(v: ValidationErrors) -> Self {
         RestError::Validation(v)
-    }
-}
-
-impl From<executor::LaunchError> for RestError {
-    fn from(e: executor::LaunchError) -> Self {
-        match e {
-            // The original answers 400 when a policy cannot start.
-            executor::LaunchError::Blocked(_) => RestError::BadRequest(e.to_string()),
-            executor::LaunchError::Store(s) => s.into(),
-        }
-    }
-}
-
-impl From<executor::RequeueError> for RestError {
-    fn from(e: executor::RequeueError) -> Self {
-        match e {
-            executor::RequeueError::Store(s) => s.into(),
-            other => RestError::Conflict(other.to_string()),
-        }
-    }
-}
-
-impl From<executor::ssh::KeyError> for RestError {
-    fn from(e: executor::ssh::KeyError) -> Self {
-        RestError::Internal(format!("ssh key: {e}"))
-    }
-}
-
-impl From<indexer::CatalogError> for RestError {
-    fn from(e: indexer::CatalogError) -> Self {
-        use indexer::CatalogError as E;
-        match e {
-            E::UnknownArchive(_) => RestError::NotFound,
-            E::InvalidQuery(m) => RestError::field("path", m),
-            other => RestError::Internal(format!("catalog: {other}")),
-        }
-    }
-}
-
-impl From<tokio::task::JoinError> for RestError {
-    fn from(e: tokio::task::JoinError) -> Self {
-        RestError::Internal(format!("background task failed: {e}"))
     }
 }

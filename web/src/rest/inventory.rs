@@ -1,7 +1,7 @@
-//! Clients, repositories and schedules: list and read for any user; create, update and delete
-//! for superusers. Validation is the model's (`*Input::validate`, run by the store).
+//! Clients, repositories and schedules: list and read what the caller's grants reach; create,
+//! update and delete for superusers (the services decide). Validation is the model's.
 
-use super::auth::{Admin, Caller};
+use super::auth::Caller;
 use super::body::Fields;
 use super::error::RestResult;
 use super::objects::{self, ClientOut, RepositoryOut, ScheduleOut};
@@ -72,13 +72,14 @@ fn client_input(body: &[u8]) -> RestResult<model::ClientInput> {
 }
 
 async fn list_clients(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     p: Params,
 ) -> RestResult<Json<Envelope<ClientOut>>> {
     let all = st
-        .store
-        .clients()?
+        .service
+        .clients(&c)
+        .await?
         .into_iter()
         .map(objects::client)
         .collect();
@@ -86,39 +87,43 @@ async fn list_clients(
 }
 
 async fn get_client(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<Json<ClientOut>> {
-    Ok(Json(objects::client(st.store.client(ClientId(id))?)))
+    Ok(Json(objects::client(
+        st.service.client(&c, ClientId(id)).await?,
+    )))
 }
 
 async fn create_client(
-    Admin(u): Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     body: Bytes,
 ) -> Created<ClientOut> {
     let input = client_input(&body)?;
-    let c = st.store.create_client(&input, Some(u.id))?;
+    let c = st.service.create_client(&c, input).await?;
     Ok((StatusCode::CREATED, Json(objects::client(c))))
 }
 
 async fn update_client(
-    Admin(u): Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
     body: Bytes,
 ) -> RestResult<Json<ClientOut>> {
     let input = client_input(&body)?;
-    Ok(Json(objects::client(st.store.update_client(
-        ClientId(id),
-        &input,
-        Some(u.id),
-    )?)))
+    Ok(Json(objects::client(
+        st.service.update_client(&c, ClientId(id), input).await?,
+    )))
 }
 
-async fn delete_client(_: Admin, State(st): State<AppState>, Id(id): Id) -> RestResult<StatusCode> {
-    st.store.delete_client(ClientId(id))?;
+async fn delete_client(
+    Caller(c): Caller,
+    State(st): State<AppState>,
+    Id(id): Id,
+) -> RestResult<StatusCode> {
+    st.service.delete_client(&c, ClientId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -138,59 +143,66 @@ fn repository_input(body: &[u8]) -> RestResult<model::RepositoryInput> {
 }
 
 async fn list_repositories(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     p: Params,
 ) -> RestResult<Json<Envelope<RepositoryOut>>> {
-    let all = st
-        .store
-        .repositories()?
+    let repos = st.service.repositories(&c).await?;
+    let ids = repos.iter().map(|r| r.id).collect();
+    let mut security = st.service.repositories_security(&c, ids).await?;
+    let all = repos
         .into_iter()
-        .map(|r| objects::repository(&st.store, r))
+        .map(|r| {
+            let s = security.remove(&r.id);
+            objects::repository(r, s)
+        })
         .collect();
     Ok(Json(p.paginate(all)?))
 }
 
 async fn get_repository(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<Json<RepositoryOut>> {
     Ok(Json(objects::repository(
-        &st.store,
-        st.store.repository(RepositoryId(id))?,
+        st.service.repository(&c, RepositoryId(id)).await?,
+        Some(st.service.repository_security(&c, RepositoryId(id)).await?),
     )))
 }
 
 async fn create_repository(
-    Admin(u): Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     body: Bytes,
 ) -> Created<RepositoryOut> {
     let input = repository_input(&body)?;
-    let r = st.store.create_repository(&input, Some(u.id))?;
-    Ok((StatusCode::CREATED, Json(objects::repository(&st.store, r))))
+    let r = st.service.create_repository(&c, input).await?;
+    let security = st.service.repository_security(&c, r.id).await?;
+    Ok((StatusCode::CREATED, Json(objects::repository(r, Some(security)))))
 }
 
 async fn update_repository(
-    Admin(u): Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
     body: Bytes,
 ) -> RestResult<Json<RepositoryOut>> {
     let input = repository_input(&body)?;
     let r = st
-        .store
-        .update_repository(RepositoryId(id), &input, Some(u.id))?;
-    Ok(Json(objects::repository(&st.store, r)))
+        .service
+        .update_repository(&c, RepositoryId(id), input)
+        .await?;
+    let security = st.service.repository_security(&c, r.id).await?;
+    Ok(Json(objects::repository(r, Some(security))))
 }
 
 async fn delete_repository(
-    _: Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<StatusCode> {
-    st.store.delete_repository(RepositoryId(id))?;
+    st.service.delete_repository(&c, RepositoryId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,13 +218,14 @@ fn schedule_input(body: &[u8]) -> RestResult<model::ScheduleInput> {
 }
 
 async fn list_schedules(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     p: Params,
 ) -> RestResult<Json<Envelope<ScheduleOut>>> {
     let all = st
-        .store
-        .schedules()?
+        .service
+        .schedules(&c)
+        .await?
         .into_iter()
         .map(objects::schedule)
         .collect();
@@ -220,42 +233,44 @@ async fn list_schedules(
 }
 
 async fn get_schedule(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<Json<ScheduleOut>> {
-    Ok(Json(objects::schedule(st.store.schedule(ScheduleId(id))?)))
+    Ok(Json(objects::schedule(
+        st.service.schedule(&c, ScheduleId(id)).await?,
+    )))
 }
 
 async fn create_schedule(
-    Admin(u): Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     body: Bytes,
 ) -> Created<ScheduleOut> {
     let input = schedule_input(&body)?;
-    let s = st.store.create_schedule(&input, Some(u.id))?;
+    let s = st.service.create_schedule(&c, input).await?;
     Ok((StatusCode::CREATED, Json(objects::schedule(s))))
 }
 
 async fn update_schedule(
-    Admin(u): Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
     body: Bytes,
 ) -> RestResult<Json<ScheduleOut>> {
     let input = schedule_input(&body)?;
-    Ok(Json(objects::schedule(st.store.update_schedule(
-        ScheduleId(id),
-        &input,
-        Some(u.id),
-    )?)))
+    Ok(Json(objects::schedule(
+        st.service
+            .update_schedule(&c, ScheduleId(id), input)
+            .await?,
+    )))
 }
 
 async fn delete_schedule(
-    _: Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<StatusCode> {
-    st.store.delete_schedule(ScheduleId(id))?;
+    st.service.delete_schedule(&c, ScheduleId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

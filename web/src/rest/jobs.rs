@@ -1,9 +1,10 @@
 //! Jobs: list (filter by `policy`, `client`, `status`, `job_type`), read, `stdout/`
-//! (`?format=txt|json`), `cancel/` and `relaunch/` — reads and actions for any user.
+//! (`?format=txt|json`), `cancel/` and `relaunch/`, limited to what the caller's grants reach
+//! (cancel and relaunch need what launching the job's type needs).
 
 use super::auth::Caller;
 use super::error::{RestError, RestResult};
-use super::objects::{self, JobOut};
+use super::objects::{self, JobOut, Names};
 use super::page::{Envelope, Params};
 use super::policies::{launched, Launched};
 use super::{both, Id};
@@ -15,7 +16,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use model::{ClientId, JobId, JobStatus, JobType, PolicyId};
 use serde_json::json;
-use store::JobFilter;
+use service::types::JobFilter;
 
 /// Most output lines returned by `stdout/`.
 const MAX_LINES: usize = 200_000;
@@ -54,24 +55,22 @@ fn filter(p: &Params) -> RestResult<JobFilter> {
         job_type,
         limit: None,
         offset: None,
+        scope: None,
     })
 }
 
 async fn list(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     p: Params,
 ) -> RestResult<Json<Envelope<JobOut>>> {
     let mut f = filter(&p)?;
     let page = p.page()?;
-    let count = st.store.count_jobs(&f)?;
     f.limit = Some(page.size as i64);
     f.offset = Some(page.offset() as i64);
-    let jobs = st.store.jobs(&f)?;
-    let results = jobs
-        .into_iter()
-        .map(|j| objects::job(&st.store, j))
-        .collect();
+    let (count, jobs) = st.service.jobs_by_offset(&c, f).await?;
+    let names = Names::load(&st, &c).await?;
+    let results = jobs.into_iter().map(|j| objects::job(&names, j)).collect();
     Ok(Json(p.envelope(
         page,
         usize::try_from(count).unwrap_or(0),
@@ -79,13 +78,17 @@ async fn list(
     )?))
 }
 
-async fn detail(_: Caller, State(st): State<AppState>, Id(id): Id) -> RestResult<Json<JobOut>> {
-    let j = st.store.job(JobId(id))?;
-    Ok(Json(objects::job(&st.store, j)))
+async fn detail(
+    Caller(c): Caller,
+    State(st): State<AppState>,
+    Id(id): Id,
+) -> RestResult<Json<JobOut>> {
+    let j = st.service.job(&c, JobId(id)).await?;
+    Ok(Json(objects::job(&Names::load(&st, &c).await?, j)))
 }
 
 async fn stdout(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
     p: Params,
@@ -94,24 +97,7 @@ async fn stdout(
     if !matches!(format, "txt" | "json") {
         return Err(RestError::field("format", "must be txt or json"));
     }
-    st.store.job(JobId(id))?;
-    let store = st.store.clone();
-    let lines = tokio::task::spawn_blocking(move || -> Result<Vec<String>, store::StoreError> {
-        let mut out = Vec::new();
-        let mut after = 0;
-        loop {
-            let chunk = store.job_output(JobId(id), after, 10_000)?;
-            let Some(last) = chunk.last() else { break };
-            after = last.seq;
-            out.extend(chunk.into_iter().map(|l| l.text));
-            if out.len() >= MAX_LINES {
-                out.truncate(MAX_LINES);
-                break;
-            }
-        }
-        Ok(out)
-    })
-    .await??;
+    let lines = st.service.job_output_text(&c, JobId(id), MAX_LINES).await?;
     let n = lines.len();
     let mut content = lines.join("\n");
     if n > 0 {
@@ -132,16 +118,20 @@ async fn stdout(
 }
 
 async fn can_cancel(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<Json<serde_json::Value>> {
-    let j = st.store.job(JobId(id))?;
+    let j = st.service.job(&c, JobId(id)).await?;
     Ok(Json(json!({"can_cancel": !j.status.is_finished()})))
 }
 
-async fn cancel(_: Caller, State(st): State<AppState>, Id(id): Id) -> RestResult<StatusCode> {
-    if st.executor.cancel_job(JobId(id))? {
+async fn cancel(
+    Caller(c): Caller,
+    State(st): State<AppState>,
+    Id(id): Id,
+) -> RestResult<StatusCode> {
+    if st.service.cancel_job(&c, JobId(id)).await? {
         Ok(StatusCode::ACCEPTED)
     } else {
         Err(RestError::NotAllowed("the job has already finished".into()))
@@ -149,19 +139,20 @@ async fn cancel(_: Caller, State(st): State<AppState>, Id(id): Id) -> RestResult
 }
 
 async fn can_relaunch(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<Json<serde_json::Value>> {
-    let j = st.store.job(JobId(id))?;
+    let j = st.service.job(&c, JobId(id)).await?;
     Ok(Json(json!({"can_relaunch": j.status.is_finished()})))
 }
 
 async fn relaunch(
-    Caller(u): Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<(StatusCode, Json<Launched>)> {
-    let j = st.executor.relaunch_job(JobId(id), Some(u.id))?;
-    Ok((StatusCode::CREATED, Json(launched(&st, vec![j])?)))
+    let j = st.service.relaunch_job(&c, JobId(id)).await?;
+    let names = Names::load(&st, &c).await?;
+    Ok((StatusCode::CREATED, Json(launched(&names, vec![j])?)))
 }

@@ -1,14 +1,15 @@
 //! REST API v1, compatible with the original CyBorgBackup's documented contract: the index,
 //! `config`, `me`, users, clients, schedules, repositories, policies (+ `launch/`,
-//! `calendar/`), catalogs, jobs (+ `stdout/`, `cancel/`, `relaunch/`) and settings (+ SSH key).
-//! Every route answers with and without a trailing slash. Roles are GraphQL's: any
-//! authenticated user reads, launches, cancels and relaunches; superusers manage the rest.
+//! `calendar/`), catalogs, jobs (+ `stdout/`, `cancel/`, `relaunch/`), restore, stats and
+//! settings (+ SSH key). Every route answers with and without a trailing slash and
+//! authenticates alike (`auth`); handlers parse, call the services, and shape the answer, so
+//! roles and grants are the same as GraphQL's.
 
 mod admin;
-mod auth;
+pub(crate) mod auth;
 mod body;
 mod catalogs;
-mod error;
+pub(crate) mod error;
 mod inventory;
 mod jobs;
 pub mod limit;
@@ -16,6 +17,8 @@ mod objects;
 mod page;
 mod policies;
 mod restore;
+mod stats;
+mod users;
 mod trust;
 
 use crate::AppState;
@@ -30,10 +33,12 @@ use serde_json::json;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// Every REST v1 route except `ping/` and `stats/`, served elsewhere.
+/// Every REST v1 route except `ping/`, served elsewhere.
 pub fn router() -> Router<AppState> {
     let r = both(Router::new(), "/api/v1", get(index));
     let r = both(r, "/api/v1/config", get(config));
+    let r = users::routes(r);
+    let r = stats::routes(r);
     let r = admin::routes(r);
     let r = inventory::routes(r);
     let r = policies::routes(r);

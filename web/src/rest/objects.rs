@@ -1,11 +1,52 @@
 //! JSON shapes of the REST API v1, as the original documents them: `id`, `type`, `url`,
 //! `related`, `summary_fields`, audit fields, then the object's own fields. Secrets are masked.
 
+use super::error::RestResult;
+use crate::AppState;
 use chrono::{DateTime, Utc};
-use model::{Audit, Client, Job, Policy, Repository, Schedule, User};
+use model::{
+    Audit, Client, ClientId, Grant, GrantScope, Job, Policy, PolicyId, Repository, RepositoryId,
+    RepositorySecurity, Schedule, ScheduleId, User,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
-use store::Store;
+use std::collections::HashMap;
+
+/// The inventory a caller reaches, read once per request for `summary_fields`.
+#[derive(Default)]
+pub(crate) struct Names {
+    clients: HashMap<ClientId, Client>,
+    repositories: HashMap<RepositoryId, Repository>,
+    schedules: HashMap<ScheduleId, Schedule>,
+    policies: HashMap<PolicyId, Policy>,
+}
+
+impl Names {
+    pub(crate) async fn load(st: &AppState, c: &service::Caller) -> RestResult<Names> {
+        let s = &st.service;
+        Ok(Names {
+            clients: s.clients(c).await?.into_iter().map(|x| (x.id, x)).collect(),
+            repositories: s
+                .repositories(c)
+                .await?
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            schedules: s
+                .schedules(c)
+                .await?
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+            policies: s
+                .policies(c)
+                .await?
+                .into_iter()
+                .map(|x| (x.id, x))
+                .collect(),
+        })
+    }
+}
 
 pub(crate) const API: &str = "/api/v1";
 
@@ -53,11 +94,15 @@ pub(crate) struct UserOut {
     pub last_name: String,
     pub email: String,
     pub is_superuser: bool,
+    /// `superuser`, `operator` or `viewer`.
+    pub role: &'static str,
+    /// `[{"client": 1, "policy": null, "restore": true}]`.
+    pub grants: Vec<Value>,
     pub is_active: bool,
     pub last_login: Option<DateTime<Utc>>,
 }
 
-pub(crate) fn user(u: User) -> UserOut {
+pub(crate) fn user(u: User, grants: Vec<Grant>) -> UserOut {
     UserOut {
         id: u.id.0,
         kind: "user",
@@ -69,6 +114,17 @@ pub(crate) fn user(u: User) -> UserOut {
         last_name: u.last_name,
         email: u.email,
         is_superuser: u.is_superuser,
+        role: u.role.as_str(),
+        grants: grants
+            .into_iter()
+            .map(|g| {
+                let (client, policy) = match g.scope {
+                    GrantScope::Client(c) => (Some(c.0), None),
+                    GrantScope::Policy(p) => (None, Some(p.0)),
+                };
+                json!({"client": client, "policy": policy, "restore": g.restore})
+            })
+            .collect(),
         is_active: u.is_active,
         last_login: u.last_login,
     }
@@ -120,9 +176,10 @@ pub(crate) struct RepositoryOut {
     pub security: Option<super::trust::SecurityOut>,
 }
 
-pub(crate) fn repository(store: &Store, r: Repository) -> RepositoryOut {
+/// A repository with its trust record (identity and tamper mark), when the caller reads it.
+pub(crate) fn repository(r: Repository, security: Option<RepositorySecurity>) -> RepositoryOut {
     RepositoryOut {
-        security: super::trust::security(store, r.id),
+        security: security.map(super::trust::security),
         base: base("repository", "repositories", r.id.0, &r.audit),
         name: r.name,
         path: r.path,
@@ -176,7 +233,7 @@ pub(crate) struct PolicyOut {
     pub posthook: String,
 }
 
-pub(crate) fn policy(store: &Store, p: Policy) -> PolicyOut {
+pub(crate) fn policy(names: &Names, p: Policy) -> PolicyOut {
     let id = p.id.0;
     let mut b = base("policy", "policies", id, &p.audit);
     b.related = json!({
@@ -185,12 +242,14 @@ pub(crate) fn policy(store: &Store, p: Policy) -> PolicyOut {
         "schedule": format!("{API}/schedules/{}/", p.schedule.0),
         "repository": format!("{API}/repositories/{}/", p.repository.0),
     });
-    let repo = store
-        .repository(p.repository)
+    let repo = names
+        .repositories
+        .get(&p.repository)
         .map(|r| json!({"id": r.id.0, "name": r.name, "path": r.path}))
         .unwrap_or(Value::Null);
-    let sched = store
-        .schedule(p.schedule)
+    let sched = names
+        .schedules
+        .get(&p.schedule)
         .map(|s| json!({"id": s.id.0, "name": s.name, "crontab": s.crontab}))
         .unwrap_or(Value::Null);
     b.summary_fields = json!({"repository": repo, "schedule": sched});
@@ -250,7 +309,7 @@ pub(crate) struct JobOut {
     pub extra_vars: String,
 }
 
-pub(crate) fn job(store: &Store, j: Job) -> JobOut {
+pub(crate) fn job(names: &Names, j: Job) -> JobOut {
     let id = j.id.0;
     let mut related = serde_json::Map::new();
     for (k, v) in [
@@ -263,7 +322,7 @@ pub(crate) fn job(store: &Store, j: Job) -> JobOut {
     let mut summary = serde_json::Map::new();
     if let Some(p) = j.policy {
         related.insert("policy".into(), json!(format!("{API}/policies/{}/", p.0)));
-        if let Ok(p) = store.policy(p) {
+        if let Some(p) = names.policies.get(&p) {
             summary.insert(
                 "policy".into(),
                 json!({"id": p.id.0, "name": p.name, "policy_type": p.policy_type.as_str()}),
@@ -272,7 +331,7 @@ pub(crate) fn job(store: &Store, j: Job) -> JobOut {
     }
     if let Some(c) = j.client {
         related.insert("client".into(), json!(format!("{API}/clients/{}/", c.0)));
-        if let Ok(c) = store.client(c) {
+        if let Some(c) = names.clients.get(&c) {
             summary.insert(
                 "client".into(),
                 json!({"id": c.id.0, "hostname": c.hostname}),
@@ -284,7 +343,7 @@ pub(crate) fn job(store: &Store, j: Job) -> JobOut {
             "repository".into(),
             json!(format!("{API}/repositories/{}/", r.0)),
         );
-        if let Ok(r) = store.repository(r) {
+        if let Some(r) = names.repositories.get(&r) {
             summary.insert(
                 "repository".into(),
                 json!({"id": r.id.0, "name": r.name, "path": r.path}),

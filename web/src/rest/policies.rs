@@ -1,10 +1,10 @@
-//! Policies: CRUD (superusers), `launch/` (any user: one backup job per enabled client) and
-//! `calendar/` (every run time of the current month by the policy's schedule).
+//! Policies: CRUD (superusers), `launch/` (operators whose grants cover the policy: one backup
+//! job per enabled client) and `calendar/` (every run time of the current month).
 
-use super::auth::{Admin, Caller};
+use super::auth::Caller;
 use super::body::Fields;
 use super::error::{RestError, RestResult};
-use super::objects::{self, JobOut, PolicyOut};
+use super::objects::{self, JobOut, Names, PolicyOut};
 use super::page::{Envelope, Params};
 use super::{both, Id};
 use crate::AppState;
@@ -57,11 +57,12 @@ fn policy_input(body: &[u8]) -> RestResult<model::PolicyInput> {
 }
 
 async fn list(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     p: Params,
 ) -> RestResult<Json<Envelope<PolicyOut>>> {
-    let all: Vec<_> = st.store.policies()?;
+    let all: Vec<_> = st.service.policies(&c).await?;
+    let names = Names::load(&st, &c).await?;
     let page = p.paginate(all)?;
     Ok(Json(Envelope {
         count: page.count,
@@ -70,39 +71,48 @@ async fn list(
         results: page
             .results
             .into_iter()
-            .map(|x| objects::policy(&st.store, x))
+            .map(|x| objects::policy(&names, x))
             .collect(),
     }))
 }
 
-async fn detail(_: Caller, State(st): State<AppState>, Id(id): Id) -> RestResult<Json<PolicyOut>> {
-    let p = st.store.policy(PolicyId(id))?;
-    Ok(Json(objects::policy(&st.store, p)))
+async fn detail(
+    Caller(c): Caller,
+    State(st): State<AppState>,
+    Id(id): Id,
+) -> RestResult<Json<PolicyOut>> {
+    let p = st.service.policy(&c, PolicyId(id)).await?;
+    Ok(Json(objects::policy(&Names::load(&st, &c).await?, p)))
 }
 
 async fn create(
-    Admin(u): Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     body: Bytes,
 ) -> RestResult<(StatusCode, Json<PolicyOut>)> {
     let input = policy_input(&body)?;
-    let p = st.store.create_policy(&input, Some(u.id))?;
-    Ok((StatusCode::CREATED, Json(objects::policy(&st.store, p))))
+    let p = st.service.create_policy(&c, input).await?;
+    let names = Names::load(&st, &c).await?;
+    Ok((StatusCode::CREATED, Json(objects::policy(&names, p))))
 }
 
 async fn update(
-    Admin(u): Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
     body: Bytes,
 ) -> RestResult<Json<PolicyOut>> {
     let input = policy_input(&body)?;
-    let p = st.store.update_policy(PolicyId(id), &input, Some(u.id))?;
-    Ok(Json(objects::policy(&st.store, p)))
+    let p = st.service.update_policy(&c, PolicyId(id), input).await?;
+    Ok(Json(objects::policy(&Names::load(&st, &c).await?, p)))
 }
 
-async fn delete(_: Admin, State(st): State<AppState>, Id(id): Id) -> RestResult<StatusCode> {
-    st.store.delete_policy(PolicyId(id))?;
+async fn delete(
+    Caller(c): Caller,
+    State(st): State<AppState>,
+    Id(id): Id,
+) -> RestResult<StatusCode> {
+    st.service.delete_policy(&c, PolicyId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -115,7 +125,7 @@ pub(crate) struct Launched {
     pub detail: JobOut,
 }
 
-pub(crate) fn launched(st: &AppState, jobs: Vec<model::Job>) -> RestResult<Launched> {
+pub(crate) fn launched(names: &Names, jobs: Vec<model::Job>) -> RestResult<Launched> {
     let ids = jobs.iter().map(|j| j.id.0).collect();
     let main = jobs
         .iter()
@@ -129,46 +139,41 @@ pub(crate) fn launched(st: &AppState, jobs: Vec<model::Job>) -> RestResult<Launc
     Ok(Launched {
         job: first.id.0,
         jobs: ids,
-        detail: objects::job(&st.store, first),
+        detail: objects::job(names, first),
     })
 }
 
 async fn launch(
-    Caller(u): Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<(StatusCode, Json<Launched>)> {
-    let jobs = st
-        .executor
-        .launch_policy(PolicyId(id), Some(u.id), "manual")?;
-    Ok((StatusCode::CREATED, Json(launched(&st, jobs)?)))
+    let jobs = st.service.launch_policy(&c, PolicyId(id)).await?;
+    let names = Names::load(&st, &c).await?;
+    Ok((StatusCode::CREATED, Json(launched(&names, jobs)?)))
 }
 
 /// `GET launch/`: whether the policy can run now, and why not.
 async fn launch_info(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<Json<serde_json::Value>> {
-    let p = st.store.policy(PolicyId(id))?;
-    let blockers = st.store.policy_blockers(&p)?;
+    let blockers = st.service.policy_blockers(&c, PolicyId(id)).await?;
     Ok(Json(
         serde_json::json!({"can_launch": blockers.is_empty(), "blockers": blockers}),
     ))
 }
 
 async fn calendar(
-    _: Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<Json<Vec<DateTime<Utc>>>> {
-    let p = st.store.policy(PolicyId(id))?;
-    let s = st.store.schedule(p.schedule)?;
     let now = Utc::now();
-    // A run every minute is at most 44640 a month.
-    let runs = s
-        .cron()
-        .map(|c| c.calendar(now.year(), now.month(), 50_000))
-        .unwrap_or_default();
+    let runs = st
+        .service
+        .policy_calendar(&c, PolicyId(id), now.year(), now.month())
+        .await?;
     Ok(Json(runs))
 }

@@ -1,21 +1,21 @@
-//! `POST /api/v1/restore/`: queues a restore job for any authenticated user. Accepts the
-//! original's payload (`archive_name`, `destination` hostname, `dest_folder`, `item`,
+//! `POST /api/v1/restore/`: queues a restore job (a restore grant on the archive's series and
+//! on the target client; onto the server itself: superuser). Accepts the original's payload (`archive_name`, `destination` hostname, `dest_folder`, `item`,
 //! `dry_run`, `verbosity`) and this API's (`archive` id, `paths`, `client` id,
 //! `target_directory`, `overwrite`, `dry_run`); answers 201 with the job, like the original.
 
 use super::auth::Caller;
 use super::both;
 use super::error::{RestError, RestResult};
-use super::objects;
+use super::objects::{self, Names};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use executor::{RestoreError, RestoreRequest};
-use model::{ArchiveId, ClientId, FieldError, ValidationErrors};
+use model::{ArchiveId, ClientId, ValidationErrors};
 use serde_json::{Map, Value};
+use service::types::RestoreRequest;
 
 pub(crate) fn routes(r: Router<AppState>) -> Router<AppState> {
     both(r, "/api/v1/restore", get(list).post(create))
@@ -71,7 +71,7 @@ fn take_id(o: &mut Map<String, Value>, k: &str, errs: &mut ValidationErrors) -> 
     n
 }
 
-fn parse(st: &AppState, body: &[u8]) -> RestResult<Parsed> {
+async fn parse(st: &AppState, c: &service::Caller, body: &[u8]) -> RestResult<Parsed> {
     let mut o = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(o)) => o,
         Ok(_) => {
@@ -88,11 +88,7 @@ fn parse(st: &AppState, body: &[u8]) -> RestResult<Parsed> {
         take_id(&mut o, "archive", &mut errs).map(ArchiveId)
     } else if let Some(name) = take_string(&mut o, "archive_name", &mut errs) {
         names.push(("archive", "archive_name"));
-        let found = st
-            .store
-            .archives(None, None, None)?
-            .into_iter()
-            .find(|a| a.name == name.trim());
+        let found = st.service.archive_named(c, &name).await?;
         if found.is_none() {
             errs.add("archive_name", format!("archive {name:?} does not exist"));
         }
@@ -131,8 +127,9 @@ fn parse(st: &AppState, body: &[u8]) -> RestResult<Parsed> {
     } else if let Some(host) = take_string(&mut o, "destination", &mut errs) {
         names.push(("client", "destination"));
         let found = st
-            .store
-            .clients()?
+            .service
+            .clients(c)
+            .await?
             .into_iter()
             .find(|c| c.hostname == host.trim());
         if found.is_none() {
@@ -171,40 +168,20 @@ fn parse(st: &AppState, body: &[u8]) -> RestResult<Parsed> {
     })
 }
 
-/// Reports errors under the field names the caller sent.
-fn renamed(v: ValidationErrors, names: &[(&'static str, &'static str)]) -> ValidationErrors {
-    ValidationErrors(
-        v.0.into_iter()
-            .map(|f| {
-                let field = names
-                    .iter()
-                    .find(|(ours, _)| *ours == f.field)
-                    .map_or(f.field.clone(), |(_, theirs)| theirs.to_string());
-                FieldError {
-                    field,
-                    reason: f.reason,
-                }
-            })
-            .collect(),
-    )
-}
-
 async fn create(
-    Caller(u): Caller,
+    Caller(c): Caller,
     State(st): State<AppState>,
     body: Bytes,
 ) -> RestResult<(StatusCode, Json<Value>)> {
-    let parsed = parse(&st, &body)?;
+    let parsed = parse(&st, &c, &body).await?;
     let job = st
-        .executor
-        .launch_restore(parsed.req, Some(u.id))
-        .map_err(|e| match e {
-            RestoreError::Validation(v) => RestError::Validation(renamed(v, &parsed.names)),
-            RestoreError::Store(s) => s.into(),
-            RestoreError::Repository(m) => RestError::Conflict(m),
-        })?;
+        .service
+        .restore(&c, parsed.req)
+        .await
+        .map_err(|e| e.rename_fields(&parsed.names))?;
     let id = job.id.0;
-    let mut out = match serde_json::to_value(objects::job(&st.store, job)) {
+    let names = Names::load(&st, &c).await?;
+    let mut out = match serde_json::to_value(objects::job(&names, job)) {
         Ok(Value::Object(m)) => m,
         Ok(_) | Err(_) => return Err(RestError::Internal("cannot serialize the job".into())),
     };

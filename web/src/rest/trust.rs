@@ -1,8 +1,9 @@
 //! Repository trust in REST v1: the recorded identity and tamper mark shown with every
 //! repository, `POST repositories/{id}/clear_tamper/` and `POST archives/{id}/acknowledge_anomaly/`
-//! (superusers), the same actions as GraphQL's `clearRepositoryTamper` and `acknowledgeAnomaly`.
+//! (superusers; the services decide), the same actions as GraphQL's `clearRepositoryTamper` and
+//! `acknowledgeAnomaly`.
 
-use super::auth::Admin;
+use super::auth::Caller;
 use super::error::RestResult;
 use super::objects::{self, RepositoryOut};
 use super::{both, Id};
@@ -11,10 +12,9 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use model::{ArchiveId, RepositoryId, TamperState};
+use model::{ArchiveId, RepositoryId, RepositorySecurity, TamperState};
 use serde::Serialize;
 use serde_json::{json, Value};
-use store::Store;
 
 pub(crate) fn routes(r: Router<AppState>) -> Router<AppState> {
     let r = both(
@@ -41,9 +41,8 @@ pub(crate) struct SecurityOut {
     pub encryption_mode: String,
 }
 
-pub(crate) fn security(store: &Store, id: RepositoryId) -> Option<SecurityOut> {
-    let s = store.repository_security(id).ok()?;
-    Some(SecurityOut {
+pub(crate) fn security(s: RepositorySecurity) -> SecurityOut {
+    SecurityOut {
         tampered: s.tamper == TamperState::Tampered,
         tamper_state: s.tamper.as_str(),
         tampered_archives: s.tampered_archives,
@@ -51,26 +50,28 @@ pub(crate) fn security(store: &Store, id: RepositoryId) -> Option<SecurityOut> {
         last_good_transaction: s.last_good_transaction,
         borg_id: s.identity.borg_id,
         encryption_mode: s.identity.encryption_mode,
-    })
+    }
 }
 
 async fn clear_tamper(
-    Admin(u): Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<Json<RepositoryOut>> {
-    st.store
-        .clear_repository_tamper(RepositoryId(id), Some(u.id))?;
-    let r = st.store.repository(RepositoryId(id))?;
-    Ok(Json(objects::repository(&st.store, r)))
+    let s = st
+        .service
+        .clear_repository_tamper(&c, RepositoryId(id))
+        .await?;
+    let r = st.service.repository(&c, RepositoryId(id)).await?;
+    Ok(Json(objects::repository(r, Some(s))))
 }
 
 async fn acknowledge_anomaly(
-    Admin(u): Admin,
+    Caller(c): Caller,
     State(st): State<AppState>,
     Id(id): Id,
 ) -> RestResult<Json<Value>> {
-    let a = st.store.acknowledge_anomaly(ArchiveId(id), Some(u.id))?;
+    let a = st.service.acknowledge_anomaly(&c, ArchiveId(id)).await?;
     Ok(Json(json!({
         "id": a.id.0,
         "name": a.name,

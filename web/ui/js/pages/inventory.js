@@ -191,29 +191,60 @@ export const schedules = crud({
   inputType: 'ScheduleInput', create: 'createSchedule', update: 'updateSchedule', del: 'deleteSchedule',
 });
 
+const ROLES = [['VIEWER', 'Viewer: reads granted clients and policies'], ['OPERATOR', 'Operator: also launches, cancels and restores'], ['SUPERUSER', 'Superuser: everything']];
+const roleBadge = (r) => badge((r.role || (r.isSuperuser ? 'SUPERUSER' : 'VIEWER')).toLowerCase(), r.role === 'SUPERUSER' ? 'running' : '');
+const ids = (grants, key, restore) => grants.filter((g) => g[key] != null && (restore === undefined || g.restore === restore)).map((g) => g[key]);
+
+/** Grants from the four selects: every granted client or policy, restore where ticked. */
+function grantsOf(v) {
+  const restoreC = new Set(v.restoreClients || []);
+  const restoreP = new Set(v.restorePolicies || []);
+  const c = new Set([...(v.grantClients || []), ...restoreC]);
+  const p = new Set([...(v.grantPolicies || []), ...restoreP]);
+  return [...[...c].map((id) => ({ client: id, restore: restoreC.has(id) })), ...[...p].map((id) => ({ policy: id, restore: restoreP.has(id) }))];
+}
+
 export const users = crud({
   field: 'users', singular: 'user', Singular: 'User', plural: 'users',
-  fields: 'id email firstName lastName isSuperuser isActive created lastLogin',
+  fields: 'id email firstName lastName isSuperuser role grants { clientId policyId restore } isActive created lastLogin',
   searchText: (r) => `${r.email} ${r.firstName} ${r.lastName}`,
   label: (r) => r.email,
   columns: [
     { label: 'Email', cell: (r) => h('strong', null, r.email) },
     { label: 'Name', cell: (r) => `${r.firstName} ${r.lastName}`.trim() || '—' },
-    { label: 'Role', cell: (r) => badge(r.isSuperuser ? 'superuser' : 'user', r.isSuperuser ? 'running' : '') },
+    { label: 'Role', cell: roleBadge },
+    { label: 'Grants', cell: (r) => (r.role === 'SUPERUSER' ? 'all' : `${(r.grants || []).length || 'none'}`) },
     { label: 'Active', cell: (r) => yes(r.isActive) },
     { label: 'Last login', cell: (r) => (r.lastLogin ? ago(r.lastLogin) : 'never') },
   ],
   actions: (r) => [h('button', { class: 'link', 'aria-label': `set the password of ${r.email}`, onclick: () => setPassword(r) }, 'Set password')],
-  form: (row) => [
+  // Clients and policies offered by the grants editor.
+  prepareForm: async () => {
+    const [clients, policies] = await Promise.all([list('clients', 'id hostname', {}, { first: 500 }), list('policies', 'id name', {}, { first: 500 })]);
+    return { clients: clients.nodes.map((c) => [c.id, c.hostname]), policies: policies.nodes.map((p) => [p.id, p.name]) };
+  },
+  form: (row, refs) => [
     { name: 'email', label: 'Email', type: 'email', required: true },
     !row && { name: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'new-password' },
     { name: 'firstName', label: 'First name', aliases: ['first_name'] },
     { name: 'lastName', label: 'Last name', aliases: ['last_name'] },
-    { name: 'isSuperuser', label: 'Superuser (administers users and settings)', type: 'checkbox', aliases: ['is_superuser'] },
+    { name: 'role', label: 'Role', type: 'select', options: ROLES, aliases: ['is_superuser', 'isSuperuser'] },
+    { name: 'grantClients', label: 'Clients granted', type: 'select', multiple: true, numeric: true, options: refs.clients, aliases: ['grants'], help: 'Every policy backing up these clients: inventory, jobs, statistics, catalog.' },
+    { name: 'grantPolicies', label: 'Policies granted', type: 'select', multiple: true, numeric: true, options: refs.policies, help: 'Every client these policies back up.' },
+    { name: 'restoreClients', label: 'Restore and download on clients', type: 'select', multiple: true, numeric: true, options: refs.clients, help: 'File contents of these clients, and restoring onto them (operators).' },
+    { name: 'restorePolicies', label: 'Restore and download on policies', type: 'select', multiple: true, numeric: true, options: refs.policies },
   ].filter(Boolean),
-  initial: (r) => r,
+  initial: (r) => {
+    const g = r.grants || [];
+    return { ...r, role: r.role, grantClients: ids(g, 'clientId'), grantPolicies: ids(g, 'policyId'), restoreClients: ids(g, 'clientId', true), restorePolicies: ids(g, 'policyId', true) };
+  },
+  defaults: () => ({ role: 'VIEWER' }),
   // A new user takes every field; an edit sends a patch without the password (set apart).
-  input: (v, row) => (row ? { email: v.email, firstName: v.firstName, lastName: v.lastName, isSuperuser: v.isSuperuser } : v),
+  input: (v, row) => {
+    const access = { role: v.role, grants: v.role === 'SUPERUSER' ? [] : grantsOf(v) };
+    const profile = { email: v.email, firstName: v.firstName, lastName: v.lastName };
+    return row ? { ...profile, ...access } : { ...profile, password: v.password, ...access };
+  },
   inputType: 'UserInput', updateInputType: 'UserPatch', create: 'createUser', update: 'updateUser', del: 'deleteUser',
 });
 

@@ -26,7 +26,7 @@ export async function render(content) {
         { label: 'Name', cell: (p) => h('strong', null, p.name) },
         { label: 'Shown as', cell: (p) => p.moduleName },
         { label: 'Hypervisor', cell: (p) => h('code', null, p.client || '—') },
-        { label: 'Script', cell: (p) => h('code', { class: 'small', title: p.script }, p.script.length > 60 ? `${p.script.slice(0, 60)}…` : p.script) },
+        { label: 'Script', cell: (p) => (p.script == null ? h('span', { class: 'muted' }, 'hidden (superusers only)') : h('code', { class: 'small', title: p.script }, p.script.length > 60 ? `${p.script.slice(0, 60)}…` : p.script)) },
         { label: 'Image', cell: (p) => p.image || h('span', { class: 'muted' }, 'HOSTNAME.img') },
         { label: 'Kind', cell: (p) => (p.builtIn ? badge('built-in', 'running') : badge('added', '')) },
         { label: 'Modified', cell: (p) => (p.modified ? date(p.modified) : '—') },
@@ -80,5 +80,5 @@ function view(p) {
   modal(`VM provider “${p.name}” (built-in)`, h('div', { id: 'vmprovider-view' },
     h('dl', { class: 'kv' }, h('dt', null, 'Shown as'), h('dd', null, p.moduleName), h('dt', null, 'Hypervisor'), h('dd', { class: 'mono' }, p.client),
       h('dt', null, 'Image'), h('dd', null, p.image || 'HOSTNAME.img')),
-    h('pre', { class: 'pubkey', style: 'white-space: pre-wrap; max-height: 50vh; overflow: auto' }, p.script)), { wide: true });
+    h('pre', { class: 'pubkey', style: 'white-space: pre-wrap; max-height: 50vh; overflow: auto' }, p.script ?? 'hidden (superusers only)')), { wide: true });
 }

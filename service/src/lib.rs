@@ -1,0 +1,92 @@
+//! Application services of CyBorgBackup: every action GraphQL, REST v1 and the CLI perform,
+//! with its caller. A call authorizes at one point ([`authorize`]), validates, runs, and fails
+//! with one error ([`ServiceError`]). Store, executor and catalog work runs off the async
+//! runtime in one place ([`Service::run`]); transports never reach the store themselves.
+
+mod admin;
+mod authz;
+mod caller;
+mod catalog;
+mod error;
+mod inventory;
+mod jobs;
+mod restore;
+mod settings;
+mod stats;
+mod trust;
+mod users;
+
+pub use admin::VmProvider;
+pub use authz::{authorize, launch_action, Action, Target};
+pub use caller::{Caller, UserCaller};
+pub use catalog::{ArchiveChanges, CatalogHit, CatalogPage, DiffEntry, DiffPage, HistoryEntry};
+pub use error::{Result, ServiceError};
+pub use settings::Setting;
+pub use stats::{ChartQuery, Forecast};
+pub use users::{UserAccess, UserChange, UserSpec};
+
+/// Types of the layers below that service calls take and return, so that transports name
+/// them through the services.
+pub mod types {
+    pub use executor::restore::{Download, DownloadKind, DownloadTicket};
+    pub use executor::{CheckOptions, JobEvent, RestoreRequest};
+    pub use indexer::{
+        Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchQuery, VersionFate, VersionHit,
+    };
+    pub use report::{ChartKind, ChartRequest, Format, Period};
+    pub use store::{
+        ArchiveListOptions, ArchiveOrder, AuthUser, Channel, ClientListOptions, ClientOrder,
+        Cursor, DailySeries, HostKey, JobFilter, JobListOptions, JobOrder, NotifyPrefs, OutboxItem,
+        Page, PageRequest, PolicyListOptions, PolicyOrder, RepositoryListOptions, RepositoryOrder,
+        RestoreTest, RestoreTestListOptions, RestoreTestOrder, ScheduleListOptions, ScheduleOrder,
+        SeriesStatus, SortKey, StatsFilter, StatsGroup, UserListOptions, UserOrder, Verdict,
+        VmProviderInput, VmProviderRecord, MAX_PAGE,
+    };
+}
+
+use executor::Executor;
+use indexer::Catalog;
+use std::sync::Arc;
+use store::Store;
+
+/// The services; cheap to clone, built once by the composition root.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+/// What the services run on.
+pub(crate) struct Inner {
+    pub store: Store,
+    pub executor: Executor,
+    pub catalog: Catalog,
+}
+
+impl Service {
+    pub fn new(store: Store, executor: Executor, catalog: Catalog) -> Service {
+        Service {
+            inner: Arc::new(Inner {
+                store,
+                executor,
+                catalog,
+            }),
+        }
+    }
+
+    /// Runs blocking work (store, executor launches, catalog) on tokio's blocking pool: the one
+    /// way service calls reach the layers below from async code.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner)).await?
+    }
+
+    /// Live job events (status, output, progress) for subscriptions; each event is checked
+    /// against the subscriber with [`Service::job_visible`].
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<executor::JobEvent> {
+        self.inner.executor.subscribe()
+    }
+}
