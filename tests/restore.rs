@@ -418,17 +418,50 @@ async fn downloads_rest_roles_and_validation() -> Result<()> {
         .await?;
     assert_eq!(status, 401);
 
-    // borg failing before the first byte: a 502 carrying borg's message.
+    // A repository that is not the one prepared: a 502 explaining it, before borg reads it.
+    let ticket = |d: serde_json::Value| {
+        format!(
+            "{}{}",
+            s.url,
+            d["restoreDownload"]["url"].as_str().unwrap_or_default()
+        )
+    };
     let d = s
         .ok(token, DOWNLOAD, json!({"a": f.archive, "p": [secret]}))
         .await?;
-    let url = format!(
-        "{}{}",
-        s.url,
-        d["restoreDownload"]["url"].as_str().unwrap_or_default()
-    );
+    let url = ticket(d);
     let repo = f.repo_dir.path();
     std::fs::rename(repo.join("main"), repo.join("moved"))?;
+    let (status, _, body) = get(&url).await?;
+    let body = String::from_utf8_lossy(&body).to_string();
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body.contains("repository identity check failed") && !body.contains("borg extract"),
+        "{body}"
+    );
+    std::fs::rename(repo.join("moved"), repo.join("main"))?;
+
+    // borg failing before the first byte (the archive deleted behind the server's back): a
+    // 502 carrying borg's message.
+    let d = s
+        .ok(token, DOWNLOAD, json!({"a": f.archive, "p": [secret]}))
+        .await?;
+    let url = ticket(d);
+    let a = s
+        .ok(
+            token,
+            "query($id: Int!) { archive(id: $id) { name } }",
+            json!({"id": f.archive}),
+        )
+        .await?;
+    let name = a["archive"]["name"].as_str().unwrap_or_default();
+    let repo_main = repo.join("main").display().to_string();
+    let del = borg(PASSPHRASE, &["delete", &format!("{repo_main}::{name}")])?;
+    assert!(
+        del.status.success(),
+        "{}",
+        String::from_utf8_lossy(&del.stderr)
+    );
     let (status, _, body) = get(&url).await?;
     let body = String::from_utf8_lossy(&body).to_string();
     assert_eq!(status, 502, "{body}");
