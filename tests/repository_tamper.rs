@@ -2,6 +2,8 @@
 //! allows) is detected at the next prune: no prune or compact runs, the repository is marked
 //! tampered, mail and webhook name the archive, and the README's recovery steps, run exactly as
 //! written, bring it back; after the administrator clears the mark, prune and compact resume.
+//! The second test makes the deletion with the real (client, repository) key the server
+//! installed on a loopback repository host.
 
 mod support;
 
@@ -315,6 +317,108 @@ fn leftovers(repo: &Path) -> Result<()> {
     ensure!(
         copies == 1,
         "the README's copy of the compromised repository is missing"
+    );
+    Ok(())
+}
+
+/// The same attack with the real credential: the (client, repository) key the server installed
+/// on the repository host (forced `borg serve --append-only`), used by hand on the client over
+/// the loopback sshd hosts (this process stands in for root on web1: same machine).
+#[tokio::test(flavor = "multi_thread")]
+async fn deletion_with_a_clients_installed_key_is_detected_at_the_next_prune() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let hosts = ssh_hosts(&s, &token).await?;
+    let port = hosts.port;
+    let pass = "remote tamper passphrase";
+    let dir = tempfile::tempdir()?;
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src)?;
+    std::fs::write(src.join("f.txt"), "remote\n")?;
+    let path = format!("{}/r", dir.path().display());
+    let web1 = ssh_client(&s, &token, "web1", port).await?;
+    let location = format!("ssh://root@repo:{port}{path}");
+    let repo = create_repository(&s, &token, "r", &location, pass).await?;
+    let spec = PolicySpec {
+        name: "r",
+        policy_type: "folders",
+        clients: vec![web1],
+        repository: repo,
+        schedule: create_schedule(&s, &token, "n").await?,
+        extra_vars: json!({"folders": [src]}),
+        ..Default::default()
+    };
+    let policy = create_policy(&s, &token, &spec).await?;
+    s.ok(
+        &token,
+        "mutation($id: Int!) { updatePolicy(id: $id, input: {keepDaily: 7}) { id } }",
+        json!({"id": policy}),
+    )
+    .await?;
+    launch(&s, &token, policy).await?;
+    let jobs = s.wait_jobs(&token, Duration::from_secs(300)).await?;
+    ensure!(jobs.iter().all(|j| j["status"] == "successful"), "{jobs:?}");
+    let names = list_names(pass, &path)?;
+    let victim = names.first().context("no archive")?.clone();
+
+    let store = store::Store::open(s.data_dir.path())?;
+    let pem = store
+        .repository_credential_key(model::ClientId(web1), model::RepositoryId(repo))?
+        .context("no private key")?;
+    let key = dir.path().join("web1.key");
+    std::fs::write(&key, pem.expose())?;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+    let rsh = format!(
+        "ssh -F /dev/null -oBatchMode=yes -oIdentitiesOnly=yes -oIdentityAgent=none -i {} -oUserKnownHostsFile={}",
+        key.display(),
+        hosts.known_hosts().display()
+    );
+    let base = tempfile::tempdir()?;
+    let del = Command::new("borg")
+        .args([
+            "delete",
+            &format!("ssh://root@127.0.0.10:{port}{path}::{victim}"),
+        ])
+        .env("BORG_RSH", &rsh)
+        .env("BORG_PASSPHRASE", pass)
+        .env("BORG_BASE_DIR", base.path())
+        .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
+        .env_remove("SSH_AUTH_SOCK")
+        .output()?;
+    ensure!(
+        del.status.success(),
+        "delete through the client's key: {}",
+        String::from_utf8_lossy(&del.stderr)
+    );
+    ensure!(!list_names(pass, &path)?.contains(&victim), "not deleted");
+
+    let pid = prune(&s, &token, policy).await?;
+    let job = s
+        .wait_job_status(&token, pid, "failed", Duration::from_secs(120))
+        .await?;
+    let why = job["jobExplanation"].as_str().unwrap_or_default();
+    ensure!(
+        why.starts_with("repository tampered") && why.contains(&victim),
+        "{job}"
+    );
+    let log = s.job_log(&token, pid).await?;
+    ensure!(
+        !log.contains("$ borg compact") && !log.contains("$ borg prune"),
+        "prune or compact ran on a tampered repository: {log}"
+    );
+    // The repository is marked, naming the archive.
+    let r = s
+        .ok(
+            &token,
+            "query($id: Int!) { repository(id: $id) { tampered tamperedArchives } }",
+            json!({"id": repo}),
+        )
+        .await?;
+    ensure!(
+        r["repository"]["tampered"] == true
+            && r["repository"]["tamperedArchives"] == json!([victim]),
+        "{r}"
     );
     Ok(())
 }

@@ -380,23 +380,6 @@ pub fn parse_archive_list(stdout: &str) -> Result<Vec<(String, DateTime<Utc>)>, 
         .collect())
 }
 
-/// The repository id and encryption mode from `borg list --json` or `borg info --json`.
-pub fn parse_identity(stdout: &str) -> Result<model::RepositoryIdentity, String> {
-    let v: serde_json::Value = serde_json::from_str(stdout.trim())
-        .map_err(|e| format!("unexpected borg --json output: {e}"))?;
-    let id = v["repository"]["id"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .ok_or("borg --json output lacks repository.id")?;
-    let mode = v["encryption"]["mode"]
-        .as_str()
-        .ok_or("borg --json output lacks encryption.mode")?;
-    Ok(model::RepositoryIdentity {
-        borg_id: id.to_string(),
-        encryption_mode: mode.to_string(),
-    })
-}
-
 /// The available bytes in `df -P -k` output (second line, fourth column, in KiB).
 pub fn parse_df_available(out: &str) -> Option<i64> {
     let line = out.lines().nth(1)?;
@@ -427,48 +410,6 @@ mod tests {
         assert!(c.env.iter().any(|(k, v)| k == "TZ" && v == "UTC"));
         assert!(c.secret_env.iter().any(|(k, _)| k == "BORG_PASSPHRASE"));
         assert!(!c.shell_line().unwrap().contains("pw\n"));
-    }
-
-    #[test]
-    fn identity_prompts_are_answered_no_unless_verified() {
-        let mut env = BorgEnv {
-            base_dir: None,
-            passphrase: None,
-            trust: RepoTrust::default(),
-        };
-        let get = |c: &RemoteCommand, k: &str| {
-            c.env
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let c = env.list_archives("/r");
-        assert_eq!(get(&c, "BORG_RELOCATED_REPO_ACCESS_IS_OK"), "no");
-        assert_eq!(get(&c, "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK"), "no");
-        env.trust = RepoTrust {
-            relocated_ok: true,
-            unencrypted_ok: false,
-        };
-        let c = env.identity("/r");
-        assert_eq!(get(&c, "BORG_RELOCATED_REPO_ACCESS_IS_OK"), "yes");
-        assert_eq!(get(&c, "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK"), "no");
-        assert_eq!(
-            c.argv[1..],
-            ["list", "--lock-wait", "120", "--json", "--last", "1", "/r"]
-        );
-    }
-
-    #[test]
-    fn parses_identity() {
-        let out = r#"{"archives": [], "encryption": {"mode": "repokey"},
-          "repository": {"id": "0a1b", "last_modified": "x", "location": "/r"}}"#;
-        let i = parse_identity(out).unwrap();
-        assert_eq!(
-            (i.borg_id.as_str(), i.encryption_mode.as_str()),
-            ("0a1b", "repokey")
-        );
-        assert!(parse_identity("{}").is_err());
     }
 
     #[test]

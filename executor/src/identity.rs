@@ -4,7 +4,7 @@
 //! and compares. A repository replaced by another, or turned unencrypted, fails the job before
 //! any data is sent, with an explanation the alerts recognise (`IDENTITY_FAILED`).
 
-use crate::borg::{self, RepoTrust};
+use crate::borg::RepoTrust;
 use crate::jobs::{last_line, log_for, repo_ctx};
 use crate::manager::Executor;
 use crate::runner::{run_error_outcome, run_logged, Outcome, Stdout};
@@ -13,6 +13,23 @@ use model::trust::IDENTITY_FAILED;
 use model::*;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
+
+/// The repository id and encryption mode from `borg list --json` or `borg info --json`.
+pub(crate) fn parse_identity(stdout: &str) -> Result<RepositoryIdentity, String> {
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("unexpected borg --json output: {e}"))?;
+    let id = v["repository"]["id"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or("borg --json output lacks repository.id")?;
+    let mode = v["encryption"]["mode"]
+        .as_str()
+        .ok_or("borg --json output lacks encryption.mode")?;
+    Ok(RepositoryIdentity {
+        borg_id: id.to_string(),
+        encryption_mode: mode.to_string(),
+    })
+}
 
 /// What borg found at the repository's path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +60,7 @@ pub(crate) fn trust_for(security: &RepositorySecurity, has_passphrase: bool) -> 
 /// Classifies the result of `borg list --json --last 1`.
 pub(crate) fn classify(code: i32, stdout: &str, stderr: &str) -> Result<Seen, String> {
     if code == 0 {
-        return borg::parse_identity(stdout).map(Seen::Repository);
+        return parse_identity(stdout).map(Seen::Repository);
     }
     if stderr.contains("previously unknown unencrypted repository") {
         Ok(Seen::UnknownUnencrypted)
@@ -234,7 +251,7 @@ pub(crate) async fn record_at_preparation(
             ),
         ));
     }
-    let id = borg::parse_identity(&r.stdout).map_err(|e| Outcome::failed(None, e))?;
+    let id = parse_identity(&r.stdout).map_err(|e| Outcome::failed(None, e))?;
     // A prepared repository keeps its identity: preparing it again (the Prepare button) is no
     // way to accept a replacement; setting `ready` to false is.
     if ctx.repo.ready {
@@ -271,6 +288,49 @@ pub(crate) async fn record_at_preparation(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::RemoteCommand;
+
+    #[test]
+    fn identity_prompts_are_answered_no_unless_verified() {
+        let mut env = crate::borg::BorgEnv {
+            base_dir: None,
+            passphrase: None,
+            trust: RepoTrust::default(),
+        };
+        let get = |c: &RemoteCommand, k: &str| {
+            c.env
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let c = env.list_archives("/r");
+        assert_eq!(get(&c, "BORG_RELOCATED_REPO_ACCESS_IS_OK"), "no");
+        assert_eq!(get(&c, "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK"), "no");
+        env.trust = RepoTrust {
+            relocated_ok: true,
+            unencrypted_ok: false,
+        };
+        let c = env.identity("/r");
+        assert_eq!(get(&c, "BORG_RELOCATED_REPO_ACCESS_IS_OK"), "yes");
+        assert_eq!(get(&c, "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK"), "no");
+        assert_eq!(
+            c.argv[1..],
+            ["list", "--lock-wait", "120", "--json", "--last", "1", "/r"]
+        );
+    }
+
+    #[test]
+    fn parses_identity() {
+        let out = r#"{"archives": [], "encryption": {"mode": "repokey"},
+          "repository": {"id": "0a1b", "last_modified": "x", "location": "/r"}}"#;
+        let i = parse_identity(out).unwrap();
+        assert_eq!(
+            (i.borg_id.as_str(), i.encryption_mode.as_str()),
+            ("0a1b", "repokey")
+        );
+        assert!(parse_identity("{}").is_err());
+    }
 
     fn id(borg_id: &str, mode: &str) -> RepositoryIdentity {
         RepositoryIdentity {

@@ -40,7 +40,11 @@ impl Service {
 
     /// The flagged archives of a series no administrator acknowledged, newest first: while
     /// any is left, prune and compact of the series wait.
-    pub async fn prune_blocked_by(&self, caller: &Caller, series: SeriesKey) -> Result<Vec<Archive>> {
+    pub async fn prune_blocked_by(
+        &self,
+        caller: &Caller,
+        series: SeriesKey,
+    ) -> Result<Vec<Archive>> {
         authorize(
             caller,
             Action::View,

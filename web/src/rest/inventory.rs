@@ -179,7 +179,10 @@ async fn create_repository(
     let input = repository_input(&body)?;
     let r = st.service.create_repository(&c, input).await?;
     let security = st.service.repository_security(&c, r.id).await?;
-    Ok((StatusCode::CREATED, Json(objects::repository(r, Some(security)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(objects::repository(r, Some(security))),
+    ))
 }
 
 async fn update_repository(

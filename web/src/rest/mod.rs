@@ -18,8 +18,8 @@ mod page;
 mod policies;
 mod restore;
 mod stats;
-mod users;
 mod trust;
+mod users;
 
 use crate::AppState;
 use axum::extract::{FromRequestParts, Path};
