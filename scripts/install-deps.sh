@@ -6,7 +6,7 @@ set -euo pipefail
 
 want=(borgbackup openssh-client openssh-server fonts-dejavu-core ca-certificates curl gcc make pkg-config procps iproute2)
 if [[ "${1:-}" == "--tests" ]]; then
-  want+=(python3 socat sudo chromium chromium-driver)
+  want+=(python3 socat sudo chromium chromium-driver sqlite3)
 fi
 
 missing=()

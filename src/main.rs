@@ -3,6 +3,7 @@
 
 mod catalog_cmd;
 mod config;
+mod datadir;
 mod demo;
 mod serve;
 
@@ -98,6 +99,8 @@ fn init_tracing(filter: &str) {
 }
 
 fn main() -> Result<()> {
+    datadir::private_umask();
+    datadir::release_large_allocations();
     let cli = Cli::parse();
     let listen = match &cli.command {
         Command::Serve { listen, .. } => listen.clone(),
@@ -109,6 +112,7 @@ fn main() -> Result<()> {
         data_dir: cli.data_dir.clone(),
     })?;
     init_tracing(&cfg.log);
+    datadir::prepare(&cfg.data_dir)?;
     match cli.command {
         Command::Serve { demo, .. } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -144,7 +148,10 @@ fn main() -> Result<()> {
                         .user_by_email(&email)?
                         .with_context(|| format!("email: no user {email:?}"))?;
                     s.set_password(u.id, &read_password()?)?;
-                    println!("password of {} changed; their sessions were ended", u.email);
+                    println!(
+                        "password of {} changed; their sessions and API tokens were ended",
+                        u.email
+                    );
                 }
                 UserAction::List => {
                     for u in s.users()? {

@@ -31,7 +31,15 @@ fn ensure_admin(store: &Store) -> Result<Option<String>> {
         })
         .context("creating the first administrator (CYBORG_ADMIN_PASSWORD)")?;
     if generated {
-        tracing::warn!(email = ADMIN_EMAIL, password = %password, "created the first administrator; this password is shown once");
+        // Shown once on the terminal, never in the log (which may be shipped elsewhere).
+        eprintln!(
+            "created the first administrator {ADMIN_EMAIL} with the password {password}\n\
+             (shown once: change it after logging in)"
+        );
+        tracing::warn!(
+            email = ADMIN_EMAIL,
+            "created the first administrator with a generated password, printed on the terminal"
+        );
     } else {
         tracing::info!(
             email = ADMIN_EMAIL,
@@ -48,8 +56,6 @@ pub fn random_password() -> String {
 }
 
 pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("data_dir: cannot create {}", cfg.data_dir.display()))?;
     let store = Store::open(&cfg.data_dir)
         .with_context(|| format!("opening the database in {}", cfg.data_dir.display()))?;
     let admin_password = ensure_admin(&store)?;
@@ -89,7 +95,6 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
     let app = web::router(web::AppState {
         schema,
         service,
-        store: store.clone(),
         allowed_origins: cfg.cors_allowed_origins.clone(),
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)

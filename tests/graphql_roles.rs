@@ -11,7 +11,6 @@ use support::*;
 /// Operations only superusers may run (arguments are valid but never reached).
 const ADMIN_ONLY: &[&str] = &[
     "{ users { nodes { id } } }",
-    "{ settings { key } }",
     "{ notificationSettings { key } }",
     "{ outgoingMessages { id } }",
     r#"mutation { createUser(input: {email: "x@y.z", password: "long enough pw"}) { id } }"#,
@@ -39,6 +38,7 @@ const ADMIN_ONLY: &[&str] = &[
     "{ hostKeys { host } }",
     r#"mutation { updateSetting(key: "backup_user", value: "root") { key } }"#,
     r#"mutation { setNotificationSetting(key: "mail.host", value: "x") { key } }"#,
+    r#"mutation { updateSettings(input: [{key: "mail.host", value: "x"}]) { key } }"#,
     r#"mutation { sendReport(period: "daily") }"#,
     "mutation { retryOutgoingMessage(id: 1) { id } }",
     "mutation { setRepositoryCapacity(repository: 1, capacity: 10) }",
@@ -54,6 +54,7 @@ const FOR_EVERYONE: &[&str] = &[
     "{ jobs { nodes { id } } archives { nodes { id } } apiTokens { totalCount } }",
     "{ catalogSearch(query: \"x\") { total } }",
     "{ sshPublicKey }",
+    "{ settings { key readAccess } }",
     "{ cronPreview(crontab: \"* * * * *\") }",
     "{ vmProviders { nodes { name script } } }",
     "mutation { launchPolicy(id: 1) { id } }",
@@ -114,11 +115,12 @@ async fn anonymous_and_non_superusers_are_refused_admin_operations() -> Result<(
             r.0
         );
     }
-    // The operator may change their own password, and nothing the admin owns changed.
+    // The operator may change their own password (giving the current one), and nothing the
+    // admin owns changed.
     let me = s.ok(&op, "{ me { id } }", json!({})).await?["me"]["id"].clone();
     s.ok(
         &op,
-        "mutation($id: Int!) { setPassword(userId: $id, password: \"a new operator pw\") }",
+        "mutation($id: Int!) { setPassword(userId: $id, password: \"a new operator pw\", currentPassword: \"operator password\") }",
         json!({"id": me}),
     )
     .await?;

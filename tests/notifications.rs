@@ -152,6 +152,10 @@ async fn job_mail_charts_reports_webhook_and_metrics_after_real_backups() -> Res
     let ops = s.ok(&token, r#"mutation { createUser(input: {email: "ops@test.local", password: "ops-password-123"}) { id } }"#, json!({})).await?;
     s.ok(&token, "mutation($u: Int!) { setNotificationPreferences(userId: $u, input: {backupSuccess: true, backupFailed: false}) { backupSuccess } }",
         json!({"u": ops["createUser"]["id"]})).await?;
+    // An outsider wants everything but is granted nothing: no mail may name a client to them.
+    let outsider = s.ok(&token, r#"mutation { createUser(input: {email: "outsider@test.local", password: "outsider-password-1", role: VIEWER}) { id } }"#, json!({})).await?;
+    s.ok(&token, "mutation($u: Int!) { setNotificationPreferences(userId: $u, input: {backupSuccess: true, backupFailed: true, launchSummary: true, daily: true}) { backupSuccess } }",
+        json!({"u": outsider["createUser"]["id"]})).await?;
 
     // Metrics need a token and parse before any backup.
     assert_eq!(get(&s, None, "/metrics").await?.status(), 401);
@@ -173,6 +177,13 @@ async fn job_mail_charts_reports_webhook_and_metrics_after_real_backups() -> Res
     )?;
     let folder = src.path().display().to_string();
     let good = local_policy(&s, &token, &[&folder], "pass phrase one").await?;
+    // Ops (a viewer) is granted this policy: mails about its jobs reach them.
+    s.ok(
+        &token,
+        "mutation($u: Int!, $p: Int!) { updateUser(id: $u, input: {grants: [{policy: $p}]}) { id } }",
+        json!({"u": ops["createUser"]["id"], "p": good}),
+    )
+    .await?;
     let jobs = launch_and_wait(&s, &token, good).await?;
     assert!(jobs.iter().all(|j| j["status"] == "successful"), "{jobs:?}");
     let mails = smtp.wait_for(1, WAIT).await?;
@@ -420,6 +431,17 @@ async fn job_mail_charts_reports_webhook_and_metrics_after_real_backups() -> Res
             .iter()
             .all(|m| m["state"] == "sent"),
         "{out}"
+    );
+    // Job mails, anomalies, summaries and reports never went to the user without grants.
+    let to_outsider: Vec<String> = smtp
+        .all()
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t.contains("outsider")))
+        .map(|m| subject(&m.data))
+        .collect();
+    assert!(
+        to_outsider.is_empty(),
+        "mail to a user without grants: {to_outsider:?}"
     );
     Ok(())
 }

@@ -102,6 +102,40 @@ async fn grants_decide_downloads_restores_and_relaunches() -> Result<()> {
         ensure!(refused(&g), "relaunch {job} without a grant: {}", g.0);
     }
 
+    // /metrics (metrics.auth is `token` by default) names no series of clients out of reach.
+    let metrics = |token: String| async move {
+        let (code, body) = s
+            .rest("GET", "/metrics", Some(&format!("Token {token}")), None)
+            .await?;
+        ensure!(code == 200, "metrics: {code} {body}");
+        Ok::<String, anyhow::Error>(body.as_str().unwrap_or_default().to_string())
+    };
+    let all = metrics(admin.to_string()).await?;
+    ensure!(
+        all.contains("client=\"localhost\"") && all.contains("cyborgbackup_jobs_total"),
+        "{all}"
+    );
+    let none = metrics(op.clone()).await?;
+    ensure!(
+        !none.contains("client=")
+            && !none.contains("repository=\"")
+            && !none.contains("cyborgbackup_jobs_total{"),
+        "metrics without grants show the instance: {none}"
+    );
+
+    ensure!(all.contains("policy=\"docs\""), "{all}");
+    s.ok(
+        admin,
+        GRANTS,
+        json!({"id": op_id, "g": [{"client": localhost}]}),
+    )
+    .await?;
+    let some = metrics(op.clone()).await?;
+    ensure!(
+        some.contains("client=\"localhost\"") && !some.contains("policy=\"docs\""),
+        "metrics with a grant on localhost only: {some}"
+    );
+
     // 2. Grants without the restore flag: metadata yes, contents no.
     let no_restore = json!([{"client": localhost}, {"client": f.web1}]);
     s.ok(admin, GRANTS, json!({"id": op_id, "g": no_restore}))

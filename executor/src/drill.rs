@@ -21,8 +21,6 @@ use std::time::Instant;
 use store::{DrillFinding, NewJob, NewRestoreTest, StoreError, Verdict};
 use tokio_util::sync::CancellationToken;
 
-pub use schedule::{SETTING_AUTO_RESTORE_TEST, SETTING_RESTORE_TEST_CRON};
-
 /// Files sampled per drill.
 pub const SAMPLE_FILES: usize = 20;
 /// Larger files are not sampled (they would be extracted in full).

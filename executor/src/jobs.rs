@@ -138,7 +138,11 @@ pub(crate) async fn backup(ex: &Executor, job: &Job, cancel: &CancellationToken)
     let mut log = log_for(ex, job, Some(&ctx));
     let policy = tryo!(crate::jobs::job_policy(ex, job));
     let client = tryo!(crate::jobs::job_client(ex, job));
-    let vars = tryo!(parse_extra_vars(policy.policy_type, &policy.extra_vars)
+    // The policy's extra_vars with its sealed database password.
+    let full_vars = tryo!(store
+        .policy_extra_vars(policy.id)
+        .map_err(|e| Outcome::error(format!("reading the policy's extra_vars: {e}"))));
+    let vars = tryo!(parse_extra_vars(policy.policy_type, full_vars.expose())
         .map_err(|e| Outcome::error(format!("invalid extra_vars: {e}"))));
     // A vm policy runs on the VM's hypervisor; every other type on the client itself.
     let (mut spec, runs_on) = if policy.policy_type == PolicyType::Vm {

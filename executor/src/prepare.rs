@@ -12,10 +12,6 @@ use crate::tryo;
 use model::*;
 use tokio_util::sync::CancellationToken;
 
-/// Setting: whether client preparation installs borg when it is missing (default `true`, as the
-/// original's preparation job did).
-pub const SETTING_INSTALL_BORG: &str = "install_borg";
-
 /// Prints `borg --version` (or `borg missing`), the first IP and the OS name, one per line.
 const FACTS: &str = r#"borg --version 2>/dev/null || echo "borg missing"
 (hostname -I 2>/dev/null || hostname -i 2>/dev/null || echo) | head -n 1
@@ -58,14 +54,15 @@ pub(crate) fn parse_facts(stdout: &str) -> Facts {
     Facts { borg, ip, os }
 }
 
+/// The `install_borg` setting (default `true`, as the original's preparation job did).
 fn install_allowed(ex: &Executor) -> bool {
     ex.inner
         .store
-        .setting(SETTING_INSTALL_BORG)
-        .ok()
-        .flatten()
-        .map(|v| !matches!(v.trim(), "false" | "0" | "no" | "off"))
-        .unwrap_or(true)
+        .get(&settings::INSTALL_BORG)
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read install_borg: installing");
+            true
+        })
 }
 
 async fn facts(

@@ -5,39 +5,26 @@
 use crate::manager::{Executor, LaunchError};
 use crate::requeue::CheckOptions;
 use chrono::{DateTime, Utc};
-use model::CronExpr;
+use model::settings::{IC_CRON, INTEGRITY_CHECK};
 
-/// Setting: `true` to run `borg check` of every enabled repository on the `ic_cron` schedule.
-pub const SETTING_INTEGRITY_CHECK: &str = "integrity_check";
-/// Setting: cron expression of the integrity checks (default: Sundays at 04:00).
-pub const SETTING_IC_CRON: &str = "ic_cron";
-const SETTING_IC_LAST_RUN: &str = "integrity_check.last_run";
+/// Internal state: when the integrity check schedule last fired.
+const IC_LAST_RUN: &str = "integrity_check.last_run";
 
 /// Queues integrity checks when their schedule has come; returns how many were queued.
 fn integrity_checks(ex: &Executor, now: DateTime<Utc>) -> Result<usize, String> {
     let store = &ex.inner.store;
-    let enabled = store
-        .setting(SETTING_INTEGRITY_CHECK)
-        .map_err(|e| e.to_string())?;
-    if !matches!(
-        enabled.as_deref().map(str::trim),
-        Some("true" | "1" | "yes")
-    ) {
+    if !store.get(&INTEGRITY_CHECK).map_err(|e| e.to_string())? {
         return Ok(0);
     }
-    let line = store
-        .setting(SETTING_IC_CRON)
-        .map_err(|e| e.to_string())?
-        .unwrap_or_else(|| "0 4 * * 0".into());
-    let cron = CronExpr::parse(&line).map_err(|e| format!("{SETTING_IC_CRON}: {e}"))?;
+    let cron = store.get(&IC_CRON).map_err(|e| e.to_string())?;
     let last = store
-        .setting(SETTING_IC_LAST_RUN)
+        .state(IC_LAST_RUN)
         .map_err(|e| e.to_string())?
         .and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
     let Some(last) = last else {
         // First sight of the schedule: count from now.
         store
-            .set_setting(SETTING_IC_LAST_RUN, &now.to_rfc3339())
+            .set_state(IC_LAST_RUN, &now.to_rfc3339())
             .map_err(|e| e.to_string())?;
         return Ok(0);
     };
@@ -48,7 +35,7 @@ fn integrity_checks(ex: &Executor, now: DateTime<Utc>) -> Result<usize, String> 
         return Ok(0);
     }
     store
-        .set_setting(SETTING_IC_LAST_RUN, &now.to_rfc3339())
+        .set_state(IC_LAST_RUN, &now.to_rfc3339())
         .map_err(|e| e.to_string())?;
     let mut queued = 0;
     for repo in store

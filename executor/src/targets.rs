@@ -15,22 +15,21 @@ use crate::transport::{RemoteCommand, Transport};
 use model::{Client, RepoLocation, Repository, Secret};
 use std::sync::Arc;
 
-/// Setting: the user the server logs in as on clients (default `root`; others use `sudo -E`).
-pub const SETTING_BACKUP_USER: &str = "backup_user";
-
 /// Whether a hostname means the server itself.
 pub(crate) fn is_local(hostname: &str) -> bool {
     matches!(hostname, "localhost" | "127.0.0.1" | "::1")
 }
 
+/// The `backup_user` setting: the user the server logs in as on clients (others than root
+/// use `sudo -E`).
 pub(crate) fn backup_user(ex: &Executor) -> String {
     ex.inner
         .store
-        .setting(SETTING_BACKUP_USER)
-        .ok()
-        .flatten()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "root".into())
+        .get(&model::settings::BACKUP_USER)
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read backup_user: using root");
+            "root".into()
+        })
 }
 
 fn server_key(ex: &Executor) -> Result<Arc<ClientKey>, String> {

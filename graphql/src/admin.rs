@@ -1,29 +1,10 @@
-//! Administration: the server's SSH key, pinned host keys, and instance settings. Secrets are
-//! write-only: settings that hold them read back masked.
+//! Administration: the server's SSH key and pinned host keys (instance settings are in
+//! `settings.rs`).
 
 use crate::errors::ApiResult;
 use crate::{caller, svc};
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-
-#[derive(SimpleObject)]
-pub struct Setting {
-    pub key: String,
-    pub value: String,
-    pub is_secret: bool,
-    pub description: String,
-}
-
-impl From<service::Setting> for Setting {
-    fn from(s: service::Setting) -> Self {
-        Setting {
-            key: s.key,
-            value: s.value,
-            is_secret: s.is_secret,
-            description: s.description,
-        }
-    }
-}
 
 #[derive(SimpleObject)]
 pub struct HostKey {
@@ -74,17 +55,6 @@ impl AdminQuery {
             .map(HostKey::from)
             .collect())
     }
-
-    /// Instance settings (secrets masked).
-    async fn settings(&self, ctx: &Context<'_>) -> ApiResult<Vec<Setting>> {
-        let c = caller(ctx).await?;
-        Ok(svc(ctx)
-            .settings(&c)
-            .await?
-            .into_iter()
-            .map(Setting::from)
-            .collect())
-    }
 }
 
 #[derive(Default)]
@@ -119,16 +89,5 @@ impl AdminMutation {
     ) -> ApiResult<HostKey> {
         let c = caller(ctx).await?;
         Ok(svc(ctx).accept_host_key(&c, host, port).await?.into())
-    }
-
-    /// Changes one instance setting.
-    async fn update_setting(
-        &self,
-        ctx: &Context<'_>,
-        key: String,
-        value: String,
-    ) -> ApiResult<Setting> {
-        let c = caller(ctx).await?;
-        Ok(svc(ctx).update_setting(&c, &key, value).await?.into())
     }
 }

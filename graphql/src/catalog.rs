@@ -222,6 +222,7 @@ impl CatalogQuery {
     /// Searches every version of every file in every archive your grants reach. `query`
     /// forms: file-name words (`nginx.conf`), a substring of a name (`ginx`), a path prefix
     /// (`/etc/nginx/`), a glob (`*.sql.gz`), an exact path (`/etc/hosts`).
+    #[graphql(complexity = "crate::cost::list(first, child_complexity)")]
     async fn catalog_search(
         &self,
         ctx: &Context<'_>,
@@ -311,6 +312,7 @@ impl CatalogQuery {
 
     /// Differences from archive `a` to archive `b` (two archives of one series), computed
     /// from the catalog without calling borg.
+    #[graphql(complexity = "crate::cost::list(first, child_complexity)")]
     async fn archive_diff(
         &self,
         ctx: &Context<'_>,
@@ -347,6 +349,7 @@ impl CatalogQuery {
     }
 
     /// Children of `directory` (`/` for the top) in one archive, sorted by path.
+    #[graphql(complexity = "crate::cost::list(first, child_complexity)")]
     async fn browse(
         &self,
         ctx: &Context<'_>,

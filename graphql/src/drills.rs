@@ -96,6 +96,7 @@ impl DrillQuery {
     /// Restore drills (newest first by default), optionally of one policy and/or client and
     /// with one verdict (`passed` or `failed`).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn restore_tests(
         &self,
         ctx: &Context<'_>,

@@ -17,6 +17,7 @@ pub fn code(e: &ApiError) -> &'static str {
         ApiError::Unauthenticated => "UNAUTHENTICATED",
         ApiError::Forbidden(_) => "FORBIDDEN",
         ApiError::Conflict(_) | ApiError::Blocked(_) | ApiError::Upstream(_) => "CONFLICT",
+        ApiError::RateLimited(_) => "RATE_LIMITED",
         ApiError::Internal(_) => "INTERNAL",
     }
 }
@@ -56,8 +57,15 @@ fn to_graphql(e: ApiError) -> async_graphql::Error {
         ApiError::Validation(v) => v.0.clone(),
         _ => Vec::new(),
     };
+    let retry_after = match &e {
+        ApiError::RateLimited(secs) => Some(*secs),
+        _ => None,
+    };
     async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
         ext.set("code", code);
+        if let Some(secs) = retry_after {
+            ext.set("retryAfter", secs);
+        }
         if let Some(first) = fields.first() {
             ext.set("field", first.field.clone());
         }

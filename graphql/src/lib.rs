@@ -6,15 +6,18 @@
 mod admin;
 mod catalog;
 mod connection;
+mod cost;
 mod drills;
 mod errors;
 mod inputs;
 mod lists;
 mod live;
+pub mod login;
 mod mutation;
 mod objects;
 mod query;
 mod restore;
+mod settings;
 mod stats;
 mod trust;
 mod users;
@@ -24,6 +27,7 @@ use async_graphql::{Context, MergedObject, Schema};
 pub use errors::{ApiError, GqlError};
 use executor::Executor;
 use indexer::Catalog;
+pub use login::LoginContext;
 use service::{Caller, Service};
 use store::{AuthUser, Store};
 
@@ -35,6 +39,7 @@ pub struct Query(
     lists::JobLists,
     catalog::CatalogQuery,
     admin::AdminQuery,
+    settings::SettingsQuery,
     stats::StatsQuery,
     vm::VmQuery,
     drills::DrillQuery,
@@ -46,6 +51,7 @@ pub struct Mutation(
     mutation::CoreMutation,
     users::UserMutation,
     admin::AdminMutation,
+    settings::SettingsMutation,
     stats::StatsMutation,
     restore::RestoreMutation,
     drills::DrillMutation,
@@ -66,12 +72,14 @@ pub struct Services {
     pub service: Service,
 }
 
-/// Builds the schema with depth and complexity limits.
+/// Builds the schema with depth and complexity limits (a list field costs its page size times
+/// the cost of one item, see `cost.rs`) and at most one `login` per document.
 pub fn schema(services: Services) -> CyborgSchema {
     Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .data(services)
         .limit_depth(12)
-        .limit_complexity(5000)
+        .limit_complexity(cost::MAX_COMPLEXITY)
+        .extension(login::OneLoginPerRequest)
         .finish()
 }
 
@@ -101,40 +109,24 @@ pub(crate) async fn caller(ctx: &Context<'_>) -> Result<Caller, errors::GqlError
     Ok(svc(ctx).identify(auth).await?)
 }
 
-/// The authenticated caller, or `UNAUTHENTICATED`.
-pub(crate) fn user<'a>(ctx: &Context<'a>) -> Result<&'a AuthUser, errors::GqlError> {
-    ctx.data_opt::<AuthUser>()
-        .ok_or_else(|| ApiError::Unauthenticated.into())
-}
-
-/// Resolves the token of a websocket's connection_init payload (`authorization: "Bearer …"`
-/// or `token: "…"`) to the data subscriptions run with.
-pub fn connection_data(
-    store: &Store,
-    payload: &serde_json::Value,
-) -> Result<async_graphql::Data, String> {
-    let raw = payload
+/// The token of a websocket's connection_init payload (`authorization: "Bearer …"` or
+/// `token: "…"`).
+pub fn connection_token(payload: &serde_json::Value) -> Result<String, String> {
+    payload
         .get("authorization")
         .or_else(|| payload.get("Authorization"))
         .and_then(|v| v.as_str())
         .map(|s| s.split_once(' ').map_or(s, |(_, t)| t))
         .or_else(|| payload.get("token").and_then(|v| v.as_str()))
-        .ok_or("authentication required: send {\"authorization\": \"Bearer <token>\"} in connection_init")?;
-    let user = store
-        .authenticate_token(raw.trim())
-        .map_err(|e| e.to_string())?
-        .ok_or("invalid or expired token")?;
-    let mut data = async_graphql::Data::default();
-    data.insert(user);
-    Ok(data)
+        .map(|t| t.trim().to_string())
+        .ok_or_else(|| "authentication required: send {\"authorization\": \"Bearer <token>\"} in connection_init".into())
 }
 
-/// The caller, who must be a superuser, or `FORBIDDEN`.
-pub(crate) fn admin<'a>(ctx: &Context<'a>) -> Result<&'a AuthUser, errors::GqlError> {
-    let u = user(ctx)?;
-    if u.is_superuser {
-        Ok(u)
-    } else {
-        Err(ApiError::Forbidden("this operation needs a superuser".into()).into())
-    }
+/// The data every operation of an authenticated websocket runs with. The HTTP layer re-checks
+/// the session before each operation and closes the socket when it ended.
+pub fn connection_data(user: AuthUser, login: LoginContext) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    data.insert(user);
+    data.insert(login);
+    data
 }

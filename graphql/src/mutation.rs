@@ -2,44 +2,28 @@
 //! services decide who may: inventory changes need a superuser, launching an operator whose
 //! grants reach the target.
 
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::ApiResult;
 use crate::inputs::*;
 use crate::objects::{self, LoginResult, NewApiToken};
-use crate::{caller, services, svc, user};
+use crate::{caller, svc};
 use async_graphql::{Context, Object};
-use model::{
-    ClientId, JobId, PolicyId, RepositoryId, ScheduleId, TokenId, UserId, ValidationErrors,
-};
-use store::TokenKind;
+use model::{ClientId, JobId, PolicyId, RepositoryId, ScheduleId, TokenId, UserId};
 
 #[derive(Default)]
 pub struct CoreMutation;
 
-/// How long a login session lasts.
-const SESSION_HOURS: i64 = 12;
-
 #[Object]
 impl CoreMutation {
     /// Exchanges an email and password for a session token (send it as `Authorization: Bearer`).
+    /// Throttled per client address and (address, email).
     async fn login(
         &self,
         ctx: &Context<'_>,
         email: String,
         password: String,
     ) -> ApiResult<LoginResult> {
-        let s = &services(ctx).store;
-        let u = s.verify_login(email.trim(), &password)?.ok_or_else(|| {
-            ApiError::Validation(ValidationErrors::single(
-                "password",
-                "wrong email or password",
-            ))
-        })?;
-        let (_, token) = s.create_token(
-            u.id,
-            TokenKind::Session,
-            "login",
-            Some(chrono::Duration::hours(SESSION_HOURS)),
-        )?;
+        let addr = crate::login::client_addr(ctx);
+        let (token, u) = svc(ctx).login(addr, &email, &password).await?;
         Ok(LoginResult {
             token,
             user: u.into(),
@@ -48,47 +32,42 @@ impl CoreMutation {
 
     /// Ends the current session (or revokes the API token used).
     async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        let u = user(ctx)?;
-        services(ctx).store.revoke_token(u, u.token)?;
+        let c = caller(ctx).await?;
+        svc(ctx).logout(&c).await?;
         Ok(true)
     }
 
     /// Creates a long-lived API token for scripts; the value is shown once.
     async fn create_api_token(&self, ctx: &Context<'_>, name: String) -> ApiResult<NewApiToken> {
-        let u = user(ctx)?;
-        let mut e = ValidationErrors::new();
-        model::validate::check_name(&mut e, "name", &name);
-        e.into_result()?;
-        let (id, token) =
-            services(ctx)
-                .store
-                .create_token(u.id, TokenKind::Api, name.trim(), None)?;
+        let c = caller(ctx).await?;
+        let (id, token) = svc(ctx).create_api_token(&c, &name).await?;
         Ok(NewApiToken { id: id.0, token })
     }
 
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: i64) -> ApiResult<bool> {
-        let u = user(ctx)?;
-        services(ctx).store.revoke_token(u, TokenId(id))?;
+        let c = caller(ctx).await?;
+        svc(ctx).revoke_api_token(&c, TokenId(id)).await?;
         Ok(true)
     }
 
-    /// Changes a password: your own, or anyone's as a superuser.
+    /// Changes a password: your own (give `currentPassword`; your other sessions and your API
+    /// tokens are revoked), or anyone's as a superuser (all their sessions and tokens are).
     async fn set_password(
         &self,
         ctx: &Context<'_>,
         user_id: i64,
         password: String,
+        current_password: Option<String>,
     ) -> ApiResult<bool> {
-        let u = user(ctx)?;
-        if u.id.0 != user_id && !u.is_superuser {
-            return Err(ApiError::Forbidden(
-                "only a superuser may change another user's password".into(),
-            )
-            .into());
-        }
-        services(ctx)
-            .store
-            .set_password(UserId(user_id), &password)?;
+        let c = caller(ctx).await?;
+        let change = service::PasswordChange {
+            user: UserId(user_id),
+            new: password,
+            current: current_password.as_deref(),
+            current_field: "currentPassword",
+            addr: crate::login::client_addr(ctx),
+        };
+        svc(ctx).set_password(&c, change).await?;
         Ok(true)
     }
 

@@ -357,6 +357,7 @@ impl Job {
     }
 
     /// Output lines after `after` (a previous line's `seq`), at most `limit`.
+    #[graphql(complexity = "crate::cost::list(limit, child_complexity)")]
     async fn output(
         &self,
         ctx: &Context<'_>,

@@ -3,7 +3,7 @@
 //! mail, scheduled reports on demand and the outbox of outgoing messages.
 
 use crate::errors::{ApiError, ApiResult, GqlError};
-use crate::{admin, caller, services, svc};
+use crate::{caller, svc};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use model::{ClientId, PolicyId, RepositoryId, UserId};
@@ -80,14 +80,6 @@ pub struct RepositoryForecast {
     pub slope_per_day: Option<f64>,
     pub full_in_days: Option<f64>,
     pub description: String,
-}
-
-/// A mail, webhook, report or metrics setting; secrets show `$encrypted$` when set.
-#[derive(SimpleObject)]
-pub struct NotificationSetting {
-    pub key: String,
-    pub value: String,
-    pub is_secret: bool,
 }
 
 #[derive(SimpleObject, InputObject)]
@@ -280,23 +272,6 @@ impl StatsQuery {
         })
     }
 
-    /// Mail, webhook, report and metrics settings (superuser; secrets masked).
-    async fn notification_settings(
-        &self,
-        ctx: &Context<'_>,
-    ) -> ApiResult<Vec<NotificationSetting>> {
-        admin(ctx)?;
-        Ok(report::settings::masked(&services(ctx).store)
-            .map_err(report_err)?
-            .into_iter()
-            .map(|(key, value, is_secret)| NotificationSetting {
-                key,
-                value,
-                is_secret,
-            })
-            .collect())
-    }
-
     /// Notification preferences of the caller, or of another user (superuser).
     async fn notification_preferences(
         &self,
@@ -308,6 +283,7 @@ impl StatsQuery {
     }
 
     /// Outgoing mail and webhook deliveries, newest first (superuser).
+    #[graphql(complexity = "crate::cost::list(limit, child_complexity)")]
     async fn outgoing_messages(
         &self,
         ctx: &Context<'_>,
@@ -330,38 +306,6 @@ pub struct StatsMutation;
 
 #[Object]
 impl StatsMutation {
-    /// Sets a `mail.*`, `webhook.*`, `report.*` or `metrics.*` setting (superuser). Secret keys
-    /// (`mail.password`, `webhook.secret`) are sealed; an empty value clears a setting.
-    async fn set_notification_setting(
-        &self,
-        ctx: &Context<'_>,
-        key: String,
-        value: String,
-    ) -> ApiResult<NotificationSetting> {
-        let u = admin(ctx)?;
-        let s = &services(ctx).store;
-        let secret = report::settings::KEYS
-            .iter()
-            .any(|(k, sec)| *sec && *k == key);
-        if secret {
-            report::settings::set_secret(s, &key, &value).map_err(report_err)?;
-        } else {
-            report::settings::set(s, &key, &value).map_err(report_err)?;
-        }
-        tracing::info!(user = u.id.0, key = %key, "notification setting changed");
-        Ok(NotificationSetting {
-            value: if secret && !value.is_empty() {
-                model::MASK.to_string()
-            } else if secret {
-                String::new()
-            } else {
-                value.trim().to_string()
-            },
-            key,
-            is_secret: secret,
-        })
-    }
-
     /// Changes notification preferences of the caller, or of another user (superuser); unset
     /// fields keep their value.
     async fn set_notification_preferences(

@@ -90,6 +90,7 @@ pub struct VmQuery;
 impl VmQuery {
     /// VM module providers, the built-in ones included. `search`: substring of the name or
     /// module name.
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn vm_providers(
         &self,
         ctx: &Context<'_>,

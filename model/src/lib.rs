@@ -8,8 +8,10 @@ pub mod entities;
 pub mod ids;
 pub mod job;
 pub mod location;
+pub mod policy_secrets;
 pub mod policy_type;
 pub mod secret;
+pub mod settings;
 pub mod trust;
 pub mod validate;
 

@@ -343,31 +343,7 @@ pub fn parse_extra_vars(
     errs.into_result().map(|_| vars)
 }
 
-/// What an API returns instead of a secret value of `extra_vars` (a database password).
-pub const EXTRA_VARS_MASK: &str = "$encrypted$";
-
-/// Keys of `extra_vars` whose values are secrets.
-const SECRET_KEYS: [&str; 1] = ["password"];
-
-/// `extra_vars` text as an API may return it: every secret value replaced by
-/// [`EXTRA_VARS_MASK`]. Text that is not a JSON object is returned unchanged.
-pub fn redact_extra_vars(text: &str) -> String {
-    let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(text) else {
-        return text.to_string();
-    };
-    let mut changed = false;
-    for k in SECRET_KEYS {
-        if let Some(v) = obj.get_mut(k).filter(|v| !v.is_null()) {
-            *v = Value::String(EXTRA_VARS_MASK.into());
-            changed = true;
-        }
-    }
-    if changed {
-        Value::Object(obj).to_string()
-    } else {
-        text.to_string()
-    }
-}
+pub use crate::policy_secrets::{redact_extra_vars, unredact_extra_vars, EXTRA_VARS_MASK};
 
 /// `extra_vars` keys holding commands run on a host (piped policies): shown to superusers only.
 const COMMAND_KEYS: [&str; 1] = ["command"];
@@ -390,32 +366,6 @@ pub fn hide_extra_vars_commands(text: &str) -> String {
         Value::Object(obj).to_string()
     } else {
         redacted
-    }
-}
-
-/// `extra_vars` sent back by a client after [`redact_extra_vars`]: a secret still equal to the
-/// mask keeps its value from `stored`.
-pub fn unredact_extra_vars(new: &str, stored: &str) -> String {
-    let (Ok(Value::Object(mut obj)), Ok(Value::Object(old))) = (
-        serde_json::from_str::<Value>(new),
-        serde_json::from_str::<Value>(stored),
-    ) else {
-        return new.to_string();
-    };
-    let mut changed = false;
-    for k in SECRET_KEYS {
-        if obj.get(k).and_then(Value::as_str) == Some(EXTRA_VARS_MASK) {
-            match old.get(k) {
-                Some(v) => obj.insert(k.to_string(), v.clone()),
-                None => obj.remove(k),
-            };
-            changed = true;
-        }
-    }
-    if changed {
-        Value::Object(obj).to_string()
-    } else {
-        new.to_string()
     }
 }
 
@@ -510,24 +460,6 @@ mod tests {
             .unwrap_err();
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["extra_vars.vmids[0]", "extra_vars.mode"]);
-    }
-
-    #[test]
-    fn passwords_are_redacted_and_restored() {
-        let stored = r#"{"user":"u","password":"pw"}"#;
-        let shown = redact_extra_vars(stored);
-        assert!(
-            !shown.contains("pw\"") && shown.contains(EXTRA_VARS_MASK),
-            "{shown}"
-        );
-        assert_eq!(
-            redact_extra_vars(r#"{"folders":["/a"]}"#),
-            r#"{"folders":["/a"]}"#
-        );
-        let back: Value = serde_json::from_str(&unredact_extra_vars(&shown, stored)).unwrap();
-        assert_eq!(back["password"], "pw");
-        let changed = unredact_extra_vars(r#"{"password":"new"}"#, stored);
-        assert_eq!(changed, r#"{"password":"new"}"#);
     }
 
     #[test]

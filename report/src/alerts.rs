@@ -166,13 +166,15 @@ pub(crate) fn webhook(store: &Store, alert: &Alert) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// Mails the alert to the users who want to hear about failed backups.
+/// Mails the alert to the users who want to hear about failed backups and whose grants reach
+/// the job that raised it.
 pub(crate) fn mail(
     store: &Store,
     settings: &MailSettings,
     alert: &Alert,
+    job: &model::Job,
 ) -> Result<(), ReportError> {
-    let recipients = store.notify_recipients(NotifyPref::BackupFailed)?;
+    let recipients = crate::audience::for_job(store, NotifyPref::BackupFailed, job)?;
     if recipients.is_empty() {
         return Ok(());
     }

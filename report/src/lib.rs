@@ -3,6 +3,7 @@
 //! metrics, and the outbox that retries failed deliveries.
 
 mod alerts;
+mod audience;
 pub mod charts;
 pub mod draw;
 pub mod forecast;
@@ -131,9 +132,12 @@ impl Reporter {
     }
 
     /// The Prometheus text exposition.
-    pub async fn metrics(&self) -> Result<String, ReportError> {
+    pub async fn metrics(
+        &self,
+        scope: Option<std::sync::Arc<model::access::Visibility>>,
+    ) -> Result<String, ReportError> {
         let s = self.store.clone();
-        blocking(move || metrics::render(&s)).await
+        blocking(move || metrics::render(&s, scope.as_deref())).await
     }
 
     /// Sends a test mail now; the error is the SMTP server's or the network's, verbatim.

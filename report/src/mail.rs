@@ -1,5 +1,6 @@
 //! SMTP with lettre: a transport honouring every mail setting (server, port, security, AUTH,
-//! timeout), message building, raw sends for the outbox, and the test mail.
+//! timeout of the whole conversation), message building, raw sends for the outbox, and the
+//! test mail.
 
 use crate::settings::{MailSettings, Security};
 use crate::ReportError;
@@ -154,7 +155,23 @@ pub async fn send_raw(m: &MailSettings, to: &[String], raw: &[u8]) -> Result<(),
         reason: e.to_string(),
     })?;
     let t = transport(m)?;
-    t.send_raw(&env, raw).await.map_err(|e| smtp_err(m, &e))?;
+    // lettre bounds only the TCP connect: a server that accepts and then stalls would hold the
+    // outbox forever, so the whole conversation gets `mail.timeout_seconds` too.
+    let limit = Duration::from_secs(m.timeout_seconds);
+    match tokio::time::timeout(limit, t.send_raw(&env, raw)).await {
+        Ok(r) => {
+            r.map_err(|e| smtp_err(m, &e))?;
+        }
+        Err(_) => {
+            return Err(ReportError::Smtp(format!(
+                "smtp {}:{} ({}): timed out after {} s (mail.timeout_seconds)",
+                m.host,
+                m.port,
+                m.security.as_str(),
+                m.timeout_seconds
+            )))
+        }
+    }
     tracing::info!(host = %m.host, port = m.port, recipients = to.len(), "mail sent");
     Ok(())
 }

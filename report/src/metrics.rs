@@ -1,7 +1,8 @@
 //! Prometheus text exposition of job outcomes, the last success per policy and client, and
-//! repository sizes.
+//! repository sizes; limited to what a caller's grants reach when rendered for a scope.
 
 use crate::ReportError;
+use model::access::Visibility;
 use store::Store;
 
 fn label(v: &str) -> String {
@@ -10,8 +11,10 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The metrics as Prometheus text format 0.0.4 (blocking).
-pub fn render(store: &Store) -> Result<String, ReportError> {
+/// The metrics as Prometheus text format 0.0.4 (blocking). With a `scope` (a caller who is not
+/// a superuser) only the series and repositories its grants reach are shown, and the
+/// instance-wide job and outbox counters are left out.
+pub fn render(store: &Store, scope: Option<&Visibility>) -> Result<String, ReportError> {
     let mut o = String::new();
     let mut w = |s: String| {
         o.push_str(&s);
@@ -19,7 +22,12 @@ pub fn render(store: &Store) -> Result<String, ReportError> {
     };
     w("# HELP cyborgbackup_jobs_total Finished jobs by type and outcome.".into());
     w("# TYPE cyborgbackup_jobs_total counter".into());
-    for c in store.job_outcome_counts()? {
+    let counts = if scope.is_some() {
+        Vec::new()
+    } else {
+        store.job_outcome_counts()?
+    };
+    for c in counts {
         w(format!(
             "cyborgbackup_jobs_total{{job_type=\"{}\",status=\"{}\"}} {}",
             label(&c.job_type),
@@ -27,7 +35,10 @@ pub fn render(store: &Store) -> Result<String, ReportError> {
             c.count
         ));
     }
-    let series = store.series_status()?;
+    let mut series = store.series_status()?;
+    if let Some(v) = scope {
+        series.retain(|s| v.series(s.client, s.policy));
+    }
     w("# HELP cyborgbackup_backup_last_success_timestamp_seconds Unix time of the last successful backup of a policy on a client (0: never).".into());
     w("# TYPE cyborgbackup_backup_last_success_timestamp_seconds gauge".into());
     let lbl = |s: &store::SeriesStatus| {
@@ -67,7 +78,10 @@ pub fn render(store: &Store) -> Result<String, ReportError> {
     }
     w("# HELP cyborgbackup_repository_size_bytes Repository totals from borg info.".into());
     w("# TYPE cyborgbackup_repository_size_bytes gauge".into());
-    let repos = store.repositories()?;
+    let mut repos = store.repositories()?;
+    if let Some(v) = scope {
+        repos.retain(|r| v.repositories.contains(&r.id));
+    }
     for r in &repos {
         for (kind, v) in [
             ("original", r.original_size),
@@ -92,7 +106,12 @@ pub fn render(store: &Store) -> Result<String, ReportError> {
     }
     w("# HELP cyborgbackup_outbox_messages Outgoing mail and webhook deliveries by state.".into());
     w("# TYPE cyborgbackup_outbox_messages gauge".into());
-    for (channel, state, n) in store.outbox_counts()? {
+    let outbox = if scope.is_some() {
+        Vec::new()
+    } else {
+        store.outbox_counts()?
+    };
+    for (channel, state, n) in outbox {
         w(format!(
             "cyborgbackup_outbox_messages{{channel=\"{}\",state=\"{}\"}} {n}",
             label(&channel),

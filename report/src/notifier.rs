@@ -2,7 +2,7 @@
 //! of a policy, and the webhook; all queued in the outbox.
 
 use crate::mail::{self, MailContent};
-use crate::settings::{MailSettings, WebhookSettings};
+use crate::settings::{Links, MailSettings, WebhookSettings};
 use crate::ReportError;
 use model::{Job, JobId, JobStatus, JobType};
 use serde_json::json;
@@ -28,6 +28,8 @@ struct JobContext {
     hostname: String,
     policy: String,
     repository: String,
+    /// Links to the UI (the `url` setting).
+    links: Links,
 }
 
 fn context(store: &Store, job: Job) -> JobContext {
@@ -46,11 +48,16 @@ fn context(store: &Store, job: Job) -> JobContext {
         .and_then(|r| store.repository(r).ok())
         .map(|r| r.name)
         .unwrap_or_else(|| "-".into());
+    let links = Links::load(store).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the url setting: mails without links");
+        Links::default()
+    });
     JobContext {
         job,
         hostname,
         policy,
         repository,
+        links,
     }
 }
 
@@ -72,7 +79,11 @@ fn notify_job(store: &Store, id: JobId) -> Result<(), ReportError> {
         policy: &ctx.policy,
         repository: &ctx.repository,
     };
-    let alert = crate::alerts::alert_for(store, &ctx.job, &names);
+    let mut alert = crate::alerts::alert_for(store, &ctx.job, &names);
+    if let Some(a) = &mut alert {
+        a.text.push_str(&link_line(&ctx.links, ctx.job.id));
+        a.payload["job"]["url"] = json!(ctx.links.job(ctx.job.id));
+    }
     if let Some(a) = &alert {
         crate::alerts::webhook(store, a)?;
     }
@@ -96,7 +107,7 @@ fn notify_job(store: &Store, id: JobId) -> Result<(), ReportError> {
     };
     if let Some(a) = &anomaly {
         // Those who want to hear about failures hear about anomalies too.
-        let recipients = store.notify_recipients(NotifyPref::BackupFailed)?;
+        let recipients = crate::audience::for_job(store, NotifyPref::BackupFailed, &ctx.job)?;
         if !recipients.is_empty() {
             let content = MailContent {
                 subject: format!("[CyBorgBackup] ANOMALY: {} {}", ctx.hostname, ctx.policy),
@@ -106,7 +117,7 @@ fn notify_job(store: &Store, id: JobId) -> Result<(), ReportError> {
                      Prune and compact of this series are paused until an administrator acknowledges the anomaly \
                      (acknowledgeAnomaly, or Acknowledge in the dashboard's anomaly list), so the archives before it are kept.\n",
                     a.name, ctx.hostname, ctx.policy, ctx.repository, a.anomaly
-                ),
+                ) + &link_line(&ctx.links, ctx.job.id),
                 html: None,
                 images: Vec::new(),
             };
@@ -118,13 +129,13 @@ fn notify_job(store: &Store, id: JobId) -> Result<(), ReportError> {
     } else {
         NotifyPref::BackupFailed
     };
-    let recipients = store.notify_recipients(pref)?;
+    let recipients = crate::audience::for_job(store, pref, &ctx.job)?;
     if ctx.job.job_type == JobType::Job && !recipients.is_empty() {
         let content = job_mail(store, &ctx)?;
         enqueue_mail(store, &settings, "job", &recipients, &content)?;
     }
     if let Some(a) = &alert {
-        crate::alerts::mail(store, &settings, a)?;
+        crate::alerts::mail(store, &settings, a, &ctx.job)?;
     }
     launch_summary(store, &settings, &ctx)?;
     Ok(())
@@ -224,12 +235,16 @@ fn job_mail(store: &Store, ctx: &JobContext) -> Result<MailContent, ReportError>
             },
         ),
     ];
+    let link = ctx.links.job(j.id);
     let mut text = format!(
         "Backup job #{} {}: {}\n\n",
         j.id.0,
         j.status.as_str(),
         j.name
     );
+    if let Some(l) = &link {
+        text.push_str(&format!("Job page: {l}\n\n"));
+    }
     for (k, v) in &rows {
         text.push_str(&format!("{k:<18} {v}\n"));
     }
@@ -249,7 +264,15 @@ fn job_mail(store: &Store, ctx: &JobContext) -> Result<MailContent, ReportError>
             esc(v)
         ));
     }
-    html.push_str("</table><h3>Log</h3><pre>");
+    html.push_str("</table>");
+    if let Some(l) = &link {
+        html.push_str(&format!(
+            "<p><a href=\"{}\">Open job #{} in CyBorgBackup</a></p>",
+            esc(l),
+            j.id.0
+        ));
+    }
+    html.push_str("<h3>Log</h3><pre>");
     html.push_str(&esc(&tail.join("\n")));
     html.push_str("</pre></body></html>");
     Ok(MailContent {
@@ -272,7 +295,15 @@ fn launch_summary(
     if store.unfinished_jobs_of_policy(policy)? > 0 {
         return Ok(());
     }
-    let recipients = store.notify_recipients(NotifyPref::LaunchSummary)?;
+    // The summary lists every client of the policy: for those whose grants reach the policy.
+    let recipients = crate::audience::for_job(
+        store,
+        NotifyPref::LaunchSummary,
+        &Job {
+            client: None,
+            ..ctx.job.clone()
+        },
+    )?;
     if recipients.is_empty() {
         return Ok(());
     }
@@ -288,15 +319,12 @@ fn launch_summary(
         .filter(|j| j.created >= since && j.launch_type == ctx.job.launch_type)
         .collect();
     let key = format!("notify.summary.policy.{}", policy.0);
-    let last: i64 = store
-        .setting(&key)?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let last: i64 = store.state(&key)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let newest = jobs.iter().map(|j| j.id.0).max().unwrap_or(0);
     if newest <= last {
         return Ok(());
     }
-    store.set_setting(&key, &newest.to_string())?;
+    store.set_state(&key, &newest.to_string())?;
     let batch: Vec<&Job> = jobs.iter().filter(|j| j.id.0 > last).collect();
     let failed = batch
         .iter()
@@ -323,6 +351,9 @@ fn launch_summary(
             human_bytes(j.original_size),
             human_duration(j.elapsed)
         ));
+        if let Some(l) = ctx.links.job(j.id) {
+            text.push_str(&format!("        {l}\n"));
+        }
     }
     let content = MailContent {
         subject,
@@ -377,11 +408,20 @@ fn webhook_payload(ctx: &JobContext) -> serde_json::Value {
             "compressed_size": j.compressed_size,
             "deduplicated_size": j.deduplicated_size,
             "nfiles": j.nfiles,
+            "url": ctx.links.job(j.id),
         },
         "client": {"id": j.client.map(|c| c.0), "hostname": ctx.hostname},
         "policy": {"id": j.policy.map(|p| p.0), "name": ctx.policy},
         "repository": {"id": j.repository.map(|r| r.0), "name": ctx.repository},
     })
+}
+
+/// `\nJob page: <link>\n` when the `url` setting is set, empty otherwise.
+pub(crate) fn link_line(links: &Links, job: JobId) -> String {
+    links
+        .job(job)
+        .map(|l| format!("\nJob page: {l}\n"))
+        .unwrap_or_default()
 }
 
 /// Escapes text for HTML.

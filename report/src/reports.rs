@@ -8,6 +8,7 @@ use crate::notifier::{enqueue_mail, esc, human_bytes};
 use crate::settings::MailSettings;
 use crate::{forecast, ReportError};
 use chrono::{DateTime, Duration, Utc};
+use model::settings::{self, Setting};
 use model::{CronExpr, JobStatus};
 use store::{NotifyPref, StatsFilter, StatsGroup, Store};
 
@@ -30,25 +31,13 @@ impl Period {
         }
     }
 
-    /// The setting holding the period's cron expression.
-    pub fn cron_key(self) -> &'static str {
+    /// The setting holding the period's cron expression (by default 07:00 UTC every day,
+    /// Monday, first of the month).
+    pub fn cron_setting(self) -> &'static Setting<CronExpr> {
         match self {
-            Period::Daily => "report.daily_cron",
-            Period::Weekly => "report.weekly_cron",
-            Period::Monthly => "report.monthly_cron",
-        }
-    }
-
-    pub(crate) fn from_cron_key(k: &str) -> Option<Period> {
-        Period::ALL.into_iter().find(|p| p.cron_key() == k)
-    }
-
-    /// The default schedule: 07:00 UTC every day, Monday, first of the month.
-    pub fn default_cron(self) -> &'static str {
-        match self {
-            Period::Daily => "0 7 * * *",
-            Period::Weekly => "0 7 * * 1",
-            Period::Monthly => "0 7 1 * *",
+            Period::Daily => &settings::REPORT_DAILY_CRON,
+            Period::Weekly => &settings::REPORT_WEEKLY_CRON,
+            Period::Monthly => &settings::REPORT_MONTHLY_CRON,
         }
     }
 
@@ -97,27 +86,17 @@ fn last_run_key(p: Period) -> String {
 pub fn due_periods(store: &Store, now: DateTime<Utc>) -> Result<Vec<Period>, ReportError> {
     let mut due = Vec::new();
     for p in Period::ALL {
-        let cron_s = store
-            .setting(p.cron_key())?
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| p.default_cron().to_string());
-        let cron = match CronExpr::parse(&cron_s) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(period = p.as_str(), cron = %cron_s, error = %e, "invalid report schedule");
-                continue;
-            }
-        };
+        let cron = store.get(p.cron_setting())?;
         let key = last_run_key(p);
         let last = store
-            .setting(&key)?
+            .state(&key)?
             .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
             .map(|t| t.with_timezone(&Utc));
         match last {
-            None => store.set_setting(&key, &now.to_rfc3339())?,
+            None => store.set_state(&key, &now.to_rfc3339())?,
             Some(last) => {
                 if cron.next_after(last).is_some_and(|next| next <= now) {
-                    store.set_setting(&key, &now.to_rfc3339())?;
+                    store.set_state(&key, &now.to_rfc3339())?;
                     due.push(p);
                 }
             }
@@ -126,13 +105,14 @@ pub fn due_periods(store: &Store, now: DateTime<Utc>) -> Result<Vec<Period>, Rep
     Ok(due)
 }
 
-/// Queues the report of `period` for every user who asked for it; returns the outbox ids.
+/// Queues the report of `period` for every superuser who asked for it (a report covers every
+/// client and repository); returns the outbox ids.
 pub fn send_report(
     store: &Store,
     period: Period,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, ReportError> {
-    let recipients = store.notify_recipients(period.pref())?;
+    let recipients = crate::audience::superusers(store, period.pref())?;
     if recipients.is_empty() {
         tracing::info!(period = period.as_str(), "no one subscribed to this report");
         return Ok(vec![]);
@@ -295,6 +275,10 @@ pub fn build_report(
     if rows.is_empty() {
         text.push_str("(no policy has a client yet)\n");
     }
+    let home = crate::settings::Links::load(store)?.home();
+    if let Some(h) = &home {
+        text.push_str(&format!("\nDashboard: {h}\n"));
+    }
 
     let mut html = format!(
         "<html><body style=\"font-family: sans-serif\"><h1>{}</h1><p>Last {} day(s): <b>{ok}</b> backups succeeded, <b>{failed}</b> failed, {archives} archives created.</p>",
@@ -330,6 +314,12 @@ pub fn build_report(
         html.push_str(&format!(
             "<p><img src=\"cid:{}\" width=\"720\" height=\"300\" alt=\"chart\"></p>",
             esc(&img.cid)
+        ));
+    }
+    if let Some(h) = &home {
+        html.push_str(&format!(
+            "<p><a href=\"{}\">Open CyBorgBackup</a></p>",
+            esc(h)
         ));
     }
     html.push_str("</body></html>");
@@ -385,10 +375,24 @@ mod tests {
         assert!(due_periods(&store, t0 + Duration::hours(3))
             .expect("due")
             .is_empty());
-        store
-            .set_setting("report.daily_cron", "*/5 * * * *")
-            .expect("set");
+        // The report.daily_cron setting moves the daily report.
+        let every_5 = settings::check("report.daily_cron", "*/5 * * * *").expect("valid");
+        store.apply_settings(&[every_5]).expect("set");
         let due = due_periods(&store, t0 + Duration::hours(3) + Duration::minutes(6)).expect("due");
         assert_eq!(due, vec![Period::Daily]);
+        // So do report.weekly_cron and report.monthly_cron (by default not due until next
+        // Monday and April 1st).
+        let changes = settings::check_all([
+            ("report.weekly_cron", "0 12 * * *"),
+            ("report.monthly_cron", "30 12 * * *"),
+        ])
+        .expect("valid");
+        store.apply_settings(&changes).expect("set");
+        let due =
+            due_periods(&store, t0 + Duration::hours(6) + Duration::minutes(10)).expect("due");
+        assert_eq!(due, vec![Period::Daily, Period::Weekly]);
+        let due =
+            due_periods(&store, t0 + Duration::hours(6) + Duration::minutes(40)).expect("due");
+        assert_eq!(due, vec![Period::Daily, Period::Monthly]);
     }
 }

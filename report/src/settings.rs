@@ -1,66 +1,12 @@
-//! Settings of mail, webhooks, scheduled reports and metrics, read from and written to the
-//! store's settings table. The SMTP password and the webhook secret are sealed secrets.
+//! Mail, webhook and link settings as the reporting code uses them, read through the typed
+//! settings registry (`model::settings`); the SMTP password and the webhook secret are sealed.
 
 use crate::ReportError;
-use model::Secret;
+use model::settings as reg;
+use model::{JobId, Secret};
 use store::Store;
 
-pub const MAIL_HOST: &str = "mail.host";
-pub const MAIL_PORT: &str = "mail.port";
-pub const MAIL_SECURITY: &str = "mail.security";
-pub const MAIL_USERNAME: &str = "mail.username";
-pub const MAIL_PASSWORD: &str = "mail.password";
-pub const MAIL_FROM: &str = "mail.from";
-/// PEM certificates trusted for the SMTP server in addition to the public roots (a private CA).
-pub const MAIL_CA: &str = "mail.ca_certificate";
-pub const MAIL_TIMEOUT: &str = "mail.timeout_seconds";
-pub const MAIL_RETRY: &str = "mail.retry_seconds";
-pub const WEBHOOK_URL: &str = "webhook.url";
-pub const WEBHOOK_SECRET: &str = "webhook.secret";
-pub const WEBHOOK_SECRET_HEADER: &str = "webhook.secret_header";
-pub const METRICS_AUTH: &str = "metrics.auth";
-pub const REPORT_URL: &str = "report.url";
-
-/// Connection security of the SMTP server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// Plain SMTP (only for a trusted local relay).
-    None,
-    /// Plain connection upgraded with STARTTLS (required).
-    StartTls,
-    /// TLS from the first byte (SMTPS).
-    Tls,
-}
-
-impl Security {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Security::None => "none",
-            Security::StartTls => "starttls",
-            Security::Tls => "tls",
-        }
-    }
-
-    pub fn default_port(self) -> u16 {
-        match self {
-            Security::None => 25,
-            Security::StartTls => 587,
-            Security::Tls => 465,
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self, ReportError> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "none" | "" => Ok(Security::None),
-            "starttls" => Ok(Security::StartTls),
-            "tls" | "ssl" | "smtps" => Ok(Security::Tls),
-            other => Err(ReportError::Invalid {
-                field: "security",
-                reason: format!("{other:?} is not one of none, starttls, tls"),
-            }),
-        }
-    }
-}
+pub use model::settings::{MailSecurity as Security, MetricsAuth};
 
 /// The SMTP server and sender.
 #[derive(Debug, Clone)]
@@ -78,47 +24,31 @@ pub struct MailSettings {
     pub retry_seconds: u64,
 }
 
-fn get(store: &Store, key: &str) -> Result<String, ReportError> {
-    Ok(store.setting(key)?.unwrap_or_default().trim().to_string())
-}
-
-fn number<T: std::str::FromStr>(
-    store: &Store,
-    key: &'static str,
-    default: T,
-) -> Result<T, ReportError> {
-    let v = get(store, key)?;
-    if v.is_empty() {
-        return Ok(default);
-    }
-    v.parse().map_err(|_| ReportError::Invalid {
-        field: key,
-        reason: format!("{v:?} is not a valid number"),
-    })
-}
-
 impl MailSettings {
     /// The stored settings; `NotConfigured` without a server or sender.
     pub fn load(store: &Store) -> Result<MailSettings, ReportError> {
-        let host = get(store, MAIL_HOST)?;
+        let host = store.get(&reg::MAIL_HOST)?;
         if host.is_empty() {
             return Err(ReportError::NotConfigured("set mail.host".into()));
         }
-        let from = get(store, MAIL_FROM)?;
+        let from = store.get(&reg::MAIL_FROM)?;
         if from.is_empty() {
             return Err(ReportError::NotConfigured("set mail.from".into()));
         }
-        let security = Security::parse(&get(store, MAIL_SECURITY)?)?;
+        let security = store.get(&reg::MAIL_SECURITY)?;
         Ok(MailSettings {
             host,
-            port: number(store, MAIL_PORT, security.default_port())?,
+            port: match store.get(&reg::MAIL_PORT)? {
+                0 => security.default_port(),
+                p => p,
+            },
             security,
-            username: get(store, MAIL_USERNAME)?,
-            password: store.secret_setting(MAIL_PASSWORD)?,
+            username: store.get(&reg::MAIL_USERNAME)?,
+            password: store.get_secret(&reg::MAIL_PASSWORD)?,
             from,
-            ca_certificate: store.setting(MAIL_CA)?.unwrap_or_default(),
-            timeout_seconds: number(store, MAIL_TIMEOUT, 30)?,
-            retry_seconds: number(store, MAIL_RETRY, 60)?,
+            ca_certificate: store.get(&reg::MAIL_CA)?,
+            timeout_seconds: store.get(&reg::MAIL_TIMEOUT)?,
+            retry_seconds: store.get(&reg::MAIL_RETRY)?,
         })
     }
 }
@@ -134,152 +64,96 @@ pub struct WebhookSettings {
 impl WebhookSettings {
     /// `None` when no webhook URL is set.
     pub fn load(store: &Store) -> Result<Option<WebhookSettings>, ReportError> {
-        let url = get(store, WEBHOOK_URL)?;
+        let url = store.get(&reg::WEBHOOK_URL)?;
         if url.is_empty() {
             return Ok(None);
         }
-        let header = get(store, WEBHOOK_SECRET_HEADER)?;
         Ok(Some(WebhookSettings {
             url,
-            secret: store.secret_setting(WEBHOOK_SECRET)?,
-            secret_header: if header.is_empty() {
-                "X-CyBorgBackup-Secret".into()
-            } else {
-                header
-            },
+            secret: store.get_secret(&reg::WEBHOOK_SECRET)?,
+            secret_header: store.get(&reg::WEBHOOK_SECRET_HEADER)?,
         }))
     }
 }
 
-/// Who may read `/metrics`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricsAuth {
-    /// Any valid API or session token (the default).
-    Token,
-    /// A superuser's token.
-    Admin,
-    /// Anyone who can reach the server.
-    None,
+/// Links to the web UI, built from the `url` setting; none while it is unset.
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    base: Option<String>,
 }
 
-impl MetricsAuth {
-    pub fn load(store: &Store) -> Result<MetricsAuth, ReportError> {
-        match get(store, METRICS_AUTH)?.as_str() {
-            "" | "token" => Ok(MetricsAuth::Token),
-            "admin" => Ok(MetricsAuth::Admin),
-            "none" => Ok(MetricsAuth::None),
-            other => Err(ReportError::Invalid {
-                field: "metrics.auth",
-                reason: format!("{other:?} is not one of token, admin, none"),
-            }),
-        }
+impl Links {
+    pub fn load(store: &Store) -> Result<Links, ReportError> {
+        let base = store.get(&reg::URL)?;
+        let base = base.trim_end_matches('/');
+        Ok(Links {
+            base: (!base.is_empty()).then(|| base.to_string()),
+        })
+    }
+
+    /// The page of a job: `https://backup.example.com/#/jobs/42`.
+    pub fn job(&self, id: JobId) -> Option<String> {
+        self.base.as_ref().map(|b| format!("{b}/#/jobs/{}", id.0))
+    }
+
+    /// The dashboard.
+    pub fn home(&self) -> Option<String> {
+        self.base.as_ref().map(|b| format!("{b}/#/"))
     }
 }
 
-/// Validates and stores a plain setting of this crate (`mail.*`, `webhook.*`, `report.*`,
-/// `metrics.*`); an empty value clears it. Secrets go through [`set_secret`].
-pub fn set(store: &Store, key: &str, value: &str) -> Result<(), ReportError> {
-    let value = value.trim();
-    let invalid = |reason: String| ReportError::Invalid {
-        field: "value",
-        reason: format!("{key}: {reason}"),
-    };
-    match key {
-        MAIL_HOST | MAIL_USERNAME | MAIL_FROM | WEBHOOK_SECRET_HEADER => {}
-        MAIL_PORT => {
-            if !value.is_empty() && value.parse::<u16>().map(|p| p == 0).unwrap_or(true) {
-                return Err(invalid("must be a port from 1 to 65535".into()));
-            }
-        }
-        MAIL_TIMEOUT | MAIL_RETRY => {
-            if !value.is_empty() && value.parse::<u64>().map(|p| p == 0).unwrap_or(true) {
-                return Err(invalid("must be a positive number of seconds".into()));
-            }
-        }
-        MAIL_SECURITY => {
-            Security::parse(value)?;
-        }
-        MAIL_CA => {
-            if !value.is_empty() {
-                crate::mail::root_certificate(value).map_err(|e| invalid(e.to_string()))?;
-            }
-        }
-        WEBHOOK_URL | REPORT_URL => {
-            if !(value.is_empty() || value.starts_with("http://") || value.starts_with("https://"))
-            {
-                return Err(invalid("must be an http:// or https:// URL".into()));
-            }
-        }
-        METRICS_AUTH => {
-            if !["", "token", "admin", "none"].contains(&value) {
-                return Err(invalid("must be token, admin or none".into()));
-            }
-        }
-        k if crate::reports::Period::from_cron_key(k).is_some() => {
-            if !value.is_empty() {
-                model::CronExpr::parse(value).map_err(|e| invalid(e.to_string()))?;
-            }
-        }
-        MAIL_PASSWORD | WEBHOOK_SECRET => {
-            return Err(invalid("is a secret: use set_secret".into()));
-        }
-        _ => return Err(invalid("unknown setting".into())),
-    }
-    store.set_setting(key, value)?;
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Stores `mail.password` or `webhook.secret` sealed; an empty value clears it.
-pub fn set_secret(store: &Store, key: &str, value: &str) -> Result<(), ReportError> {
-    if key != MAIL_PASSWORD && key != WEBHOOK_SECRET {
-        return Err(ReportError::Invalid {
-            field: "key",
-            reason: format!("{key} is not a secret setting"),
-        });
+    fn store() -> (tempfile::TempDir, Store) {
+        let d = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(d.path()).expect("store");
+        (d, s)
     }
-    if value.is_empty() {
-        store.set_setting(key, "")?;
-    } else {
-        store.set_secret_setting(key, &Secret::new(value))?;
-    }
-    Ok(())
-}
 
-/// Every key this crate reads, with whether it is secret.
-pub const KEYS: &[(&str, bool)] = &[
-    (MAIL_HOST, false),
-    (MAIL_PORT, false),
-    (MAIL_SECURITY, false),
-    (MAIL_USERNAME, false),
-    (MAIL_PASSWORD, true),
-    (MAIL_FROM, false),
-    (MAIL_CA, false),
-    (MAIL_TIMEOUT, false),
-    (MAIL_RETRY, false),
-    (WEBHOOK_URL, false),
-    (WEBHOOK_SECRET, true),
-    (WEBHOOK_SECRET_HEADER, false),
-    (METRICS_AUTH, false),
-    (REPORT_URL, false),
-    ("report.daily_cron", false),
-    ("report.weekly_cron", false),
-    ("report.monthly_cron", false),
-];
-
-/// The value of every key, secrets masked (`$encrypted$` when set, empty otherwise).
-pub fn masked(store: &Store) -> Result<Vec<(String, String, bool)>, ReportError> {
-    let mut out = Vec::new();
-    for (k, secret) in KEYS {
-        let v = if *secret {
-            if store.secret_setting(k)?.is_some() {
-                model::MASK.to_string()
-            } else {
-                String::new()
-            }
-        } else {
-            store.setting(k)?.unwrap_or_default()
-        };
-        out.push((k.to_string(), v, *secret));
+    fn set(s: &Store, k: &str, v: &str) {
+        s.apply_settings(&[reg::check(k, v).expect("valid")])
+            .expect("stored");
     }
-    Ok(out)
+
+    #[test]
+    fn mail_port_zero_means_the_standard_port_of_the_security() {
+        let (_d, s) = store();
+        assert!(matches!(
+            MailSettings::load(&s),
+            Err(ReportError::NotConfigured(_))
+        ));
+        set(&s, "mail.host", "smtp.example.com");
+        set(&s, "mail.from", "ops@example.com");
+        assert_eq!(MailSettings::load(&s).expect("mail").port, 25);
+        set(&s, "mail.security", "tls");
+        assert_eq!(MailSettings::load(&s).expect("mail").port, 465);
+        set(&s, "mail.port", "2465");
+        let m = MailSettings::load(&s).expect("mail");
+        assert_eq!((m.port, m.security), (2465, Security::Tls));
+    }
+
+    #[test]
+    fn links_are_built_from_the_url_setting() {
+        let (_d, s) = store();
+        assert_eq!(Links::load(&s).expect("links").job(JobId(7)), None);
+        set(&s, "url", "https://backup.example.com/");
+        let l = Links::load(&s).expect("links");
+        assert_eq!(
+            l.job(JobId(7)).as_deref(),
+            Some("https://backup.example.com/#/jobs/7")
+        );
+    }
+
+    #[test]
+    fn the_secret_header_setting_names_the_webhook_header() {
+        let (_d, s) = store();
+        set(&s, "webhook.url", "http://127.0.0.1:9/hook");
+        let w = WebhookSettings::load(&s).expect("load").expect("set");
+        assert_eq!(w.secret_header, "X-CyBorgBackup-Secret");
+        set(&s, "webhook.secret_header", "X-Hook-Token");
+        let w = WebhookSettings::load(&s).expect("load").expect("set");
+        assert_eq!(w.secret_header, "X-Hook-Token");
+    }
 }

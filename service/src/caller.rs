@@ -109,30 +109,6 @@ impl Service {
         })
         .await
     }
-
-    /// The caller behind an email and password (HTTP Basic); `None` when either is wrong.
-    /// The password check runs off the async runtime.
-    pub async fn identify_password(
-        &self,
-        email: &str,
-        password: &str,
-    ) -> Result<Option<(Caller, AuthUser)>> {
-        let (email, password) = (email.trim().to_string(), password.to_string());
-        self.run(move |i| {
-            let Some(u) = i.store.verify_login(&email, &password)? else {
-                return Ok(None);
-            };
-            let auth = AuthUser {
-                id: u.id,
-                email: u.email,
-                is_superuser: u.is_superuser,
-                // Basic authentication has no token: nothing can be revoked with it.
-                token: TokenId(0),
-            };
-            Ok(Some((resolve(i, auth.clone())?, auth)))
-        })
-        .await
-    }
 }
 
 impl From<tokio::task::JoinError> for ServiceError {

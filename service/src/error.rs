@@ -29,6 +29,9 @@ pub enum ServiceError {
     /// A single-use link was used already or expired.
     #[error("{0}")]
     Gone(String),
+    /// Too many failed logins; the seconds to wait.
+    #[error("too many failed logins: retry in {0} seconds")]
+    RateLimited(u64),
     /// A remote tool (borg, ssh) failed.
     #[error("{0}")]
     Upstream(String),

@@ -10,9 +10,11 @@ mod catalog;
 mod error;
 mod inventory;
 mod jobs;
+mod login;
 mod restore;
 mod settings;
 mod stats;
+mod throttle;
 mod trust;
 mod users;
 
@@ -21,8 +23,10 @@ pub use authz::{authorize, launch_action, Action, Target};
 pub use caller::{Caller, UserCaller};
 pub use catalog::{ArchiveChanges, CatalogHit, CatalogPage, DiffEntry, DiffPage, HistoryEntry};
 pub use error::{Result, ServiceError};
+pub use login::{PasswordChange, SESSION_HOURS};
 pub use settings::Setting;
 pub use stats::{ChartQuery, Forecast};
+pub use throttle::{BASE_BACKOFF, FREE_FAILURES, MAX_BACKOFF, MAX_FAILURES_PER_ADDRESS, WINDOW};
 pub use users::{UserAccess, UserChange, UserSpec};
 
 /// Types of the layers below that service calls take and return, so that transports name
@@ -60,12 +64,14 @@ pub(crate) struct Inner {
     pub store: Store,
     pub executor: Executor,
     pub catalog: Catalog,
+    pub logins: login::Logins,
 }
 
 impl Service {
     pub fn new(store: Store, executor: Executor, catalog: Catalog) -> Service {
         Service {
             inner: Arc::new(Inner {
+                logins: login::Logins::new(store.clone()),
                 store,
                 executor,
                 catalog,

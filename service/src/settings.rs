@@ -1,126 +1,120 @@
-//! Instance settings (superuser): the keys an administrator may change, their descriptions and
-//! validation, moved here from the GraphQL resolvers so that GraphQL and REST share them. The
-//! typed settings registry replaces this list.
+//! Instance settings from the typed registry (`model::settings`): reading what the caller may
+//! read (secrets masked) and changing settings (superuser), checked by the registry and stored
+//! all or none.
 
 use crate::{authorize, Action, Caller, Result, Service, ServiceError, Target};
+use model::settings::{self as reg, SettingError, View};
+use model::ValidationErrors;
 
-/// Settings an administrator may change, with their description.
-const SETTINGS: &[(&str, &str)] = &[
-    (
-        "backup_user",
-        "user the server logs in as on clients (root, or a user with sudo)",
-    ),
-    (
-        "url",
-        "the URL clients and browsers use to reach this server",
-    ),
-    (
-        "install_borg",
-        "true (default) to let client preparation install borgbackup when it is missing",
-    ),
-    (
-        "integrity_check",
-        "true to run borg check of every repository on the ic_cron schedule",
-    ),
-    (
-        "ic_cron",
-        "when integrity checks run (cron, default Sundays at 04:00)",
-    ),
-    (
-        "auto_restore_test",
-        "true to run a restore drill of every series on the restore_test_cron schedule",
-    ),
-    (
-        "restore_test_cron",
-        "when restore drills run (cron, default Sundays at 04:00); a policy may set its own in extra_vars.restore_test_cron",
-    ),
+/// A setting as shown: its declaration and its value (a mask for a set secret).
+pub type Setting = View;
+
+const NOTIFICATION_GROUPS: [reg::Group; 4] = [
+    reg::Group::Mail,
+    reg::Group::Webhooks,
+    reg::Group::Reports,
+    reg::Group::Metrics,
 ];
 
-/// A setting as shown (secrets masked).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Setting {
-    pub key: String,
-    pub value: String,
-    pub is_secret: bool,
-    pub description: String,
-}
-
-fn validate(key: &str, value: &str) -> Result<()> {
-    let bad = |reason: String| Err(ServiceError::field("value", reason));
-    if matches!(
-        key,
-        "integrity_check" | "install_borg" | "auto_restore_test"
-    ) && !matches!(value, "true" | "false")
-    {
-        return bad(format!("{key} must be true or false"));
+/// A refusal of a single change: an unknown key names the `key` argument, a bad value the
+/// `value` argument (the reason starts with the setting's key).
+fn single_error(e: SettingError) -> ServiceError {
+    match e {
+        SettingError::Unknown { .. } => ServiceError::field("key", e.to_string()),
+        SettingError::Invalid { .. } => ServiceError::field("value", e.to_string()),
     }
-    if matches!(key, "restore_test_cron" | "ic_cron") {
-        if let Err(e) = model::CronExpr::parse(value) {
-            return bad(format!("{key}: {e}"));
-        }
-    }
-    if key == "backup_user" {
-        // It reaches `ssh user@host` and `sudo`: never read as an option.
-        if let Some(why) = model::validate::user_name_problem(value) {
-            return bad(format!("backup_user {value:?} {why}"));
-        }
-        if value.len() > 32 {
-            return bad("backup_user must be at most 32 characters".into());
-        }
-    }
-    if value.len() > 4096 || value.chars().any(char::is_control) {
-        return bad("must be at most 4096 characters without control characters".into());
-    }
-    Ok(())
 }
 
 impl Service {
-    /// Every instance setting (superuser).
-    pub async fn settings(&self, caller: &Caller) -> Result<Vec<Setting>> {
-        authorize(caller, Action::Administer, Target::Global)?;
-        let stored = self.run(|i| Ok(i.store.settings()?)).await?;
-        Ok(SETTINGS
-            .iter()
-            .map(|(k, d)| {
-                let v = stored.iter().find(|s| s.key == *k);
-                Setting {
-                    key: k.to_string(),
-                    value: v.map(|s| s.value.clone()).unwrap_or_default(),
-                    is_secret: v.is_some_and(|s| s.is_secret),
-                    description: d.to_string(),
-                }
-            })
+    /// The settings the caller may read (superusers: all), in form order, optionally of one
+    /// group.
+    pub async fn settings(&self, caller: &Caller, group: Option<String>) -> Result<Vec<Setting>> {
+        authorize(caller, Action::Authenticated, Target::Global)?;
+        if let Some(g) = &group {
+            if !reg::Group::ALL.iter().any(|x| x.as_str() == g) {
+                let all: Vec<&str> = reg::Group::ALL.iter().map(|x| x.as_str()).collect();
+                return Err(ServiceError::field(
+                    "group",
+                    format!("{g:?} is not one of {}", all.join(", ")),
+                ));
+            }
+        }
+        let superuser = caller.is_superuser();
+        let views = self
+            .run(move |i| Ok(i.store.setting_views(superuser)?))
+            .await?;
+        Ok(views
+            .into_iter()
+            .filter(|v| group.as_deref().is_none_or(|g| v.def.group.as_str() == g))
             .collect())
     }
 
-    /// Changes one instance setting (superuser); unknown keys and bad values are refused.
-    pub async fn update_setting(
+    /// Every setting (superuser): the administration views of REST v1.
+    pub async fn all_settings(&self, caller: &Caller) -> Result<Vec<Setting>> {
+        authorize(caller, Action::Administer, Target::Global)?;
+        self.run(|i| Ok(i.store.setting_views(true)?)).await
+    }
+
+    /// Mail, webhook, report and metrics settings (superuser; earlier versions' query).
+    pub async fn notification_settings(&self, caller: &Caller) -> Result<Vec<Setting>> {
+        Ok(self
+            .all_settings(caller)
+            .await?
+            .into_iter()
+            .filter(|v| NOTIFICATION_GROUPS.contains(&v.def.group))
+            .collect())
+    }
+
+    /// Changes one setting (superuser). An empty value resets it to its default; an unknown
+    /// key is refused on `key`, a bad value on `value`, and nothing is stored.
+    pub async fn update_setting(&self, caller: &Caller, key: &str, value: &str) -> Result<Setting> {
+        authorize(caller, Action::Administer, Target::Global)?;
+        let change = reg::check(key, value).map_err(single_error)?;
+        let by = caller.user_id();
+        self.run(move |i| {
+            i.store.apply_settings(std::slice::from_ref(&change))?;
+            tracing::info!(user = ?by, key = change.def().key, "setting changed");
+            Ok(i.store.setting_view(change.def())?)
+        })
+        .await
+    }
+
+    /// Changes several settings at once, all or none (superuser). Every refused change is a
+    /// field error named by its key (also an unknown key).
+    pub async fn update_settings(
         &self,
         caller: &Caller,
-        key: &str,
-        value: String,
-    ) -> Result<Setting> {
+        input: Vec<(String, String)>,
+    ) -> Result<Vec<Setting>> {
         authorize(caller, Action::Administer, Target::Global)?;
-        let Some((k, d)) = SETTINGS.iter().find(|(k, _)| *k == key) else {
-            let known: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
+        if input.len() > reg::all().len() {
             return Err(ServiceError::field(
-                "key",
-                format!(
-                    "unknown setting {key:?}: expected one of {}",
-                    known.join(", ")
-                ),
+                "input",
+                format!("at most {} settings at once", reg::all().len()),
             ));
-        };
-        validate(k, &value)?;
-        let stored = value.clone();
-        self.run(move |i| Ok(i.store.set_setting(k, &stored)?))
-            .await?;
-        tracing::info!(key = %k, by = ?caller.user_id(), "setting changed");
-        Ok(Setting {
-            key: k.to_string(),
-            value,
-            is_secret: false,
-            description: d.to_string(),
+        }
+        let changes = reg::check_all(input.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(
+            |errs| {
+                let mut v = ValidationErrors::new();
+                for e in errs {
+                    match &e {
+                        SettingError::Unknown { key } => v.add(key, "unknown setting"),
+                        SettingError::Invalid { key, reason } => v.add(key, reason.clone()),
+                    }
+                }
+                ServiceError::Validation(v)
+            },
+        )?;
+        let by = caller.user_id();
+        self.run(move |i| {
+            i.store.apply_settings(&changes)?;
+            let mut out = Vec::new();
+            for c in &changes {
+                tracing::info!(user = ?by, key = c.def().key, "setting changed");
+                out.push(i.store.setting_view(c.def())?);
+            }
+            Ok(out)
         })
+        .await
     }
 }

@@ -214,11 +214,11 @@ impl Service {
             .await?)
     }
 
-    /// Prometheus text, as the `metrics.auth` setting protects it (`token`: any user; `admin`:
-    /// a superuser; `none`: anyone).
+    /// Prometheus text, as the `metrics.auth` setting protects it (`token`: any user, who sees
+    /// only the series their grants reach; `admin`: a superuser; `none`: anyone, everything).
     pub async fn metrics(&self, caller: &Caller) -> Result<String> {
-        use report::settings::MetricsAuth;
-        let auth = self.run(|i| Ok(MetricsAuth::load(&i.store)?)).await?;
+        use model::settings::{MetricsAuth, METRICS_AUTH};
+        let auth = self.run(|i| Ok(i.store.get(&METRICS_AUTH)?)).await?;
         match auth {
             MetricsAuth::None => {}
             MetricsAuth::Token => authorize(caller, Action::Authenticated, Target::Global)?,
@@ -231,6 +231,12 @@ impl Service {
                 }
             }
         }
-        Ok(Reporter::new(self.inner.store.clone()).metrics().await?)
+        let scope = match auth {
+            MetricsAuth::None => None,
+            _ => caller.scope(),
+        };
+        Ok(Reporter::new(self.inner.store.clone())
+            .metrics(scope)
+            .await?)
     }
 }

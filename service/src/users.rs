@@ -19,7 +19,7 @@ pub struct UserSpec {
 }
 
 /// Changes to a user; `None` keeps a field.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserChange {
     pub email: Option<String>,
     pub first_name: Option<String>,
@@ -156,6 +156,12 @@ impl Service {
                 "you cannot remove your own superuser role: ask another superuser",
             ));
         }
+        if caller.user_id() == Some(id) && c.password.is_some() {
+            return Err(ServiceError::field(
+                "password",
+                "change your own password with setPassword (current_password on REST): it needs the current one",
+            ));
+        }
         let by = caller.user_id();
         self.run(move |i| {
             if let Some(g) = &c.grants {
@@ -176,7 +182,8 @@ impl Service {
                 i.store.set_user_grants(id, g)?;
             }
             if let Some(pw) = &c.password {
-                i.store.set_password(id, pw)?;
+                // Someone else's password: every session and API token of theirs ends.
+                i.store.set_password_keeping(id, pw, None)?;
             }
             tracing::info!(user = %id, role = ?role, grants = ?c.grants.as_ref().map(Vec::len), by = ?by, "user changed");
             Ok(i.store.user(id)?)

@@ -12,6 +12,7 @@ mod lists;
 mod migrate;
 mod notify;
 mod policies;
+mod policy_secrets;
 pub mod secrets;
 mod security;
 mod settings;
@@ -29,8 +30,7 @@ pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob};
 pub use lists::*;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
-pub use notify::{Channel, NewOutbox, NotifyPref, NotifyPrefs, OutboxItem};
-pub use settings::SettingValue;
+pub use notify::{Channel, NewOutbox, NotifyPref, NotifyPrefs, OutboxItem, Recipient};
 pub use stats::{
     DailySeries, DailyStat, JobOutcomeCount, SeriesStatus, SizePoint, StatsFilter, StatsGroup,
 };
@@ -113,12 +113,16 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Deleted and overwritten content is zeroed where that costs no extra I/O.
+        conn.pragma_update(None, "secure_delete", "FAST")?;
         migrate::apply(&mut conn)?;
-        Ok(Store {
+        let store = Store {
             conn: Arc::new(Mutex::new(conn)),
             key: Arc::new(key),
             path,
-        })
+        };
+        store.seal_clear_policy_secrets(&mut store.conn())?;
+        Ok(store)
     }
 
     /// Path of the SQLite file.

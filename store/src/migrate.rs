@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0010_roles_grants.sql"),
     ),
     (
+        11,
+        "policy_secrets",
+        include_str!("../../migrations/0011_policy_secrets.sql"),
+    ),
+    (
         13,
         "repository_credentials",
         include_str!("../../migrations/0013_repository_credentials.sql"),

@@ -6,6 +6,14 @@ use chrono::{DateTime, Utc};
 use model::UserId;
 use rusqlite::{params, OptionalExtension, Row};
 
+/// A user who asked for a kind of mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub id: UserId,
+    pub email: String,
+    pub superuser: bool,
+}
+
 /// What a user wants to be mailed about.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NotifyPrefs {
@@ -151,17 +159,25 @@ impl Store {
         self.notify_prefs(user)
     }
 
-    /// Emails of active users who asked for `pref`, sorted.
-    pub fn notify_recipients(&self, pref: NotifyPref) -> Result<Vec<String>> {
+    /// Active users who asked for `pref` (with an email address), sorted by email, with their
+    /// role: what a mail may tell each depends on it (see `report::audience`).
+    pub fn notify_recipients(&self, pref: NotifyPref) -> Result<Vec<Recipient>> {
         let conn = self.conn();
         let mut st = conn.prepare(&format!(
-            "SELECT email FROM users WHERE is_active = 1 AND {} = 1 AND email LIKE '%@%'
+            "SELECT id, email, role FROM users WHERE is_active = 1 AND {} = 1 AND email LIKE '%@%'
              ORDER BY email",
             pref.column()
         ))?;
         let rows = st
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+            .query_map([], |r| {
+                let role: String = r.get(2)?;
+                Ok(Recipient {
+                    id: UserId(r.get(0)?),
+                    email: r.get(1)?,
+                    superuser: role == model::Role::Superuser.as_str(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 

@@ -73,6 +73,8 @@ impl Store {
         self.check_policy_refs(input)?;
         let schedule = ScheduleId(input.schedule.unwrap_or_default());
         let next = self.next_run_for(schedule)?;
+        // Database passwords are sealed; the column keeps the masked text.
+        let vars = self.seal_extra_vars(input.extra_vars.as_deref().unwrap_or_default())?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let n = now();
@@ -80,13 +82,13 @@ impl Store {
         tx.execute(
             "INSERT INTO policies (uuid, name, policy_type, extra_vars, repository_id, schedule_id, keep_hourly, keep_daily,
                keep_weekly, keep_monthly, keep_yearly, vmprovider, next_run, mode_pull, enabled, prehook, posthook,
-               created, modified, created_by, modified_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19, ?19)",
+               created, modified, created_by, modified_by, extra_vars_sealed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19, ?19, ?20)",
             params![
                 new_uuid(),
                 input.name.as_deref().unwrap_or_default().trim(),
                 input.policy_type,
-                input.extra_vars.clone().unwrap_or_default(),
+                vars.masked,
                 input.repository,
                 schedule.0,
                 k(input.keep_hourly),
@@ -101,7 +103,8 @@ impl Store {
                 input.prehook.clone().unwrap_or_default(),
                 input.posthook.clone().unwrap_or_default(),
                 n,
-                by.map(|u| u.0)
+                by.map(|u| u.0),
+                vars.sealed
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -170,11 +173,9 @@ impl Store {
         let unmasked;
         let input = match &input.extra_vars {
             Some(v) => {
+                let stored = self.policy_extra_vars(id)?;
                 unmasked = PolicyInput {
-                    extra_vars: Some(model::policy_type::unredact_extra_vars(
-                        v,
-                        &current.extra_vars,
-                    )),
+                    extra_vars: Some(model::policy_type::unredact_extra_vars(v, stored.expose())),
                     ..input.clone()
                 };
                 &unmasked
@@ -183,6 +184,11 @@ impl Store {
         };
         input.validate(Some(&current))?;
         self.check_policy_refs(input)?;
+        let vars = input
+            .extra_vars
+            .as_deref()
+            .map(|v| self.seal_extra_vars(v))
+            .transpose()?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         // keep_* are Option<Option<_>>: outer None = unchanged, inner None = cleared.
@@ -200,7 +206,7 @@ impl Store {
                 id.0,
                 input.name.as_deref().map(str::trim),
                 input.policy_type,
-                input.extra_vars,
+                vars.as_ref().map(|v| &v.masked),
                 input.repository,
                 input.schedule,
                 input.vmprovider,
@@ -212,6 +218,12 @@ impl Store {
                 by.map(|u| u.0)
             ],
         )?;
+        if let Some(v) = &vars {
+            tx.execute(
+                "UPDATE policies SET extra_vars_sealed = ?2 WHERE id = ?1",
+                params![id.0, v.sealed],
+            )?;
+        }
         for (col, value, set) in [
             keep_sql("keep_hourly", input.keep_hourly),
             keep_sql("keep_daily", input.keep_daily),

@@ -213,8 +213,19 @@ impl Store {
         Ok(())
     }
 
-    /// Sets a new password and revokes the user's login sessions.
+    /// Sets a new password and revokes every login session and API token of the user.
     pub fn set_password(&self, id: UserId, password: &str) -> Result<()> {
+        self.set_password_keeping(id, password, None)
+    }
+
+    /// Sets a new password and revokes the user's sessions and API tokens except `keep` (the
+    /// session of a user changing their own password).
+    pub fn set_password_keeping(
+        &self,
+        id: UserId,
+        password: &str,
+        keep: Option<TokenId>,
+    ) -> Result<()> {
         check_password(password)?;
         let hash = hash_password(password)?;
         let conn = self.conn();
@@ -226,8 +237,8 @@ impl Store {
             return Err(StoreError::not_found("user", id));
         }
         conn.execute(
-            "UPDATE tokens SET revoked = 1 WHERE user_id = ?1 AND kind = 'session'",
-            [id.0],
+            "UPDATE tokens SET revoked = 1 WHERE user_id = ?1 AND id IS NOT ?2",
+            params![id.0, keep.map(|t| t.0)],
         )?;
         Ok(())
     }
@@ -286,8 +297,22 @@ impl Store {
         Ok((TokenId(conn.last_insert_rowid()), token))
     }
 
-    /// Resolves a presented token to its user, if valid, unexpired and unrevoked.
+    /// Resolves a presented token to its user, if valid, unexpired and unrevoked, and records
+    /// its use.
     pub fn authenticate_token(&self, token: &str) -> Result<Option<AuthUser>> {
+        let user = self.check_token(token)?;
+        if let Some(u) = &user {
+            self.conn().execute(
+                "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
+                params![u.token.0, now()],
+            )?;
+        }
+        Ok(user)
+    }
+
+    /// Like [`Store::authenticate_token`] without recording a use: for re-checking a long-lived
+    /// session (a websocket) often.
+    pub fn check_token(&self, token: &str) -> Result<Option<AuthUser>> {
         let conn = self.conn();
         let row = conn
             .query_row(
@@ -303,16 +328,12 @@ impl Store {
                 },
             )
             .optional()?;
-        let Some((tid, expires, user)) = row else {
+        let Some((_, expires, user)) = row else {
             return Ok(None);
         };
         if expires.is_some_and(|e| parse_ts(&e) < Utc::now()) {
             return Ok(None);
         }
-        conn.execute(
-            "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
-            params![tid, now()],
-        )?;
         Ok(Some(user))
     }
 
@@ -394,6 +415,29 @@ mod tests {
             .create_token(u.id, TokenKind::Session, "", Some(Duration::seconds(-1)))
             .unwrap();
         assert!(s.authenticate_token(&expired).unwrap().is_none());
+    }
+
+    #[test]
+    fn password_change_revokes_tokens() {
+        let (_d, s) = store();
+        let u = s
+            .create_user(&NewUser {
+                email: "a@b.c".into(),
+                password: "correct horse".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let token = |kind| s.create_token(u.id, kind, "t", None).unwrap();
+        let (_, api) = token(TokenKind::Api);
+        let (mine, session) = token(TokenKind::Session);
+        let (_, other) = token(TokenKind::Session);
+        s.set_password_keeping(u.id, "battery staple", Some(mine))
+            .unwrap();
+        assert!(s.check_token(&api).unwrap().is_none());
+        assert!(s.check_token(&other).unwrap().is_none());
+        assert!(s.check_token(&session).unwrap().is_some());
+        s.set_password(u.id, "another staple").unwrap();
+        assert!(s.check_token(&session).unwrap().is_none());
     }
 
     #[test]

@@ -85,8 +85,8 @@ fn crud_round_trip_and_next_run() {
 fn secrets_are_not_plain_text_on_disk() {
     let (d, s) = store();
     let (_c, r, _sc, _p) = setup(&s);
-    s.set_secret_setting("smtp_password", &Secret::new("mail-pass-123"))
-        .unwrap();
+    let pw = model::settings::check("mail.password", "mail-pass-123").unwrap();
+    s.apply_settings(&[pw]).unwrap();
     assert_eq!(
         s.repository_passphrase(r.id).unwrap().unwrap().expose(),
         "hunter2-passphrase"
@@ -103,7 +103,16 @@ fn secrets_are_not_plain_text_on_disk() {
         }
     }
     let s = Store::open(d.path()).unwrap();
-    assert!(s.settings().unwrap().iter().all(|v| v.value == MASK));
+    let views = s.setting_views(true).unwrap();
+    let pw = views.iter().find(|v| v.def.key == "mail.password").unwrap();
+    assert_eq!(pw.value, MASK);
+    assert_eq!(
+        s.get_secret(&model::settings::MAIL_PASSWORD)
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "mail-pass-123"
+    );
     // Updating with the mask keeps the stored passphrase.
     s.update_repository(
         r.id,

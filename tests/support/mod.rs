@@ -108,6 +108,11 @@ impl Server {
         })
     }
 
+    /// The process id of the server (for reading its memory in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the server with SIGKILL (a crash) and hands back its data directory.
     pub fn crash(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();

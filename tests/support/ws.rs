@@ -37,3 +37,30 @@ pub async fn next_json(ws: &mut Ws) -> Result<Value> {
         }
     }
 }
+
+/// Sends one JSON message.
+pub async fn send(ws: &mut Ws, msg: Value) -> Result<()> {
+    ws.send(Message::text(msg.to_string())).await?;
+    Ok(())
+}
+
+/// Waits for the socket to close; returns the close code (None when it ended without a frame).
+pub async fn closed(ws: &mut Ws, within: Duration) -> Result<Option<u16>> {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        let msg = tokio::time::timeout_at(end, ws.next())
+            .await
+            .context("the socket stayed open")?;
+        match msg {
+            None | Some(Err(_)) => return Ok(None),
+            Some(Ok(Message::Close(c))) => return Ok(c.map(|f| u16::from(f.code))),
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t)?;
+                if v["type"] == "next" {
+                    bail!("an operation ran: {v}");
+                }
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}

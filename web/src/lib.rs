@@ -6,23 +6,21 @@
 
 mod charts;
 mod download;
+mod graphql_http;
 mod metrics;
 pub mod rest;
 mod ui;
 mod ws;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use graphql::CyborgSchema;
-use rest::limit::{graphql_login_emails, graphql_refusal, ClientAddr, LoginLimiter};
-use std::sync::Arc;
+use service::types::AuthUser;
 use std::time::Duration;
-use store::{AuthUser, Store};
 use tower_http::timeout::TimeoutLayer;
 
 /// Shared state of the HTTP handlers.
@@ -31,21 +29,19 @@ pub struct AppState {
     pub schema: CyborgSchema,
     /// What REST handlers call.
     pub service: service::Service,
-    /// Read by the websocket's connection_init only.
-    pub store: Store,
     /// Origins (`https://ui.example.com`, or `*`) whose pages may call the APIs (CORS).
     pub allowed_origins: Vec<String>,
 }
 
-/// Largest accepted request body.
-const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// Largest accepted request body (every route, `POST /graphql` included) and websocket message.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
     let cors = rest::cors_layer(&state.allowed_origins);
     Router::new()
         .merge(ui::routes())
-        .route("/graphql", get(graphiql).post(graphql_handler))
+        .route("/graphql", get(graphiql).post(graphql_http::handler))
         .route("/graphql/ws", get(ws::handler))
         .route("/api/v1/ping", get(ping))
         .route("/api/v1/ping/", get(ping))
@@ -53,7 +49,6 @@ pub fn router(state: AppState) -> Router {
         .merge(download::routes())
         .merge(metrics::routes())
         .merge(rest::router())
-        .layer(Extension(Arc::new(LoginLimiter::default())))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -87,52 +82,6 @@ async fn caller(st: &AppState, headers: &HeaderMap) -> (service::Caller, Option<
             (service::Caller::Anonymous, None)
         }
     }
-}
-
-async fn graphql_handler(
-    State(st): State<AppState>,
-    Extension(limiter): Extension<Arc<LoginLimiter>>,
-    ClientAddr(addr): ClientAddr,
-    headers: HeaderMap,
-    req: GraphQLRequest,
-) -> Response {
-    let mut req = req.into_inner();
-    // Failed logins are rate limited per address and email, like HTTP Basic on REST.
-    let logins = graphql_login_emails(&req);
-    if logins.len() > 1 {
-        return graphql_refusal(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION",
-            "one login per request",
-            None,
-        );
-    }
-    let login = logins.into_iter().next();
-    if let Some(email) = &login {
-        if let Err(secs) = limiter.check(&addr, email) {
-            let msg = format!("too many failed logins: retry in {secs} seconds");
-            return graphql_refusal(
-                StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITED",
-                &msg,
-                Some(secs),
-            );
-        }
-    }
-    let (who, user) = caller(&st, &headers).await;
-    req = req.data(who);
-    if let Some(u) = user {
-        req = req.data(u);
-    }
-    let resp = st.schema.execute(req).await;
-    if let Some(email) = &login {
-        if resp.errors.is_empty() {
-            limiter.succeeded(email);
-        } else {
-            limiter.failed(&addr, email);
-        }
-    }
-    GraphQLResponse::from(resp).into_response()
 }
 
 async fn graphiql() -> Html<String> {

@@ -127,7 +127,10 @@ fn scratch_name() -> String {
 pub(super) async fn drill(run: &Run<'_>, log: &mut JobLog<'_>) -> Result<Evidence, Outcome> {
     let store = &run.ex.inner.store;
     let mut ev = Evidence::default();
-    let vars = parse_extra_vars(run.policy.policy_type, &run.policy.extra_vars)
+    let full_vars = store
+        .policy_extra_vars(run.policy.id)
+        .map_err(|e| Outcome::error(format!("reading the policy's extra_vars: {e}")))?;
+    let vars = parse_extra_vars(run.policy.policy_type, full_vars.expose())
         .map_err(|e| Outcome::error(format!("policy extra_vars: {e}")))?;
     let (Some(plan), Ok(spec)) = (plan(&vars), create_spec(&vars)) else {
         return Err(Outcome::error("not a database policy"));

@@ -6,7 +6,7 @@
 use super::{borg_script, Evidence, Run, MAX_SAMPLE_BYTES, SAMPLE_FILES};
 use crate::borg::LOCK_WAIT_SECONDS;
 use crate::runner::{run_error_outcome, run_logged, JobLog, Outcome, Stdout};
-use crate::targets::{client_transport, is_local, SETTING_BACKUP_USER};
+use crate::targets::{backup_user, client_transport, is_local};
 use crate::transport::RemoteCommand;
 use chrono::{DateTime, Utc};
 use model::SampledFile;
@@ -140,15 +140,7 @@ fn is_integrity_error(line: &str) -> bool {
 
 /// A script for the client, under `sudo -n` when the backup user is not root.
 fn client_cmd(run: &Run<'_>, script: &str, paths: &[&str]) -> RemoteCommand {
-    let user = run
-        .ex
-        .inner
-        .store
-        .setting(SETTING_BACKUP_USER)
-        .ok()
-        .flatten()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "root".into());
+    let user = backup_user(run.ex);
     let mut argv: Vec<String> = Vec::new();
     if !is_local(&run.client.hostname) && user != "root" {
         argv.extend(["sudo".into(), "-n".into()]);

@@ -4,14 +4,11 @@
 
 use crate::manager::Executor;
 use chrono::{DateTime, Utc};
+use model::settings::{AUTO_RESTORE_TEST, RESTORE_TEST_CRON};
 use model::{CatalogState, CronExpr, JobType, Policy};
 use std::collections::HashSet;
 
-/// Setting: `true` to run restore drills on the `restore_test_cron` schedule.
-pub const SETTING_AUTO_RESTORE_TEST: &str = "auto_restore_test";
-/// Setting: cron expression of the drills (default: Sundays at 04:00).
-pub const SETTING_RESTORE_TEST_CRON: &str = "restore_test_cron";
-const DEFAULT_CRON: &str = "0 4 * * 0";
+/// Internal state: when the global drill schedule last fired.
 const LAST_RUN: &str = "restore_test.last_run";
 
 fn last_run_key(policy: &Policy) -> String {
@@ -20,11 +17,10 @@ fn last_run_key(policy: &Policy) -> String {
 
 /// Whether `cron` fired since the time recorded under `key` (recording `now` when it did, or
 /// on first sight, which counts from now).
-fn fired(ex: &Executor, key: &str, cron: &str, now: DateTime<Utc>) -> Result<bool, String> {
+fn fired(ex: &Executor, key: &str, cron: &CronExpr, now: DateTime<Utc>) -> Result<bool, String> {
     let store = &ex.inner.store;
-    let cron = CronExpr::parse(cron).map_err(|e| format!("{key}: {e}"))?;
     let last = store
-        .setting(key)
+        .state(key)
         .map_err(|e| e.to_string())?
         .and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
     let due = match last {
@@ -35,7 +31,7 @@ fn fired(ex: &Executor, key: &str, cron: &str, now: DateTime<Utc>) -> Result<boo
     };
     if due || last.is_none() {
         store
-            .set_setting(key, &now.to_rfc3339())
+            .set_state(key, &now.to_rfc3339())
             .map_err(|e| e.to_string())?;
     }
     Ok(due)
@@ -45,28 +41,19 @@ fn fired(ex: &Executor, key: &str, cron: &str, now: DateTime<Utc>) -> Result<boo
 pub(crate) fn scheduled_drills(ex: &Executor, now: DateTime<Utc>) -> Result<usize, String> {
     let store = &ex.inner.store;
     let policies = store.policies().map_err(|e| e.to_string())?;
-    let auto = matches!(
-        store
-            .setting(SETTING_AUTO_RESTORE_TEST)
-            .map_err(|e| e.to_string())?
-            .as_deref()
-            .map(str::trim),
-        Some("true" | "1" | "yes")
-    );
-    let global_due = if auto {
-        let line = store
-            .setting(SETTING_RESTORE_TEST_CRON)
-            .map_err(|e| e.to_string())?
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_CRON.into());
-        fired(ex, LAST_RUN, &line, now)?
+    let global_due = if store.get(&AUTO_RESTORE_TEST).map_err(|e| e.to_string())? {
+        let cron = store.get(&RESTORE_TEST_CRON).map_err(|e| e.to_string())?;
+        fired(ex, LAST_RUN, &cron, now)?
     } else {
         false
     };
     let mut due: Vec<&Policy> = Vec::new();
     for p in policies.iter().filter(|p| p.enabled) {
         match model::restore_test_cron(&p.extra_vars) {
-            Some(own) => match fired(ex, &last_run_key(p), &own, now) {
+            Some(own) => match CronExpr::parse(&own)
+                .map_err(|e| format!("extra_vars.restore_test_cron: {e}"))
+                .and_then(|c| fired(ex, &last_run_key(p), &c, now))
+            {
                 Ok(true) => due.push(p),
                 Ok(false) => {}
                 Err(e) => {

@@ -6,11 +6,11 @@ use russh::keys::ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey};
 use std::sync::Arc;
 use store::Store;
 
-/// Setting holding the encrypted OpenSSH private key (sealed).
+/// Internal state (not a setting) holding the encrypted OpenSSH private key (sealed).
 pub const SETTING_PRIVATE_KEY: &str = "ssh_private_key";
-/// Setting holding the passphrase of that key (sealed).
+/// Internal state holding the passphrase of that key (sealed).
 pub const SETTING_PASSPHRASE: &str = "ssh_key_passphrase";
-/// Setting holding the public key in `authorized_keys` form (plain, readable by the API).
+/// Internal state holding the public key in `authorized_keys` form (plain, readable by the API).
 pub const SETTING_PUBLIC_KEY: &str = "ssh_public_key";
 
 /// Why a key could not be made, read or stored.
@@ -143,9 +143,9 @@ fn random_passphrase() -> Secret {
 }
 
 fn save(store: &Store, pem: &Secret, passphrase: &Secret, public: &str) -> Result<(), KeyError> {
-    store.set_secret_setting(SETTING_PASSPHRASE, passphrase)?;
-    store.set_secret_setting(SETTING_PRIVATE_KEY, pem)?;
-    store.set_setting(SETTING_PUBLIC_KEY, public)?;
+    store.set_secret_state(SETTING_PASSPHRASE, passphrase)?;
+    store.set_secret_state(SETTING_PRIVATE_KEY, pem)?;
+    store.set_state(SETTING_PUBLIC_KEY, public)?;
     Ok(())
 }
 
@@ -174,15 +174,15 @@ pub fn import_server_key(
 
 /// The server's public key line, if a key exists.
 pub fn server_public_key(store: &Store) -> Result<Option<String>, KeyError> {
-    Ok(store.setting(SETTING_PUBLIC_KEY)?)
+    Ok(store.state(SETTING_PUBLIC_KEY)?)
 }
 
 /// Loads and decrypts the server's key.
 pub fn load_server_key(store: &Store) -> Result<ClientKey, KeyError> {
     let pem = store
-        .secret_setting(SETTING_PRIVATE_KEY)?
+        .secret_state(SETTING_PRIVATE_KEY)?
         .ok_or(KeyError::Missing)?;
-    let pass = store.secret_setting(SETTING_PASSPHRASE)?;
+    let pass = store.secret_state(SETTING_PASSPHRASE)?;
     ClientKey::from_openssh(pem.expose(), pass.as_ref())
 }
 

@@ -7,7 +7,7 @@ use super::{
 use crate::connection::{connection, page_request, Connection};
 use crate::errors::ApiResult;
 use crate::objects::{ApiToken, Client, Policy, Repository, Schedule, User};
-use crate::{caller, services, svc, user};
+use crate::{caller, svc};
 use async_graphql::{Context, Object};
 use model::{ClientId, PolicyType, RepositoryId, ScheduleId};
 
@@ -18,6 +18,7 @@ pub struct InventoryLists;
 impl InventoryLists {
     /// Users (superuser). `search`: substring of the email or name.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -43,6 +44,7 @@ impl InventoryLists {
     }
 
     /// The caller's API tokens (never the token values). `search`: substring of the name.
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn api_tokens(
         &self,
         ctx: &Context<'_>,
@@ -51,17 +53,17 @@ impl InventoryLists {
         search: Option<String>,
         order_by: Option<ApiTokenOrder>,
     ) -> ApiResult<Connection<ApiToken>> {
-        let u = user(ctx)?;
+        let c = caller(ctx).await?;
         let order: store::ApiTokenOrder = order(order_by);
         let page = page_request(first, after.as_deref(), &order)?;
         let o = store::ApiTokenListOptions {
-            user: u.id,
+            user: model::UserId(0),
             search,
             order,
-            page,
+            page: page.clone(),
         };
-        let p = services(ctx).store.list_api_tokens(&o)?;
-        Ok(connection(p, &o.page, &order, |t| ApiToken {
+        let p = svc(ctx).list_api_tokens(&c, o).await?;
+        Ok(connection(p, &page, &order, |t| ApiToken {
             id: t.id.0,
             name: t.name,
             created: t.created,
@@ -71,6 +73,7 @@ impl InventoryLists {
 
     /// Clients. `search`: substring of the hostname, IP or hypervisor name.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn clients(
         &self,
         ctx: &Context<'_>,
@@ -98,6 +101,7 @@ impl InventoryLists {
 
     /// Repositories. `search`: substring of the name or path.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn repositories(
         &self,
         ctx: &Context<'_>,
@@ -124,6 +128,7 @@ impl InventoryLists {
     }
 
     /// Schedules. `search`: substring of the name or crontab.
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn schedules(
         &self,
         ctx: &Context<'_>,
@@ -150,6 +155,7 @@ impl InventoryLists {
     /// Policies. `search`: substring of the name; `policyType` e.g. `folders`; `client`:
     /// policies backing up that client.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn policies(
         &self,
         ctx: &Context<'_>,

@@ -18,6 +18,7 @@ impl JobLists {
     /// e.g. `job` or `check`; `since`/`until` bound the creation time (until exclusive);
     /// `search`: substring of the job's name or archive name.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn jobs(
         &self,
         ctx: &Context<'_>,
@@ -57,6 +58,7 @@ impl JobLists {
     /// `catalogState`: pending, running, complete or failed; `anomaly`: only flagged (true) or
     /// unflagged (false) archives; `since`/`until` bound the archive time (until exclusive).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::cost::list(first.unwrap_or(50), child_complexity)")]
     async fn archives(
         &self,
         ctx: &Context<'_>,

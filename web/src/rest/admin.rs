@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use model::settings;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -44,28 +45,42 @@ struct SettingOut {
     description: String,
 }
 
-async fn settings(st: &AppState, c: &service::Caller) -> RestResult<Vec<SettingOut>> {
+/// A setting in the original's shape; `id` is its position in the registry.
+fn setting_out(v: settings::View) -> SettingOut {
+    let d = v.def;
+    let id = settings::all()
+        .iter()
+        .position(|x| x.key == d.key)
+        .map_or(0, |i| i + 1);
+    SettingOut {
+        id,
+        kind: "setting",
+        url: format!("{API}/settings/{id}/"),
+        key: d.key.into(),
+        value: v.value,
+        setting_type: match d.kind {
+            settings::Kind::Bool => "boolean",
+            settings::Kind::Int { .. } => "integer",
+            settings::Kind::Secret => "password",
+            _ => "string",
+        },
+        description: d.help.into(),
+    }
+}
+
+async fn all_settings(st: &AppState, c: &service::Caller) -> RestResult<Vec<SettingOut>> {
     Ok(st
         .service
-        .settings(c)
+        .all_settings(c)
         .await?
         .into_iter()
-        .enumerate()
-        .map(|(i, s)| SettingOut {
-            id: i + 1,
-            kind: "setting",
-            url: format!("{API}/settings/{}/", i + 1),
-            key: s.key,
-            value: s.value,
-            setting_type: if s.is_secret { "password" } else { "string" },
-            description: s.description,
-        })
+        .map(setting_out)
         .collect())
 }
 
-/// A setting by its id (position) or key.
+/// A setting by its id (position in the registry) or key.
 async fn setting(st: &AppState, c: &service::Caller, key: &str) -> RestResult<SettingOut> {
-    settings(st, c)
+    all_settings(st, c)
         .await?
         .into_iter()
         .find(|s| s.key == key || s.id.to_string() == key)
@@ -77,7 +92,7 @@ async fn list_settings(
     State(st): State<AppState>,
     p: Params,
 ) -> RestResult<Json<Envelope<SettingOut>>> {
-    Ok(Json(p.paginate(settings(&st, &c).await?)?))
+    Ok(Json(p.paginate(all_settings(&st, &c).await?)?))
 }
 
 async fn get_setting(
@@ -88,6 +103,8 @@ async fn get_setting(
     Ok(Json(setting(&st, &c, &key).await?))
 }
 
+/// `PATCH settings/<key or id>/ {"value": …}`: checked by the settings registry; an unknown
+/// key is refused on `key`, a bad value on `value`, and nothing is stored.
 async fn update_setting(
     Caller(c): Caller,
     State(st): State<AppState>,
@@ -97,10 +114,21 @@ async fn update_setting(
     let mut f = Fields::parse(&body)?;
     let value = f.string("value");
     f.finish()?;
-    let s = setting(&st, &c, &key).await?;
-    let value = value.ok_or_else(|| RestError::field("value", "This field is required."))?;
-    st.service.update_setting(&c, &s.key, value).await?;
-    Ok(Json(setting(&st, &c, &s.key).await?))
+    let Some(value) = value else {
+        // Who may change settings is answered before what is wrong with the request.
+        st.service.all_settings(&c).await?;
+        return Err(RestError::field("value", "This field is required."));
+    };
+    let key = match settings::all()
+        .iter()
+        .enumerate()
+        .find(|(i, d)| d.key == key || (i + 1).to_string() == key)
+    {
+        Some((_, d)) => d.key.to_string(),
+        None => key,
+    };
+    let v = st.service.update_setting(&c, &key, &value).await?;
+    Ok(Json(setting_out(v)))
 }
 
 /// `GET generate_ssh/`: 200 when the server has a key, 204 when not (as the original).

@@ -3,13 +3,12 @@
 //! result is the services' [`service::Caller`]; what the caller may do is the services' call.
 
 use super::error::RestError;
-use super::limit::{client_addr, LoginLimiter};
+use super::limit::client_addr;
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use base64::Engine;
-use std::sync::Arc;
 
 /// The authenticated caller; a request without valid credentials is refused with 401.
 pub(crate) struct Caller(pub service::Caller);
@@ -77,22 +76,23 @@ pub(crate) async fn authenticate(
     let (email, password) = decoded
         .split_once(':')
         .ok_or(RestError::Unauthenticated("Invalid basic header."))?;
-    let email = email.trim();
-    let limiter = parts
-        .extensions
-        .get::<Arc<LoginLimiter>>()
-        .cloned()
-        .ok_or_else(|| RestError::Internal("login limiter missing from the router".into()))?;
-    let addr = client_addr(parts);
-    limiter.check(&addr, email).map_err(RestError::Throttled)?;
-    match st.service.identify_password(email, password).await? {
-        Some((c, _)) => {
-            limiter.succeeded(email);
-            Ok(Some(c))
-        }
-        None => {
-            limiter.failed(&addr, email);
-            Err(RestError::Unauthenticated("Invalid username/password."))
-        }
+    match st
+        .service
+        .identify_password(&client_addr(parts), email, password)
+        .await?
+    {
+        Some((c, _)) => Ok(Some(c)),
+        None => Err(RestError::Unauthenticated("Invalid username/password.")),
+    }
+}
+
+/// The client address of a request, for the services' login throttle.
+pub(crate) struct Addr(pub String);
+
+impl FromRequestParts<AppState> for Addr {
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, RestError> {
+        Ok(Addr(client_addr(parts)))
     }
 }

@@ -109,6 +109,7 @@ impl From<ServiceError> for RestError {
             ServiceError::Blocked(m) => RestError::BadRequest(m),
             ServiceError::Gone(m) => RestError::Gone(m),
             ServiceError::Upstream(m) => RestError::BadGateway(m),
+            ServiceError::RateLimited(secs) => RestError::Throttled(secs),
             ServiceError::Internal(m) => RestError::Internal(m),
         }
     }

@@ -28,7 +28,6 @@ use axum::http::{header, HeaderValue, Method};
 use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
 use error::RestError;
-pub use limit::LoginLimiter;
 use serde_json::json;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};

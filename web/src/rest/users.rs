@@ -1,7 +1,7 @@
 //! Users: superusers manage them (with `role` and `grants` beside the original's
 //! `is_superuser`); anyone reads `me/` and themselves.
 
-use super::auth::Caller;
+use super::auth::{Addr, Caller};
 use super::body::Fields;
 use super::error::RestResult;
 use super::objects::{self, UserOut};
@@ -89,14 +89,17 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(out(&st, &c, u).await?)))
 }
 
+/// Changes a user (superuser). A `password` of your own needs `current_password` and is
+/// changed alone (your other sessions and tokens end); anyone else's ends all of theirs.
 async fn update_user(
     Caller(c): Caller,
+    Addr(addr): Addr,
     State(st): State<AppState>,
     Id(id): Id,
     body: Bytes,
 ) -> RestResult<Json<UserOut>> {
     let mut f = Fields::parse(&body)?;
-    let change = UserChange {
+    let mut change = UserChange {
         email: f.string("email"),
         first_name: f.string("first_name"),
         last_name: f.string("last_name"),
@@ -105,8 +108,26 @@ async fn update_user(
         grants: f.grants("grants"),
         password: f.string("password"),
     };
+    let current = f.string("current_password");
     f.finish()?;
-    let u = st.service.update_user(&c, UserId(id), change).await?;
+    let id = UserId(id);
+    if c.user_id() == Some(id) {
+        if let Some(new) = change.password.take() {
+            let pw = service::PasswordChange {
+                user: id,
+                new,
+                current: current.as_deref(),
+                current_field: "current_password",
+                addr: &addr,
+            };
+            st.service.set_password(&c, pw).await?;
+            if change == UserChange::default() {
+                let u = st.service.user(&c, id).await?;
+                return Ok(Json(out(&st, &c, u).await?));
+            }
+        }
+    }
+    let u = st.service.update_user(&c, id, change).await?;
     Ok(Json(out(&st, &c, u).await?))
 }
 

@@ -248,11 +248,16 @@ export const users = crud({
   inputType: 'UserInput', updateInputType: 'UserPatch', create: 'createUser', update: 'updateUser', del: 'deleteUser',
 });
 
-function setPassword(user) {
-  const f = form([{ name: 'password', label: `New password for ${user.email}`, type: 'password', required: true, autocomplete: 'new-password' }], {}, {
+// Your own password needs the current one; another user's (as a superuser) does not.
+async function setPassword(user) {
+  let own = false;
+  try { own = (await gql('{ me { id } }')).me.id === user.id; } catch { /* asked by the server then */ }
+  const fields = [{ name: 'password', label: `New password for ${user.email}`, type: 'password', required: true, autocomplete: 'new-password' }];
+  if (own) fields.unshift({ name: 'currentPassword', label: 'Your current password', type: 'password', required: true, autocomplete: 'current-password' });
+  const f = form(fields, {}, {
     submitLabel: 'Set password', onCancel: closeModal,
     onSubmit: async (v) => {
-      await gql('mutation($u: Int!, $p: String!) { setPassword(userId: $u, password: $p) }', { u: user.id, p: v.password });
+      await gql('mutation($u: Int!, $p: String!, $c: String) { setPassword(userId: $u, password: $p, currentPassword: $c) }', { u: user.id, p: v.password, c: v.currentPassword || null });
       closeModal();
       toast('Password changed', 'ok');
     },

@@ -18,6 +18,11 @@ export async function render(content, r) {
   await f(box);
 }
 
+const SETTING_FIELDS = 'key value isSecret description kind group';
+/** Setting groups shown on the mail tab (the others are on the general tab). */
+const MAIL_GROUPS = ['mail', 'webhooks', 'reports', 'metrics'];
+const writeSetting = (k, v) => gql('mutation($k: String!, $v: String!) { updateSetting(key: $k, value: $v) { key } }', { k, v });
+
 /** One editable row per setting; Enter or Save writes it. */
 function settingRows(items, write) {
   return table([
@@ -25,7 +30,7 @@ function settingRows(items, write) {
     { label: 'Value', cell: (s) => s.input },
     { label: 'Actions', class: 'actions', cell: (s) => h('button', { onclick: s.save, 'aria-label': `save ${s.key}` }, 'Save') },
   ], items.map((s) => {
-    const boolish = s.value === 'true' || s.value === 'false' || /^true\b/.test(s.description || '');
+    const boolish = s.kind === 'BOOL';
     const input = boolish
       ? h('select', { 'aria-label': s.key, name: s.key }, [['', '(default)'], ['true', 'true'], ['false', 'false']].map(([v, l]) => h('option', { value: v, selected: s.value === v }, l)))
       : h('input', { 'aria-label': s.key, name: s.key, value: s.isSecret ? '' : s.value, type: s.isSecret ? 'password' : 'text', placeholder: s.isSecret && s.value ? '(set: type to replace)' : '', style: 'width: 100%' });
@@ -44,16 +49,16 @@ function settingRows(items, write) {
 async function general(box) {
   mount(box, loading());
   try {
-    const d = await gql('{ settings { key value isSecret description } version }');
+    const d = await gql(`{ settings { ${SETTING_FIELDS} } version }`);
     mount(box, h('div', { class: 'card' }, h('h2', null, 'Instance settings'), h('div', { class: 'muted small', style: 'margin-bottom: 8px' }, `CyBorgBackup ${d.version}. Times are UTC; cron fields take 5-field cron.`),
-      settingRows(d.settings, (k, v) => gql('mutation($k: String!, $v: String!) { updateSetting(key: $k, value: $v) { key } }', { k, v }))));
+      settingRows(d.settings.filter((x) => !MAIL_GROUPS.includes(x.group)), writeSetting)));
   } catch (e) { mount(box, errorBox(e)); }
 }
 
 async function mail(box) {
   mount(box, loading());
   try {
-    const d = await gql('{ notificationSettings { key value isSecret } }');
+    const d = await gql(`{ settings { ${SETTING_FIELDS} } }`);
     d.outgoingMessages = (await listOf('outgoingMessages', 'id channel kind recipients subject state attempts lastError created', {}, { first: 20 }).catch(() => ({ nodes: [] }))).nodes.slice(0, 20);
     const to = h('input', { type: 'email', placeholder: 'you@example.com (default: you)', id: 'test-mail-to', 'aria-label': 'send the test mail to', style: 'min-width: 280px' });
     const result = h('div', { id: 'test-mail-result' });
@@ -66,7 +71,7 @@ async function mail(box) {
       } catch (e) { mount(result, errorBox(e)); } finally { send.disabled = false; }
     } }, 'Send test mail');
     mount(box,
-      h('div', { class: 'card' }, h('h2', null, 'Mail server, webhooks, reports'), settingRows(d.notificationSettings, (k, v) => gql('mutation($k: String!, $v: String!) { setNotificationSetting(key: $k, value: $v) { key } }', { k, v }))),
+      h('div', { class: 'card' }, h('h2', null, 'Mail server, webhooks, reports'), settingRows(d.settings.filter((x) => MAIL_GROUPS.includes(x.group)), writeSetting)),
       h('div', { class: 'card' }, h('h2', null, 'Test'), h('div', { class: 'row' }, to, send), result),
       h('div', { class: 'card' }, h('h2', null, 'Outgoing messages'), table([
         { label: 'When', cell: (m) => ago(m.created) }, { label: 'Channel', cell: (m) => m.channel }, { label: 'Subject', cell: (m) => m.subject },
