@@ -16,10 +16,13 @@
 #                      namespace and vanish when `stop` kills its processes.
 # Every host accepts logins as root and as the non-root user `cyborg` (passwordless sudo) with any
 # key listed in DIR/authorized_keys (append to it at any time; sshd reads it on every login).
-# Each host also has its own /root/.ssh and its own home for cyborg (DIR/HOST/ssh-root and
-# DIR/HOST/home-cyborg, bind-mounted in the host's private mount namespace), so a line a test or
-# the server adds to ~/.ssh/authorized_keys on one host is valid on that host only, and borg's
-# cache of the user on one host is not another host's.
+# Each host also has its own /root/.ssh, its own borg cache and configuration for root
+# (/root/.cache/borg, /root/.config/borg) and its own home for cyborg (DIR/HOST/ssh-root,
+# DIR/HOST/borg-cache-root, DIR/HOST/borg-config-root and DIR/HOST/home-cyborg, bind-mounted in
+# the host's private mount namespace), so a line a test or the server adds to
+# ~/.ssh/authorized_keys on one host is valid on that host only, and borg's cache, locks and
+# security records of a user on one host are not another host's (a lock left by a borg killed on
+# a client would otherwise look like a live lock of a foreign host to the repository host).
 # DIR/known_hosts lists the hosts' keys for OpenSSH clients ([127.0.0.x]:PORT and [name]:PORT).
 #
 # Usage:
@@ -38,9 +41,12 @@ BARE="bare 127.0.0.14"
 die() { echo "test-hosts: $*" >&2; exit 1; }
 
 # Shell prologue run inside a host's new mount namespace, its last argument the host's directory:
-# the host's own /root/.ssh and cyborg home.
+# the host's own /root/.ssh, root's borg cache and configuration, and cyborg home.
 PRIVATE_SSH='eval "h=\${$#}"
 mount --bind "$h/ssh-root" /root/.ssh || exit 1
+mkdir -p /root/.cache/borg /root/.config/borg || exit 1
+mount --bind "$h/borg-cache-root" /root/.cache/borg || exit 1
+mount --bind "$h/borg-config-root" /root/.config/borg || exit 1
 mount --bind "$h/home-cyborg" "$(getent passwd cyborg | cut -d: -f6)" || exit 1
 ' 
 
@@ -140,7 +146,7 @@ EOF
   running "$dir" "$name" && return 0
   rm -f "$h/sshd.pid"
   /usr/sbin/sshd -t -f "$h/sshd_config" || die "invalid sshd config for $name"
-  install -d -m 700 "$h/ssh-root"
+  install -d -m 700 "$h/ssh-root" "$h/borg-cache-root" "$h/borg-config-root"
   install -d -m 755 -o cyborg -g "$(id -gn cyborg)" "$h/home-cyborg"
   if [[ "$name" == island ]]; then
     start_island "$h" "$ip" "$port"

@@ -15,7 +15,7 @@ mod hosts;
 #[path = "pull_relay/legacy.rs"]
 mod legacy;
 
-use executor::borg::{BorgEnv, CreateSpec};
+use executor::borg::{BorgEnv, CreateSpec, RepoTrust};
 use executor::credentials::{authorized_line, Edit};
 use executor::ssh::{wrap_for_relay, ClientKey, HostKeyStore, MemoryHostKeys, Relay, SshTarget};
 use executor::transport::{RemoteCommand, Transport};
@@ -181,6 +181,8 @@ async fn run() {
         let env = BorgEnv {
             base_dir: Some(base.path().display().to_string()),
             passphrase: Some(Secret::new(PASS)),
+            // A fresh base dir has no record of the repository this run just created.
+            trust: RepoTrust::default(),
         };
         let cmd = hop.wrap(env.create(&hop.repo_url("root", &path_old), "bench", &spec));
         let repo_with_agent = Transport::Ssh(
@@ -214,6 +216,8 @@ async fn run() {
         let env = BorgEnv {
             base_dir: Some(base.path().display().to_string()),
             passphrase: Some(Secret::new(PASS)),
+            // A fresh base dir has no record of the repository this run just created.
+            trust: RepoTrust::default(),
         };
         let url = format!("ssh://root@{}:{port}{path_new}", hosts::REPO);
         let cmd = wrap_for_relay(env.create(&url, "bench", &spec));

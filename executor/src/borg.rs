@@ -16,6 +16,37 @@ pub struct BorgEnv {
     /// `BORG_BASE_DIR` (cache, config, keys); `None` keeps the host user's default.
     pub base_dir: Option<String>,
     pub passphrase: Option<Secret>,
+    /// How borg answers its two repository-identity prompts.
+    pub trust: RepoTrust,
+}
+
+/// The answers to borg's repository-identity prompts, never a blanket "yes".
+///
+/// borg remembers every repository it has opened in a security directory under
+/// `BORG_BASE_DIR` (id, location, key type, manifest time) and asks before opening a known
+/// repository at a new location ("relocated") or an unencrypted one it has never seen. Jobs
+/// never read a terminal: each variable is set explicitly, `no` unless the server has verified
+/// the repository itself. `identity.rs` runs before every job and compares the repository's id
+/// and encryption mode with those recorded at preparation; only after that check is
+/// `relocated_ok` set (a relocation of the same id is then benign: an administrator moved the
+/// repository, or pull mode reached it through a tunnel on a new port every time), and
+/// `unencrypted_ok` only for a repository prepared without encryption. A repository replaced
+/// behind the server's back therefore fails the identity check, and if it is swapped between
+/// the check and the command, borg itself refuses an unknown unencrypted repository.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepoTrust {
+    /// `BORG_RELOCATED_REPO_ACCESS_IS_OK`.
+    pub relocated_ok: bool,
+    /// `BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK`.
+    pub unencrypted_ok: bool,
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
 }
 
 impl BorgEnv {
@@ -23,8 +54,14 @@ impl BorgEnv {
         cmd = cmd
             .env("TZ", "UTC")
             .env("LANG", "C.UTF-8")
-            .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
-            .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
+            .env(
+                "BORG_RELOCATED_REPO_ACCESS_IS_OK",
+                yes_no(self.trust.relocated_ok),
+            )
+            .env(
+                "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK",
+                yes_no(self.trust.unencrypted_ok),
+            )
             .env("BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", "NO")
             .env("BORG_DELETE_I_KNOW_WHAT_I_AM_DOING", "NO")
             .env("BORG_RSH", "ssh -oBatchMode=yes");
@@ -180,6 +217,18 @@ impl BorgEnv {
             "list".into(),
             "--json-lines".into(),
             format!("{repo}::{archive}"),
+        ])
+    }
+
+    /// `borg list --json --last 1 REPO`: the repository's id and encryption mode (and at most
+    /// one archive), read from its manifest without the cache: the cheap identity check.
+    pub fn identity(&self, repo: &str) -> RemoteCommand {
+        self.borg([
+            "list".into(),
+            "--json".into(),
+            "--last".into(),
+            "1".into(),
+            repo.into(),
         ])
     }
 
@@ -347,6 +396,7 @@ mod tests {
         let env = BorgEnv {
             base_dir: None,
             passphrase: Some(Secret::new("pw")),
+            trust: RepoTrust::default(),
         };
         let spec = CreateSpec {
             paths: vec!["-rf".into(), "/a b".into()],
@@ -367,6 +417,7 @@ mod tests {
         let env = BorgEnv {
             base_dir: None,
             passphrase: None,
+            trust: RepoTrust::default(),
         };
         let r = Retention {
             keep_yearly: Some(1),

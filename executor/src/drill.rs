@@ -303,6 +303,7 @@ mod tests {
         let env = crate::borg::BorgEnv {
             base_dir: None,
             passphrase: Some(Secret::new("pw")),
+            trust: Default::default(),
         };
         let c = borg_script(&env, "echo \"$1\"", vec!["a b".into()]);
         assert_eq!(c.argv, ["bash", "-c", "echo \"$1\"", "bash", "a b"]);

@@ -28,7 +28,13 @@ pub(crate) fn repo_ctx(ex: &Executor, id: Option<RepositoryId>) -> Result<RepoCt
     let passphrase = store
         .repository_passphrase(id)
         .map_err(|e| Outcome::error(e.to_string()))?;
-    let side = repo_side(ex, &repo, passphrase).map_err(Outcome::error)?;
+    let security = store
+        .repository_security(id)
+        .map_err(|e| Outcome::error(e.to_string()))?;
+    let has_passphrase = passphrase.is_some();
+    let mut side = repo_side(ex, &repo, passphrase).map_err(Outcome::error)?;
+    // Every job that touches the repository passed `identity::verify_job` first (runner.rs).
+    side.env.trust = crate::identity::trust_for(&security, has_passphrase);
     Ok(RepoCtx { repo, side })
 }
 
@@ -421,14 +427,18 @@ async fn record_backup(
         created_by: job.created_by,
         extra_vars: String::new(),
     };
-    if let Err(e) = ex.enqueue(follow(JobType::Catalog, format!("Catalog {}", res.name))) {
+    let catalog = ex.enqueue(follow(JobType::Catalog, format!("Catalog {}", res.name)));
+    if let Err(e) = &catalog {
         log.info(&format!("cannot queue the catalog job: {e}"));
     }
     if policy.retention.is_set() {
-        if let Err(e) = ex.enqueue(follow(
+        // The prune waits for the catalog: an anomaly it flags pauses the prune (prune.rs).
+        let mut prune = follow(
             JobType::Prune,
             format!("Prune {} {}", client.hostname, policy.name),
-        )) {
+        );
+        prune.depends_on = catalog.map(|c| c.id).ok().or(prune.depends_on);
+        if let Err(e) = ex.enqueue(prune) {
             log.info(&format!("cannot queue the prune job: {e}"));
         }
     }

@@ -163,7 +163,10 @@ pub(crate) async fn prepare_repository(
     job: &Job,
     cancel: &CancellationToken,
 ) -> Outcome {
-    let ctx = tryo!(repo_ctx(ex, job.repository));
+    let mut ctx = tryo!(repo_ctx(ex, job.repository));
+    // Preparation records whatever repository is there (identity.rs): unencrypted only when
+    // no passphrase is set.
+    ctx.side.env.trust.unencrypted_ok = ctx.side.env.passphrase.is_none();
     let log = log_for(ex, job, Some(&ctx));
     let path = ctx.side.path.clone();
     let t = &ctx.side.transport;
@@ -215,6 +218,7 @@ pub(crate) async fn prepare_repository(
     } else {
         log.info("repository exists and opens with the stored passphrase");
     }
+    tryo!(crate::identity::record_at_preparation(ex, job, cancel).await);
     if let Err(e) = crate::credentials::install_for_repository(ex, &ctx.repo, &log).await {
         return Outcome::failed(
             None,

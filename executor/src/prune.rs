@@ -1,17 +1,55 @@
-//! Prune of one series by its policy's retention, `borg compact`, then reconciliation of the
-//! archives gone from the repository (only after a successful listing).
+//! Prune of one series by its policy's retention, then `borg compact`, guarded: an
+//! unacknowledged anomaly of the series or a repository marked tampered pauses both, and the
+//! repository's archive list is compared with the recorded archives before the prune, after it
+//! and after the compact (`tamper.rs`); archives gone are forgotten only after such a listing.
 
 use crate::borg;
 use crate::jobs::{last_line, log_for, repo_ctx};
 use crate::manager::Executor;
 use crate::runner::{run_error_outcome, run_logged, Outcome, Stdout};
+use crate::tamper::{self, Step};
 use crate::tryo;
+use model::trust::{ANOMALY_PAUSED, TAMPER_PAUSED};
 use model::*;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
+/// A prune that must not run now: canceled, with the reason as its explanation.
+fn paused(why: String) -> Outcome {
+    Outcome {
+        status: JobStatus::Canceled,
+        exit_code: None,
+        explanation: why,
+    }
+}
+
+/// Why prune and compact of this series wait, if they do: an anomaly no administrator
+/// acknowledged, or the repository's tamper mark.
+pub(crate) fn pause_reason(
+    ex: &Executor,
+    series: SeriesKey,
+    repo_name: &str,
+) -> Result<Option<String>, Outcome> {
     let store = &ex.inner.store;
+    let err = |e: store::StoreError| Outcome::error(e.to_string());
+    let security = store.repository_security(series.repository).map_err(err)?;
+    if security.tamper == TamperState::Tampered {
+        return Ok(Some(format!(
+            "{TAMPER_PAUSED} {repo_name} (archives missing: {}); an administrator clears the mark \
+             after recovery (clearRepositoryTamper)",
+            security.tampered_archives.join(", ")
+        )));
+    }
+    let flagged = store.unacknowledged_anomalies(series).map_err(err)?;
+    Ok(flagged.first().map(|a| {
+        format!(
+            "{ANOMALY_PAUSED}: archive {} was flagged ({}); old archives of this series are kept \
+             until an administrator acknowledges it (acknowledgeAnomaly)",
+            a.name, a.anomaly
+        )
+    }))
+}
+
+pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
     let ctx = tryo!(repo_ctx(ex, job.repository));
     let log = log_for(ex, job, Some(&ctx));
     let policy = tryo!(crate::jobs::job_policy(ex, job));
@@ -19,9 +57,23 @@ pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) 
     if !policy.retention.is_set() {
         return Outcome::ok("no keep_* set: nothing to prune");
     }
+    let series = SeriesKey {
+        repository: ctx.repo.id,
+        policy: policy.id,
+        client: client.id,
+    };
+    if let Some(why) = tryo!(pause_reason(ex, series, &ctx.repo.name)) {
+        log.info(&why);
+        return paused(why);
+    }
     let t = &ctx.side.transport;
     let (env, path) = (&ctx.side.env, ctx.side.path.as_str());
     let glob = borg::series_glob(policy.policy_type, &client.hostname);
+
+    let tx = tamper::transaction(&log, &ctx, cancel).await;
+    let before = tryo!(tamper::list(&log, &ctx, cancel).await);
+    tryo!(tamper::reconcile(ex, &log, &ctx, &before, tx, Step::BeforePrune).await);
+    tryo!(tamper::mark_candidates(ex, &ctx, &glob));
     let r = tryo!(run_logged(
         &log,
         t,
@@ -37,6 +89,8 @@ pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) 
             format!("borg prune failed: {}", last_line(&r.stderr_head)),
         );
     }
+    let after = tryo!(tamper::list(&log, &ctx, cancel).await);
+    let gone = tryo!(tamper::reconcile(ex, &log, &ctx, &after, None, Step::AfterPrune).await);
     let c = tryo!(run_logged(&log, t, &env.compact(path), Stdout::Log, cancel)
         .await
         .map_err(run_error_outcome));
@@ -46,52 +100,9 @@ pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) 
             format!("borg compact failed: {}", last_line(&c.stderr_head)),
         );
     }
-    let l = tryo!(
-        run_logged(&log, t, &env.list_archives(path), Stdout::Capture, cancel)
-            .await
-            .map_err(run_error_outcome)
-    );
-    if l.code != 0 {
-        log.info("repository listing failed: the catalog keeps every archive until the next successful listing");
-        return Outcome::failed(
-            Some(l.code),
-            format!(
-                "borg list failed after prune: {}",
-                last_line(&l.stderr_head)
-            ),
-        );
-    }
-    let present = match borg::parse_archive_list(&l.stdout) {
-        Ok(p) => p,
-        Err(e) => return Outcome::failed(None, e),
-    };
-    let names: std::collections::HashSet<&str> = present.iter().map(|(n, _)| n.as_str()).collect();
-    let known = tryo!(store
-        .archives(Some(ctx.repo.id), None, None)
-        .map_err(|e| Outcome::error(e.to_string())));
-    let mut gone = 0;
-    for a in known
-        .into_iter()
-        .filter(|a| !names.contains(a.name.as_str()))
-    {
-        let sink = Arc::clone(&ex.inner.sink);
-        let id = a.id;
-        match tokio::task::spawn_blocking(move || sink.forget(id)).await {
-            Ok(Ok(())) => {
-                let _ = store.delete_archive(a.id);
-                gone += 1;
-                log.info(&format!(
-                    "archive {} pruned: removed from the catalog",
-                    a.name
-                ));
-            }
-            Ok(Err(e)) => log.info(&format!(
-                "cannot remove archive {} from the catalog: {e}",
-                a.name
-            )),
-            Err(e) => log.info(&format!("catalog task failed: {e}")),
-        }
-    }
+    let tx = tamper::transaction(&log, &ctx, cancel).await;
+    let now = tryo!(tamper::list(&log, &ctx, cancel).await);
+    tryo!(tamper::reconcile(ex, &log, &ctx, &now, tx, Step::AfterCompact).await);
     Outcome::ok(format!("prune and compact done; {gone} archives removed"))
 }
 

@@ -199,15 +199,10 @@ pub(crate) async fn run(ex: &Executor, job: &Job, cancel: CancellationToken) -> 
         streamed: Default::default(),
     };
     log.info(&format!("job {} ({}) started", job.id, job.job_type));
-    let outcome = match job.job_type {
-        JobType::Job => crate::jobs::backup(ex, job, &cancel).await,
-        JobType::PrepareRepository => crate::jobs::prepare_repository(ex, job, &cancel).await,
-        JobType::PrepareClient => crate::jobs::prepare_client(ex, job, &cancel).await,
-        JobType::Catalog => crate::jobs::catalog(ex, job, &cancel).await,
-        JobType::Prune => crate::jobs::prune(ex, job, &cancel).await,
-        JobType::Check => crate::jobs::check(ex, job, &cancel).await,
-        JobType::RestoreTest => crate::drill::restore_test(ex, job, &cancel).await,
-        JobType::Restore => crate::restore::restore(ex, job, &cancel).await,
+    // The repository is the one prepared, or the job sends and reads nothing (identity.rs).
+    let outcome = match crate::identity::verify_job(ex, job, &cancel).await {
+        Err(refused) => refused,
+        Ok(()) => run_type(ex, job, &cancel).await,
     };
     log.info(&format!(
         "job {} {}{}",
@@ -220,4 +215,17 @@ pub(crate) async fn run(ex: &Executor, job: &Job, cancel: CancellationToken) -> 
         }
     ));
     outcome
+}
+
+async fn run_type(ex: &Executor, job: &Job, cancel: &CancellationToken) -> Outcome {
+    match job.job_type {
+        JobType::Job => crate::jobs::backup(ex, job, cancel).await,
+        JobType::PrepareRepository => crate::jobs::prepare_repository(ex, job, cancel).await,
+        JobType::PrepareClient => crate::jobs::prepare_client(ex, job, cancel).await,
+        JobType::Catalog => crate::jobs::catalog(ex, job, cancel).await,
+        JobType::Prune => crate::jobs::prune(ex, job, cancel).await,
+        JobType::Check => crate::jobs::check(ex, job, cancel).await,
+        JobType::RestoreTest => crate::drill::restore_test(ex, job, cancel).await,
+        JobType::Restore => crate::restore::restore(ex, job, cancel).await,
+    }
 }

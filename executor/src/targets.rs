@@ -47,6 +47,7 @@ fn local_env(ex: &Executor, passphrase: Option<Secret>) -> BorgEnv {
     BorgEnv {
         base_dir: Some(ex.inner.opts.local_borg_base_dir.display().to_string()),
         passphrase,
+        trust: Default::default(),
     }
 }
 
@@ -91,6 +92,7 @@ pub(crate) fn repo_side(
         RepoLocation::Remote { .. } => BorgEnv {
             base_dir: None,
             passphrase,
+            trust: Default::default(),
         },
     };
     Ok(RepoSide {
@@ -243,6 +245,7 @@ pub(crate) async fn pull_side(
         env: BorgEnv {
             base_dir: None,
             passphrase: repo.env.passphrase.clone(),
+            trust: repo.env.trust,
         },
         known_host: None,
         sudo: backup_user(ex) != "root",
@@ -266,7 +269,7 @@ pub(crate) async fn client_side(
             transport: Transport::Local,
             plain: Transport::Local,
             repo_url: path.clone(),
-            env: local_env(ex, repo.env.passphrase.clone()),
+            env: BorgEnv { trust: repo.env.trust, ..local_env(ex, repo.env.passphrase.clone()) },
             known_host: None,
             sudo: false,
             relay: false,
@@ -299,7 +302,7 @@ pub(crate) async fn client_side(
                 transport,
                 plain,
                 repo_url: repo.location.ssh_url(&user),
-                env: BorgEnv { base_dir: None, passphrase: repo.env.passphrase.clone() },
+                env: BorgEnv { base_dir: None, passphrase: repo.env.passphrase.clone(), trust: repo.env.trust },
                 known_host: Some(pinned),
                 sudo,
                 relay: false,

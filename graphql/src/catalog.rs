@@ -144,6 +144,7 @@ fn changes(id: ArchiveId, c: ChangeStats, anomaly: Option<CatalogAnomaly>) -> Ar
 
 /// An archive flagged as departing from its series' baseline (mass deletion or change).
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct CatalogAnomaly {
     pub archive: CatalogArchive,
     pub client_id: i64,

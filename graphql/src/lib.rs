@@ -20,6 +20,7 @@ mod query;
 mod restore;
 mod settings;
 mod stats;
+mod trust;
 mod users;
 mod vm;
 
@@ -56,6 +57,7 @@ pub struct Mutation(
     restore::RestoreMutation,
     drills::DrillMutation,
     vm::VmMutation,
+    trust::TrustMutation,
 );
 
 pub type CyborgSchema = Schema<Query, Mutation, live::Subscription>;

@@ -99,6 +99,7 @@ impl Client {
 }
 
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Repository {
     pub id: i64,
     pub uuid: String,
@@ -407,6 +408,7 @@ impl From<model::Job> for Job {
 }
 
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Archive {
     pub id: i64,
     pub name: String,
@@ -425,6 +427,8 @@ pub struct Archive {
     pub catalog_entries: i64,
     /// Why the catalog flagged this archive (mass deletion or change); empty when not.
     pub anomaly: String,
+    /// When an administrator acknowledged the anomaly (`acknowledgeAnomaly`).
+    pub anomaly_acknowledged_at: Option<DateTime<Utc>>,
 }
 
 impl From<model::Archive> for Archive {
@@ -445,6 +449,7 @@ impl From<model::Archive> for Archive {
             catalog_error: a.catalog_error,
             catalog_entries: a.catalog_entries,
             anomaly: a.anomaly,
+            anomaly_acknowledged_at: a.anomaly_acknowledged_at,
         }
     }
 }

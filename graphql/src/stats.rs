@@ -55,6 +55,7 @@ pub struct StatsSeries {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct SeriesStatus {
     pub policy_id: i64,
     pub policy_name: String,

@@ -104,7 +104,11 @@ impl ClientInput {
         check_port(&mut e, "port", self.port);
         check_short_text(&mut e, "ip", &self.ip);
         check_short_text(&mut e, "version", &self.version);
-        check_short_text(&mut e, "hypervisor_name", &self.hypervisor_name);
+        match self.hypervisor_name.as_deref() {
+            // The hypervisor is a host the server logs in to.
+            Some(h) if !h.is_empty() => check_hostname(&mut e, "hypervisor_name", h),
+            _ => {}
+        }
         e.into_result()
     }
 }
@@ -135,42 +139,11 @@ pub struct RepositoryInput {
     pub enabled: Option<bool>,
 }
 
-/// Checks a repository location: absolute local path, `user@host:path` or `ssh://…`.
+/// Checks a repository location: absolute local path, `user@host:path` or `ssh://…`, each part
+/// safe to hand to `ssh` and `borg` (see `RepoLocation::parse_checked`).
 pub fn check_repository_path(errs: &mut ValidationErrors, field: &str, path: &str) {
-    if path.is_empty() {
-        errs.add(field, "must not be empty");
-        return;
-    }
-    if path.len() > 1024 {
-        errs.add(field, "must be at most 1024 characters");
-        return;
-    }
-    if path.chars().any(|c| c.is_control()) {
-        errs.add(field, "must not contain control characters");
-        return;
-    }
-    if path.starts_with('/') {
-        return;
-    }
-    if let Some(rest) = path.strip_prefix("ssh://") {
-        let (authority, p) = rest.split_once('/').unwrap_or((rest, ""));
-        if p.is_empty() {
-            errs.add(field, "ssh:// URL needs a path after the host");
-        }
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let host = host.split(':').next().unwrap_or(host);
-        check_hostname(errs, field, host);
-        return;
-    }
-    match path.split_once(':') {
-        Some((authority, p)) if !p.is_empty() => {
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            check_hostname(errs, field, host);
-        }
-        _ => errs.add(
-            field,
-            "must be an absolute path or a borg location like user@host:/path",
-        ),
+    if let Err(why) = crate::location::RepoLocation::parse_checked(path) {
+        errs.add(field, why);
     }
 }
 
@@ -441,6 +414,10 @@ pub struct Archive {
     pub catalog_entries: i64,
     /// Why the catalog flagged this archive (mass deletion or change); empty when not flagged.
     pub anomaly: String,
+    /// When an administrator acknowledged the anomaly (prune and compact of the series wait
+    /// for it).
+    #[serde(default)]
+    pub anomaly_acknowledged_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod policy_secrets;
 pub mod policy_type;
 pub mod secret;
 pub mod settings;
+pub mod trust;
 pub mod validate;
 
 pub use access::{is_server_host, Grant, GrantScope, Role, Visibility};
@@ -23,4 +24,5 @@ pub use job::{JobProgress, JobStatus, JobType};
 pub use location::RepoLocation;
 pub use policy_type::{parse_extra_vars, restore_test_cron, PolicyType, TypedVars};
 pub use secret::{Secret, MASK};
+pub use trust::{RepositoryIdentity, RepositorySecurity, TamperState};
 pub use validate::{FieldError, ValidationErrors};

@@ -77,27 +77,51 @@ pub fn check_name(errs: &mut ValidationErrors, field: &str, value: &str) {
 /// Checks a DNS hostname or IP address usable for SSH: letters, digits, `-`, `.`, `_`, `:`
 /// (IPv6) only, so that no shell metacharacter can ever reach a command line.
 pub fn check_hostname(errs: &mut ValidationErrors, field: &str, value: &str) {
+    if let Some(why) = hostname_problem(value) {
+        errs.add(field, why);
+    }
+}
+
+/// Why `value` is not a usable hostname (`None` when it is).
+pub fn hostname_problem(value: &str) -> Option<String> {
     if value.is_empty() {
-        errs.add(field, "must not be empty");
-        return;
+        return Some("must not be empty".into());
     }
     if value.len() > 253 {
-        errs.add(field, "must be at most 253 characters");
-        return;
+        return Some("must be at most 253 characters".into());
     }
     if value.starts_with('-') || value.starts_with('.') {
-        errs.add(field, "must not start with '-' or '.'");
-        return;
+        return Some("must not start with '-' or '.'".into());
     }
-    if let Some(c) = value
+    value
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':')))
-    {
-        errs.add(
-            field,
-            format!("invalid character {c:?}: use letters, digits, '-', '.', '_' or ':'"),
-        );
+        .map(|c| format!("invalid character {c:?}: use letters, digits, '-', '.', '_' or ':'"))
+}
+
+/// Checks a login name given to `ssh` (`user@host`), `sudo` or `su`: letters, digits, `_`, `-`
+/// and `.`, not starting with `-` (it would be read as an option).
+pub fn check_user_name(errs: &mut ValidationErrors, field: &str, value: &str) {
+    if let Some(why) = user_name_problem(value) {
+        errs.add(field, format!("{value:?} {why}"));
     }
+}
+
+/// Why `value` is not a usable login name (`None` when it is).
+pub fn user_name_problem(value: &str) -> Option<String> {
+    if value.is_empty() {
+        return Some("must not be empty".into());
+    }
+    if value.len() > 64 {
+        return Some("must be at most 64 characters".into());
+    }
+    if value.starts_with('-') {
+        return Some("must not start with '-'".into());
+    }
+    value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .map(|c| format!("has the invalid character {c:?}: use letters, digits, '_', '-' or '.'"))
 }
 
 /// Checks an absolute path on a host: starts with `/`, no NUL or newline.
@@ -148,5 +172,17 @@ mod tests {
         check_name(&mut e, "name", &"x".repeat(300));
         check_name(&mut e, "name", "ok ünïcødé");
         assert_eq!(e.0.len(), 2);
+    }
+    #[test]
+    fn user_names_never_read_as_options() {
+        for bad in ["-oProxyCommand=id", "-F.x", "a b", "r;id", "$(id)", "", "é"] {
+            let mut e = ValidationErrors::new();
+            check_user_name(&mut e, "user", bad);
+            assert!(!e.is_empty(), "{bad:?} accepted");
+            assert!(e.0[0].reason.contains(&format!("{bad:?}")), "{e}");
+        }
+        for good in ["root", "borg", "back-up.user_1"] {
+            assert_eq!(user_name_problem(good), None, "{good}");
+        }
     }
 }

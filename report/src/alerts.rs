@@ -1,6 +1,7 @@
 //! Alerts for failed integrity checks (`borg check` jobs) and failed restore drills: a mail
 //! saying plainly what failed, to the users who want to hear about failed backups, and a
 //! webhook event (`integrity_check_failed`, `restore_test_failed`) with the drill's evidence.
+//! Repository trust alerts (tampered, replaced) are in `trust_alerts.rs`.
 
 use crate::mail::MailContent;
 use crate::notifier::{enqueue_mail, human_bytes};
@@ -31,14 +32,10 @@ pub(crate) fn alert_for(store: &Store, job: &Job, n: &Names<'_>) -> Option<Alert
     if !matches!(job.status, JobStatus::Failed | JobStatus::Error) {
         return None;
     }
-    let base = json!({
-        "job": {"id": job.id.0, "name": job.name, "type": job.job_type.as_str(),
-                "status": job.status.as_str(), "explanation": job.job_explanation,
-                "finished": job.finished},
-        "client": {"id": job.client.map(|c| c.0), "hostname": n.hostname},
-        "policy": {"id": job.policy.map(|p| p.0), "name": n.policy},
-        "repository": {"id": job.repository.map(|r| r.0), "name": n.repository},
-    });
+    if let Some(a) = crate::trust_alerts::alert_for(store, job, n) {
+        return Some(a);
+    }
+    let base = base_payload(job, n);
     match job.job_type {
         JobType::Check => {
             let mut payload = base;
@@ -112,6 +109,18 @@ pub(crate) fn alert_for(store: &Store, job: &Job, n: &Names<'_>) -> Option<Alert
         }
         _ => None,
     }
+}
+
+/// What every alert's webhook event says about its job.
+pub(crate) fn base_payload(job: &Job, n: &Names<'_>) -> serde_json::Value {
+    json!({
+        "job": {"id": job.id.0, "name": job.name, "type": job.job_type.as_str(),
+                "status": job.status.as_str(), "explanation": job.job_explanation,
+                "finished": job.finished},
+        "client": {"id": job.client.map(|c| c.0), "hostname": n.hostname},
+        "policy": {"id": job.policy.map(|p| p.0), "name": n.policy},
+        "repository": {"id": job.repository.map(|r| r.0), "name": n.repository},
+    })
 }
 
 /// The lines of a check job's log that name problems (at most 20), else its last lines.

@@ -13,6 +13,7 @@ pub mod notifier;
 pub mod outbox;
 pub mod reports;
 pub mod settings;
+mod trust_alerts;
 
 pub use charts::{render_chart, ChartKind, ChartRequest};
 pub use draw::{init_fonts, Format};

@@ -113,7 +113,9 @@ fn notify_job(store: &Store, id: JobId) -> Result<(), ReportError> {
                 subject: format!("[CyBorgBackup] ANOMALY: {} {}", ctx.hostname, ctx.policy),
                 text: format!(
                     "The catalog flagged archive {} of {} ({}) in repository {}:\n\n{}\n\nA mass deletion or change can mean ransomware, a broken exclude, or a \
-                     planned clean-up. Compare it with the previous archive (archiveDiff) before the old archives are pruned.\n",
+                     planned clean-up. Compare it with the previous archive (archiveDiff).\n\n\
+                     Prune and compact of this series are paused until an administrator acknowledges the anomaly \
+                     (acknowledgeAnomaly, or Acknowledge in the dashboard's anomaly list), so the archives before it are kept.\n",
                     a.name, ctx.hostname, ctx.policy, ctx.repository, a.anomaly
                 ) + &link_line(&ctx.links, ctx.job.id),
                 html: None,
@@ -379,6 +381,7 @@ fn anomaly_payload(ctx: &JobContext, a: &model::Archive) -> serde_json::Value {
         "event": "anomaly",
         "archive": {"id": a.id.0, "name": a.name, "time": a.time, "nfiles": a.nfiles},
         "reason": a.anomaly,
+        "prune_paused": a.anomaly_acknowledged_at.is_none(),
         "client": {"id": a.client.0, "hostname": ctx.hostname},
         "policy": {"id": a.policy.0, "name": ctx.policy},
         "repository": {"id": a.repository.0, "name": ctx.repository},

@@ -15,6 +15,7 @@ mod restore;
 mod settings;
 mod stats;
 mod throttle;
+mod trust;
 mod users;
 
 pub use admin::VmProvider;

@@ -7,7 +7,8 @@ use rusqlite::{params, OptionalExtension, Row};
 
 pub(crate) const ARCHIVE_COLS: &str =
     "id, name, repository_id, policy_id, client_id, job_id, time, original_size, compressed_size,
-    deduplicated_size, nfiles, catalog_state, catalog_error, catalog_entries, anomaly";
+    deduplicated_size, nfiles, catalog_state, catalog_error, catalog_entries, anomaly,
+    anomaly_acknowledged_at";
 
 pub(crate) fn archive_row(r: &Row) -> rusqlite::Result<Archive> {
     Ok(Archive {
@@ -29,6 +30,7 @@ pub(crate) fn archive_row(r: &Row) -> rusqlite::Result<Archive> {
         catalog_error: r.get(12)?,
         catalog_entries: r.get(13)?,
         anomaly: r.get(14)?,
+        anomaly_acknowledged_at: crate::parse_opt_ts(r.get(15)?),
     })
 }
 

@@ -15,6 +15,7 @@ mod policies;
 mod policy_secrets;
 mod pool;
 pub mod secrets;
+mod security;
 mod settings;
 mod stats;
 mod users;

@@ -65,6 +65,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "repository_credentials",
         include_str!("../../migrations/0013_repository_credentials.sql"),
     ),
+    (
+        14,
+        "repository_trust",
+        include_str!("../../migrations/0014_repository_trust.sql"),
+    ),
 ];
 
 /// The schema version this binary writes (the highest migration).

@@ -158,3 +158,196 @@ async fn mass_deletion_is_flagged_notified_and_reported() -> Result<()> {
     }
     Ok(())
 }
+
+/// Lets the policy's schedule fire once (every minute, then back to nightly) and waits for the
+/// jobs of that scheduled launch; returns them.
+async fn scheduled_launch(s: &Server, token: &str, policy: i64) -> Result<Vec<Value>> {
+    let p = s
+        .ok(
+            token,
+            "query($id: Int!) { policy(id: $id) { scheduleId } }",
+            json!({"id": policy}),
+        )
+        .await?;
+    let schedule = p["policy"]["scheduleId"].clone();
+    let set = |cron: &'static str| {
+        s.ok(
+            token,
+            "mutation($id: Int!, $c: String!) { updateSchedule(id: $id, input: {crontab: $c}) { id } }",
+            json!({"id": schedule, "c": cron}),
+        )
+    };
+    let before = s
+        .wait_jobs(token, Duration::from_secs(60))
+        .await?
+        .iter()
+        .filter_map(|j| j["id"].as_i64())
+        .max()
+        .unwrap_or(0);
+    set("* * * * *").await?;
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        let d = s
+            .ok(
+                token,
+                "{ jobs(first: 100) { nodes { id jobType launchType } } }",
+                json!({}),
+            )
+            .await?;
+        let fired = d["jobs"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|j| j["id"].as_i64().unwrap_or(0) > before && j["launchType"] == "scheduled");
+        if fired {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the schedule did not fire");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    set("0 3 * * *").await?;
+    let jobs = s.wait_jobs(token, Duration::from_secs(240)).await?;
+    Ok(jobs
+        .into_iter()
+        .filter(|j| j["id"].as_i64().unwrap_or(0) > before)
+        .collect())
+}
+
+fn prune_of(jobs: &[Value]) -> Value {
+    jobs.iter()
+        .find(|j| j["jobType"] == "prune")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn archive_count(pass: &str, repo: &str) -> usize {
+    let out = borg(pass, &["list", "--short", repo]).expect("borg list");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mass_deletion_pauses_prune_until_acknowledged() -> Result<()> {
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let src = tempfile::tempdir()?;
+    for i in 0..40 {
+        std::fs::write(
+            src.path().join(format!("doc-{i}.txt")),
+            format!("content {i}"),
+        )?;
+    }
+    let pass = "pause passphrase";
+    let vars = json!({"folders": [src.path()]}).to_string();
+    let (policy, repo) = local_typed_policy(&s, &token, "folders", &vars, pass).await?;
+    // Keeping one archive an hour: every prune would age the previous archive out.
+    s.ok(
+        &token,
+        "mutation($id: Int!) { updatePolicy(id: $id, input: {keepHourly: 1}) { id } }",
+        json!({"id": policy}),
+    )
+    .await?;
+    launch(&s, &token, policy).await?;
+    let jobs = s.wait_jobs(&token, Duration::from_secs(180)).await?;
+    assert!(jobs.iter().all(|j| j["status"] == "successful"), "{jobs:?}");
+
+    // Ransomware-like run: most files gone. Its prune waits for its catalog, which flags it.
+    for i in 0..30 {
+        std::fs::remove_file(src.path().join(format!("doc-{i}.txt")))?;
+    }
+    let before = jobs
+        .iter()
+        .filter_map(|j| j["id"].as_i64())
+        .max()
+        .unwrap_or(0);
+    launch(&s, &token, policy).await?;
+    let jobs: Vec<Value> = s
+        .wait_jobs(&token, Duration::from_secs(180))
+        .await?
+        .into_iter()
+        .filter(|j| j["id"].as_i64().unwrap_or(0) > before)
+        .collect();
+    let flagged = jobs
+        .iter()
+        .find(|j| j["jobType"] == "job")
+        .and_then(|j| j["archiveName"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let p = prune_of(&jobs);
+    assert_eq!(p["status"], "canceled", "{jobs:?}");
+    let why = p["jobExplanation"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("prune and compact paused by an anomaly") && why.contains(&flagged),
+        "{why}"
+    );
+    assert_eq!(archive_count(pass, &repo), 2, "the good archive was pruned");
+
+    // The pause shows on the archive and on the series.
+    let d = s
+        .ok(
+            &token,
+            "{ archives { nodes { id name anomaly pruneBlockedBy { name } } } seriesStatus { pruneBlockedBy { name } } }",
+            json!({}),
+        )
+        .await?;
+    let node = d["archives"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["name"] == flagged.as_str())
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(node["pruneBlockedBy"][0]["name"], flagged.as_str(), "{d}");
+    assert_eq!(
+        d["seriesStatus"][0]["pruneBlockedBy"][0]["name"],
+        flagged.as_str(),
+        "{d}"
+    );
+    let archive_id = node["id"].as_i64().unwrap_or(0);
+
+    // The next scheduled prune does not run either.
+    let jobs = scheduled_launch(&s, &token, policy).await?;
+    let p = prune_of(&jobs);
+    assert_eq!(p["status"], "canceled", "{jobs:?}");
+    assert!(
+        p["jobExplanation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&flagged),
+        "{p}"
+    );
+    assert_eq!(archive_count(pass, &repo), 3);
+
+    // An administrator acknowledges it (GraphQL; REST answers the same), and pruning resumes.
+    let ack = s
+        .ok(
+            &token,
+            "mutation($a: Int!) { acknowledgeAnomaly(archive: $a) { anomalyAcknowledgedAt pruneBlockedBy { name } } }",
+            json!({"a": archive_id}),
+        )
+        .await?;
+    assert!(
+        ack["acknowledgeAnomaly"]["anomalyAcknowledgedAt"].is_string(),
+        "{ack}"
+    );
+    assert_eq!(ack["acknowledgeAnomaly"]["pruneBlockedBy"], json!([]));
+    let rest = support::rest::Api::token(&s, &token)
+        .expect(
+            "POST",
+            &format!("/api/v1/archives/{archive_id}/acknowledge_anomaly/"),
+            None,
+            200,
+        )
+        .await?;
+    assert!(rest["anomaly_acknowledged_at"].is_string(), "{rest}");
+    let jobs = scheduled_launch(&s, &token, policy).await?;
+    let p = prune_of(&jobs);
+    assert_eq!(p["status"], "successful", "{jobs:?}");
+    let log = s.job_log(&token, p["id"].as_i64().unwrap_or(0)).await?;
+    assert!(
+        log.contains("Pruning archive") && log.contains("$ borg compact"),
+        "{log}"
+    );
+    // One archive an hour is kept (two when the four archives straddle an hour).
+    assert!(archive_count(pass, &repo) <= 2, "the prune did not run");
+    Ok(())
+}

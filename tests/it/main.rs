@@ -36,6 +36,8 @@ mod remote_failures;
 mod remote_pull;
 mod remote_push;
 mod remote_variants;
+mod repository_identity;
+mod repository_tamper;
 mod rest_role_matrix;
 mod rest_v1;
 mod rest_v1_access;

@@ -131,6 +131,19 @@ const ROUTES: &[Route] = &[
         None,
         [401, 403, 403, 403, 204],
     ),
+    // Superusers only; the repository has no tamper mark (409), the archive no anomaly (400).
+    (
+        "POST",
+        "/api/v1/repositories/{repository}/clear_tamper/",
+        None,
+        [401, 403, 403, 403, 409],
+    ),
+    (
+        "POST",
+        "/api/v1/archives/{archive}/acknowledge_anomaly/",
+        None,
+        [401, 403, 403, 403, 400],
+    ),
     ("GET", "/api/v1/policies/", None, [401, 200, 200, 200, 200]),
     (
         "GET",

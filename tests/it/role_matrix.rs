@@ -31,7 +31,7 @@ const QUERIES: &[Row] = &[
     ("client", "{ client(id: {client}) { id } }", "UAANA"),
     (
         "repository",
-        "{ repository(id: {repository}) { id } }",
+        "{ repository(id: {repository}) { id tampered borgId encryptionMode lastGoodTransaction } }",
         "UAANA",
     ),
     ("schedule", "{ schedule(id: {schedule}) { id } }", "UAANA"),
@@ -50,7 +50,7 @@ const QUERIES: &[Row] = &[
         "{ job(id: {job}) { id output { text } progress { files } } }",
         "UAANA",
     ),
-    ("archive", "{ archive(id: {archive}) { id } }", "UAANA"),
+    ("archive", "{ archive(id: {archive}) { id pruneBlockedBy { id } } }", "UAANA"),
     ("users", "{ users { totalCount } }", "UFFFA"),
     ("apiTokens", "{ apiTokens { totalCount } }", "UAAAA"),
     ("clients", "{ clients { totalCount } }", "UAAAA"),
@@ -74,7 +74,7 @@ const QUERIES: &[Row] = &[
         "{ archiveChanges(archive: {archive}) { added } }",
         "UAANA",
     ),
-    ("anomalies", "{ anomalies { kind } }", "UAAAA"),
+    ("anomalies", "{ anomalies { kind acknowledgedAt } }", "UAAAA"),
     (
         "archiveDiff",
         "{ archiveDiff(a: {archive}, b: {archive}) { total } }",
@@ -91,7 +91,7 @@ const QUERIES: &[Row] = &[
     ("settings", "{ settings { key } }", "UAAAA"),
     ("statsSeries", "{ statsSeries { key } }", "UAAAA"),
     ("chartSvg", "{ chartSvg(kind: \"size\") }", "UAAAA"),
-    ("seriesStatus", "{ seriesStatus { policyId } }", "UAAAA"),
+    ("seriesStatus", "{ seriesStatus { policyId pruneBlockedBy { id } repositoryTampered } }", "UAAAA"),
     (
         "repositoryForecast",
         "{ repositoryForecast(repository: {repository}) { used } }",
@@ -165,6 +165,10 @@ const MUTATIONS: &[Row] = &[
     ("createVmProvider", "mutation { createVmProvider(input: {name: \"rolevm\", moduleName: \"R\", script: \"true\"}) { name } }", "UFFFA"),
     ("updateVmProvider", "mutation { updateVmProvider(name: \"rolevm\", input: {script: \"false\"}) { name } }", "UFFFA"),
     ("deleteVmProvider", "mutation { deleteVmProvider(name: \"rolevm\") }", "UFFFA"),
+    // Superusers resume destruction; the world's archive has no anomaly (VALIDATION) and its
+    // repository no tamper mark (CONFLICT): authorized, refused on the facts.
+    ("acknowledgeAnomaly", "mutation { acknowledgeAnomaly(archive: {archive}) { id } }", "UFFFA"),
+    ("clearRepositoryTamper", "mutation { clearRepositoryTamper(id: {repository}) { id } }", "UFFFA"),
     // These end the caller's sessions: each role runs them with a session of its own.
     ("logout", "mutation { logout }", "UAAAA"),
     ("setPassword", "mutation { setPassword(userId: {me}, password: \"{password}\") }", "UAAAA"),

@@ -143,11 +143,19 @@ pub struct Download {
     pub body: Pin<Box<dyn Stream<Item = Result<Vec<u8>, std::io::Error>> + Send>>,
 }
 
-fn open_repo(ex: &Executor, archive: &Archive) -> Result<RepoSide, DownloadError> {
+/// The repository of an archive, its identity verified like before a job (identity.rs).
+async fn open_repo(ex: &Executor, archive: &Archive) -> Result<RepoSide, DownloadError> {
     let store = &ex.inner.store;
     let repo = store.repository(archive.repository)?;
     let pass = store.repository_passphrase(repo.id)?;
-    repo_side(ex, &repo, pass).map_err(DownloadError::Borg)
+    let security = store.repository_security(repo.id)?;
+    let trust = crate::identity::trust_for(&security, pass.is_some());
+    let mut side = repo_side(ex, &repo, pass).map_err(DownloadError::Borg)?;
+    side.env.trust = trust;
+    crate::identity::verify_side(ex, repo.id, &side)
+        .await
+        .map_err(DownloadError::Borg)?;
+    Ok(side)
 }
 
 impl Executor {
@@ -173,8 +181,9 @@ impl Executor {
         let Some(archive) = archive else {
             return Err(ValidationErrors::single("archive", "archive not found").into());
         };
-        let side =
-            open_repo(self, &archive).map_err(|e| RestoreError::Repository(e.to_string()))?;
+        let side = open_repo(self, &archive)
+            .await
+            .map_err(|e| RestoreError::Repository(e.to_string()))?;
         let found = scan(&side, &archive.name, &rel, Some(2))
             .await
             .map_err(RestoreError::Repository)?;
@@ -224,7 +233,7 @@ impl Executor {
     ) -> Result<Download, DownloadError> {
         let t = self.inner.tickets.take(ticket, caller)?;
         let archive = self.inner.store.archive(t.archive)?;
-        let side = open_repo(self, &archive)?;
+        let side = open_repo(self, &archive).await?;
         let location = format!("{}::{}", side.path, archive.name);
         let mut args: Vec<String> = match t.kind {
             DownloadKind::File => vec!["extract".into(), "--stdout".into(), location],

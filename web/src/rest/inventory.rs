@@ -147,12 +147,15 @@ async fn list_repositories(
     State(st): State<AppState>,
     p: Params,
 ) -> RestResult<Json<Envelope<RepositoryOut>>> {
-    let all = st
-        .service
-        .repositories(&c)
-        .await?
+    let repos = st.service.repositories(&c).await?;
+    let ids = repos.iter().map(|r| r.id).collect();
+    let mut security = st.service.repositories_security(&c, ids).await?;
+    let all = repos
         .into_iter()
-        .map(objects::repository)
+        .map(|r| {
+            let s = security.remove(&r.id);
+            objects::repository(r, s)
+        })
         .collect();
     Ok(Json(p.paginate(all)?))
 }
@@ -164,6 +167,7 @@ async fn get_repository(
 ) -> RestResult<Json<RepositoryOut>> {
     Ok(Json(objects::repository(
         st.service.repository(&c, RepositoryId(id)).await?,
+        Some(st.service.repository_security(&c, RepositoryId(id)).await?),
     )))
 }
 
@@ -174,7 +178,11 @@ async fn create_repository(
 ) -> Created<RepositoryOut> {
     let input = repository_input(&body)?;
     let r = st.service.create_repository(&c, input).await?;
-    Ok((StatusCode::CREATED, Json(objects::repository(r))))
+    let security = st.service.repository_security(&c, r.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(objects::repository(r, Some(security))),
+    ))
 }
 
 async fn update_repository(
@@ -184,11 +192,12 @@ async fn update_repository(
     body: Bytes,
 ) -> RestResult<Json<RepositoryOut>> {
     let input = repository_input(&body)?;
-    Ok(Json(objects::repository(
-        st.service
-            .update_repository(&c, RepositoryId(id), input)
-            .await?,
-    )))
+    let r = st
+        .service
+        .update_repository(&c, RepositoryId(id), input)
+        .await?;
+    let security = st.service.repository_security(&c, r.id).await?;
+    Ok(Json(objects::repository(r, Some(security))))
 }
 
 async fn delete_repository(

@@ -18,6 +18,7 @@ mod page;
 mod policies;
 mod restore;
 mod stats;
+mod trust;
 mod users;
 
 use crate::AppState;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
     let r = policies::routes(r);
     let r = jobs::routes(r);
     let r = restore::routes(r);
+    let r = trust::routes(r);
     catalogs::routes(r)
 }
 

@@ -6,7 +6,7 @@ use crate::AppState;
 use chrono::{DateTime, Utc};
 use model::{
     Audit, Client, ClientId, Grant, GrantScope, Job, Policy, PolicyId, Repository, RepositoryId,
-    Schedule, ScheduleId, User,
+    RepositorySecurity, Schedule, ScheduleId, User,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -171,10 +171,15 @@ pub(crate) struct RepositoryOut {
     pub deduplicated_size: i64,
     pub ready: bool,
     pub enabled: bool,
+    /// Recorded identity and tamper mark (`rest/trust.rs`).
+    #[serde(flatten)]
+    pub security: Option<super::trust::SecurityOut>,
 }
 
-pub(crate) fn repository(r: Repository) -> RepositoryOut {
+/// A repository with its trust record (identity and tamper mark), when the caller reads it.
+pub(crate) fn repository(r: Repository, security: Option<RepositorySecurity>) -> RepositoryOut {
     RepositoryOut {
+        security: security.map(super::trust::security),
         base: base("repository", "repositories", r.id.0, &r.audit),
         name: r.name,
         path: r.path,

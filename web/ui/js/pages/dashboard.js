@@ -1,6 +1,6 @@
 // The dashboard: counters, size and job charts, this month's calendar of scheduled runs,
 // running jobs, anomalies and repositories approaching full; refreshed as jobs finish.
-import { h, mount, table, loading, errorBox, inlineSvg } from '../dom.js';
+import { h, mount, table, loading, errorBox, inlineSvg, toast } from '../dom.js';
 import { gql, list, chartSvg, subscribe } from '../api.js';
 import { bytes, ago, isFinished } from '../format.js';
 import { statusBadge, progressView } from './jobs.js';
@@ -106,13 +106,24 @@ export async function render(content) {
   };
   const loadAnomalies = async () => {
     const since = new Date(Date.now() - 30 * 86400e3).toISOString();
-    const d = { anomalies: (await list('anomalies', 'kind reason clientHostname archive { id name time } added removed changed', { since: ['DateTime', since] }, { first: 50 })).nodes };
+    const d = { anomalies: (await list('anomalies', 'kind reason clientHostname archive { id name time } added removed changed acknowledgedAt', { since: ['DateTime', since] }, { first: 50 })).nodes };
     mount(anomalies, d.anomalies.length ? table([
       { label: 'Archive', cell: (a) => h('span', { class: 'mono' }, a.archive.name) },
       { label: 'Client', cell: (a) => a.clientHostname },
       { label: 'Kind', cell: (a) => h('span', { class: 'badge bad' }, a.kind.replace('_', ' ')) },
       { label: 'Why', cell: (a) => a.reason },
       { label: 'When', cell: (a) => ago(a.archive.time) },
+      // An unacknowledged anomaly pauses prune and compact of its series.
+      { label: 'Prune', cell: (a) => (a.acknowledgedAt
+        ? h('span', { class: 'muted' }, `acknowledged ${ago(a.acknowledgedAt)}`)
+        : h('span', null, h('span', { class: 'badge bad' }, 'paused'), ' ',
+          h('button', { class: 'link', dataset: { acknowledge: a.archive.name }, 'aria-label': `acknowledge the anomaly of ${a.archive.name}`, onclick: async () => {
+            try {
+              await gql('mutation($a: Int!) { acknowledgeAnomaly(archive: $a) { id } }', { a: a.archive.id });
+              toast('Anomaly acknowledged: pruning resumes', 'ok');
+              guard(anomalies, loadAnomalies);
+            } catch (e) { toast(e.message, 'bad'); }
+          } }, 'Acknowledge'))) },
     ], d.anomalies) : h('div', { class: 'empty' }, 'No anomaly in the last 30 days.'));
   };
   const loadFull = async () => {

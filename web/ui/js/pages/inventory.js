@@ -123,7 +123,7 @@ async function prepare(mutation, id) {
 
 export const repositories = crud({
   field: 'repositories', singular: 'repository', Singular: 'Repository', plural: 'repositories',
-  fields: 'id name path hasKey originalSize deduplicatedSize ready enabled created',
+  fields: 'id name path hasKey originalSize deduplicatedSize ready enabled created tampered tamperedArchives lastGoodTransaction encryptionMode',
   searchText: (r) => `${r.name} ${r.path}`,
   label: (r) => r.name,
   refreshOnJobs: true,
@@ -135,8 +135,17 @@ export const repositories = crud({
     { label: 'Deduplicated', class: 'num', cell: (r) => bytes(r.deduplicatedSize) },
     { label: 'Prepared', cell: (r) => yes(r.ready, 'ready', 'not yet') },
     { label: 'Enabled', cell: (r) => yes(r.enabled) },
+    // Archives vanished without a prune by the server: prune and compact stopped until cleared.
+    { label: 'Integrity', cell: (r) => (r.tampered
+      ? h('span', { class: 'badge bad', dataset: { tampered: r.name }, title: `Missing: ${r.tamperedArchives.join(', ')}${r.lastGoodTransaction != null ? ` — roll back to transaction ${r.lastGoodTransaction}` : ''}` }, 'tampered')
+      : h('span', { class: 'muted' }, 'ok')) },
   ],
-  actions: (r) => [
+  actions: (r, reload) => [
+    r.tampered && h('button', { class: 'link danger', dataset: { clearTamper: r.name }, 'aria-label': `clear the tamper mark of ${r.name}`, onclick: () => confirmDo(`Clear the tamper mark of “${r.name}”? Do it after rolling the repository back (README, Security): the next prune accepts its archive list as it is.`, async () => {
+      await gql('mutation($id: Int!) { clearRepositoryTamper(id: $id) { id } }', { id: r.id });
+      toast('Tamper mark cleared', 'ok');
+      reload();
+    }) }, 'Clear tamper mark'),
     h('button', { class: 'link', dataset: { prepare: r.name }, 'aria-label': `prepare ${r.name}`, onclick: () => prepare('prepareRepository', r.id) }, 'Prepare'),
     h('button', { class: 'link', onclick: async () => {
       try {
