@@ -153,6 +153,21 @@ fn session_pids(listener: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Waits until a job is past its preliminary steps (the repository's identity check, the
+/// client's credential) and its `borg create` has been running for a few seconds.
+async fn wait_create(s: &Server, token: &str, id: i64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !s.job_log(token, id).await?.contains("borg create") {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "job {id} never started borg create"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ssh_dropped_or_borg_killed_mid_run_fail_the_job_and_the_next_run_works() -> Result<()> {
     let s = Server::start()?;
@@ -175,9 +190,7 @@ async fn ssh_dropped_or_borg_killed_mid_run_fail_the_job_and_the_next_run_works(
 
     // The SSH connection to the client drops in the middle of the backup.
     let id = launch_backup(&s, &token, p).await?;
-    s.wait_job_status(&token, id, "running", Duration::from_secs(120))
-        .await?;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_create(&s, &token, id).await?;
     let sessions = session_pids(hosts.listener_pid("web1"));
     assert!(!sessions.is_empty(), "no ssh session on web1");
     for pid in sessions {
@@ -198,9 +211,7 @@ async fn ssh_dropped_or_borg_killed_mid_run_fail_the_job_and_the_next_run_works(
 
     // borg itself is killed in the middle of the next backup.
     let id = launch_backup(&s, &token, p).await?;
-    s.wait_job_status(&token, id, "running", Duration::from_secs(180))
-        .await?;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_create(&s, &token, id).await?;
     let killed = std::process::Command::new("pkill")
         .args([
             "-9",
