@@ -1,7 +1,7 @@
 //! The task manager: launching policies into jobs, and dispatching queued jobs when their
 //! dependency succeeded and their repository, client and the global limit allow.
 
-use crate::events::JobEvent;
+use crate::events::{JobEvent, StatusFeed};
 use crate::runner;
 use model::*;
 use std::collections::{HashMap, HashSet};
@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     pub sink: Arc<dyn ListingSink>,
     pub opts: ExecutorOptions,
     pub events: broadcast::Sender<JobEvent>,
+    /// Numbered status changes for live views that must miss none (see `events.rs`).
+    status_feed: StatusFeed,
     wake: Notify,
     running: Mutex<HashMap<JobId, CancellationToken>>,
     /// Progress of running jobs (see `progress.rs`).
@@ -61,6 +63,7 @@ impl Executor {
                 sink,
                 opts,
                 events,
+                status_feed: StatusFeed::default(),
                 wake: Notify::new(),
                 running: Mutex::new(HashMap::new()),
                 progress: Default::default(),
@@ -77,6 +80,11 @@ impl Executor {
     /// Live job events.
     pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// The numbered feed of status changes (replay after a cursor, gaps reported).
+    pub fn status_feed(&self) -> &StatusFeed {
+        &self.inner.status_feed
     }
 
     /// Fails jobs a previous process left unfinished, then starts the dispatcher and scheduler.
@@ -255,6 +263,9 @@ impl Executor {
     }
 
     pub(crate) fn emit(&self, e: JobEvent) {
+        if let JobEvent::Status { job, status } = &e {
+            self.inner.status_feed.push(*job, *status);
+        }
         let _ = self.inner.events.send(e);
     }
 

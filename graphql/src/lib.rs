@@ -7,6 +7,7 @@ mod catalog;
 mod connection;
 mod drills;
 mod errors;
+mod health;
 mod inputs;
 mod lists;
 mod live;
@@ -34,6 +35,8 @@ pub struct Query(
     stats::StatsQuery,
     vm::VmQuery,
     drills::DrillQuery,
+    live::LiveQuery,
+    health::HealthQuery,
 );
 
 /// Every mutation: inventory and jobs, plus administration (SSH key, host keys, settings).
@@ -45,6 +48,7 @@ pub struct Mutation(
     restore::RestoreMutation,
     drills::DrillMutation,
     vm::VmMutation,
+    health::HealthMutation,
 );
 
 pub type CyborgSchema = Schema<Query, Mutation, live::Subscription>;

@@ -10,7 +10,7 @@ use model::{ClientId, PolicyId, RepositoryId, UserId};
 use report::{ChartKind, ChartRequest, Format, Period, ReportError, Reporter};
 use store::{StatsFilter, StatsGroup};
 
-fn report_err(e: ReportError) -> GqlError {
+pub(crate) fn report_err(e: ReportError) -> GqlError {
     match e {
         ReportError::Store(s) => s.into(),
         ReportError::Invalid { field, reason } => ApiError::field(field, reason).into(),
@@ -287,16 +287,20 @@ impl StatsQuery {
             .iter()
             .map(|p| (p.time, p.deduplicated_size as f64))
             .collect();
-        let fc = report::forecast::fit(&pts, capacity, now);
+        // No forecast from too little history: the description says what is needed.
+        let fitted = report::forecast::fit_with_history(&pts, capacity, now);
+        let description = match &fitted {
+            Ok(f) => f.describe(capacity),
+            Err(why) => why.clone(),
+        };
+        let fc = fitted.ok();
         Ok(RepositoryForecast {
             repository_id: repository,
             capacity,
             used: repo.deduplicated_size,
             slope_per_day: fc.map(|f| f.slope_per_day),
             full_in_days: fc.and_then(|f| f.full_in_days),
-            description: fc
-                .map(|f| f.describe(capacity))
-                .unwrap_or_else(|| "no data".into()),
+            description,
         })
     }
 

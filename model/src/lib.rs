@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod cron_expr;
 pub mod entities;
+pub mod health;
 pub mod ids;
 pub mod job;
 pub mod location;
@@ -14,6 +15,7 @@ pub mod validate;
 pub use catalog::{ArchiveRef, CatalogState, IngestSummary, ListingSink, SampledFile, SeriesKey};
 pub use cron_expr::{CronError, CronExpr};
 pub use entities::*;
+pub use health::{SeriesAge, SeriesFacts};
 pub use ids::*;
 pub use job::{JobProgress, JobStatus, JobType};
 pub use location::RepoLocation;

@@ -99,5 +99,6 @@ pub fn render(store: &Store) -> Result<String, ReportError> {
             label(&state)
         ));
     }
+    crate::health::metrics(store, chrono::Utc::now(), &mut o)?;
     Ok(o)
 }

@@ -3,6 +3,7 @@
 
 mod archives;
 mod drills;
+mod health;
 mod hostkeys;
 mod inventory;
 mod jobs;
@@ -21,6 +22,7 @@ pub use drills::{
     DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, RestoreTestListOptions,
     RestoreTestOrder, Verdict,
 };
+pub use health::SeriesRow;
 pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob};
 pub use lists::*;

@@ -50,6 +50,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "repository_free_space",
         include_str!("../../migrations/0009_repository_free_space.sql"),
     ),
+    (
+        17,
+        "overdue_alerts",
+        include_str!("../../migrations/0017_overdue_alerts.sql"),
+    ),
 ];
 
 /// The schema version this binary writes (the highest migration).

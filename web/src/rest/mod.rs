@@ -9,6 +9,7 @@ mod auth;
 mod body;
 mod catalogs;
 mod error;
+mod health;
 mod inventory;
 mod jobs;
 pub mod limit;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
     let r = policies::routes(r);
     let r = jobs::routes(r);
     let r = restore::routes(r);
+    let r = health::routes(r);
     catalogs::routes(r)
 }
 
@@ -76,6 +78,7 @@ async fn index() -> Json<serde_json::Value> {
         "jobs",
         "settings",
         "stats",
+        "health",
     ] {
         m.insert(name.into(), json!(format!("/api/v1/{name}/")));
     }

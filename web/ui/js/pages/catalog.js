@@ -1,6 +1,6 @@
 // The catalog: search every version of every file, a file's history, an archive browser loaded
 // lazily with `browse`, and the diff of two archives; restore from any result or node.
-import { h, mount, table, loading, errorBox, toast } from '../dom.js';
+import { h, mount, table, loading, errorBox, toast, filterBox } from '../dom.js';
 import { gql, list } from '../api.js';
 import { bytes, date, ago } from '../format.js';
 import { restoreDialog, download } from './restore.js';
@@ -71,9 +71,10 @@ async function search(box, params) {
     const hash = `#/catalog?${p}`;
     if (location.hash === hash) run(); else location.hash = hash;
   } }, h('div', { class: 'row' }, q, h('button', { class: 'primary', type: 'submit' }, 'Search')),
-  h('div', { class: 'filters small', id: 'catalog-filters' }, labelled('Client', client), labelled('Repository', repository), labelled('Policy', policy), labelled('Archive', archive),
+  filterBox('Filters', h('div', { class: 'filters small', id: 'catalog-filters' }, labelled('Client', client), labelled('Repository', repository), labelled('Policy', policy), labelled('Archive', archive),
     labelled('Type', ftype), labelled('Min size', minSize), labelled('Max size', maxSize), labelled('Modified from', from), labelled('Modified before', to),
-    h('label', { class: 'inline' }, latest, 'only in the latest archive')));
+    h('label', { class: 'inline' }, latest, 'only in the latest archive')),
+  ['client', 'repository', 'archive', 'policy', 'type', 'min', 'max', 'from', 'to', 'latest'].some((k) => params.get(k))));
   await fillArchives();
   mount(box, h('div', { class: 'card' }, f), results);
   let hits = [];

@@ -27,6 +27,11 @@ export async function render(content, r) {
     if (kind) opts[kind] = Number(id);
     mount(charts, KINDS.map(([k, label]) => {
       const el = h('div', { class: 'chart', dataset: { chart: k } }, loading());
+      // A forecast is about one repository: say so rather than draw an error.
+      if (k === 'forecast' && kind !== 'repository' && repos.length !== 1) {
+        mount(el, h('div', { class: 'empty' }, repos.length ? 'A growth forecast is per repository: choose one in the list above.' : 'No repository yet.'));
+        return h('div', { class: 'card' }, h('h2', null, label), el);
+      }
       chartSvg(k, opts).then((svg) => inlineSvg(el, svg)).catch((e) => mount(el, errorBox(e)));
       return h('div', { class: 'card' }, h('h2', null, label), el);
     }));
