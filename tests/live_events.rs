@@ -148,7 +148,8 @@ async fn late_subscribers_replay_what_they_missed() -> Result<()> {
         .context("cursor")?
         .to_string();
     let backup = launch_backup(&s, &token, policy).await?;
-    s.wait_job_ok(&token, backup, Duration::from_secs(180)).await?;
+    s.wait_job_ok(&token, backup, Duration::from_secs(180))
+        .await?;
 
     // Subscribed after the job ended: its whole life arrives, in order.
     let mut ws = connect(&s, json!({"authorization": format!("Bearer {token}")})).await?;

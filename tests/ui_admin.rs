@@ -338,15 +338,27 @@ async fn client_setup(s: &Server, token: &str, b: &Browser) -> Result<()> {
         .trim()
         .to_string();
     let line = b
-        .wait_js("document.querySelector('#client-setup #authorized-keys-line')?.textContent", SHORT)
+        .wait_js(
+            "document.querySelector('#client-setup #authorized-keys-line')?.textContent",
+            SHORT,
+        )
         .await?;
-    ensure!(line.as_str() == Some(key.as_str()), "key line {line}, server key {key}");
+    ensure!(
+        line.as_str() == Some(key.as_str()),
+        "key line {line}, server key {key}"
+    );
     let install = b
-        .wait_js("document.getElementById('install-command')?.textContent", SHORT)
+        .wait_js(
+            "document.getElementById('install-command')?.textContent",
+            SHORT,
+        )
         .await?;
     ensure!(
         install.as_str().unwrap_or_default().contains(&key)
-            && install.as_str().unwrap_or_default().contains("authorized_keys"),
+            && install
+                .as_str()
+                .unwrap_or_default()
+                .contains("authorized_keys"),
         "install command {install}"
     );
     b.click("#test-connection").await?;
@@ -364,10 +376,13 @@ async fn client_setup(s: &Server, token: &str, b: &Browser) -> Result<()> {
     b.click("#client-setup .formactions button").await?;
 
     // A client whose SSH port is closed: the test stops at the first step and says why.
-    let closed = std::net::TcpListener::bind((hosts::WEB2, 0))?.local_addr()?.port();
+    let closed = std::net::TcpListener::bind((hosts::WEB2, 0))?
+        .local_addr()?
+        .port();
     b.click("#new-client").await?;
     b.fill("#client-form [name=hostname]", "web2").await?;
-    b.fill("#client-form [name=port]", &closed.to_string()).await?;
+    b.fill("#client-form [name=port]", &closed.to_string())
+        .await?;
     b.click("#client-form button[type=submit]").await?;
     b.click("#client-setup #test-connection").await?;
     let failed = b
@@ -377,17 +392,28 @@ async fn client_setup(s: &Server, token: &str, b: &Browser) -> Result<()> {
         )
         .await?;
     ensure!(
-        failed.as_str().unwrap_or_default().contains("cannot connect"),
+        failed
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot connect"),
         "failing step {failed}"
     );
     b.screenshot("client-setup-failed").await?;
     b.click("#client-setup .formactions button").await?;
     let id = s
-        .ok(token, r#"{ clients(search: "web2") { nodes { id } } }"#, json!({}))
+        .ok(
+            token,
+            r#"{ clients(search: "web2") { nodes { id } } }"#,
+            json!({}),
+        )
         .await?["clients"]["nodes"][0]["id"]
         .as_i64()
         .unwrap_or(0);
-    s.ok(token, "mutation($id: Int!) { deleteClient(id: $id) }", json!({"id": id}))
-        .await?;
+    s.ok(
+        token,
+        "mutation($id: Int!) { deleteClient(id: $id) }",
+        json!({"id": id}),
+    )
+    .await?;
     Ok(())
 }

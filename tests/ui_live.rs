@@ -125,8 +125,11 @@ async fn one_log_run(
         wait_for_output(s, token, job, 50).await?;
     }
     b.goto(&page).await?;
-    b.wait_js("document.getElementById('job-head')?.querySelector('#job-status')", SHORT)
-        .await?;
+    b.wait_js(
+        "document.getElementById('job-head')?.querySelector('#job-status')",
+        SHORT,
+    )
+    .await?;
     match mode {
         // The websocket is cut while the job prints; the page resubscribes after its marker.
         1 => {
@@ -151,7 +154,11 @@ async fn one_log_run(
         .await?;
     ensure!(fin == "successful", "job {job} ended {fin}");
     let stored = all_output(s, token, job).await?;
-    ensure!(stored.len() >= 2 * LINES, "job {job} stored {} lines", stored.len());
+    ensure!(
+        stored.len() >= 2 * LINES,
+        "job {job} stored {} lines",
+        stored.len()
+    );
     // Lines may still be on their way when the final status shows; they must all arrive.
     let expect = stored.len();
     let shown = b

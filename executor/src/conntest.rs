@@ -102,7 +102,9 @@ impl Executor {
         let r = self.inner.store.repository(id)?;
         let side = repo_side(self, &r, None);
         match RepoLocation::parse(&r.path) {
-            Some(RepoLocation::Remote { user, host, port, .. }) => {
+            Some(RepoLocation::Remote {
+                user, host, port, ..
+            }) => {
                 let mut t = ConnectionTest {
                     host,
                     port: port.unwrap_or(22),
@@ -188,7 +190,10 @@ impl Executor {
                 return;
             }
             _ => {
-                let fp = pinned.as_ref().map(|k| k.fingerprint.clone()).unwrap_or_default();
+                let fp = pinned
+                    .as_ref()
+                    .map(|k| k.fingerprint.clone())
+                    .unwrap_or_default();
                 let detail = match (&pinned_before, &pinned) {
                     (None, Some(_)) => format!("pinned on first use: {fp}"),
                     (Some(_), Some(_)) => format!("matches the pinned key {fp}"),
@@ -204,7 +209,11 @@ impl Executor {
                 t.step("login", true, format!("logged in as {}", t.user));
             }
             Ok((code, _, err)) => {
-                t.step("login", false, format!("logged in, but `true` exited {code}: {}", err.trim()));
+                t.step(
+                    "login",
+                    false,
+                    format!("logged in, but `true` exited {code}: {}", err.trim()),
+                );
                 return;
             }
             Err(e) => {
@@ -236,7 +245,11 @@ impl Executor {
         if sudo {
             match run(transport, &["sudo", "-n", "true"]).await {
                 Ok((0, _, _)) => {
-                    t.step("sudo", true, format!("{} may run commands with sudo -n", t.user));
+                    t.step(
+                        "sudo",
+                        true,
+                        format!("{} may run commands with sudo -n", t.user),
+                    );
                 }
                 Ok((_, _, err)) => {
                     t.step(

@@ -116,10 +116,18 @@ impl Executor {
             }
             self.client_findings(&mut f, &policy, c)?;
         }
-        Ok(Readiness { policy: id, findings: f })
+        Ok(Readiness {
+            policy: id,
+            findings: f,
+        })
     }
 
-    fn host_key_finding(&self, f: &mut Vec<Finding>, host: &str, port: u16) -> Result<(), StoreError> {
+    fn host_key_finding(
+        &self,
+        f: &mut Vec<Finding>,
+        host: &str,
+        port: u16,
+    ) -> Result<(), StoreError> {
         if let Some(k) = self.inner.store.host_key(host, port)? {
             if let Some(p) = &k.pending {
                 f.push(finding(
@@ -137,20 +145,30 @@ impl Executor {
         Ok(())
     }
 
-    fn repository_findings(&self, f: &mut Vec<Finding>, repo: &Repository) -> Result<(), StoreError> {
+    fn repository_findings(
+        &self,
+        f: &mut Vec<Finding>,
+        repo: &Repository,
+    ) -> Result<(), StoreError> {
         let fix = format!("repositories/{}", repo.id.0);
         if !repo.has_key {
             f.push(finding(
                 "unencrypted",
                 Severity::Warning,
-                format!("repository {} has no passphrase: its archives are not encrypted", repo.name),
+                format!(
+                    "repository {} has no passphrase: its archives are not encrypted",
+                    repo.name
+                ),
                 fix.clone(),
             ));
         }
         if repo.ready {
             return Ok(());
         }
-        let last = self.inner.store.last_finished_job(JobType::PrepareRepository, None, Some(repo.id))?;
+        let last =
+            self.inner
+                .store
+                .last_finished_job(JobType::PrepareRepository, None, Some(repo.id))?;
         match last.filter(|j| j.status != JobStatus::Successful) {
             Some(j) => f.push(finding(
                 "repository_preparation_failed",
@@ -174,12 +192,20 @@ impl Executor {
         Ok(())
     }
 
-    fn client_findings(&self, f: &mut Vec<Finding>, p: &Policy, c: &Client) -> Result<(), StoreError> {
+    fn client_findings(
+        &self,
+        f: &mut Vec<Finding>,
+        p: &Policy,
+        c: &Client,
+    ) -> Result<(), StoreError> {
         let fix = format!("clients/{}", c.id.0);
         if c.ready {
             return Ok(());
         }
-        let last = self.inner.store.last_finished_job(JobType::PrepareClient, Some(c.id), None)?;
+        let last = self
+            .inner
+            .store
+            .last_finished_job(JobType::PrepareClient, Some(c.id), None)?;
         let how = if is_local(&c.hostname) {
             "on this server".to_string()
         } else {

@@ -75,38 +75,41 @@ fn status_stream(
     let wake = ex.status_feed().watch();
     let after = after.unwrap_or_else(|| ex.status_feed().cursor());
     let state = (ex, wake, after, VecDeque::<JobStatusEvent>::new());
-    stream::unfold(state, move |(ex, mut wake, mut after, mut pending)| async move {
-        loop {
-            if let Some(ev) = pending.pop_front() {
-                return Some((ev, (ex, wake, after, pending)));
-            }
-            // Marked seen before reading: a change pushed after the read wakes us.
-            wake.borrow_and_update();
-            match ex.status_feed().since(after) {
-                Ok(entries) => {
-                    for e in entries {
-                        after = e.cursor;
-                        if job.is_none_or(|j| j == e.job.0) {
-                            pending.push_back(e.into());
+    stream::unfold(
+        state,
+        move |(ex, mut wake, mut after, mut pending)| async move {
+            loop {
+                if let Some(ev) = pending.pop_front() {
+                    return Some((ev, (ex, wake, after, pending)));
+                }
+                // Marked seen before reading: a change pushed after the read wakes us.
+                wake.borrow_and_update();
+                match ex.status_feed().since(after) {
+                    Ok(entries) => {
+                        for e in entries {
+                            after = e.cursor;
+                            if job.is_none_or(|j| j == e.job.0) {
+                                pending.push_back(e.into());
+                            }
                         }
                     }
+                    Err(gap) => {
+                        tracing::debug!(after, now = gap.now, "status subscriber missed changes");
+                        after = gap.now;
+                        pending.push_back(JobStatusEvent {
+                            job_id: 0,
+                            status: String::new(),
+                            cursor: gap.now.to_string(),
+                            resync: true,
+                        });
+                    }
                 }
-                Err(gap) => {
-                    tracing::debug!(after, now = gap.now, "status subscriber missed changes");
-                    after = gap.now;
-                    pending.push_back(JobStatusEvent {
-                        job_id: 0,
-                        status: String::new(),
-                        cursor: gap.now.to_string(),
-                        resync: true,
-                    });
+                if pending.is_empty() && wake.changed().await.is_err() {
+                    return None;
                 }
             }
-            if pending.is_empty() && wake.changed().await.is_err() {
-                return None;
-            }
-        }
-    })
+        },
+    )
 }
 
 /// Stored lines of `job` with `after < seq < before` (at most `limit`), off the runtime.
@@ -151,7 +154,11 @@ const PAGE: i64 = 1000;
 /// Output lines of a job in `seq` order with none missing: the stored ones after `after`
 /// first, then live ones; a skipped `seq` (a line broadcast out of order, or a subscriber
 /// that lagged) is read from the store.
-fn output_stream(ex: Executor, job: JobId, after: Option<i64>) -> impl Stream<Item = JobOutputEvent> {
+fn output_stream(
+    ex: Executor,
+    job: JobId,
+    after: Option<i64>,
+) -> impl Stream<Item = JobOutputEvent> {
     let st = OutputState {
         rx: ex.subscribe(),
         ex,

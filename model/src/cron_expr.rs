@@ -64,9 +64,8 @@ impl CronExpr {
         let mut f: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
         f[4] = weekday_names(&f[4]);
         let translated = format!("0 {}", f.join(" "));
-        let inner = cron::Schedule::from_str(&translated).map_err(|e| {
-            CronError(format!("{typed:?} is not a valid cron expression ({e})"))
-        })?;
+        let inner = cron::Schedule::from_str(&translated)
+            .map_err(|e| CronError(format!("{typed:?} is not a valid cron expression ({e})")))?;
         // An expression that never fires (e.g. 31 February, a past year) is a mistake.
         if inner.upcoming(Utc).next().is_none() {
             return Err(CronError(format!(
@@ -130,12 +129,48 @@ const MONTHS: &[&str] = &[
 const DAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 const FIELDS: [FieldSpec; 6] = [
-    FieldSpec { name: "minute", min: 0, max: 59, names: &[], allowed: "0 to 59" },
-    FieldSpec { name: "hour", min: 0, max: 23, names: &[], allowed: "0 to 23" },
-    FieldSpec { name: "day of month", min: 1, max: 31, names: &[], allowed: "1 to 31" },
-    FieldSpec { name: "month", min: 1, max: 12, names: MONTHS, allowed: "1 to 12 or JAN to DEC" },
-    FieldSpec { name: "weekday", min: 0, max: 7, names: DAYS, allowed: "0 to 7 (0 and 7 are Sunday) or SUN to SAT" },
-    FieldSpec { name: "year", min: 1970, max: 2099, names: &[], allowed: "1970 to 2099" },
+    FieldSpec {
+        name: "minute",
+        min: 0,
+        max: 59,
+        names: &[],
+        allowed: "0 to 59",
+    },
+    FieldSpec {
+        name: "hour",
+        min: 0,
+        max: 23,
+        names: &[],
+        allowed: "0 to 23",
+    },
+    FieldSpec {
+        name: "day of month",
+        min: 1,
+        max: 31,
+        names: &[],
+        allowed: "1 to 31",
+    },
+    FieldSpec {
+        name: "month",
+        min: 1,
+        max: 12,
+        names: MONTHS,
+        allowed: "1 to 12 or JAN to DEC",
+    },
+    FieldSpec {
+        name: "weekday",
+        min: 0,
+        max: 7,
+        names: DAYS,
+        allowed: "0 to 7 (0 and 7 are Sunday) or SUN to SAT",
+    },
+    FieldSpec {
+        name: "year",
+        min: 1970,
+        max: 2099,
+        names: &[],
+        allowed: "1970 to 2099",
+    },
 ];
 
 /// Checks one field (`*`, `?`, values, ranges `a-b`, lists `a,b`, steps `*/n`, `a-b/n`).
@@ -291,7 +326,10 @@ mod tests {
             Some(t("2026-11-28T00:00:00Z"))
         );
         let w = CronExpr::parse("@weekly").unwrap();
-        assert_eq!(w.next_after(t("2026-11-27T10:00:00Z")).unwrap().weekday(), Weekday::Sun);
+        assert_eq!(
+            w.next_after(t("2026-11-27T10:00:00Z")).unwrap().weekday(),
+            Weekday::Sun
+        );
         assert!(CronExpr::parse("@hourly").is_ok());
         assert!(CronExpr::parse("@monthly").is_ok());
         assert!(CronExpr::parse("@yearly").is_ok());
@@ -306,7 +344,10 @@ mod tests {
         let e = CronExpr::parse("0 25 * * *").unwrap_err().0;
         assert_eq!(e, "hour field \"25\": 25 is out of range: use 0 to 23");
         let e = CronExpr::parse("0 5 * * 8").unwrap_err().0;
-        assert!(e.contains("weekday field \"8\"") && e.contains("0 to 7"), "{e}");
+        assert!(
+            e.contains("weekday field \"8\"") && e.contains("0 to 7"),
+            "{e}"
+        );
         let e = CronExpr::parse("0 5 * 13 *").unwrap_err().0;
         assert!(e.contains("1 to 12 or JAN to DEC"), "{e}");
         let e = CronExpr::parse("0 0 31 2 *").unwrap_err().0;

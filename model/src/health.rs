@@ -155,7 +155,10 @@ mod tests {
         let weekdays = CronExpr::parse("0 2 * * 1-5").unwrap();
         // Monday 2026-03-09 10:00: the last two runs are Friday and Monday, 3 days apart.
         let monday = t("2026-03-09T10:00:00Z");
-        assert_eq!(expected_interval(&weekdays, monday), Some(Duration::days(3)));
+        assert_eq!(
+            expected_interval(&weekdays, monday),
+            Some(Duration::days(3))
+        );
         let last_friday = facts(Some("2026-03-06T02:10:00Z"));
         assert_eq!(classify(&weekdays, last_friday, monday), SeriesAge::Ok);
     }
@@ -165,9 +168,18 @@ mod tests {
         let daily = CronExpr::parse("0 3 * * *").unwrap();
         let mut f = facts(None);
         f.since = t("2026-03-10T10:00:00Z");
-        assert_eq!(classify(&daily, f, t("2026-03-10T20:00:00Z")), SeriesAge::Ok);
-        assert_eq!(classify(&daily, f, t("2026-03-11T16:00:00Z")), SeriesAge::Never);
+        assert_eq!(
+            classify(&daily, f, t("2026-03-10T20:00:00Z")),
+            SeriesAge::Ok
+        );
+        assert_eq!(
+            classify(&daily, f, t("2026-03-11T16:00:00Z")),
+            SeriesAge::Never
+        );
         f.enabled = false;
-        assert_eq!(classify(&daily, f, t("2026-03-20T16:00:00Z")), SeriesAge::Disabled);
+        assert_eq!(
+            classify(&daily, f, t("2026-03-20T16:00:00Z")),
+            SeriesAge::Disabled
+        );
     }
 }

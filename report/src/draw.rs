@@ -118,8 +118,18 @@ pub fn render(
 /// A spot of an SVG chart that shows its value on hover (a `<title>` tooltip).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Hover {
-    Point { x: i32, y: i32, text: String },
-    Bar { x0: i32, y0: i32, x1: i32, y1: i32, text: String },
+    Point {
+        x: i32,
+        y: i32,
+        text: String,
+    },
+    Bar {
+        x0: i32,
+        y0: i32,
+        x1: i32,
+        y1: i32,
+        text: String,
+    },
 }
 
 fn xml_escape(s: &str) -> String {
@@ -135,14 +145,21 @@ fn with_hovers(mut svg: String, hovers: &[Hover]) -> String {
     if hovers.is_empty() {
         return svg;
     }
-    let mut g = String::from("<g class=\"hover\" fill=\"#000\" fill-opacity=\"0\" pointer-events=\"all\">");
+    let mut g =
+        String::from("<g class=\"hover\" fill=\"#000\" fill-opacity=\"0\" pointer-events=\"all\">");
     for h in hovers {
         match h {
             Hover::Point { x, y, text } => g.push_str(&format!(
                 "<circle cx=\"{x}\" cy=\"{y}\" r=\"8\"><title>{}</title></circle>",
                 xml_escape(text)
             )),
-            Hover::Bar { x0, y0, x1, y1, text } => g.push_str(&format!(
+            Hover::Bar {
+                x0,
+                y0,
+                x1,
+                y1,
+                text,
+            } => g.push_str(&format!(
                 "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>{}</title></rect>",
                 x0.min(x1),
                 y0.min(y1),

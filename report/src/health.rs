@@ -235,7 +235,11 @@ pub fn alert_overdue(store: &Store, now: DateTime<Utc>) -> Result<usize, ReportE
 /// The fleet health gauges in Prometheus text format, appended to `/metrics`.
 pub fn metrics(store: &Store, now: DateTime<Utc>, out: &mut String) -> Result<(), ReportError> {
     let h = fleet_health(store, now)?;
-    let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let label = |v: &str| {
+        v.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
     out.push_str("# HELP cyborgbackup_series_state State of a series against its schedule: 1 for the current state (ok, late, overdue, never, disabled).\n");
     out.push_str("# TYPE cyborgbackup_series_state gauge\n");
     for s in &h.series {
@@ -312,17 +316,28 @@ pub(crate) fn report_section(
             if s.repository_state == RepositoryState::NearlyFull {
                 why.push(format!("repository {} nearly full", s.row.repository_name));
             }
-            format!("{} / {}: {}", s.row.hostname, s.row.policy_name, why.join("; "))
+            format!(
+                "{} / {}: {}",
+                s.row.hostname,
+                s.row.policy_name,
+                why.join("; ")
+            )
         })
         .collect();
     let mut text = format!("Fleet health: {summary}\n");
-    let mut html = format!("<h2>Fleet health</h2><p>{}</p>", crate::notifier::esc(&summary));
+    let mut html = format!(
+        "<h2>Fleet health</h2><p>{}</p>",
+        crate::notifier::esc(&summary)
+    );
     if !attention.is_empty() {
         text.push_str("Needs attention:\n");
         html.push_str("<ul>");
         for a in &attention {
             text.push_str(&format!("  - {a}\n"));
-            html.push_str(&format!("<li style=\"color:#a00\">{}</li>", crate::notifier::esc(a)));
+            html.push_str(&format!(
+                "<li style=\"color:#a00\">{}</li>",
+                crate::notifier::esc(a)
+            ));
         }
         html.push_str("</ul>");
     }

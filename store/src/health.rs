@@ -126,7 +126,11 @@ impl Store {
         );
         let mut st = conn.prepare(&sql)?;
         let mut rows = st.query_map(
-            params![job_type.as_str(), client.map(|c| c.0), repository.map(|r| r.0)],
+            params![
+                job_type.as_str(),
+                client.map(|c| c.0),
+                repository.map(|r| r.0)
+            ],
             crate::jobs::job_row,
         )?;
         Ok(rows.next().transpose()?)

@@ -37,11 +37,21 @@ return bad.slice(0, 12).join('\n');
 pub async fn viewport(b: &Browser, (w, h): (u32, u32)) -> Result<()> {
     b.client.set_window_size(w, h).await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let inner = b.js("return [window.innerWidth, window.innerHeight]", Value::Null).await?;
-    let (iw, ih) = (inner[0].as_u64().unwrap_or(0) as u32, inner[1].as_u64().unwrap_or(0) as u32);
+    let inner = b
+        .js(
+            "return [window.innerWidth, window.innerHeight]",
+            Value::Null,
+        )
+        .await?;
+    let (iw, ih) = (
+        inner[0].as_u64().unwrap_or(0) as u32,
+        inner[1].as_u64().unwrap_or(0) as u32,
+    );
     if (iw, ih) != (w, h) {
         // The window has borders: grow it by the difference.
-        b.client.set_window_size(w + (w.saturating_sub(iw)), h + (h.saturating_sub(ih))).await?;
+        b.client
+            .set_window_size(w + (w.saturating_sub(iw)), h + (h.saturating_sub(ih)))
+            .await?;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(())
@@ -59,7 +69,10 @@ pub async fn fits(b: &Browser, page: &str) -> Result<()> {
 
 /// Opens `hash`, waits for `ready`, checks it and saves `name` at both sizes (back to desktop).
 pub async fn shots(b: &Browser, base: &str, hash: &str, ready: &str, name: &str) -> Result<()> {
-    for (size, shot) in [(DESKTOP, name.to_string()), (PHONE, format!("phone-{name}"))] {
+    for (size, shot) in [
+        (DESKTOP, name.to_string()),
+        (PHONE, format!("phone-{name}")),
+    ] {
         viewport(b, size).await?;
         b.goto(&format!("{base}/{hash}")).await?;
         b.wait_js(
@@ -72,7 +85,10 @@ pub async fn shots(b: &Browser, base: &str, hash: &str, ready: &str, name: &str)
         let errors = b
             .js("return [...document.querySelectorAll('#content .error-box')].map(e => e.textContent).join(' | ')", Value::Null)
             .await?;
-        ensure!(errors.as_str().unwrap_or_default().is_empty(), "{hash}: {errors}");
+        ensure!(
+            errors.as_str().unwrap_or_default().is_empty(),
+            "{hash}: {errors}"
+        );
         b.audit_a11y(hash).await?;
         if size == PHONE {
             fits(b, hash).await?;
@@ -85,7 +101,11 @@ pub async fn shots(b: &Browser, base: &str, hash: &str, ready: &str, name: &str)
 /// Every page of the console, then the phone menu.
 pub async fn every_page(s: &Server, token: &str, b: &Browser, prefix: &str) -> Result<()> {
     let job = s
-        .ok(token, "{ jobs(first: 1, jobType: \"job\") { nodes { id } } }", json!({}))
+        .ok(
+            token,
+            "{ jobs(first: 1, jobType: \"job\") { nodes { id } } }",
+            json!({}),
+        )
         .await?["jobs"]["nodes"][0]["id"]
         .as_i64()
         .unwrap_or(1);
@@ -105,7 +125,11 @@ pub async fn every_page(s: &Server, token: &str, b: &Browser, prefix: &str) -> R
         ("#/users", "#users-list td", "users"),
         ("#/hostkeys", "#host-keys-title", "hostkeys"),
         ("#/vmproviders", "#vmproviders-list", "vmproviders"),
-        ("#/settings/general", "#settings-form-general", "settings-general"),
+        (
+            "#/settings/general",
+            "#settings-form-general",
+            "settings-general",
+        ),
         ("#/settings/mail", "#settings-form-mail", "settings-mail"),
         ("#/settings/ssh", "#ssh-key h2", "settings-ssh"),
         ("#/settings/me", "#settings-me form", "settings-me"),
@@ -134,6 +158,7 @@ async fn phone_menu(s: &Server, b: &Browser) -> Result<()> {
     fits(b, "menu").await?;
     b.screenshot("phone-menu").await?;
     b.click("#main-nav a[href='#/jobs']").await?;
-    b.wait_js(&format!("location.hash === '#/jobs' && {folded}"), SHORT).await?;
+    b.wait_js(&format!("location.hash === '#/jobs' && {folded}"), SHORT)
+        .await?;
     viewport(b, DESKTOP).await
 }
