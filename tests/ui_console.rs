@@ -207,8 +207,13 @@ async fn scenario(
         )
         .await?;
     ensure!(code == 200, "health over REST: {code} {rest}");
+    let listed = rest["results"].as_array().cloned().unwrap_or_default();
     ensure!(
-        rest["overdue"].as_i64() >= Some(1) && rest["results"][0]["policy_name"] == "overdue",
+        rest["overdue"].as_i64() >= Some(1)
+            && listed.iter().all(|r| r["state"] == "overdue")
+            && listed
+                .iter()
+                .any(|r| r["policy_name"] == "overdue" && r["last_failed"] == true),
         "{rest}"
     );
     let metrics = reqwest::Client::new()
@@ -233,9 +238,10 @@ async fn dashboard_states(s: &Server, b: &Browser) -> Result<()> {
         .await?;
     for state in ["late", "overdue"] {
         b.click(&format!("#health-{state}")).await?;
+        // The filtered list replaces the whole one: only that state, with its active counter.
         let rows = b
             .wait_js(
-                &format!("location.hash === '#/?health={state}' && [...document.querySelectorAll('#fleet-health-list [data-state]')].map(e => e.dataset.state).join(',')"),
+                &format!("location.hash === '#/?health={state}' && document.querySelector('#health-{state}.active') && [...document.querySelectorAll('#fleet-health-list [data-state]')].map(e => e.dataset.state).join(',')"),
                 SHORT,
             )
             .await?;

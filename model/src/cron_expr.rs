@@ -196,7 +196,7 @@ fn check_field(field: &str, spec: &FieldSpec) -> Result<(), CronError> {
         };
         if let Some(s) = step {
             match s.parse::<u32>() {
-                Ok(n) if n >= 1 && n <= spec.max.max(1) => {}
+                Ok(n) if (1..=spec.max.max(1)).contains(&n) => {}
                 _ => {
                     return Err(bad(format!(
                         "the step {s:?} must be a whole number from 1 to {}",

@@ -231,8 +231,9 @@ fn draw<DB: DrawingBackend>(
     // Text stays readable when the chart is shown smaller than drawn (a phone, a half card).
     let title_px = (width / 32).clamp(15, 30);
     let label_px = (width / 46).clamp(13, 20);
-    let light = BLACK.mix(0.05);
-    let bold = BLACK.mix(0.12);
+    // One light grid line per label; no minor lines.
+    let light = WHITE.mix(0.0);
+    let bold = BLACK.mix(0.08);
     let mut hovers = Vec::new();
     match spec {
         Spec::Lines {
@@ -269,7 +270,7 @@ fn draw<DB: DrawingBackend>(
                 .x_desc("Date")
                 .y_desc(y_desc)
                 .axis_desc_style(font(label_px))
-                .label_style(font(label_px * 9 / 10))
+                .label_style(font(label_px))
                 .x_labels(6)
                 .y_labels(6)
                 .light_line_style(light)
@@ -362,7 +363,7 @@ fn draw<DB: DrawingBackend>(
                 .x_desc("Date")
                 .y_desc(y_label.clone())
                 .axis_desc_style(font(label_px))
-                .label_style(font(label_px * 9 / 10))
+                .label_style(font(label_px))
                 .x_labels(7)
                 .y_labels(((y_max as usize) + 1).min(6))
                 .light_line_style(light)

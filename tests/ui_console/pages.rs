@@ -74,7 +74,9 @@ pub async fn shots(b: &Browser, base: &str, hash: &str, ready: &str, name: &str)
         (PHONE, format!("phone-{name}")),
     ] {
         viewport(b, size).await?;
-        b.goto(&format!("{base}/{hash}")).await?;
+        // A full page load at each size: the page renders as it would on that screen.
+        let q = if size == PHONE { "?w=390" } else { "?w=1440" };
+        b.goto(&format!("{base}/{q}{hash}")).await?;
         b.wait_js(
             &format!("document.querySelector({ready:?}) && !document.querySelector('#content [data-loading]')"),
             SHORT,

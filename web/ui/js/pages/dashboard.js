@@ -83,7 +83,9 @@ export async function render(content, r) {
   const loadCharts = async () => {
     await Promise.all([['size', sizeChart], ['jobs', jobsChart]].map(async ([kind, el]) => {
       try {
-        inlineSvg(el, await chartSvg(kind, { days: 30, width: 640, height: 300 }));
+        // Drawn at the size shown, so that its text is as large as the page's.
+        const width = Math.max(320, Math.min(1600, Math.round(el.clientWidth || 640)));
+        inlineSvg(el, await chartSvg(kind, { days: 30, width, height: Math.round(Math.max(240, width * 0.5)) }));
       } catch (e) {
         mount(el, errorBox(e));
       }

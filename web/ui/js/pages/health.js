@@ -24,13 +24,13 @@ export function every(secs) {
 }
 
 const COUNTERS = [
-  ['ok', 'ok', 'backed up on time', 'ok'],
-  ['late', 'late', 'late (> 1.5 intervals)', 'warn'],
-  ['overdue', 'overdue', 'overdue (> 2 intervals)', 'bad'],
-  ['never', 'never', 'never backed up', 'bad'],
-  ['failing', 'failing', 'last backup failed', 'bad'],
-  ['drillsFailed', null, 'restore drill failed', 'bad'],
-  ['nearlyFull', null, 'repository nearly full', 'warn'],
+  ['ok', 'ok', 'on time', 'ok', 'last successful backup at most 1.5 schedule intervals old'],
+  ['late', 'late', 'late', 'warn', 'last successful backup older than 1.5 schedule intervals'],
+  ['overdue', 'overdue', 'overdue', 'bad', 'last successful backup older than 2 schedule intervals'],
+  ['never', 'never', 'never backed up', 'bad', 'no successful backup, and the first scheduled run is past'],
+  ['failing', 'failing', 'last backup failed', 'bad', 'failed, errored, or canceled because the job it waited for failed'],
+  ['drillsFailed', null, 'drill failed', 'bad', 'the last restore drill of the series failed'],
+  ['nearlyFull', null, 'nearly full repository', 'warn', 'the repository uses 90% of its capacity'],
 ];
 
 /** The fleet health card; `params` may hold `health` (a state filter). */
@@ -55,13 +55,13 @@ export function fleetCard(params) {
       return;
     }
     if (mine !== reads) return;
-    mount(counters, COUNTERS.map(([key, state, label, kind]) => {
+    mount(counters, COUNTERS.map(([key, state, label, kind, title]) => {
       const n = d[key];
       const cls = `hc ${n > 0 ? kind : 'zero'} ${filter && filter === state ? 'active' : ''}`;
       const inner = [h('span', { class: 'n' }, String(n)), h('span', { class: 'l' }, label)];
       return state
-        ? h('a', { class: cls, href: filter === state ? '#/' : `#/?health=${state}`, id: `health-${state}`, 'aria-label': `${n} ${label}: show them` }, inner)
-        : h('span', { class: cls, id: `health-${key}` }, inner);
+        ? h('a', { class: cls, title, href: filter === state ? '#/' : `#/?health=${state}`, id: `health-${state}`, 'aria-label': `${n} ${label}: show them` }, inner)
+        : h('span', { class: cls, title, id: `health-${key}` }, inner);
     }));
     const rows = [...d.series].sort((a, b) => (RANK[a.state] - RANK[b.state]) || (b.lastFailed - a.lastFailed) || a.hostname.localeCompare(b.hostname));
     mount(body,
@@ -70,16 +70,16 @@ export function fleetCard(params) {
         { label: 'State', cell: (s) => h('span', { dataset: { state: s.state } }, badge(s.state, STATE_KIND[s.state])) },
         { label: 'Client', cell: (s) => h('a', { href: `#/jobs?client=${s.clientId}&type=job`, title: 'backups of this client' }, s.hostname) },
         { label: 'Policy', cell: (s) => h('a', { href: `#/policies?focus=${s.policyId}` }, s.policyName) },
-        { label: 'Last success', cell: (s) => (s.lastSuccess
+        { label: 'Last success', class: 'nowrap', cell: (s) => (s.lastSuccess
           ? h('a', { href: `#/jobs/${s.lastSuccessJobId}`, title: date(s.lastSuccess) }, ago(s.lastSuccess))
           : h('span', { class: 'muted' }, 'never')) },
-        { label: 'Schedule', cell: (s) => h('span', { title: s.crontab }, `every ${every(s.intervalSeconds)}`) },
+        { class: 'wide-only', label: 'Schedule', cell: (s) => h('span', { title: s.crontab }, `every ${every(s.intervalSeconds)}`) },
         { label: 'Last backup', cell: (s) => (s.lastJobId
           ? h('a', { href: `#/jobs/${s.lastJobId}`, title: s.lastExplanation || s.lastStatus }, badge(s.lastFailed ? (s.lastStatus === 'canceled' ? 'dependency failed' : s.lastStatus) : s.lastStatus, s.lastFailed ? 'bad' : s.lastStatus))
           : '—') },
-        { label: 'Drill', cell: (s) => (s.drillVerdict ? h('span', { title: date(s.drillTime) }, badge(s.drillVerdict, s.drillVerdict === 'passed' ? 'ok' : 'bad')) : h('span', { class: 'muted' }, 'never')) },
-        { label: 'Repository', cell: (s) => h('span', null, s.repositoryName, ' ', s.repositoryState === 'nearly_full' ? badge('nearly full', 'warn') : null) },
-        { label: 'Next run', cell: (s) => (s.nextRun ? h('span', { title: date(s.nextRun) }, ago(s.nextRun)) : '—') },
+        { class: 'wide-only', label: 'Drill', cell: (s) => (s.drillVerdict ? h('span', { title: date(s.drillTime) }, badge(s.drillVerdict, s.drillVerdict === 'passed' ? 'ok' : 'bad')) : h('span', { class: 'muted' }, 'never')) },
+        { class: 'wide-only', label: 'Repository', cell: (s) => h('span', null, s.repositoryName, ' ', s.repositoryState === 'nearly_full' ? badge('nearly full', 'warn') : null) },
+        { class: 'wide-only', label: 'Next run', cell: (s) => (s.nextRun ? h('span', { title: date(s.nextRun) }, ago(s.nextRun)) : '—') },
       ], rows, {
         key: (s) => `${s.policyId}-${s.clientId}`,
         empty: filter ? `No ${filter} series.` : 'No series yet: a policy with clients makes one series per client.',
@@ -108,5 +108,32 @@ export function findingsView(r) {
   if (!r || !r.findings.length) return null;
   const sorted = [...r.findings].sort((a, b) => (a.severity === 'error' ? 0 : 1) - (b.severity === 'error' ? 0 : 1));
   return h('ul', { class: 'findings' }, sorted.map((f) => h('li', { class: f.severity, dataset: { code: f.code } },
-    badge(f.severity === 'error' ? 'cannot run' : 'note', f.severity === 'error' ? 'bad' : 'warn'), ' ', f.message, ' ', fixLink(f.fix))));
+    h('span', { class: 'mark', title: f.severity === 'error' ? 'the next run fails' : 'worth knowing' }, f.severity === 'error' ? '✗' : '!'),
+    h('span', null, f.message, ' ', fixLink(f.fix)))));
+}
+
+const WORST = ['overdue', 'never', 'late', 'ok', 'disabled'];
+
+/**
+ * Fills every `[data-health-client]` / `[data-health-policy]` element under `el` with the
+ * states of that client's or policy's series (worst first), each linking to the dashboard.
+ */
+export async function fillHealth(el) {
+  const spots = el.querySelectorAll('[data-health-client], [data-health-policy]');
+  if (!spots.length) return;
+  let series = [];
+  try {
+    series = (await gql(`{ fleetHealth { series { policyId clientId hostname policyName state lastFailed } } }`)).fleetHealth.series;
+  } catch { return; }
+  for (const spot of spots) {
+    const mine = series.filter((x) => (spot.dataset.healthClient ? String(x.clientId) === spot.dataset.healthClient : String(x.policyId) === spot.dataset.healthPolicy));
+    if (!mine.length) { mount(spot, h('span', { class: 'muted' }, 'no series')); continue; }
+    const counts = new Map();
+    for (const x of mine) counts.set(x.state, (counts.get(x.state) || 0) + 1);
+    const failing = mine.filter((x) => x.lastFailed && x.state !== 'disabled').length;
+    mount(spot, h('span', { class: 'row', style: 'gap: 4px' },
+      WORST.filter((st) => counts.has(st)).map((st) => h('a', { href: `#/?health=${st}`, title: mine.filter((x) => x.state === st).map((x) => `${x.hostname} / ${x.policyName}`).join('\n') },
+        badge(mine.length > 1 ? `${counts.get(st)} ${st}` : st, STATE_KIND[st]))),
+      failing > 0 && h('a', { href: '#/?health=failing' }, badge(`${failing} failed`, 'bad'))));
+  }
 }

@@ -5,6 +5,7 @@ import { gql, list } from '../api.js';
 import { form } from '../forms.js';
 import { date, bytes, ago } from '../format.js';
 import { clientSetup, repositorySetup, generatePassphrase, encryptionControls, checkEncryption } from './setup.js';
+import { fillHealth } from './health.js';
 
 /** A list page with search, paging and create/edit/delete in a modal. */
 function crud(cfg) {
@@ -33,6 +34,7 @@ function crud(cfg) {
         mount(body, table(cols, rows, { empty: search.value ? `No ${cfg.singular} matches “${search.value}”.` : `No ${cfg.plural} yet: create the first one.`, key: (r) => r.id }),
           r.hasNextPage && h('div', { class: 'row', style: 'margin-top: 10px' }, h('button', { onclick: () => load(true) }, 'Load more')));
         if (!more && route) focusRow(body, route.params.get('focus'));
+        if (cfg.afterLoad) cfg.afterLoad(body);
       } catch (e) {
         mount(body, errorBox(e));
       }
@@ -98,7 +100,9 @@ export const clients = crud({
     { label: 'Enabled', cell: (r) => yes(r.enabled) },
     { label: 'Hypervisor', cell: (r) => r.hypervisorName || '—' },
     { label: 'Last verified restore', cell: (r) => verified(r.lastVerifiedRestore) },
+    { label: 'Backups', cell: (r) => h('span', { dataset: { healthClient: r.id } }, '…') },
   ],
+  afterLoad: (body) => fillHealth(body),
   actions: (r) => [
     h('button', { class: 'link', dataset: { setup: r.hostname }, 'aria-label': `set up ${r.hostname}: key line and connection test`, onclick: () => clientSetup(r.id) }, 'Set up'),
     h('button', { class: 'link', dataset: { prepare: r.hostname }, 'aria-label': `prepare ${r.hostname}`, onclick: () => prepare('prepareClient', r.id) }, 'Prepare'),

@@ -8,6 +8,15 @@ const STATUSES = ['new', 'pending', 'waiting', 'running', 'successful', 'failed'
 const TYPES = [['job', 'backup'], ['prepare_client', 'prepare client'], ['prepare_repository', 'prepare repository'], ['catalog', 'catalog'], ['prune', 'prune'], ['check', 'check'], ['restore', 'restore'], ['restore_test', 'restore test']];
 const JOB_FIELDS = 'id name jobType status policyId clientId repositoryId archiveName launchType created started finished elapsed exitCode jobExplanation originalSize deduplicatedSize nfiles';
 
+/** A link to the page that fixes what a job's explanation names. */
+function fixFor(why) {
+  const link = (href, text) => [' ', h('a', { href, class: 'fix' }, text)];
+  if (/host key/i.test(why)) return link('#/hostkeys', 'Review the host keys');
+  if (/ssh key|authorized_keys/i.test(why)) return link('#/settings/ssh', 'Open the SSH key settings');
+  if (/^dependency job (\d+)/.test(why)) return link(`#/jobs/${why.match(/^dependency job (\d+)/)[1]}`, 'Open the job it waited for');
+  return null;
+}
+
 /** A backup that counts as a failure of its series. */
 export const isFailure = (j) => ['failed', 'error'].includes(j.status) || (j.status === 'canceled' && /^dependency job/.test(j.jobExplanation || ''));
 
@@ -199,7 +208,7 @@ export async function detail(content, r) {
         j.exitCode !== null && [h('dt', null, 'Exit code'), h('dd', null, String(j.exitCode))],
         h('dt', null, 'Files'), h('dd', null, String(j.nfiles)),
         h('dt', null, 'Sizes'), h('dd', null, `${bytes(j.originalSize)} original, ${bytes(j.deduplicatedSize)} deduplicated`),
-        j.jobExplanation && [h('dt', null, 'Explanation'), h('dd', { style: ['failed', 'error'].includes(j.status) ? 'color: var(--bad)' : '' }, j.jobExplanation)]));
+        j.jobExplanation && [h('dt', null, 'Explanation'), h('dd', { id: 'job-explanation', style: ['failed', 'error'].includes(j.status) ? 'color: var(--bad)' : '' }, j.jobExplanation, fixFor(j.jobExplanation))]));
   };
   // The log: stored lines after the marker first, then live ones, resumed after the marker
   // when the connection comes back. Status changes come from the shared feed.

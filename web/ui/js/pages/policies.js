@@ -7,7 +7,7 @@ import { date, ago } from '../format.js';
 import { drillsCard } from './drills.js';
 import { providerOptions } from './vmproviders.js';
 import { verified } from './inventory.js';
-import { readiness, findingsView } from './health.js';
+import { readiness, findingsView, fillHealth } from './health.js';
 
 const TYPES = [
   ['folders', 'Folders (a list of paths)'], ['rootfs', 'Root filesystem'], ['config', 'Configuration (/etc)'],
@@ -51,6 +51,7 @@ export async function render(content, r) {
         { label: 'Schedule', cell: (p) => h('span', null, p.schedule.name, ' ', h('code', { class: 'muted' }, p.schedule.crontab)) },
         { label: 'Next run', cell: (p) => (p.nextRun ? h('span', { title: date(p.nextRun) }, ago(p.nextRun)) : '—') },
         { label: 'Last verified restore', cell: (p) => h('span', { class: 'muted', dataset: { verified: p.id } }, '—') },
+        { label: 'Backups', cell: (p) => h('span', { dataset: { healthPolicy: p.id } }, '…') },
         { label: 'State', cell: (p) => {
           const rd = ready[p.id];
           const state = rd && !rd.ready ? badge('cannot run', 'bad')
@@ -73,6 +74,7 @@ export async function render(content, r) {
           }) }, 'Delete')] },
       ], res.nodes, { empty: search.value ? 'No policy matches.' : 'No policy yet: a policy ties clients, a repository and a schedule together.', key: (p) => p.id }));
       fillVerified(body);
+      fillHealth(body);
       focusRow(body, r.params.get('focus'));
     } catch (e) {
       mount(body, errorBox(e));

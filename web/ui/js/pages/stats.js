@@ -32,7 +32,11 @@ export async function render(content, r) {
         mount(el, h('div', { class: 'empty' }, repos.length ? 'A growth forecast is per repository: choose one in the list above.' : 'No repository yet.'));
         return h('div', { class: 'card' }, h('h2', null, label), el);
       }
-      chartSvg(k, opts).then((svg) => inlineSvg(el, svg)).catch((e) => mount(el, errorBox(e)));
+      // Drawn at the size shown (once on the page), so that its text is as large as the page's.
+      requestAnimationFrame(() => {
+        const width = Math.max(320, Math.min(1600, Math.round(el.clientWidth || 640)));
+        chartSvg(k, { ...opts, width, height: Math.round(Math.max(240, width * 0.5)) }).then((svg) => inlineSvg(el, svg)).catch((e) => mount(el, errorBox(e)));
+      });
       return h('div', { class: 'card' }, h('h2', null, label), el);
     }));
   };
