@@ -112,6 +112,13 @@ pub async fn every_page(s: &Server, token: &str, b: &Browser, prefix: &str) -> R
         .as_i64()
         .unwrap_or(1);
     let job_hash = format!("#/jobs/{job}");
+    let local = s
+        .ok(token, r#"{ clients(search: "localhost") { nodes { id } } }"#, json!({}))
+        .await?["clients"]["nodes"][0]["id"]
+        .as_i64()
+        .unwrap_or(1);
+    let browse_hash = format!("#/catalog/browse?client={local}");
+    let diff_hash = format!("#/catalog/diff?client={local}");
     let pages: Vec<(&str, &str, &str)> = vec![
         ("#/", "#fleet-health table", "dashboard"),
         ("#/clients", "#clients-list td", "clients"),
@@ -121,8 +128,8 @@ pub async fn every_page(s: &Server, token: &str, b: &Browser, prefix: &str) -> R
         ("#/jobs", "#jobs-list table", "jobs"),
         (&job_hash, "#log-state[data-final]", "job"),
         ("#/catalog?q=data.txt", "#catalog-total", "catalog"),
-        ("#/catalog/browse", "#browse-client", "browse"),
-        ("#/catalog/diff", "#diff-client", "diff"),
+        (&browse_hash, "#browse-tree .node", "browse"),
+        (&diff_hash, "#diff-result", "diff"),
         ("#/stats", "#stats-charts svg", "stats"),
         ("#/users", "#users-list td", "users"),
         ("#/hostkeys", "#host-keys-title", "hostkeys"),

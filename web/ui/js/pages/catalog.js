@@ -183,10 +183,10 @@ async function browse(box, params) {
         arch.map((x) => h('option', { value: String(x.id), selected: want === String(x.id) }, `${x.name} (${date(x.time)})`)));
     } catch (e) { toast(e.message, 'bad'); }
   };
-  const renderActions = () => mount(actions,
+  const renderActions = () => (!archSel.value ? mount(actions) : mount(actions,
     h('span', { class: 'muted small' }, selected.size ? `${selected.size} selected` : 'Tick entries to restore or download several at once.'),
     selected.size > 0 && h('button', { class: 'primary', id: 'browse-restore', onclick: () => restoreDialog({ archive: archive(), paths: [...selected], clientId: Number(clientSel.value), archiveName: archiveName() }) }, 'Restore selected'),
-    selected.size > 0 && h('button', { id: 'browse-download', onclick: () => download(archive(), [...selected], dl) }, selected.size > 1 ? 'Download as tar' : 'Download'), dl);
+    selected.size > 0 && h('button', { id: 'browse-download', onclick: () => download(archive(), [...selected], dl) }, selected.size > 1 ? 'Download as tar' : 'Download'), dl));
   const row = (e) => {
     const isDir = e.fileType === 'd';
     const box = h('input', { type: 'checkbox', 'aria-label': `select ${e.name}`, checked: selected.has(e.path), onchange: () => { if (box.checked) selected.add(e.path); else selected.delete(e.path); renderActions(); } });
