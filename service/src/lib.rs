@@ -8,6 +8,7 @@ mod authz;
 mod caller;
 mod catalog;
 mod error;
+pub mod health;
 mod inventory;
 mod jobs;
 mod login;
@@ -33,7 +34,7 @@ pub use users::{UserAccess, UserChange, UserSpec};
 /// them through the services.
 pub mod types {
     pub use executor::restore::{Download, DownloadKind, DownloadTicket};
-    pub use executor::{CheckOptions, JobEvent, RestoreRequest};
+    pub use executor::{CheckOptions, JobEvent, RestoreRequest, StatusEntry};
     pub use indexer::{
         Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchQuery, VersionFate, VersionHit,
     };
@@ -101,5 +102,11 @@ impl Service {
     /// [`Service::job_output`].
     pub fn subscribe_output(&self) -> tokio::sync::broadcast::Receiver<executor::JobEvent> {
         self.inner.executor.subscribe_output()
+    }
+
+    /// The numbered feed of status changes, replayed after a cursor; a subscriber checks each
+    /// job with [`Service::can_view_job`].
+    pub fn status_feed(&self) -> &executor::StatusFeed {
+        self.inner.executor.status_feed()
     }
 }

@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "repository_trust",
         include_str!("../../migrations/0014_repository_trust.sql"),
     ),
+    (
+        15,
+        "overdue_alerts",
+        include_str!("../../migrations/0015_overdue_alerts.sql"),
+    ),
 ];
 
 /// The schema version this binary writes (the highest migration).
