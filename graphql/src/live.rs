@@ -190,7 +190,7 @@ impl LiveQuery {
     /// The status feed's current cursor. Read it before (or with) a page's data, then
     /// subscribe to `jobStatus(after: …)` with it: every change after the read arrives.
     async fn live_cursor(&self, ctx: &Context<'_>) -> Result<String, GqlError> {
-        caller(ctx).await?;
-        Ok(svc(ctx).status_feed().cursor().to_string())
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).live_cursor(&c)?.to_string())
     }
 }

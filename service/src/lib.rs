@@ -36,7 +36,8 @@ pub mod types {
     pub use executor::restore::{Download, DownloadKind, DownloadTicket};
     pub use executor::{CheckOptions, JobEvent, RestoreRequest, StatusEntry};
     pub use indexer::{
-        Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchQuery, VersionFate, VersionHit,
+        Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchOrder, SearchQuery, VersionFate,
+        VersionHit,
     };
     pub use report::{ChartKind, ChartRequest, Format, Period};
     pub use store::{
@@ -108,5 +109,11 @@ impl Service {
     /// job with [`Service::can_view_job`].
     pub fn status_feed(&self) -> &executor::StatusFeed {
         self.inner.executor.status_feed()
+    }
+
+    /// The status feed's current cursor, where a live view starts (any logged-in user).
+    pub fn live_cursor(&self, caller: &Caller) -> Result<u64> {
+        authorize(caller, Action::Authenticated, Target::Global)?;
+        Ok(self.inner.executor.status_feed().cursor())
     }
 }

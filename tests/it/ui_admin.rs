@@ -306,7 +306,7 @@ async fn scenario(s: &Server, token: &str, b: &Browser, hosts: &hosts::TestHosts
         .send_keys(ENTER)
         .await?;
     b.wait_js(
-        "[...document.querySelectorAll('.toast')].some(t => t.textContent === 'url saved')",
+        "[...document.querySelectorAll('.toast')].some(t => t.textContent === 'Server URL saved')",
         SHORT,
     )
     .await?;

@@ -51,6 +51,8 @@ async function search(box, params) {
   const minSize = h('input', { type: 'number', name: 'minSize', id: 'catalog-min', placeholder: 'bytes', min: 0, style: 'width: 110px', value: params.get('min') || '' });
   const maxSize = h('input', { type: 'number', name: 'maxSize', id: 'catalog-max', placeholder: 'bytes', min: 0, style: 'width: 110px', value: params.get('max') || '' });
   const latest = h('input', { type: 'checkbox', id: 'latest-only', checked: params.get('latest') === '1' });
+  const ORDERS = [['NEWEST', 'Newest first'], ['PATH', 'Path A→Z'], ['LARGEST', 'Largest first']];
+  const order = h('select', { name: 'order', id: 'catalog-order', 'aria-label': 'sort results' }, ORDERS.map(([v, l]) => h('option', { value: v, selected: (params.get('order') || 'NEWEST') === v }, l)));
   // The archive choice follows the client, repository and policy chosen.
   const fillArchives = async () => {
     const args = { client: ['Int', client.value ? Number(client.value) : null], repository: ['Int', repository.value ? Number(repository.value) : null], policy: ['Int', policy.value ? Number(policy.value) : null] };
@@ -68,14 +70,16 @@ async function search(box, params) {
     if (q.value.trim()) p.set('q', q.value.trim());
     for (const [k, el] of [['client', client], ['repository', repository], ['archive', archive], ['policy', policy], ['type', ftype], ['min', minSize], ['max', maxSize], ['from', from], ['to', to]]) if (el.value) p.set(k, el.value);
     if (latest.checked) p.set('latest', '1');
+    if (order.value !== 'NEWEST') p.set('order', order.value);
     const hash = `#/catalog?${p}`;
     if (location.hash === hash) run(); else location.hash = hash;
-  } }, h('div', { class: 'row' }, q, h('button', { class: 'primary', type: 'submit' }, 'Search')),
+  } }, h('div', { class: 'row' }, q, labelled('Sort', order), h('button', { class: 'primary', type: 'submit' }, 'Search')),
   filterBox('Filters', h('div', { class: 'filters small', id: 'catalog-filters' }, labelled('Client', client), labelled('Repository', repository), labelled('Policy', policy), labelled('Archive', archive),
     labelled('Type', ftype), labelled('Min size', minSize), labelled('Max size', maxSize), labelled('Modified from', from), labelled('Modified before', to),
     h('label', { class: 'inline' }, latest, 'only in the latest archive')),
   ['client', 'repository', 'archive', 'policy', 'type', 'min', 'max', 'from', 'to', 'latest'].some((k) => params.get(k))));
   await fillArchives();
+  order.addEventListener('change', () => f.requestSubmit());
   mount(box, h('div', { class: 'card' }, f), results);
   let hits = [];
   async function run(after = null) {
@@ -93,12 +97,11 @@ async function search(box, params) {
     if (from.value) filter.mtimeFrom = `${from.value}T00:00:00Z`;
     if (to.value) filter.mtimeTo = `${to.value}T00:00:00Z`;
     try {
-      const d = await gql(`query($q: String!, $f: CatalogFilter, $a: String) { catalogSearch(query: $q, filter: $f, first: 50, after: $a) { total nextCursor hits { ${HIT} } } }`, { q: text, f: filter, a: after });
+      const d = await gql(`query($q: String!, $f: CatalogFilter, $a: String, $o: CatalogOrder) { catalogSearch(query: $q, filter: $f, first: 50, after: $a, orderBy: $o) { total nextCursor hits { ${HIT} } } }`, { q: text, f: filter, a: after, o: order.value });
       const page = d.catalogSearch;
       hits = after ? hits.concat(page.hits) : page.hits;
       mount(results, h('div', { class: 'card' },
-        h('div', { class: 'muted', id: 'catalog-total' }, `${page.total} version${page.total === 1 ? '' : 's'} found`),
-        page.total > hits.length && h('div', { class: 'muted small', id: 'catalog-shown' }, `showing ${hits.length} of ${page.total}, newest first`),
+        h('div', { class: 'muted', id: 'catalog-total' }, `${hits.length} of ${page.total} version${page.total === 1 ? '' : 's'}, ${(ORDERS.find(([v]) => v === order.value) || ORDERS[0])[1].toLowerCase()}`),
         hits.length ? hits.map((x) => h('div', { class: 'hit', dataset: { path: x.path } },
           h('div', { class: 'row' }, h('span', { class: 'path' }, x.fileType === 'd' ? `${x.path}/` : x.path), h('div', { class: 'grow spacer' }), fileActions(x, x.lastArchive.id, x.lastArchive.name)),
           h('div', { class: 'meta' }, h('span', null, '⌂ ', x.clientHostname), h('span', null, bytes(x.size)), h('span', { title: 'modified' }, `modified ${date(x.mtime)}`),
@@ -257,9 +260,11 @@ async function diff(box, params) {
   const out = h('div', { id: 'diff-result' });
   let archives = [];
   const fill = async () => {
-    archives = clientSel.value ? await archivesOf(Number(clientSel.value)) : [];
-    const opts = (sel, pick) => mount(sel, archives.map((x, i) => h('option', { value: String(x.id), selected: i === pick }, `${x.name} (${date(x.time)})`)));
-    opts(a, 1);
+    archives = clientSel.value ? (await archivesOf(Number(clientSel.value))).sort((x, y) => y.time.localeCompare(x.time)) : [];
+    // The newest archive against the one before it in the same series (policy and client).
+    const prev = archives.findIndex((x, i) => i > 0 && archives[0] && x.policyId === archives[0].policyId);
+    const opts = (sel, pick) => mount(sel, h('option', { value: '' }, '—'), archives.map((x, i) => h('option', { value: String(x.id), selected: i === pick }, `${x.name} (${date(x.time)})`)));
+    opts(a, prev);
     opts(b, 0);
   };
   const run = async () => {

@@ -31,7 +31,20 @@ const COUNTERS = [
   ['failing', 'failing', 'last backup failed', 'bad', 'failed, errored, or canceled because the job it waited for failed'],
   ['drillsFailed', null, 'drill failed', 'bad', 'the last restore drill of the series failed'],
   ['nearlyFull', null, 'nearly full repository', 'warn', 'the repository uses 90% of its capacity'],
+  ['tampered', null, 'tampered repository', 'bad', 'archives vanished from the repository without a prune by this server: prune and compact are stopped'],
 ];
+
+/** The state badge; a series with no success yet whose first run is still ahead is "not due yet". */
+function stateBadge(s) {
+  if (s.state === 'ok' && !s.lastSuccess) return badge('not due yet', '');
+  return badge(s.state, STATE_KIND[s.state]);
+}
+
+/** The repository's name and, unless ok, its state. */
+function repositoryCell(s) {
+  const mark = { nearly_full: badge('nearly full', 'warn'), tampered: badge('tampered', 'bad') }[s.repositoryState] || null;
+  return h('span', null, s.repositoryName, ' ', mark);
+}
 
 /** The fleet health card; `params` may hold `health` (a state filter). */
 export function fleetCard(params) {
@@ -48,14 +61,14 @@ export function fleetCard(params) {
     const mine = ++reads;
     let d;
     try {
-      d = (await gql(`query($s: String) { fleetHealth(state: $s) { total ok late overdue never disabled failing drillsFailed nearlyFull series { ${SERIES_FIELDS} } } }`,
+      d = (await gql(`query($s: String) { fleetHealth(state: $s) { total ok late overdue never disabled failing drillsFailed nearlyFull tampered series { ${SERIES_FIELDS} } } }`,
         { s: filter || null })).fleetHealth;
     } catch (e) {
       if (mine === reads) mount(body, errorBox(e));
       return;
     }
     if (mine !== reads) return;
-    mount(counters, COUNTERS.map(([key, state, label, kind, title]) => {
+    mount(counters, COUNTERS.filter(([key]) => key !== 'tampered' || d.tampered > 0).map(([key, state, label, kind, title]) => {
       const n = d[key];
       const cls = `hc ${n > 0 ? kind : 'zero'} ${filter && filter === state ? 'active' : ''}`;
       const inner = [h('span', { class: 'n' }, String(n)), h('span', { class: 'l' }, label)];
@@ -67,7 +80,7 @@ export function fleetCard(params) {
     mount(body,
       filter && h('div', { class: 'row small', style: 'margin: 8px 0' }, h('span', null, `Showing ${rows.length} ${filter} series.`), h('a', { href: '#/' }, 'Show every series')),
       table([
-        { label: 'State', cell: (s) => h('span', { dataset: { state: s.state } }, badge(s.state, STATE_KIND[s.state])) },
+        { label: 'State', cell: (s) => h('span', { dataset: { state: s.state } }, stateBadge(s)) },
         { label: 'Client', cell: (s) => h('a', { href: `#/jobs?client=${s.clientId}&type=job`, title: 'backups of this client' }, s.hostname) },
         { label: 'Policy', cell: (s) => h('a', { href: `#/policies?focus=${s.policyId}` }, s.policyName) },
         { label: 'Last success', class: 'nowrap', cell: (s) => (s.lastSuccess
@@ -78,7 +91,7 @@ export function fleetCard(params) {
           ? h('a', { href: `#/jobs/${s.lastJobId}`, title: s.lastExplanation || s.lastStatus }, badge(s.lastFailed ? (s.lastStatus === 'canceled' ? 'dependency failed' : s.lastStatus) : s.lastStatus, s.lastFailed ? 'bad' : s.lastStatus))
           : '—') },
         { class: 'wide-only', label: 'Drill', cell: (s) => (s.drillVerdict ? h('span', { title: date(s.drillTime) }, badge(s.drillVerdict, s.drillVerdict === 'passed' ? 'ok' : 'bad')) : h('span', { class: 'muted' }, 'never')) },
-        { class: 'wide-only', label: 'Repository', cell: (s) => h('span', null, s.repositoryName, ' ', s.repositoryState === 'nearly_full' ? badge('nearly full', 'warn') : null) },
+        { class: 'wide-only', label: 'Repository', cell: repositoryCell },
         { class: 'wide-only', label: 'Next run', cell: (s) => (s.nextRun ? h('span', { title: date(s.nextRun) }, ago(s.nextRun)) : '—') },
       ], rows, {
         key: (s) => `${s.policyId}-${s.clientId}`,
