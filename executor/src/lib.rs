@@ -4,8 +4,8 @@
 
 pub mod borg;
 mod catalog_job;
-pub mod credentials;
 pub mod conntest;
+pub mod credentials;
 pub mod drill;
 mod events;
 mod identity;

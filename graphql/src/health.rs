@@ -269,7 +269,10 @@ impl HealthMutation {
         id: i64,
     ) -> Result<ConnectionTest, GqlError> {
         let c = caller(ctx).await?;
-        Ok(svc(ctx).test_client_connection(&c, ClientId(id)).await?.into())
+        Ok(svc(ctx)
+            .test_client_connection(&c, ClientId(id))
+            .await?
+            .into())
     }
 
     /// Tests the connection to a repository's host (or the local directory), step by step.

@@ -95,7 +95,11 @@ impl State {
                     self.pending.extend(entries);
                 }
                 Err(gap) => {
-                    tracing::debug!(after = self.after, now = gap.now, "status subscriber missed changes");
+                    tracing::debug!(
+                        after = self.after,
+                        now = gap.now,
+                        "status subscriber missed changes"
+                    );
                     self.after = gap.now;
                     return Some(JobStatusEvent {
                         job_id: 0,

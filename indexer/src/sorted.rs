@@ -22,7 +22,12 @@ impl Catalog {
         q: &SearchQuery,
         limit: usize,
     ) -> Result<SearchPage, CatalogError> {
-        let offset = q.cursor.as_deref().map(parse_offset).transpose()?.unwrap_or(0);
+        let offset = q
+            .cursor
+            .as_deref()
+            .map(parse_offset)
+            .transpose()?
+            .unwrap_or(0);
         let snap = self.snap();
         let Some(member) = membership(&snap, q) else {
             return Ok(SearchPage {

@@ -8,10 +8,10 @@ use crate::alerts::{self, Alert};
 use crate::settings::MailSettings;
 use crate::ReportError;
 use chrono::{DateTime, Utc};
+use model::access::Visibility;
 use model::health::{classify, expected_interval};
 use model::{CronExpr, JobStatus, SeriesAge, SeriesFacts};
 use serde_json::json;
-use model::access::Visibility;
 use store::{NotifyPref, SeriesRow, Store};
 
 /// A repository is nearly full when this share of its capacity is used.

@@ -113,7 +113,11 @@ pub async fn every_page(s: &Server, token: &str, b: &Browser, prefix: &str) -> R
         .unwrap_or(1);
     let job_hash = format!("#/jobs/{job}");
     let local = s
-        .ok(token, r#"{ clients(search: "localhost") { nodes { id } } }"#, json!({}))
+        .ok(
+            token,
+            r#"{ clients(search: "localhost") { nodes { id } } }"#,
+            json!({}),
+        )
         .await?["clients"]["nodes"][0]["id"]
         .as_i64()
         .unwrap_or(1);

@@ -2,7 +2,7 @@
 // running jobs, size and job charts, anomalies, this month's calendar of scheduled runs and
 // repositories approaching full; refreshed from the status feed as jobs start and finish.
 import { h, mount, table, loading, errorBox, inlineSvg, toast } from '../dom.js';
-import { gql, list, chartSvg, liveSubscribe } from '../api.js';
+import { gql, list, chartSvg, liveSubscribe, session } from '../api.js';
 import { bytes, ago, isFinished } from '../format.js';
 import { statusBadge, progressView } from './jobs.js';
 import { fleetCard } from './health.js';
@@ -129,8 +129,8 @@ export async function render(content, r) {
       // An unacknowledged anomaly pauses prune and compact of its series.
       { label: 'Prune', cell: (a) => (a.acknowledgedAt
         ? h('span', { class: 'muted' }, `acknowledged ${ago(a.acknowledgedAt)}`)
-        : h('span', null, h('span', { class: 'badge bad' }, 'paused'), ' ',
-          h('button', { class: 'link', dataset: { acknowledge: a.archive.name }, 'aria-label': `acknowledge the anomaly of ${a.archive.name}`, onclick: async () => {
+        : h('span', null, h('span', { class: 'badge bad', title: 'prune and compact of this series wait for a superuser to acknowledge' }, 'paused'), ' ',
+          session.user && session.user.isSuperuser && h('button', { class: 'link', dataset: { acknowledge: a.archive.name }, 'aria-label': `acknowledge the anomaly of ${a.archive.name}`, onclick: async () => {
             try {
               await gql('mutation($a: Int!) { acknowledgeAnomaly(archive: $a) { id } }', { a: a.archive.id });
               toast('Anomaly acknowledged: pruning resumes', 'ok');
