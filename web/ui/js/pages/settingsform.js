@@ -66,7 +66,7 @@ export function settingsForm(items, id, { onSaved = () => {} } = {}) {
         const dflt = s.default && s.kind !== 'SECRET' ? h('span', { class: 'dflt' }, ` Default: ${s.default}.`) : null;
         const box = h('div', { class: 'field', dataset: { field: s.key } },
           h('label', { for: fid }, s.label, ' ', h('code', { class: 'muted small key' }, s.key)), el,
-          h('div', { class: 'help', id: `${fid}-help` }, s.help, dflt),
+          h('div', { class: 'help', id: `${fid}-help` }, /[.!?)]$/.test(s.help) || !s.help ? s.help : `${s.help}.`, dflt),
           h('div', { class: 'ferr', id: `${fid}-error`, role: 'alert' }));
         fieldOf.set(s.key, { s, el, box });
         return box;
