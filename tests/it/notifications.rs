@@ -348,6 +348,16 @@ async fn job_mail_charts_reports_webhook_and_metrics_after_real_backups() -> Res
         ] {
             assert!(svg.contains(want), "{kind}.svg lacks {want:?}");
         }
+        // Every point and bar shows its value on hover; a forecast from minutes of history
+        // says what it needs instead of a date.
+        if kind != "forecast" {
+            assert!(svg.contains("<title>"), "{kind}.svg has no hover values");
+        } else {
+            assert!(
+                svg.contains("a forecast needs at least a week of history"),
+                "forecast.svg forecasts from minutes of history"
+            );
+        }
         let png = get(
             &s,
             Some(&token),
