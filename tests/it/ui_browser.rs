@@ -314,6 +314,17 @@ async fn scenario(
         "archive filter: {only}"
     );
     b.audit_a11y("catalog").await?;
+    // Sorted by path: the order is kept in the URL and said above the results.
+    b.js(
+        "const o = document.getElementById('catalog-order'); o.value = 'PATH'; o.dispatchEvent(new Event('change'));",
+        json!(null),
+    )
+    .await?;
+    b.wait_js(
+        "location.hash.includes('order=PATH') && document.getElementById('catalog-total')?.textContent.endsWith('path a→z')",
+        SHORT,
+    )
+    .await?;
 
     // 8. Its history.
     b.click(".hit [data-history]").await?;
@@ -408,6 +419,49 @@ async fn scenario(
     )
     .await?;
     b.screenshot("browse").await?;
+    // The archive and directory are in the URL, with breadcrumbs back; several entries
+    // ticked download as one tar through a single-use link.
+    b.wait_js(
+        "location.hash.includes('archive=') && document.querySelectorAll('#browse-crumbs a').length >= 1",
+        SHORT,
+    )
+    .await?;
+    b.js(
+        "const f = document.getElementById('browse-filter'); f.value = 'zzz-no-such-entry'; f.dispatchEvent(new Event('input'));",
+        json!(null),
+    )
+    .await?;
+    b.wait_js(
+        "document.querySelectorAll('#browse-tree .node').length === 0 && document.getElementById('browse-tree').textContent.includes('0 shown of')",
+        SHORT,
+    )
+    .await?;
+    b.js(
+        "const f = document.getElementById('browse-filter'); f.value = ''; f.dispatchEvent(new Event('input'));",
+        json!(null),
+    )
+    .await?;
+    b.wait_js(
+        "document.querySelectorAll('#browse-tree .node input[type=checkbox]').length >= 1",
+        SHORT,
+    )
+    .await?;
+    b.js(
+        "for (const c of document.querySelectorAll('#browse-tree .node input[type=checkbox]')) c.click();",
+        json!(null),
+    )
+    .await?;
+    b.click("#browse-download").await?;
+    let link = b
+        .wait_js(
+            "document.getElementById('download-link')?.getAttribute('download')",
+            SHORT,
+        )
+        .await?;
+    ensure!(
+        link.as_str().is_some_and(|n| n.ends_with(".tar")),
+        "the ticked entries download as one tar: {link}"
+    );
 
     // The diff of the two archives shows the changed file.
     b.goto(&format!("{}/#/catalog/diff", s.url)).await?;
