@@ -67,11 +67,7 @@ impl Catalog {
         let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
         let snap = self.snap();
         let Some(member) = membership(&snap, q) else {
-            return Ok(SearchPage {
-                total: 0,
-                hits: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(SearchPage::default());
         };
         let searcher = self.inner.reader.searcher();
         let form = classify(&q.text);
@@ -96,12 +92,7 @@ impl Catalog {
         } else {
             None
         };
-        let mut hits = Vec::with_capacity(got.found.len());
-        for found in &got.found {
-            if let Some(h) = self.version_hit(&snap, &searcher, found.addr)? {
-                hits.push(h);
-            }
-        }
+        let hits = self.hits(&snap, &searcher, got.found.iter().map(|x| x.addr))?;
         Ok(SearchPage {
             total: got.total,
             hits,
@@ -122,11 +113,7 @@ impl Catalog {
         };
         let snap = self.snap();
         let Some(member) = membership(&snap, q) else {
-            return Ok(SearchPage {
-                total: 0,
-                hits: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(SearchPage::default());
         };
         let searcher = self.inner.reader.searcher();
         let f = &self.inner.fields;
@@ -162,12 +149,7 @@ impl Catalog {
         } else {
             None
         };
-        let mut hits = Vec::with_capacity(found.len());
-        for (_, x) in &found {
-            if let Some(h) = self.version_hit(&snap, &searcher, x.addr)? {
-                hits.push(h);
-            }
-        }
+        let hits = self.hits(&snap, &searcher, found.iter().map(|(_, x)| x.addr))?;
         Ok(SearchPage {
             total: first.total + second.total,
             hits,
@@ -228,6 +210,23 @@ impl Catalog {
             keep,
         };
         Ok(searcher.search(query, &collector)?)
+    }
+
+    /// The hits of the versions at `addrs`, in that order (versions no archive holds any
+    /// longer left out).
+    pub(crate) fn hits(
+        &self,
+        snap: &Snapshot,
+        searcher: &Searcher,
+        addrs: impl Iterator<Item = DocAddress>,
+    ) -> Result<Vec<VersionHit>, CatalogError> {
+        let mut hits = Vec::new();
+        for addr in addrs {
+            if let Some(h) = self.version_hit(snap, searcher, addr)? {
+                hits.push(h);
+            }
+        }
+        Ok(hits)
     }
 
     /// Loads a version document and attaches the archives of its series that hold it.

@@ -30,11 +30,7 @@ impl Catalog {
             .unwrap_or(0);
         let snap = self.snap();
         let Some(member) = membership(&snap, q) else {
-            return Ok(SearchPage {
-                total: 0,
-                hits: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(SearchPage::default());
         };
         let searcher = self.inner.reader.searcher();
         let f = &self.inner.fields;
@@ -86,12 +82,7 @@ impl Catalog {
         let total = found.len();
         let page: Vec<_> = found.into_iter().skip(offset).take(limit).collect();
         let next = offset + page.len();
-        let mut hits = Vec::with_capacity(page.len());
-        for x in &page {
-            if let Some(h) = self.version_hit(&snap, &searcher, x.addr)? {
-                hits.push(h);
-            }
-        }
+        let hits = self.hits(&snap, &searcher, page.iter().map(|x| x.addr))?;
         Ok(SearchPage {
             total: got.total,
             hits,

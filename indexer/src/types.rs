@@ -101,7 +101,7 @@ pub struct VersionHit {
 }
 
 /// A page of search results, newest versions first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SearchPage {
     /// Number of matching versions (all pages).
     pub total: u64,

@@ -23,22 +23,9 @@ pub(crate) fn for_job(
     pref: NotifyPref,
     job: &Job,
 ) -> Result<Vec<String>, ReportError> {
-    let all = store.notify_recipients(pref)?;
-    if all.iter().all(|r| r.superuser) {
-        return Ok(all.into_iter().map(|r| r.email).collect());
-    }
-    let policies = store.policies()?;
-    let mut out = Vec::new();
-    for r in all {
-        let reached = r.superuser || {
-            let grants = store.user_grants(r.id)?;
-            Visibility::new(&grants, &policies).job(job.client, job.policy, job.repository)
-        };
-        if reached {
-            out.push(r.email);
-        }
-    }
-    Ok(out)
+    reached(store, pref, |v| {
+        v.job(job.client, job.policy, job.repository)
+    })
 }
 
 /// The users who asked for `pref` and whose role or grants reach the series (`client`, `policy`).
@@ -48,6 +35,15 @@ pub(crate) fn for_series(
     client: model::ClientId,
     policy: model::PolicyId,
 ) -> Result<Vec<String>, ReportError> {
+    reached(store, pref, |v| v.series(client, policy))
+}
+
+/// The users who asked for `pref` and are superusers or whose grants pass `reaches`.
+fn reached(
+    store: &Store,
+    pref: NotifyPref,
+    reaches: impl Fn(&Visibility) -> bool,
+) -> Result<Vec<String>, ReportError> {
     let all = store.notify_recipients(pref)?;
     if all.iter().all(|r| r.superuser) {
         return Ok(all.into_iter().map(|r| r.email).collect());
@@ -55,11 +51,11 @@ pub(crate) fn for_series(
     let policies = store.policies()?;
     let mut out = Vec::new();
     for r in all {
-        let reached = r.superuser || {
+        let ok = r.superuser || {
             let grants = store.user_grants(r.id)?;
-            Visibility::new(&grants, &policies).series(client, policy)
+            reaches(&Visibility::new(&grants, &policies))
         };
-        if reached {
+        if ok {
             out.push(r.email);
         }
     }
