@@ -156,12 +156,64 @@ impl Executor {
             jobs.push(j.clone());
             Some(j.id)
         };
+        // Copy repositories (3-2-1): prepared like the primary when needed; disabled ones skip
+        // this run.
+        let mut copies = Vec::new();
+        for rid in &policy.copies {
+            let copy = store.repository(*rid)?;
+            if !copy.enabled {
+                tracing::info!(policy = %policy.name, repository = %copy.name, "copy repository disabled: skipped");
+                continue;
+            }
+            let prep = if copy.ready {
+                None
+            } else {
+                let j = store.create_job(&NewJob {
+                    name: format!("Prepare repository {}", copy.name),
+                    job_type: JobType::PrepareRepository,
+                    policy: Some(policy.id),
+                    client: None,
+                    repository: Some(copy.id),
+                    archive_name: String::new(),
+                    depends_on: None,
+                    launch_type: launch_type.into(),
+                    created_by: by,
+                    extra_vars: String::new(),
+                })?;
+                jobs.push(j.clone());
+                Some(j.id)
+            };
+            copies.push((copy, prep));
+        }
+        let backup = |client: &Client, repo: &Repository, copy: bool, depends_on| NewJob {
+            name: if copy {
+                format!(
+                    "Backup {} {} ({}) to copy {}",
+                    client.hostname, policy.name, policy.policy_type, repo.name
+                )
+            } else {
+                format!(
+                    "Backup {} {} ({})",
+                    client.hostname, policy.name, policy.policy_type
+                )
+            },
+            job_type: JobType::Job,
+            policy: Some(policy.id),
+            client: Some(client.id),
+            repository: Some(repo.id),
+            archive_name: String::new(),
+            depends_on,
+            launch_type: launch_type.into(),
+            created_by: by,
+            extra_vars: String::new(),
+        };
         for cid in &policy.clients {
             let client = store.client(*cid)?;
             if !client.enabled {
                 continue;
             }
             let mut dep = prep_repo;
+            let mut client_prep = None;
             if !client.ready {
                 let j = store.create_job(&NewJob {
                     name: format!("Prepare client {}", client.hostname),
@@ -176,23 +228,16 @@ impl Executor {
                     extra_vars: String::new(),
                 })?;
                 dep = Some(j.id);
+                client_prep = Some(j.id);
                 jobs.push(j);
             }
-            jobs.push(store.create_job(&NewJob {
-                name: format!(
-                    "Backup {} {} ({})",
-                    client.hostname, policy.name, policy.policy_type
-                ),
-                job_type: JobType::Job,
-                policy: Some(policy.id),
-                client: Some(client.id),
-                repository: Some(repo.id),
-                archive_name: String::new(),
-                depends_on: dep,
-                launch_type: launch_type.into(),
-                created_by: by,
-                extra_vars: String::new(),
-            })?);
+            jobs.push(store.create_job(&backup(&client, &repo, false, dep))?);
+            // A copy does not wait for the primary's backup: it must succeed when the primary
+            // fails. The one-job-per-client rule runs them one after the other.
+            for (copy, prep) in &copies {
+                let dep = prep.or(client_prep);
+                jobs.push(store.create_job(&backup(&client, copy, true, dep))?);
+            }
         }
         for j in &jobs {
             self.emit(JobEvent::Status {

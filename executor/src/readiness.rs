@@ -95,7 +95,17 @@ impl Executor {
             .collect();
         let location = RepoLocation::parse(&repo.path);
         let remote_repo = matches!(location, Some(RepoLocation::Remote { .. }));
-        let any_remote = remote_repo || clients.iter().any(|c| !is_local(&c.hostname));
+        let remote_copy = policy.copies.iter().any(|r| {
+            store.repository(*r).is_ok_and(|c| {
+                c.enabled
+                    && matches!(
+                        RepoLocation::parse(&c.path),
+                        Some(RepoLocation::Remote { .. })
+                    )
+            })
+        });
+        let any_remote =
+            remote_repo || remote_copy || clients.iter().any(|c| !is_local(&c.hostname));
         if any_remote && server_public_key(store).ok().flatten().is_none() {
             f.push(finding(
                 "no_ssh_key",
@@ -110,6 +120,17 @@ impl Executor {
             self.host_key_finding(&mut f, host, port.unwrap_or(22))?;
         }
         self.repository_findings(&mut f, &repo)?;
+        // Copy repositories are checked like the primary (a disabled one is skipped by runs).
+        for rid in &policy.copies {
+            let copy = store.repository(*rid)?;
+            if !copy.enabled {
+                continue;
+            }
+            if let Some(RepoLocation::Remote { host, port, .. }) = RepoLocation::parse(&copy.path) {
+                self.host_key_finding(&mut f, &host, port.unwrap_or(22))?;
+            }
+            self.repository_findings(&mut f, &copy)?;
+        }
         for c in &clients {
             if !is_local(&c.hostname) {
                 self.host_key_finding(&mut f, &c.hostname, c.port)?;

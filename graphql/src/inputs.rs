@@ -76,7 +76,11 @@ pub struct PolicyInput {
     /// JSON object text, e.g. `{"folders": ["/srv"]}`.
     pub extra_vars: Option<String>,
     pub clients: Option<Vec<i64>>,
+    /// The primary repository.
     pub repository: Option<i64>,
+    /// Copy repositories, in order: each run also backs every client up into each (3-2-1).
+    /// Replaces the list; `[]` clears it.
+    pub copies: Option<Vec<i64>>,
     pub schedule: Option<i64>,
     pub keep_hourly: MaybeUndefined<i64>,
     pub keep_daily: MaybeUndefined<i64>,
@@ -106,6 +110,7 @@ impl From<PolicyInput> for model::PolicyInput {
             extra_vars: i.extra_vars,
             clients: i.clients,
             repository: i.repository,
+            copies: i.copies,
             schedule: i.schedule,
             keep_hourly: tri(i.keep_hourly),
             keep_daily: tri(i.keep_daily),

@@ -187,7 +187,10 @@ pub struct Policy {
     pub policy_type: String,
     pub extra_vars: String,
     pub client_ids: Vec<i64>,
+    /// The primary repository.
     pub repository_id: i64,
+    /// Copy repositories, in order (3-2-1).
+    pub copy_repository_ids: Vec<i64>,
     pub schedule_id: i64,
     pub keep_hourly: Option<i64>,
     pub keep_daily: Option<i64>,
@@ -264,6 +267,7 @@ impl From<model::Policy> for Policy {
             extra_vars: model::policy_type::redact_extra_vars(&p.extra_vars),
             client_ids: p.clients.iter().map(|c| c.0).collect(),
             repository_id: p.repository.0,
+            copy_repository_ids: p.copies.iter().map(|r| r.0).collect(),
             schedule_id: p.schedule.0,
             keep_hourly: k(p.retention.keep_hourly),
             keep_daily: k(p.retention.keep_daily),

@@ -149,6 +149,7 @@ impl Visibility {
             if granted || via_client {
                 v.policies.insert(p.id);
                 v.repositories.insert(p.repository);
+                v.repositories.extend(p.copies.iter().copied());
                 v.schedules.insert(p.schedule);
             }
             let all_clients =
@@ -201,6 +202,7 @@ mod tests {
             extra_vars: String::new(),
             clients: clients.iter().map(|c| ClientId(*c)).collect(),
             repository: RepositoryId(repo),
+            copies: Vec::new(),
             schedule: ScheduleId(1),
             retention: Retention::default(),
             vmprovider: String::new(),

@@ -253,7 +253,11 @@ pub struct Policy {
     pub policy_type: PolicyType,
     pub extra_vars: String,
     pub clients: Vec<ClientId>,
+    /// The primary repository.
     pub repository: RepositoryId,
+    /// Copy repositories: every run also backs each client up into each of them, as archives
+    /// of their own made by borg (3-2-1), in this order.
+    pub copies: Vec<RepositoryId>,
     pub schedule: ScheduleId,
     pub retention: Retention,
     pub vmprovider: String,
@@ -272,6 +276,9 @@ pub struct PolicyInput {
     pub extra_vars: Option<String>,
     pub clients: Option<Vec<i64>>,
     pub repository: Option<i64>,
+    /// Copy repositories, in order (replaces the list; `Some(vec![])` clears it).
+    #[serde(default)]
+    pub copies: Option<Vec<i64>>,
     pub schedule: Option<i64>,
     pub keep_hourly: Option<Option<i64>>,
     pub keep_daily: Option<Option<i64>>,
@@ -324,6 +331,30 @@ impl PolicyInput {
         }
         if creating && self.repository.is_none() {
             e.add("repository", "is required");
+        }
+        if let Some(copies) = &self.copies {
+            let primary = self.repository.or(current.map(|p| p.repository.0));
+            let mut seen = std::collections::BTreeSet::new();
+            for c in copies {
+                if Some(*c) == primary {
+                    e.add(
+                        "copies",
+                        format!("repository {c} is the primary repository"),
+                    );
+                } else if !seen.insert(*c) {
+                    e.add("copies", format!("repository {c} is listed twice"));
+                }
+            }
+            if copies.len() > 8 {
+                e.add("copies", "at most 8 copy repositories");
+            }
+        } else if let (Some(r), Some(p)) = (self.repository, current) {
+            if p.copies.contains(&RepositoryId(r)) {
+                e.add(
+                    "repository",
+                    format!("repository {r} is a copy repository of this policy"),
+                );
+            }
         }
         if creating && self.schedule.is_none() {
             e.add("schedule", "is required");

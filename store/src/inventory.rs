@@ -296,7 +296,8 @@ impl Store {
     }
 
     pub fn delete_repository(&self, id: RepositoryId) -> Result<()> {
-        let users: Vec<String> = self.policy_names_where("repository_id", id.0)?;
+        let mut users: Vec<String> = self.policy_names_where("repository_id", id.0)?;
+        users.extend(self.policy_names_copying_to(id)?);
         if !users.is_empty() {
             return Err(StoreError::Conflict(format!(
                 "repository {id} is used by policies {}: change or delete them first",

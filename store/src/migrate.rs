@@ -75,6 +75,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "overdue_alerts",
         include_str!("../../migrations/0015_overdue_alerts.sql"),
     ),
+    (
+        17,
+        "policy_copies",
+        include_str!("../../migrations/0017_policy_copies.sql"),
+    ),
 ];
 
 /// The schema version this binary writes (the highest migration).

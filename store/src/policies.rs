@@ -23,6 +23,7 @@ pub(crate) fn policy_row(r: &Row) -> rusqlite::Result<Policy> {
         policy_type: ptype.parse().unwrap_or(PolicyType::Folders),
         extra_vars: r.get(3)?,
         clients: Vec::new(),
+        copies: Vec::new(),
         repository: RepositoryId(r.get(4)?),
         schedule: ScheduleId(r.get(5)?),
         retention: Retention {
@@ -42,6 +43,18 @@ pub(crate) fn policy_row(r: &Row) -> rusqlite::Result<Policy> {
     })
 }
 
+/// Replaces the copy repositories of a policy.
+fn set_copies(tx: &rusqlite::Transaction<'_>, id: PolicyId, copies: &[i64]) -> Result<()> {
+    tx.execute("DELETE FROM policy_copies WHERE policy_id = ?1", [id.0])?;
+    for (position, r) in copies.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO policy_copies (policy_id, repository_id, position) VALUES (?1, ?2, ?3)",
+            params![id.0, r, position as i64],
+        )?;
+    }
+    Ok(())
+}
+
 impl Store {
     fn check_policy_refs(&self, input: &PolicyInput) -> Result<()> {
         let mut e = ValidationErrors::new();
@@ -58,6 +71,11 @@ impl Store {
         for c in input.clients.iter().flatten() {
             if self.client(ClientId(*c)).is_err() {
                 e.add("clients", format!("client {c} does not exist"));
+            }
+        }
+        for r in input.copies.iter().flatten() {
+            if self.repository(RepositoryId(*r)).is_err() {
+                e.add("copies", format!("repository {r} does not exist"));
             }
         }
         Ok(e.into_result()?)
@@ -114,6 +132,9 @@ impl Store {
                 params![id, c],
             )?;
         }
+        if let Some(copies) = &input.copies {
+            set_copies(&tx, PolicyId(id), copies)?;
+        }
         tx.commit()?;
         drop(conn);
         self.policy(PolicyId(id))
@@ -130,7 +151,20 @@ impl Store {
             .optional()?
             .ok_or_else(|| StoreError::not_found("policy", id))?;
         p.clients = self.policy_clients(id)?;
+        p.copies = self.policy_copies(id)?;
         Ok(p)
+    }
+
+    /// The copy repositories of a policy, in order.
+    pub(crate) fn policy_copies(&self, id: PolicyId) -> Result<Vec<RepositoryId>> {
+        let conn = self.read();
+        let mut st = conn.prepare(
+            "SELECT repository_id FROM policy_copies WHERE policy_id = ?1 ORDER BY position",
+        )?;
+        let rows = st
+            .query_map([id.0], |r| Ok(RepositoryId(r.get(0)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     pub(crate) fn policy_clients(&self, id: PolicyId) -> Result<Vec<ClientId>> {
@@ -157,6 +191,7 @@ impl Store {
         };
         for p in &mut list {
             p.clients = self.policy_clients(p.id)?;
+            p.copies = self.policy_copies(p.id)?;
         }
         Ok(list)
     }
@@ -238,6 +273,9 @@ impl Store {
                 )?;
             }
         }
+        if let Some(copies) = &input.copies {
+            set_copies(&tx, id, copies)?;
+        }
         if let Some(clients) = &input.clients {
             tx.execute("DELETE FROM policy_clients WHERE policy_id = ?1", [id.0])?;
             for c in clients {
@@ -271,6 +309,19 @@ impl Store {
         ))?;
         let rows = st
             .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
+    /// Names of the policies that keep a copy in repository `id`.
+    pub(crate) fn policy_names_copying_to(&self, id: RepositoryId) -> Result<Vec<String>> {
+        let conn = self.read();
+        let mut st = conn.prepare(
+            "SELECT p.name FROM policies p JOIN policy_copies c ON c.policy_id = p.id
+             WHERE c.repository_id = ?1 ORDER BY p.id",
+        )?;
+        let rows = st
+            .query_map([id.0], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(rows)
     }

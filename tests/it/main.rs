@@ -26,6 +26,7 @@ mod jobs_lifecycle;
 mod live_events;
 mod mail_tls;
 mod notifications;
+mod policy_copies;
 mod policy_types;
 mod policy_types_db;
 mod policy_types_files;

@@ -280,6 +280,7 @@ impl Store {
         let mut page = self.page(&q, sort, &o.page, policy_row)?;
         for p in &mut page.items {
             p.clients = self.policy_clients(p.id)?;
+            p.copies = self.policy_copies(p.id)?;
         }
         Ok(page)
     }

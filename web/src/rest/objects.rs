@@ -217,7 +217,10 @@ pub(crate) struct PolicyOut {
     pub name: String,
     pub extra_vars: String,
     pub clients: Vec<i64>,
+    /// The primary repository (the original's field).
     pub repository: i64,
+    /// Copy repositories, in order (3-2-1; new in this server).
+    pub copies: Vec<i64>,
     pub schedule: i64,
     pub policy_type: &'static str,
     pub keep_hourly: Option<u32>,
@@ -259,6 +262,7 @@ pub(crate) fn policy(names: &Names, p: Policy) -> PolicyOut {
         extra_vars: model::policy_type::redact_extra_vars(&p.extra_vars),
         clients: p.clients.iter().map(|c| c.0).collect(),
         repository: p.repository.0,
+        copies: p.copies.iter().map(|r| r.0).collect(),
         schedule: p.schedule.0,
         policy_type: p.policy_type.as_str(),
         keep_hourly: p.retention.keep_hourly,

@@ -40,6 +40,7 @@ fn policy_input(body: &[u8]) -> RestResult<model::PolicyInput> {
         extra_vars: f.json_text("extra_vars"),
         clients: f.ids("clients"),
         repository: f.int("repository"),
+        copies: f.ids("copies"),
         schedule: f.int("schedule"),
         keep_hourly: f.nullable_int("keep_hourly"),
         keep_daily: f.nullable_int("keep_daily"),

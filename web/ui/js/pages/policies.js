@@ -31,7 +31,7 @@ const TYPE_FIELDS = {
 };
 
 const KEEPS = [['keepHourly', 'Hourly'], ['keepDaily', 'Daily'], ['keepWeekly', 'Weekly'], ['keepMonthly', 'Monthly'], ['keepYearly', 'Yearly']];
-const POLICY_FIELDS = `id name policyType extraVars clientIds repositoryId scheduleId keepHourly keepDaily keepWeekly keepMonthly keepYearly
+const POLICY_FIELDS = `id name policyType extraVars clientIds repositoryId copyRepositoryIds scheduleId keepHourly keepDaily keepWeekly keepMonthly keepYearly
   vmprovider nextRun modePull enabled prehook posthook blockers repository { name } schedule { name crontab } clients { hostname }`;
 
 export async function render(content, r) {
@@ -47,7 +47,7 @@ export async function render(content, r) {
         { label: 'Name', cell: (p) => h('strong', null, p.name) },
         { label: 'Type', cell: (p) => badge(p.policyType, '') },
         { label: 'Clients', cell: (p) => p.clients.map((c) => c.hostname).join(', ') || '—' },
-        { label: 'Repository', cell: (p) => p.repository.name },
+        { label: 'Repository', cell: (p) => (p.copyRepositoryIds.length ? h('span', { title: 'primary, then copies' }, p.repository.name, h('span', { class: 'muted small' }, ` + ${p.copyRepositoryIds.length} cop${p.copyRepositoryIds.length === 1 ? 'y' : 'ies'}`)) : p.repository.name) },
         { label: 'Schedule', cell: (p) => h('span', null, p.schedule.name, ' ', h('code', { class: 'muted' }, p.schedule.crontab)) },
         { label: 'Next run', cell: (p) => (p.nextRun ? h('span', { title: date(p.nextRun) }, ago(p.nextRun)) : '—') },
         { label: 'Last verified restore', cell: (p) => h('span', { class: 'muted', dataset: { verified: p.id } }, '—') },
@@ -157,9 +157,10 @@ async function open(policy, reload) {
     { name: 'policyType', label: 'Type', type: 'select', options: TYPES, aliases: ['policy_type'] },
     { name: 'clients', label: 'Clients', type: 'select', multiple: true, numeric: true, options: refs.clients.map((c) => [c.id, c.hostname]), aliases: ['client_ids'] },
     { name: 'repository', label: 'Repository', type: 'select', numeric: true, options: [['', '— choose —'], ...refs.repositories.map((r) => [r.id, r.name])] },
+    { name: 'copies', label: 'Copy repositories (3-2-1: each run also backs up into each, ideally on another host)', type: 'select', multiple: true, numeric: true, options: refs.repositories.map((r) => [r.id, r.name]) },
     { name: 'schedule', label: 'Schedule', type: 'select', numeric: true, options: [['', '— choose —'], ...refs.schedules.map((s) => [s.id, `${s.name} (${s.crontab})`])] },
   ];
-  const initial = policy ? { ...policy, clients: policy.clientIds, repository: policy.repositoryId, schedule: policy.scheduleId } : { policyType: 'folders' };
+  const initial = policy ? { ...policy, clients: policy.clientIds, repository: policy.repositoryId, copies: policy.copyRepositoryIds, schedule: policy.scheduleId } : { policyType: 'folders' };
   const f = h('form', { class: 'form', id: 'policy-form', novalidate: true });
   for (const s of base) {
     const node = field(s, initial[s.name]);
@@ -207,7 +208,7 @@ async function open(policy, reload) {
     if (v.restoreTestCron && v.restoreTestCron.trim()) extra.restore_test_cron = v.restoreTestCron.trim(); else delete extra.restore_test_cron;
     const input = {
       name: v.name, policyType: v.policyType, extraVars: JSON.stringify(extra), clients: v.clients,
-      repository: v.repository, schedule: v.schedule, prehook: v.prehook, posthook: v.posthook,
+      repository: v.repository, copies: v.copies || [], schedule: v.schedule, prehook: v.prehook, posthook: v.posthook,
       modePull: v.modePull, enabled: v.enabled, vmprovider: v.vmprovider ?? (policy ? policy.vmprovider : ''),
     };
     for (const [k] of KEEPS) input[k] = v[k];
