@@ -6,6 +6,7 @@
 mod admin;
 mod catalog;
 mod connection;
+mod copies;
 mod cost;
 mod drills;
 mod errors;
@@ -48,6 +49,7 @@ pub struct Query(
     drills::DrillQuery,
     live::LiveQuery,
     health::HealthQuery,
+    copies::CopyQuery,
 );
 
 /// Every mutation: inventory and jobs, plus administration (SSH key, host keys, settings).

@@ -23,6 +23,7 @@
 
 mod anomaly;
 mod collect;
+mod compare;
 mod error;
 mod fastparse;
 mod forget;

@@ -158,6 +158,38 @@ pub struct ArchiveDiff {
     pub entries: Vec<DiffEntry>,
 }
 
+/// How a path differs between two archives of different series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompareKind {
+    /// In the first archive only.
+    Missing,
+    /// In the second archive only.
+    Extra,
+    /// In both, with another size or mtime.
+    Changed,
+}
+
+/// One path that differs: (size, mtime in microseconds) in each archive that has it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compared {
+    pub path: String,
+    pub kind: CompareKind,
+    pub a: Option<(u64, i64)>,
+    pub b: Option<(u64, i64)>,
+}
+
+/// Two archives of different series compared by path, size and mtime.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveComparison {
+    /// Paths with the same size and mtime in both.
+    pub same: u64,
+    pub missing: u64,
+    pub extra: u64,
+    pub changed: u64,
+    /// The differences, by path (missing and changed first), at most `compare::MAX_LISTED`.
+    pub differences: Vec<Compared>,
+}
+
 /// Children of a directory in one archive, sorted by path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BrowsePage {

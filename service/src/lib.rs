@@ -7,6 +7,7 @@ mod admin;
 mod authz;
 mod caller;
 mod catalog;
+pub mod copies;
 mod error;
 pub mod health;
 mod inventory;
@@ -36,8 +37,8 @@ pub mod types {
     pub use executor::restore::{Download, DownloadKind, DownloadTicket};
     pub use executor::{CheckOptions, JobEvent, RestoreRequest, StatusEntry};
     pub use indexer::{
-        Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchOrder, SearchQuery, VersionFate,
-        VersionHit,
+        Anomaly, ArchiveBrief, ChangeStats, CompareKind, Compared, DiffKind, SearchOrder,
+        SearchQuery, VersionFate, VersionHit,
     };
     pub use report::{ChartKind, ChartRequest, Format, Period};
     pub use store::{

@@ -37,9 +37,19 @@ fn row(r: &Row) -> rusqlite::Result<RepositoryCredential> {
 
 /// Rows whose pair no policy wants any longer (client left every policy of the repository,
 /// policy or client deleted, policy moved to another repository).
-const UNWANTED: &str = "NOT EXISTS (SELECT 1 FROM policies p
-    JOIN policy_clients pc ON pc.policy_id = p.id
-    WHERE p.repository_id = c.repository_id AND pc.client_id = c.client_id)";
+/// (policy_id, repository_id) of every repository a policy writes into: its primary and its
+/// copies.
+const POLICY_REPOSITORIES: &str = "(SELECT id AS policy_id, repository_id FROM policies
+    UNION SELECT policy_id, repository_id FROM policy_copies)";
+
+/// A credential no policy wants: no policy writes its client into its repository.
+fn unwanted() -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM {POLICY_REPOSITORIES} p
+         JOIN policy_clients pc ON pc.policy_id = p.policy_id
+         WHERE p.repository_id = c.repository_id AND pc.client_id = c.client_id)"
+    )
+}
 
 impl Store {
     /// The credential of a pair, if one was made.
@@ -142,9 +152,11 @@ impl Store {
         repository: RepositoryId,
     ) -> Result<bool> {
         Ok(self.read().query_row(
-            "SELECT EXISTS (SELECT 1 FROM policies p
-             JOIN policy_clients pc ON pc.policy_id = p.id
-             WHERE p.repository_id = ?2 AND pc.client_id = ?1)",
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM {POLICY_REPOSITORIES} p
+                 JOIN policy_clients pc ON pc.policy_id = p.policy_id
+                 WHERE p.repository_id = ?2 AND pc.client_id = ?1)"
+            ),
             params![client.0, repository.0],
             |r| r.get(0),
         )?)
@@ -153,11 +165,11 @@ impl Store {
     /// The clients some policy writes into `repository`.
     pub fn repository_pair_clients(&self, repository: RepositoryId) -> Result<Vec<ClientId>> {
         let conn = self.read();
-        let mut st = conn.prepare(
-            "SELECT DISTINCT pc.client_id FROM policies p
-             JOIN policy_clients pc ON pc.policy_id = p.id
-             WHERE p.repository_id = ?1 ORDER BY pc.client_id",
-        )?;
+        let mut st = conn.prepare(&format!(
+            "SELECT DISTINCT pc.client_id FROM {POLICY_REPOSITORIES} p
+             JOIN policy_clients pc ON pc.policy_id = p.policy_id
+             WHERE p.repository_id = ?1 ORDER BY pc.client_id"
+        ))?;
         let ids = st
             .query_map([repository.0], |r| r.get(0).map(ClientId))?
             .collect::<rusqlite::Result<_>>()?;
@@ -167,11 +179,11 @@ impl Store {
     /// The repositories some policy writes `client` into.
     pub fn client_pair_repositories(&self, client: ClientId) -> Result<Vec<RepositoryId>> {
         let conn = self.read();
-        let mut st = conn.prepare(
-            "SELECT DISTINCT p.repository_id FROM policies p
-             JOIN policy_clients pc ON pc.policy_id = p.id
-             WHERE pc.client_id = ?1 ORDER BY p.repository_id",
-        )?;
+        let mut st = conn.prepare(&format!(
+            "SELECT DISTINCT p.repository_id FROM {POLICY_REPOSITORIES} p
+             JOIN policy_clients pc ON pc.policy_id = p.policy_id
+             WHERE pc.client_id = ?1 ORDER BY p.repository_id"
+        ))?;
         let ids = st
             .query_map([client.0], |r| r.get(0).map(RepositoryId))?
             .collect::<rusqlite::Result<_>>()?;
@@ -182,7 +194,8 @@ impl Store {
     pub fn unwanted_repository_credentials(&self) -> Result<Vec<RepositoryCredential>> {
         let conn = self.read();
         let mut st = conn.prepare(&format!(
-            "SELECT {COLS} FROM repository_credentials c WHERE {UNWANTED} ORDER BY created"
+            "SELECT {COLS} FROM repository_credentials c WHERE {} ORDER BY created",
+            unwanted()
         ))?;
         let rows = st.query_map([], row)?.collect::<rusqlite::Result<_>>()?;
         Ok(rows)
@@ -258,5 +271,66 @@ mod tests {
         assert_eq!(s.unwanted_repository_credentials().unwrap().len(), 1);
         s.delete_repository_credential(c.id, r.id).unwrap();
         assert!(s.unwanted_repository_credentials().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_copy_repository_wants_the_pair_like_the_primary() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let c = s
+            .create_client(
+                &ClientInput {
+                    hostname: Some("web1".into()),
+                    ..Default::default()
+                },
+                None,
+            )
+            .unwrap();
+        let repo = |name: &str| {
+            s.create_repository(
+                &RepositoryInput {
+                    name: Some(name.into()),
+                    path: Some(format!("root@repo:/srv/{name}")),
+                    ..Default::default()
+                },
+                None,
+            )
+            .unwrap()
+        };
+        let (primary, copy) = (repo("primary"), repo("copy"));
+        let sched = s
+            .create_schedule(
+                &model::ScheduleInput {
+                    name: Some("n".into()),
+                    crontab: Some("0 3 * * *".into()),
+                    enabled: None,
+                },
+                None,
+            )
+            .unwrap();
+        s.create_policy(
+            &model::PolicyInput {
+                name: Some("p".into()),
+                policy_type: Some("folders".into()),
+                extra_vars: Some(r#"{"folders": ["/srv"]}"#.into()),
+                clients: Some(vec![c.id.0]),
+                repository: Some(primary.id.0),
+                copies: Some(vec![copy.id.0]),
+                schedule: Some(sched.id.0),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+        let pem = Secret::new("k");
+        s.create_repository_credential(c.id, copy.id, &pem, "ssh-ed25519 AAAA", "t")
+            .unwrap();
+        assert!(s.repository_pair_wanted(c.id, copy.id).unwrap());
+        assert!(s.unwanted_repository_credentials().unwrap().is_empty());
+        assert_eq!(s.repository_pair_clients(copy.id).unwrap(), vec![c.id]);
+        assert_eq!(
+            s.client_pair_repositories(c.id).unwrap(),
+            vec![primary.id, copy.id]
+        );
     }
 }

@@ -101,8 +101,9 @@ async fn a_policy_backs_up_into_its_primary_and_its_copy_on_another_host() -> Re
     for j in &jobs {
         ensure!(
             j["status"] == "successful",
-            "job {j}:\n{}",
-            s.job_log(&token, j["id"].as_i64().unwrap_or(0)).await?
+            "job {j}:\n{}\nweb2 sshd:\n{}",
+            s.job_log(&token, j["id"].as_i64().unwrap_or(0)).await?,
+            hosts.log("web2")
         );
     }
     let backups: Vec<&Value> = jobs.iter().filter(|j| j["jobType"] == "job").collect();
@@ -148,6 +149,32 @@ async fn a_policy_backs_up_into_its_primary_and_its_copy_on_another_host() -> Re
         ensure!(d["catalogSearch"]["total"] == 1, "repository {r}: {d}");
     }
 
+    // The copy matches the primary archive of the same run: same paths, sizes and mtimes.
+    let copy_archive = s
+        .ok(
+            &token,
+            "query($r: Int!) { archives(repository: $r) { nodes { id } } }",
+            json!({"r": copy}),
+        )
+        .await?["archives"]["nodes"][0]["id"]
+        .as_i64()
+        .context("copy archive")?;
+    let cmp = s
+        .ok(
+            &token,
+            "query($a: Int!) { copyComparison(archive: $a) { identical same missing extra changed primary { repositoryId } copy { repositoryId } } }",
+            json!({"a": copy_archive}),
+        )
+        .await?["copyComparison"]
+        .clone();
+    ensure!(
+        cmp["identical"] == true
+            && cmp["same"].as_i64() >= Some(1)
+            && cmp["primary"]["repositoryId"] == primary
+            && cmp["copy"]["repositoryId"] == copy,
+        "{cmp}"
+    );
+
     // The primary's host is unreachable: its backup fails, the copy's succeeds.
     let (code, body) = s
         .rest(
@@ -183,10 +210,13 @@ async fn a_policy_backs_up_into_its_primary_and_its_copy_on_another_host() -> Re
         "{}",
         backup_of(primary)
     );
+    let copy_job = backup_of(copy);
     ensure!(
-        backup_of(copy)["status"] == "successful",
-        "{}",
-        backup_of(copy)
+        copy_job["status"] == "successful",
+        "{copy_job}\n{}\nweb2 sshd:\n{}",
+        s.job_log(&token, copy_job["id"].as_i64().unwrap_or(0))
+            .await?,
+        hosts.log("web2")
     );
 
     // A repository holding copies is not deleted from under its policy.

@@ -51,6 +51,8 @@ const QUERIES: &[Row] = &[
         "UAANA",
     ),
     ("archive", "{ archive(id: {archive}) { id pruneBlockedBy { id } } }", "UAANA"),
+    // The world's archive is in its policy's primary repository: refused on the facts.
+    ("copyComparison", "{ copyComparison(archive: {archive}) { identical } }", "UaaNa"),
     ("users", "{ users { totalCount } }", "UFFFA"),
     ("apiTokens", "{ apiTokens { totalCount } }", "UAAAA"),
     ("clients", "{ clients { totalCount } }", "UAAAA"),
