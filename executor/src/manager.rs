@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     /// Download tickets (restore downloads through the server).
     pub(crate) tickets: crate::restore::Tickets,
     shutting_down: std::sync::atomic::AtomicBool,
+    /// Unix milliseconds of the scheduler's last tick, 0 before the first (see `scheduler.rs`).
+    pub(crate) last_tick: std::sync::atomic::AtomicI64,
 }
 
 /// Handle to the executor; cheap to clone.
@@ -66,6 +68,7 @@ impl Executor {
                 progress: Default::default(),
                 tickets: Default::default(),
                 shutting_down: std::sync::atomic::AtomicBool::new(false),
+                last_tick: std::sync::atomic::AtomicI64::new(0),
             }),
         }
     }

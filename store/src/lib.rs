@@ -3,6 +3,7 @@
 
 mod archives;
 mod drills;
+mod health;
 mod hostkeys;
 mod inventory;
 mod jobs;
@@ -21,6 +22,7 @@ pub use drills::{
     DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, RestoreTestListOptions,
     RestoreTestOrder, Verdict,
 };
+pub use health::{database_schema_version, snapshot_database, DATABASE_FILE};
 pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob};
 pub use lists::*;
@@ -103,7 +105,7 @@ impl Store {
             source,
         })?;
         let key = MasterKey::load_or_create(&data_dir.join("master.key"))?;
-        let path = data_dir.join("cyborgbackup.db");
+        let path = data_dir.join(DATABASE_FILE);
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;

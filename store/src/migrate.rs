@@ -50,6 +50,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "repository_free_space",
         include_str!("../../migrations/0009_repository_free_space.sql"),
     ),
+    (
+        15,
+        "server_health",
+        include_str!("../../migrations/0015_server_health.sql"),
+    ),
 ];
 
 /// The schema version this binary writes (the highest migration).

@@ -5,6 +5,7 @@
 
 mod charts;
 mod download;
+mod health;
 mod metrics;
 pub mod rest;
 mod ui;
@@ -19,6 +20,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use graphql::CyborgSchema;
 use rest::limit::{graphql_login_emails, graphql_refusal, ClientAddr, LoginLimiter};
+pub use rest::proxy::TrustedProxies;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{AuthUser, Store};
@@ -50,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(charts::routes())
         .merge(download::routes())
         .merge(metrics::routes())
+        .merge(health::routes())
         .merge(rest::router())
         .layer(Extension(Arc::new(LoginLimiter::default())))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -15,6 +15,7 @@ pub mod limit;
 mod objects;
 mod page;
 mod policies;
+pub mod proxy;
 mod restore;
 
 use crate::AppState;
