@@ -15,7 +15,10 @@ fn local_url(cfg: &Config) -> String {
         ip => ip,
     };
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
-    format!("{scheme}://{}/readyz", SocketAddr::new(ip, cfg.listen.port()))
+    format!(
+        "{scheme}://{}/readyz",
+        SocketAddr::new(ip, cfg.listen.port())
+    )
 }
 
 pub fn run(cfg: &Config, url: Option<String>) -> Result<()> {

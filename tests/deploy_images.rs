@@ -19,7 +19,8 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// A piped backup that lasts ten minutes unless its client is cut off.
-const SLOW_PIPE: &str = r#"{"command": "i=0; while [ $i -lt 600 ]; do echo line $i; i=$((i+1)); sleep 1; done"}"#;
+const SLOW_PIPE: &str =
+    r#"{"command": "i=0; while [ $i -lt 600 ]; do echo line $i; i=$((i+1)); sleep 1; done"}"#;
 
 /// The repository host and the client web1 (with the needle in /srv/data) on `net`.
 pub fn hosts(image: &str, net: &Network) -> Result<(Container, Container)> {
@@ -27,7 +28,10 @@ pub fn hosts(image: &str, net: &Network) -> Result<(Container, Container)> {
     let web1 = Container::run(image, net, "web1")?;
     repo.exec(&["mkdir", "-p", "/srv/borg"])?;
     web1.exec(&["mkdir", "-p", "/srv/data"])?;
-    web1.exec_stdin(&["sh", "-c", &format!("cat >/srv/data/{NEEDLE}")], NEEDLE_CONTENT)?;
+    web1.exec_stdin(
+        &["sh", "-c", &format!("cat >/srv/data/{NEEDLE}")],
+        NEEDLE_CONTENT,
+    )?;
     Ok((repo, web1))
 }
 
@@ -41,7 +45,7 @@ async fn deploy_compose_backs_up_restores_restarts_and_survives_a_network_cut() 
         &[
             ("CYBORG_IMAGE", &img.server),
             ("CYBORG_ADMIN_PASSWORD", ADMIN_PASSWORD),
-            ("CYBORG_PUBLISH", "127.0.0.1::8000"),
+            ("CYBORG_PUBLISH", "127.0.0.1:0"),
             ("CYBORG_LOG", "info"),
         ],
     );
@@ -53,8 +57,15 @@ async fn deploy_compose_backs_up_restores_restarts_and_survives_a_network_cut() 
         .await
         .with_context(|| server.logs())?;
     // The server runs as the non-root user, with its data in the volume.
-    let who = server.exec(&["sh", "-c", "id -un; stat -c %U /var/lib/cyborgbackup/cyborgbackup.db"])?;
-    assert_eq!(who.split_whitespace().collect::<Vec<_>>(), ["cyborgbackup", "cyborgbackup"]);
+    let who = server.exec(&[
+        "sh",
+        "-c",
+        "id -un; stat -c %U /var/lib/cyborgbackup/cyborgbackup.db",
+    ])?;
+    assert_eq!(
+        who.split_whitespace().collect::<Vec<_>>(),
+        ["cyborgbackup", "cyborgbackup"]
+    );
 
     // Back web1 up to the repository host, find the file, restore it.
     let sc = inventory(&api, &[&repo, &web1]).await?;
@@ -67,22 +78,31 @@ async fn deploy_compose_backs_up_restores_restarts_and_survives_a_network_cut() 
 
     // `docker compose restart`: nothing lost, the session token still valid.
     let before = api
-        .ok("{ jobs { totalCount } archives { totalCount } clients { totalCount } }", json!({}))
+        .ok(
+            "{ jobs { totalCount } archives { totalCount } clients { totalCount } }",
+            json!({}),
+        )
         .await?;
     compose.run(&["restart"])?;
     let restarted = Remote::connect(&url, Duration::from_secs(180))
         .await
         .with_context(|| server.logs())?;
     assert_eq!(
-        api.ok("{ jobs { totalCount } archives { totalCount } clients { totalCount } }", json!({}))
-            .await?,
+        api.ok(
+            "{ jobs { totalCount } archives { totalCount } clients { totalCount } }",
+            json!({})
+        )
+        .await?,
         before
     );
     assert_eq!(find_needle(&restarted).await?, found);
 
     // A backup runs; the client is cut off the network; the job fails and says why.
     let schedule = api
-        .ok(r#"mutation { createSchedule(input: {name: "slow", crontab: "0 4 * * *"}) { id } }"#, json!({}))
+        .ok(
+            r#"mutation { createSchedule(input: {name: "slow", crontab: "0 4 * * *"}) { id } }"#,
+            json!({}),
+        )
         .await?["createSchedule"]["id"]
         .clone();
     let slow = api
@@ -94,7 +114,10 @@ async fn deploy_compose_backs_up_restores_restarts_and_survives_a_network_cut() 
     let (running, _) = api.launch(slow).await?;
     let start = Instant::now();
     while api.job(running).await?["status"] != "running" {
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "the slow backup did not start");
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(120),
+            "the slow backup did not start"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -103,7 +126,10 @@ async fn deploy_compose_backs_up_restores_restarts_and_survives_a_network_cut() 
     let job = api.finished(running, Duration::from_secs(300)).await?;
     let why = job["jobExplanation"].as_str().unwrap_or_default();
     assert_eq!(job["status"], "failed", "{job}");
-    assert!(why.contains("web1") && why.contains("lost"), "unclear explanation: {why}");
+    assert!(
+        why.contains("web1") && why.contains("lost"),
+        "unclear explanation: {why}"
+    );
     eprintln!("network cut: job failed after {:?}: {why}", cut.elapsed());
     web1.connect(&net, "web1")?;
     // The next backup after reconnecting succeeds.
@@ -117,7 +143,10 @@ async fn deploy_compose_backs_up_restores_restarts_and_survives_a_network_cut() 
         if h.trim() == "healthy" {
             break;
         }
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "container health: {h}");
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(120),
+            "container health: {h}"
+        );
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     Ok(())

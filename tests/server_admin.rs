@@ -23,9 +23,11 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// A client that trusts only `pem` (no public roots).
+/// A client that trusts only `pem` (no public roots), with a new connection (and handshake)
+/// for every request.
 fn client_trusting(pem: &str) -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes())?)
         .timeout(Duration::from_secs(20))
@@ -72,14 +74,22 @@ async fn https_with_a_trusted_certificate_reloaded_on_sighup() -> Result<()> {
     // A client that trusts nothing else refuses the server.
     let (cert_b, key_b) = self_signed()?;
     let trusts_b = client_trusting(&cert_b)?;
-    assert!(trusts_b.get(format!("{}/healthz", s.url)).send().await.is_err());
+    assert!(trusts_b
+        .get(format!("{}/healthz", s.url))
+        .send()
+        .await
+        .is_err());
 
     // A broken reload keeps the current certificate.
     std::fs::write(&key, "not a key")?;
     s.signal("HUP")?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let r = trusts_a.get(format!("{}/healthz", s.url)).send().await?;
-    assert_eq!(r.status(), 200, "a failed reload stopped the old certificate");
+    assert_eq!(
+        r.status(),
+        200,
+        "a failed reload stopped the old certificate"
+    );
 
     // New files + SIGHUP: served without a restart.
     std::fs::write(&cert, &cert_b)?;
@@ -97,7 +107,11 @@ async fn https_with_a_trusted_certificate_reloaded_on_sighup() -> Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(trusts_a.get(format!("{}/healthz", s.url)).send().await.is_err());
+    assert!(trusts_a
+        .get(format!("{}/healthz", s.url))
+        .send()
+        .await
+        .is_err());
     // The container health check speaks HTTPS to the configured listener too.
     let port = s.url.rsplit(':').next().context("port")?;
     let out = bin()
@@ -124,7 +138,11 @@ async fn https_with_a_trusted_certificate_reloaded_on_sighup() -> Result<()> {
 async fn health_and_readiness_probes() -> Result<()> {
     let s = Server::start()?;
     let (status, body) = s.rest("GET", "/healthz", None, None).await?;
-    assert_eq!((status, body["status"].as_str()), (200, Some("ok")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("ok")),
+        "{body}"
+    );
     // The scheduler ticks every second here; wait for its first tick at most.
     let start = Instant::now();
     let body = loop {
@@ -132,7 +150,10 @@ async fn health_and_readiness_probes() -> Result<()> {
         if status == 200 {
             break body;
         }
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(60), "not ready: {body}");
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(60),
+            "not ready: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(body["status"], "ready", "{body}");

@@ -26,6 +26,6 @@ pub use drill::DrillError;
 pub use events::JobEvent;
 pub use manager::{Executor, ExecutorOptions, LaunchError};
 pub use requeue::{CheckOptions, RequeueError};
-pub use scheduler::SchedulerPulse;
 pub use restore::{RestoreError, RestoreRequest};
+pub use scheduler::SchedulerPulse;
 pub use transport::{RemoteCommand, TransportError};

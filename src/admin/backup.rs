@@ -75,8 +75,7 @@ pub fn backup(data_dir: &Path, borg: &LocalBorg, keep: Keep) -> Result<BackupRep
         );
     }
     let work = data_dir.join("self-backup");
-    std::fs::create_dir_all(&work)
-        .with_context(|| format!("cannot create {}", work.display()))?;
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     let stage = tempfile::Builder::new()
         .prefix("staging-")
         .tempdir_in(&work)
@@ -110,7 +109,10 @@ pub fn backup(data_dir: &Path, borg: &LocalBorg, keep: Keep) -> Result<BackupRep
     names.push(MANIFEST_FILE.into());
 
     if !borg.exists()? {
-        tracing::info!(repository = borg.repository(), "creating the self-backup repository");
+        tracing::info!(
+            repository = borg.repository(),
+            "creating the self-backup repository"
+        );
         borg.init()?;
     }
     let archive = format!("{ARCHIVE_PREFIX}{}", now.format("%Y-%m-%dT%H:%M:%S%.3f"));

@@ -37,7 +37,6 @@ struct ListJson {
 pub struct CreateStats {
     pub original_size: u64,
     pub deduplicated_size: u64,
-    pub nfiles: u64,
 }
 
 #[derive(Deserialize)]
@@ -88,7 +87,9 @@ impl LocalBorg {
 
     /// Runs borg; fails with borg's own explanation unless it exits 0 (or 1, a warning).
     fn run(&self, what: &str, mut c: Command) -> Result<Output> {
-        let out = c.output().context("running borg (is borgbackup installed?)")?;
+        let out = c
+            .output()
+            .context("running borg (is borgbackup installed?)")?;
         match out.status.code() {
             Some(0 | 1) => Ok(out),
             code => bail!(
@@ -105,7 +106,9 @@ impl LocalBorg {
     pub fn exists(&self) -> Result<bool> {
         let mut c = self.command("info")?;
         c.args(["--lock-wait", LOCK_WAIT_SECONDS, "--json", &self.repository]);
-        let out = c.output().context("running borg (is borgbackup installed?)")?;
+        let out = c
+            .output()
+            .context("running borg (is borgbackup installed?)")?;
         if out.status.success() {
             return Ok(true);
         }

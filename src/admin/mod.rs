@@ -14,7 +14,7 @@ use model::Secret;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-pub use backup::{backup, BackupReport};
+pub use backup::backup;
 
 /// Archive names of self-backups start with this.
 pub const ARCHIVE_PREFIX: &str = "cyborgbackup-server-";

@@ -75,9 +75,9 @@ pub fn restore(data_dir: &Path, borg: &LocalBorg, opts: RestoreOptions<'_>) -> R
             .iter()
             .find(|b| b.name == a)
             .with_context(|| format!("archive: no self-backup {a:?} in {}", borg.repository()))?,
-        None => backups.last().with_context(|| {
-            format!("repository: no self-backup in {}", borg.repository())
-        })?,
+        None => backups
+            .last()
+            .with_context(|| format!("repository: no self-backup in {}", borg.repository()))?,
     };
     let work = data_dir.join("self-backup");
     std::fs::create_dir_all(&work)?;
@@ -92,7 +92,11 @@ pub fn restore(data_dir: &Path, borg: &LocalBorg, opts: RestoreOptions<'_>) -> R
     )
     .with_context(|| format!("{MANIFEST_FILE} of {} is unreadable", archive.name))?;
     if manifest.format != 1 {
-        bail!("{}: self-backup format {} is unknown to this cyborgbackup", archive.name, manifest.format);
+        bail!(
+            "{}: self-backup format {} is unknown to this cyborgbackup",
+            archive.name,
+            manifest.format
+        );
     }
     if manifest.schema_version > store::SCHEMA_VERSION {
         bail!(
@@ -108,7 +112,11 @@ pub fn restore(data_dir: &Path, borg: &LocalBorg, opts: RestoreOptions<'_>) -> R
     if manifest.files.first().map(String::as_str) != Some(DATABASE_FILE)
         || !manifest.files.iter().all(|n| plain_name(n))
     {
-        bail!("{}: {MANIFEST_FILE} lists unexpected files: {:?}", archive.name, manifest.files);
+        bail!(
+            "{}: {MANIFEST_FILE} lists unexpected files: {:?}",
+            archive.name,
+            manifest.files
+        );
     }
     let keys = &manifest.files[1..];
     let occupied: Vec<&String> = manifest
@@ -122,11 +130,18 @@ pub fn restore(data_dir: &Path, borg: &LocalBorg, opts: RestoreOptions<'_>) -> R
                 "data_dir: {} already holds {}: restore into an empty data directory, or pass \
                  --replace to move them aside first",
                 data_dir.display(),
-                occupied.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                occupied
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         if let Some(aside) = move_aside(data_dir, keys)? {
-            println!("moved the previous database, keys and catalog to {}", aside.display());
+            println!(
+                "moved the previous database, keys and catalog to {}",
+                aside.display()
+            );
         }
     }
     // Keys first, the database last: a database is never left without its master key.
@@ -147,7 +162,9 @@ pub fn restore(data_dir: &Path, borg: &LocalBorg, opts: RestoreOptions<'_>) -> R
         manifest.version,
         data_dir.display()
     );
-    println!("start the server: it lists every archive again from its repository to rebuild the catalog");
+    println!(
+        "start the server: it lists every archive again from its repository to rebuild the catalog"
+    );
     Ok(())
 }
 

@@ -38,7 +38,9 @@ pub fn start(cfg: &SelfBackupConfig, data_dir: &Path, store: Store) -> Result<bo
             let outcome = tokio::task::spawn_blocking(move || backup(&dir, &b, keep)).await;
             let at = Utc::now().to_rfc3339();
             let recorded = match outcome {
-                Ok(Ok(r)) => store.set_setting(SETTING_LAST_SUCCESS, &format!("{at} {}", r.archive)),
+                Ok(Ok(r)) => {
+                    store.set_setting(SETTING_LAST_SUCCESS, &format!("{at} {}", r.archive))
+                }
                 Ok(Err(e)) => {
                     tracing::error!(error = format!("{e:#}"), "scheduled self-backup failed");
                     store.set_setting(SETTING_LAST_ERROR, &format!("{at} {e:#}"))

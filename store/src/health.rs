@@ -51,11 +51,12 @@ pub fn snapshot_database(src: &Path, dest: &Path) -> Result<()> {
             match backup.step(-1)? {
                 StepResult::Done => break,
                 StepResult::More => {}
-                StepResult::Busy | StepResult::Locked if retries < 300 => {
+                _ if retries < 300 => {
+                    // Busy or locked by a writer: try again shortly.
                     retries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
-                StepResult::Busy | StepResult::Locked => {
+                _ => {
                     return Err(StoreError::Conflict(
                         "snapshot: the database stayed locked for 30 seconds".into(),
                     ))

@@ -41,7 +41,10 @@ impl Remote {
         let d = r
             .ok("mutation($p: String!) { login(email: \"admin@cyborg.local\", password: $p) { token } }", json!({"p": ADMIN_PASSWORD}))
             .await?;
-        r.token = d["login"]["token"].as_str().context("no token")?.to_string();
+        r.token = d["login"]["token"]
+            .as_str()
+            .context("no token")?
+            .to_string();
         Ok(r)
     }
 
@@ -63,18 +66,29 @@ impl Remote {
 
     pub async fn job(&self, id: i64) -> Result<Value> {
         let d = self
-            .ok("query($id: Int!) { job(id: $id) { id jobType status jobExplanation } }", json!({"id": id}))
+            .ok(
+                "query($id: Int!) { job(id: $id) { id jobType status jobExplanation } }",
+                json!({"id": id}),
+            )
             .await?;
         Ok(d["job"].clone())
     }
 
     pub async fn job_log(&self, id: i64) -> Result<String> {
         let d = self
-            .ok("query($id: Int!) { job(id: $id) { output(limit: 10000) { text } } }", json!({"id": id}))
+            .ok(
+                "query($id: Int!) { job(id: $id) { output(limit: 10000) { text } } }",
+                json!({"id": id}),
+            )
             .await?;
         Ok(d["job"]["output"]
             .as_array()
-            .map(|l| l.iter().filter_map(|x| x["text"].as_str()).collect::<Vec<_>>().join("\n"))
+            .map(|l| {
+                l.iter()
+                    .filter_map(|x| x["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .unwrap_or_default())
     }
 
@@ -83,7 +97,10 @@ impl Remote {
         let start = Instant::now();
         loop {
             let j = self.job(id).await?;
-            if matches!(j["status"].as_str(), Some("successful" | "failed" | "error" | "canceled")) {
+            if matches!(
+                j["status"].as_str(),
+                Some("successful" | "failed" | "error" | "canceled")
+            ) {
                 return Ok(j);
             }
             if start.elapsed() > timeout {
@@ -96,10 +113,17 @@ impl Remote {
     /// Launches a policy; returns the id of its backup job and of its first job.
     pub async fn launch(&self, policy: i64) -> Result<(i64, i64)> {
         let d = self
-            .ok("mutation($id: Int!) { launchPolicy(id: $id) { id jobType } }", json!({"id": policy}))
+            .ok(
+                "mutation($id: Int!) { launchPolicy(id: $id) { id jobType } }",
+                json!({"id": policy}),
+            )
             .await?;
         let jobs = d["launchPolicy"].as_array().cloned().unwrap_or_default();
-        let first = jobs.iter().filter_map(|j| j["id"].as_i64()).min().context("no job")?;
+        let first = jobs
+            .iter()
+            .filter_map(|j| j["id"].as_i64())
+            .min()
+            .context("no job")?;
         let backup = jobs
             .iter()
             .find(|j| j["jobType"] == "job")
@@ -114,7 +138,12 @@ impl Remote {
         let (backup, first) = self.launch(policy).await?;
         let start = Instant::now();
         loop {
-            let d = self.ok("{ jobs(first: 500) { nodes { id jobType status } } }", json!({})).await?;
+            let d = self
+                .ok(
+                    "{ jobs(first: 500) { nodes { id jobType status } } }",
+                    json!({}),
+                )
+                .await?;
             let jobs: Vec<Value> = d["jobs"]["nodes"]
                 .as_array()
                 .cloned()
@@ -159,10 +188,16 @@ pub async fn inventory(api: &Remote, hosts: &[&Container]) -> Result<Scenario> {
         .context("no public key")?
         .to_string();
     for h in hosts {
-        h.exec_stdin(&["sh", "-c", "cat >>/root/.ssh/authorized_keys"], &format!("{key}\n"))?;
+        h.exec_stdin(
+            &["sh", "-c", "cat >>/root/.ssh/authorized_keys"],
+            &format!("{key}\n"),
+        )?;
     }
     let client = api
-        .ok(r#"mutation { createClient(input: {hostname: "web1", port: 22}) { id } }"#, json!({}))
+        .ok(
+            r#"mutation { createClient(input: {hostname: "web1", port: 22}) { id } }"#,
+            json!({}),
+        )
         .await?["createClient"]["id"]
         .as_i64()
         .context("client id")?;
@@ -172,7 +207,10 @@ pub async fn inventory(api: &Remote, hosts: &[&Container]) -> Result<Scenario> {
         .as_i64()
         .context("repository id")?;
     let schedule = api
-        .ok(r#"mutation { createSchedule(input: {name: "nightly", crontab: "0 3 * * *"}) { id } }"#, json!({}))
+        .ok(
+            r#"mutation { createSchedule(input: {name: "nightly", crontab: "0 3 * * *"}) { id } }"#,
+            json!({}),
+        )
         .await?["createSchedule"]["id"]
         .as_i64()
         .context("schedule id")?;
@@ -199,16 +237,26 @@ pub async fn find_needle(api: &Remote) -> Result<Value> {
 /// Restores the needle to web1 under /restored; returns the restored file's content.
 pub async fn restore_needle(api: &Remote, web1: &Container) -> Result<String> {
     let hit = find_needle(api).await?;
-    let archive = hit["hits"][0]["lastArchive"]["id"].as_i64().context("no archive")?;
-    let path = hit["hits"][0]["path"].as_str().context("no path")?.to_string();
+    let archive = hit["hits"][0]["lastArchive"]["id"]
+        .as_i64()
+        .context("no archive")?;
+    let path = hit["hits"][0]["path"]
+        .as_str()
+        .context("no path")?
+        .to_string();
     let d = api
-        .ok("mutation($i: RestoreInput!) { restore(input: $i) { id } }", json!({"i": {"archive": archive, "paths": [path], "targetDirectory": "/restored"}}))
+        .ok(
+            "mutation($i: RestoreInput!) { restore(input: $i) { id } }",
+            json!({"i": {"archive": archive, "paths": [path], "targetDirectory": "/restored"}}),
+        )
         .await?;
     let id = d["restore"]["id"].as_i64().context("restore job")?;
     let j = api.finished(id, Duration::from_secs(300)).await?;
     if j["status"] != "successful" {
         bail!("restore {j}: {}", api.job_log(id).await?);
     }
-    web1.exec(&["cat", &format!("/restored/{}", path.trim_start_matches('/'))])
+    web1.exec(&[
+        "cat",
+        &format!("/restored/{}", path.trim_start_matches('/')),
+    ])
 }
-

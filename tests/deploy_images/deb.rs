@@ -20,7 +20,12 @@ fn build_deb(binary: &str) -> Result<String> {
         .args(["--binary", binary, "--out"])
         .arg(format!("{root}/target/docker/deb"))
         .env("DEB_COMPRESSION", "gzip"))?;
-    Ok(out.trim().lines().last().context("no package path")?.to_string())
+    Ok(out
+        .trim()
+        .lines()
+        .last()
+        .context("no package path")?
+        .to_string())
 }
 
 /// The value of `Key=` in the unit.
@@ -45,12 +50,31 @@ async fn deploy_debian_package_installs_runs_as_its_user_and_purges() -> Result<
     docker(&["cp", &deb, &format!("{}:/tmp/cyborgbackup.deb", host.id())])?;
     let installed = host.exec(&["dpkg", "-i", "/tmp/cyborgbackup.deb"])?;
     assert!(installed.contains("Setting up cyborgbackup"), "{installed}");
-    assert_eq!(host.exec(&["stat", "-c", "%U %a", "/var/lib/cyborgbackup"])?.trim(), "cyborgbackup 750");
-    assert_eq!(host.exec(&["stat", "-c", "%U:%G %a", "/etc/cyborgbackup/cyborgbackup.toml"])?.trim(), "root:cyborgbackup 640");
+    assert_eq!(
+        host.exec(&["stat", "-c", "%U %a", "/var/lib/cyborgbackup"])?
+            .trim(),
+        "cyborgbackup 750"
+    );
+    assert_eq!(
+        host.exec(&[
+            "stat",
+            "-c",
+            "%U:%G %a",
+            "/etc/cyborgbackup/cyborgbackup.toml"
+        ])?
+        .trim(),
+        "root:cyborgbackup 640"
+    );
 
     // The unit: verified, and its exposure score reported.
     host.exec(&["systemd-analyze", "verify", UNIT])?;
-    let security = host.exec(&["systemd-analyze", "security", "--offline=true", "--no-pager", UNIT])?;
+    let security = host.exec(&[
+        "systemd-analyze",
+        "security",
+        "--offline=true",
+        "--no-pager",
+        UNIT,
+    ])?;
     let score = security
         .lines()
         .find(|l| l.contains("Overall exposure level"))
@@ -71,7 +95,14 @@ async fn deploy_debian_package_installs_runs_as_its_user_and_purges() -> Result<
     let exec = unit_value(&unit, "ExecStart")?;
     let argv: Vec<&str> = exec.split_whitespace().collect();
     let mut args = vec![
-        "exec", "-d", "-u", &user, "-w", "/var/lib/cyborgbackup", "-e", "CYBORG_LISTEN=0.0.0.0:8000",
+        "exec",
+        "-d",
+        "-u",
+        &user,
+        "-w",
+        "/var/lib/cyborgbackup",
+        "-e",
+        "CYBORG_LISTEN=0.0.0.0:8000",
         "-e",
     ];
     let pass = format!("CYBORG_ADMIN_PASSWORD={ADMIN_PASSWORD}");
@@ -85,15 +116,29 @@ async fn deploy_debian_package_installs_runs_as_its_user_and_purges() -> Result<
     let job = api.launch_ok(sc.folders).await?;
     assert_eq!(job["status"], "successful", "{job}");
     assert_eq!(find_needle(&api).await?["total"], 1);
-    let owner = host.exec(&["stat", "-c", "%U", "/var/lib/cyborgbackup/cyborgbackup.db", "/var/lib/cyborgbackup/master.key"])?;
-    assert_eq!(owner.lines().collect::<Vec<_>>(), ["cyborgbackup", "cyborgbackup"], "{owner}");
+    let owner = host.exec(&[
+        "stat",
+        "-c",
+        "%U",
+        "/var/lib/cyborgbackup/cyborgbackup.db",
+        "/var/lib/cyborgbackup/master.key",
+    ])?;
+    assert_eq!(
+        owner.lines().collect::<Vec<_>>(),
+        ["cyborgbackup", "cyborgbackup"],
+        "{owner}"
+    );
     host.exec(&["pkill", "-TERM", "-u", &user, "-x", "cyborgbackup"])?;
     host.exec(&["sh", "-c", "for i in $(seq 1 60); do pgrep -x cyborgbackup >/dev/null || exit 0; sleep 1; done; exit 1"])?;
 
     // dpkg -r keeps data and configuration; dpkg -P removes them.
     host.exec(&["dpkg", "-r", "cyborgbackup"])?;
     assert!(!exists(&host, "/usr/bin/cyborgbackup"));
-    for kept in ["/var/lib/cyborgbackup/cyborgbackup.db", "/var/lib/cyborgbackup/master.key", "/etc/cyborgbackup/cyborgbackup.toml"] {
+    for kept in [
+        "/var/lib/cyborgbackup/cyborgbackup.db",
+        "/var/lib/cyborgbackup/master.key",
+        "/etc/cyborgbackup/cyborgbackup.toml",
+    ] {
         assert!(exists(&host, kept), "dpkg -r removed {kept}");
     }
     host.exec(&["dpkg", "-P", "cyborgbackup"])?;

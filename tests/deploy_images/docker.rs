@@ -109,8 +109,17 @@ impl Container {
         let name = unique(alias);
         let _ = docker(&["rm", "-f", "-v", &name]);
         docker(&[
-            "run", "-d", "--name", &name, "--hostname", alias, "--network", &net.name,
-            "--network-alias", alias, image,
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--hostname",
+            alias,
+            "--network",
+            &net.name,
+            "--network-alias",
+            alias,
+            image,
         ])?;
         Ok(Container { name })
     }
@@ -152,16 +161,30 @@ impl Container {
             .write_all(input.as_bytes())?;
         let out = child.wait_with_output()?;
         if !out.status.success() {
-            bail!("{argv:?} in {}: {}", self.id(), String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "{argv:?} in {}: {}",
+                self.id(),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// The container's address on `net`.
     pub fn ip(&self, net: &Network) -> Result<String> {
-        let f = format!("{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}", net.name);
-        let ip = docker(&["inspect", "-f", &f, self.id()])?.trim().to_string();
-        anyhow::ensure!(!ip.is_empty() && ip != "<no value>", "{} has no address on {}", self.id(), net.name);
+        let f = format!(
+            "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+            net.name
+        );
+        let ip = docker(&["inspect", "-f", &f, self.id()])?
+            .trim()
+            .to_string();
+        anyhow::ensure!(
+            !ip.is_empty() && ip != "<no value>",
+            "{} has no address on {}",
+            self.id(),
+            net.name
+        );
         Ok(ip)
     }
 
@@ -179,7 +202,13 @@ impl Container {
         Command::new("docker")
             .args(["logs", "--tail", "200", self.id()])
             .output()
-            .map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+            .map(|o| {
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                )
+            })
             .unwrap_or_default()
     }
 }
@@ -220,7 +249,10 @@ impl Compose {
         Compose {
             project: unique(what).replace('-', ""),
             file: format!("{}/docker/compose.yaml", env!("CARGO_MANIFEST_DIR")),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 

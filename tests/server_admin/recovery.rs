@@ -51,9 +51,15 @@ async fn self_backup_restores_a_server_on_a_fresh_data_directory() -> Result<()>
     std::fs::write(src.path().join("needle-report.txt"), "quarterly numbers\n")?;
     let repos = tempfile::tempdir()?;
     let repo = repos.path().join("main").display().to_string();
-    s.ok(&token, r#"mutation { createClient(input: {hostname: "localhost"}) { id } }"#, json!({}))
-        .await?;
-    let client = s.ok(&token, "{ clients { nodes { id } } }", json!({})).await?["clients"]["nodes"][0]["id"]
+    s.ok(
+        &token,
+        r#"mutation { createClient(input: {hostname: "localhost"}) { id } }"#,
+        json!({}),
+    )
+    .await?;
+    let client = s
+        .ok(&token, "{ clients { nodes { id } } }", json!({}))
+        .await?["clients"]["nodes"][0]["id"]
         .as_i64()
         .context("client")?;
     let spec = PolicySpec {
@@ -84,10 +90,18 @@ async fn self_backup_restores_a_server_on_a_fresh_data_directory() -> Result<()>
     assert!(out.contains("master.key"), "{out}");
     // The repository is encrypted with the given passphrase; the master key is inside.
     let listed = borg(SELF_PASSPHRASE, &["list", "--short", &self_repo])?;
-    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     let archive = String::from_utf8_lossy(&listed.stdout).trim().to_string();
     let paths = borg_paths(SELF_PASSPHRASE, &self_repo, &archive)?;
-    for f in ["cyborgbackup.db", "master.key", "cyborgbackup-manifest.json"] {
+    for f in [
+        "cyborgbackup.db",
+        "master.key",
+        "cyborgbackup-manifest.json",
+    ] {
         assert!(paths.iter().any(|p| p == f), "{f} not in {paths:?}");
     }
     assert!(!borg("wrong", &["list", &self_repo])?.status.success());
@@ -102,14 +116,27 @@ async fn self_backup_restores_a_server_on_a_fresh_data_directory() -> Result<()>
     let busy = tempfile::tempdir()?;
     store_with_a_database(busy.path())?;
     let out = bin()
-        .args(["admin", "restore", "--repository", &self_repo, "--passphrase-file"])
+        .args([
+            "admin",
+            "restore",
+            "--repository",
+            &self_repo,
+            "--passphrase-file",
+        ])
         .arg(&pass_file)
         .arg("--data-dir")
         .arg(busy.path())
         .output()?;
-    assert!(!out.status.success() && text(&out).contains("--replace"), "{}", text(&out));
+    assert!(
+        !out.status.success() && text(&out).contains("--replace"),
+        "{}",
+        text(&out)
+    );
     let out = admin(fresh.path(), &["restore"], &self_repo, &pass_file)?;
-    assert!(out.contains("2 users, 1 clients, 1 repositories, 1 policies, 1 archives"), "{out}");
+    assert!(
+        out.contains("2 users, 1 clients, 1 repositories, 1 policies, 1 archives"),
+        "{out}"
+    );
 
     let s = Server::start_with(fresh, &[])?;
     // The same administrator password, the same inventory and users.
@@ -124,7 +151,12 @@ async fn self_backup_restores_a_server_on_a_fresh_data_directory() -> Result<()>
     assert_eq!(s.ok(&token, SEARCH, json!({})).await?, found);
     // The restored master key opens the repository passphrase: a new backup runs.
     let job = backup_job(&s, &token, policy).await?;
-    assert_eq!(job["status"], "successful", "{job}: {}", s.job_log(&token, job["id"].as_i64().unwrap_or(0)).await?);
+    assert_eq!(
+        job["status"],
+        "successful",
+        "{job}: {}",
+        s.job_log(&token, job["id"].as_i64().unwrap_or(0)).await?
+    );
     let names = borg(PASSPHRASE, &["list", "--short", &repo])?;
     assert_eq!(String::from_utf8_lossy(&names.stdout).lines().count(), 2);
     Ok(())

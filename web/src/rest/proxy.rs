@@ -90,15 +90,24 @@ mod tests {
         assert_eq!(t.client_ip(stranger, &headers(&["1.1.1.1"])), stranger);
         // Behind the proxy: the right-most untrusted hop, whatever the client prepended.
         let h = headers(&["6.6.6.6, 198.51.100.4", "192.0.2.7"]);
-        assert_eq!(t.client_ip(proxy, &h), "198.51.100.4".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            t.client_ip(proxy, &h),
+            "198.51.100.4".parse::<IpAddr>().unwrap()
+        );
         // No header: the proxy itself.
         assert_eq!(t.client_ip(proxy, &headers(&[])), proxy);
         // Garbage after trusted hops: the last vouched-for address.
         let h = headers(&["not-an-ip, 192.0.2.7"]);
-        assert_eq!(t.client_ip(proxy, &h), "192.0.2.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            t.client_ip(proxy, &h),
+            "192.0.2.7".parse::<IpAddr>().unwrap()
+        );
         // An IPv4 peer seen on an IPv6 socket is matched as IPv4.
         let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
-        assert_eq!(t.client_ip(mapped, &headers(&["198.51.100.5"])), "198.51.100.5".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            t.client_ip(mapped, &headers(&["198.51.100.5"])),
+            "198.51.100.5".parse::<IpAddr>().unwrap()
+        );
         // Nothing trusted by default.
         assert_eq!(TrustedProxies::default().client_ip(proxy, &h), proxy);
     }
