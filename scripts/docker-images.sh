@@ -99,6 +99,30 @@ EOF
   rm -rf "$ctx"
 }
 
+# Empties the vendored crates the binary never compiles on this platform (Windows and wasm
+# crates, dev-dependencies: two thirds of the bytes): their manifests stay, so that cargo
+# resolves the same lock file, their sources go, and their checksums list no file.
+prune_vendor() {
+  local vendor=$1 host used d name sum
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  used=$(cargo tree --locked --offline -q -p cyborgbackup --target "$host" -e normal,build \
+    --prefix none -f '{p}' | awk '{sub(/^v/, "", $2); print $1 "-" $2}' | sort -u)
+  for d in "$vendor"/*/; do
+    d=${d%/}
+    name=${d##*/}
+    grep -qxF "$name" <<<"$used" && continue
+    sum=$(grep -o '"package":"[0-9a-f]*"' "$d/.cargo-checksum.json")
+    find "$d" -mindepth 1 -maxdepth 1 ! -name Cargo.toml -exec rm -rf {} +
+    mkdir -p "$d/src"
+    : >"$d/src/lib.rs"
+    printf '{"files":{},%s}' "$sum" >"$d/.cargo-checksum.json"
+  done
+  # The pruned directory must still load: every manifest, every checksum.
+  cargo metadata --locked --offline --format-version 1 \
+    --config 'source.crates-io.replace-with="pruned"' \
+    --config "source.pruned.directory=\"$vendor\"" >/dev/null
+}
+
 # The build context of docker/Dockerfile: this worktree's sources (no target/, no .git) and
 # the crates vendored into docker/vendor (cached per Cargo.lock).
 server_context() {
@@ -107,7 +131,8 @@ server_context() {
   if [[ ! -f $vendor/.complete ]]; then
     log "cargo vendor"
     rm -rf "$ROOT"/target/docker/vendor-*
-    cargo vendor --locked --quiet "$vendor" >/dev/null
+    cargo vendor --locked --versioned-dirs --quiet "$vendor" >/dev/null
+    prune_vendor "$vendor"
     touch "$vendor/.complete"
   fi
   rm -rf "$ctx"

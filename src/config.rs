@@ -289,4 +289,33 @@ mod tests {
         assert_eq!(c.listen.port(), 0);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
     }
+
+    #[test]
+    fn tls_proxies_and_self_backup_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            Config::load(&Overrides {
+                config_file: Some(p.clone()),
+                ..Default::default()
+            })
+        };
+        let e = load("tls_certificate = \"/etc/c.pem\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("tls_key"), "{e:#}");
+        let e = load("tls_certificate = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("absolute"), "{e:#}");
+        let c = load("tls_certificate = \"/c.pem\"\ntls_key = \"/k.pem\"\n").unwrap();
+        assert_eq!(c.tls.unwrap().key, PathBuf::from("/k.pem"));
+        let e = load("trusted_proxies = [\"10.0.0.0/8\", \"proxy\"]\n").unwrap_err();
+        assert!(format!("{e:#}").contains("trusted_proxies"), "{e:#}");
+        let e = load("[self_backup]\ncron = \"30 4 * * *\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("self_backup.repository"), "{e:#}");
+        let e = load("[self_backup]\nrepository = \"/b\"\ncron = \"every day\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("self_backup.cron"), "{e:#}");
+        let c = load("[self_backup]\nrepository = \"/b\"\ncron = \"30 4 * * *\"\nkeep_daily = 3\n")
+            .unwrap();
+        assert_eq!(c.self_backup.keep.daily, 3);
+        assert_eq!(c.self_backup.keep.weekly, 4);
+    }
 }
