@@ -31,4 +31,5 @@ pub use events::JobEvent;
 pub use manager::{Executor, ExecutorOptions, LaunchError};
 pub use requeue::{CheckOptions, RequeueError};
 pub use restore::{RestoreError, RestoreRequest};
+pub use scheduler::SchedulerPulse;
 pub use transport::{RemoteCommand, TransportError};

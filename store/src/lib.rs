@@ -5,6 +5,7 @@ mod access;
 mod archives;
 mod credentials;
 mod drills;
+mod server_health;
 mod hostkeys;
 mod inventory;
 mod jobs;
@@ -27,6 +28,7 @@ pub use drills::{
     DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, RestoreTestListOptions,
     RestoreTestOrder, Verdict,
 };
+pub use server_health::{database_schema_version, snapshot_database, DATABASE_FILE};
 pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob, NewOutputLine};
 pub use lists::*;
@@ -113,7 +115,7 @@ impl Store {
             source,
         })?;
         let key = MasterKey::load_or_create(&data_dir.join("master.key"))?;
-        let path = data_dir.join("cyborgbackup.db");
+        let path = data_dir.join(DATABASE_FILE);
         let mut conn = pool::connect(&path)?;
         migrate::apply(&mut conn)?;
         let store = Store {

@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "repository_trust",
         include_str!("../../migrations/0014_repository_trust.sql"),
     ),
+    (
+        16,
+        "server_health",
+        include_str!("../../migrations/0016_server_health.sql"),
+    ),
 ];
 
 /// The schema version this binary writes (the highest migration).

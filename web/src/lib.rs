@@ -7,6 +7,7 @@
 mod charts;
 mod download;
 mod graphql_http;
+mod probes;
 mod metrics;
 pub mod rest;
 mod ui;
@@ -20,6 +21,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use graphql::CyborgSchema;
 use service::types::AuthUser;
+pub use rest::proxy::TrustedProxies;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(charts::routes())
         .merge(download::routes())
         .merge(metrics::routes())
+        .merge(probes::routes())
         .merge(rest::router())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
