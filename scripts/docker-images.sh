@@ -9,7 +9,8 @@
 #                                           hosts, and systemd's tools for the package test
 #   scripts/docker-images.sh server BINARY  base, then docker/Dockerfile `--target prebuilt`
 #                                           with BINARY (debug info stripped) as the server's
-#                                           binary; prints SERVER_IMAGE, HOST_IMAGE, DEB_IMAGE
+#                                           binary; prints SERVER_IMAGE, HOST_IMAGE, DEB_IMAGE,
+#                                           BINARY (the stripped copy, for the package)
 #   scripts/docker-images.sh rust           rust:<host version>-bookworm from this machine's
 #                                           toolchain, for a full `docker build` without a
 #                                           registry (not used by the tests)
@@ -168,6 +169,7 @@ case "${1:-}" in
     echo "SERVER_IMAGE=$SERVER_IMAGE"
     echo "HOST_IMAGE=$HOST_IMAGE"
     echo "DEB_IMAGE=$DEB_IMAGE"
+    echo "BINARY=$ROOT/target/docker/context/docker/prebuilt/cyborgbackup"
     ;;
   rust)
     base

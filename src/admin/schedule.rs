@@ -1,6 +1,6 @@
 //! The running server backs itself up on the `self_backup.cron` schedule (UTC), exactly as
-//! `cyborgbackup admin backup` does. The outcome is logged and kept in the settings
-//! `self_backup.last_success` / `self_backup.last_error` (time and archive, or the reason).
+//! `cyborgbackup admin backup` does. The outcome is logged and kept as internal state
+//! (`Store::state`) `self_backup.last_success` / `self_backup.last_error` (time and archive, or the reason).
 
 use super::{backup, SelfBackupConfig, Target};
 use anyhow::Result;
@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 use store::Store;
 
-/// Setting: `<RFC 3339 time> <archive>` of the last scheduled self-backup that succeeded.
-pub const SETTING_LAST_SUCCESS: &str = "self_backup.last_success";
-/// Setting: `<RFC 3339 time> <reason>` of the last scheduled self-backup that failed.
-pub const SETTING_LAST_ERROR: &str = "self_backup.last_error";
+/// Internal state: `<RFC 3339 time> <archive>` of the last scheduled self-backup that succeeded.
+pub const STATE_LAST_SUCCESS: &str = "self_backup.last_success";
+/// Internal state: `<RFC 3339 time> <reason>` of the last scheduled self-backup that failed.
+pub const STATE_LAST_ERROR: &str = "self_backup.last_error";
 
 /// Starts the schedule when `self_backup.cron` is set. The repository and passphrase are
 /// resolved now, so that a misconfiguration stops the server's start with its reason.
@@ -34,24 +34,24 @@ pub fn start(cfg: &SelfBackupConfig, data_dir: &Path, store: Store) -> Result<bo
                 return;
             };
             tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
-            let (dir, b) = (data_dir.clone(), borg.clone());
-            let outcome = tokio::task::spawn_blocking(move || backup(&dir, &b, keep)).await;
-            let at = Utc::now().to_rfc3339();
-            let recorded = match outcome {
-                Ok(Ok(r)) => {
-                    store.set_setting(SETTING_LAST_SUCCESS, &format!("{at} {}", r.archive))
+            let (dir, b, st) = (data_dir.clone(), borg.clone(), store.clone());
+            // The backup and the record of its outcome, off the async runtime.
+            let done = tokio::task::spawn_blocking(move || {
+                let at = Utc::now().to_rfc3339();
+                let recorded = match backup(&dir, &b, keep) {
+                    Ok(r) => st.set_state(STATE_LAST_SUCCESS, &format!("{at} {}", r.archive)),
+                    Err(e) => {
+                        tracing::error!(error = format!("{e:#}"), "scheduled self-backup failed");
+                        st.set_state(STATE_LAST_ERROR, &format!("{at} {e:#}"))
+                    }
+                };
+                if let Err(e) = recorded {
+                    tracing::warn!(error = %e, "cannot record the self-backup outcome");
                 }
-                Ok(Err(e)) => {
-                    tracing::error!(error = format!("{e:#}"), "scheduled self-backup failed");
-                    store.set_setting(SETTING_LAST_ERROR, &format!("{at} {e:#}"))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "scheduled self-backup panicked");
-                    store.set_setting(SETTING_LAST_ERROR, &format!("{at} {e}"))
-                }
-            };
-            if let Err(e) = recorded {
-                tracing::warn!(error = %e, "cannot record the self-backup outcome");
+            })
+            .await;
+            if let Err(e) = done {
+                tracing::error!(error = %e, "scheduled self-backup panicked");
             }
         }
     });

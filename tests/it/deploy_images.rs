@@ -2,8 +2,9 @@
 //! Engine: the image from docker/Dockerfile started with docker/compose.yaml, and the Debian
 //! package installed in a Debian container. Repository host and client are further containers
 //! running sshd, each at its own address on a private Docker network made by the test. The
-//! images are built once for both tests by `scripts/docker-images.sh test` (base images from
-//! debootstrap, the server with the `ci` cargo profile; cached by Docker between runs).
+//! images are built once for both tests by `scripts/docker-images.sh server <binary>`: the base
+//! image from debootstrap (cached by tag), the server from docker/Dockerfile's `prebuilt` stage
+//! with the binary this test run built, so that CI compiles the workspace once.
 
 mod api;
 mod deb;

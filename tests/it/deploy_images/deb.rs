@@ -3,9 +3,9 @@
 //! (and scored by `systemd-analyze security`), the unit's command started as the unit's user,
 //! a host backed up; `dpkg -r` keeps the data, `dpkg -P` removes it.
 
-use crate::api::*;
-use crate::docker::*;
-use crate::hosts;
+use super::api::*;
+use super::docker::*;
+use super::hosts;
 use anyhow::{Context, Result};
 use std::process::Command;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Docker for the deployment tests: the images (built once per test binary by
-//! `scripts/docker-images.sh test`, which reuses what exists), a private network per test,
+//! `scripts/docker-images.sh server <the test run's binary>`, which reuses what exists), a private network per test,
 //! containers removed when dropped, and Compose (the `docker compose` plugin, or Compose v1's
 //! `docker-compose`).
 
@@ -17,7 +17,7 @@ pub struct Images {
     pub host: String,
     /// Debian with systemd's tools, for the package.
     pub deb: String,
-    /// /usr/bin/cyborgbackup of the server image, copied out (the .deb packages it).
+    /// The binary of the server image (the test run's, stripped): the .deb packages it.
     pub binary: String,
 }
 
@@ -25,12 +25,13 @@ fn build_images() -> Result<Images> {
     let root = env!("CARGO_MANIFEST_DIR");
     let out = Command::new("bash")
         .arg(format!("{root}/scripts/docker-images.sh"))
-        .arg("test")
+        .arg("server")
+        .arg(env!("CARGO_BIN_EXE_cyborgbackup"))
         .stderr(Stdio::inherit())
         .output()
         .context("running scripts/docker-images.sh")?;
     if !out.status.success() {
-        bail!("scripts/docker-images.sh test failed");
+        bail!("scripts/docker-images.sh server failed");
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let get = |k: &str| -> Result<String> {
@@ -137,12 +138,6 @@ impl Container {
 
     pub fn exec(&self, argv: &[&str]) -> Result<String> {
         run(Command::new("docker").args(["exec", self.id()]).args(argv))
-    }
-
-    pub fn exec_as(&self, user: &str, argv: &[&str]) -> Result<String> {
-        run(Command::new("docker")
-            .args(["exec", "-u", user, self.id()])
-            .args(argv))
     }
 
     /// Runs `argv` with `input` on its stdin.

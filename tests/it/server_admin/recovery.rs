@@ -32,14 +32,17 @@ fn admin(data_dir: &Path, args: &[&str], repo: &str, pass_file: &Path) -> Result
 /// Waits until every job is finished and successful.
 async fn all_jobs_ok(s: &Server, token: &str) -> Result<Vec<Value>> {
     let jobs = s.wait_jobs(token, Duration::from_secs(300)).await?;
-    for j in &jobs {
+    // The first job that did not succeed is the cause; later ones were canceled after it.
+    let mut jobs_by_id = jobs.clone();
+    jobs_by_id.sort_by_key(|j| j["id"].as_i64());
+    for j in &jobs_by_id {
         anyhow::ensure!(
             j["status"] == "successful",
             "job {j}: {}",
             s.job_log(token, j["id"].as_i64().unwrap_or(0)).await?
         );
     }
-    Ok(jobs)
+    Ok(jobs_by_id)
 }
 
 #[tokio::test(flavor = "multi_thread")]
