@@ -318,4 +318,18 @@ mod tests {
         assert_eq!(c.self_backup.keep.daily, 3);
         assert_eq!(c.self_backup.keep.weekly, 4);
     }
+
+    #[test]
+    fn the_packaged_configuration_file_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cyborgbackup.toml");
+        std::fs::write(&p, include_str!("../packaging/deb/cyborgbackup.toml")).unwrap();
+        let c = Config::load(&Overrides {
+            config_file: Some(p),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/cyborgbackup"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8000");
+    }
 }

@@ -21,6 +21,8 @@ pub struct Remote {
 impl Remote {
     /// Waits until `url/readyz` answers 200, then logs in as the first administrator.
     pub async fn connect(url: &str, timeout: Duration) -> Result<Remote> {
+        // reqwest is built without a crypto provider (see report/).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
