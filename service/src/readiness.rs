@@ -25,7 +25,11 @@ impl Readiness {
     }
 }
 
-fn verdict<E: std::fmt::Display>(check: &str, r: std::result::Result<(), E>, reason: &str) -> String {
+fn verdict<E: std::fmt::Display>(
+    check: &str,
+    r: std::result::Result<(), E>,
+    reason: &str,
+) -> String {
     match r {
         Ok(()) => "ok".into(),
         Err(e) => {

@@ -5,7 +5,6 @@ mod access;
 mod archives;
 mod credentials;
 mod drills;
-mod server_health;
 mod hostkeys;
 mod inventory;
 mod jobs;
@@ -17,6 +16,7 @@ mod policy_secrets;
 mod pool;
 pub mod secrets;
 mod security;
+mod server_health;
 mod settings;
 mod stats;
 mod users;
@@ -28,12 +28,12 @@ pub use drills::{
     DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, RestoreTestListOptions,
     RestoreTestOrder, Verdict,
 };
-pub use server_health::{database_schema_version, snapshot_database, DATABASE_FILE};
 pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob, NewOutputLine};
 pub use lists::*;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use notify::{Channel, NewOutbox, NotifyPref, NotifyPrefs, OutboxItem, Recipient};
+pub use server_health::{database_schema_version, snapshot_database, DATABASE_FILE};
 pub use stats::{
     DailySeries, DailyStat, JobOutcomeCount, SeriesStatus, SizePoint, StatsFilter, StatsGroup,
 };

@@ -3,11 +3,11 @@
 //! reverse-proxy headers for the login limiter, and disaster recovery: a self-backup of a
 //! running server restored into a fresh data directory.
 
+use crate::support::*;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use crate::support::*;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cyborgbackup"))

@@ -7,8 +7,8 @@
 mod charts;
 mod download;
 mod graphql_http;
-mod probes;
 mod metrics;
+mod probes;
 pub mod rest;
 mod ui;
 mod ws;
@@ -20,8 +20,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use graphql::CyborgSchema;
-use service::types::AuthUser;
 pub use rest::proxy::TrustedProxies;
+use service::types::AuthUser;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 
