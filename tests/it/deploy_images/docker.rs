@@ -107,7 +107,8 @@ pub struct Container {
 impl Container {
     /// `docker run -d` on `net` with `alias` as its network name and hostname.
     pub fn run(image: &str, net: &Network, alias: &str) -> Result<Container> {
-        let name = unique(alias);
+        // Unique per network: two tests may both run a `repo` and a `web1`.
+        let name = format!("{}-{alias}", net.name);
         let _ = docker(&["rm", "-f", "-v", &name]);
         docker(&[
             "run",

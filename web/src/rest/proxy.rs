@@ -10,6 +10,11 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// A `trusted_proxies` entry that is neither an address nor a network.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not an address or a network like 10.0.0.0/8")]
+pub struct BadProxy(pub String);
+
 /// Networks whose `X-Forwarded-For` is believed; inserted as an `Arc<TrustedProxies>` request
 /// extension by the composition root. Absent or empty: no proxy is trusted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,14 +22,14 @@ pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     /// Parses addresses (`192.0.2.7`, `2001:db8::1`) and networks (`10.0.0.0/8`).
-    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<TrustedProxies, String> {
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<TrustedProxies, BadProxy> {
         let mut nets = Vec::new();
         for item in items {
             let t = item.as_ref().trim();
             let net = t
                 .parse::<IpNet>()
                 .or_else(|_| t.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("{t:?} is not an address or a network like 10.0.0.0/8"))?;
+                .map_err(|_| BadProxy(t.to_string()))?;
             nets.push(net);
         }
         Ok(TrustedProxies(nets))
@@ -115,6 +120,6 @@ mod tests {
     #[test]
     fn bad_entries_are_named() {
         let e = TrustedProxies::parse(&["10.0.0.0/8", "proxy.local"]).unwrap_err();
-        assert!(e.contains("proxy.local"), "{e}");
+        assert!(e.to_string().contains("proxy.local"), "{e}");
     }
 }
