@@ -4,6 +4,7 @@
 
 pub mod borg;
 mod catalog_job;
+pub mod conntest;
 pub mod credentials;
 pub mod drill;
 mod events;
@@ -14,6 +15,7 @@ mod output;
 mod prepare;
 mod progress;
 mod prune;
+pub mod readiness;
 mod requeue;
 pub mod restore;
 mod runner;
@@ -26,9 +28,11 @@ mod targets;
 pub mod transport;
 pub mod vm;
 
+pub use conntest::{ConnectionTest, TestStep};
 pub use drill::DrillError;
-pub use events::JobEvent;
+pub use events::{FeedGap, JobEvent, StatusEntry, StatusFeed};
 pub use manager::{Executor, ExecutorOptions, LaunchError};
+pub use readiness::{Finding, Readiness, Severity};
 pub use requeue::{CheckOptions, RequeueError};
 pub use restore::{RestoreError, RestoreRequest};
 pub use scheduler::SchedulerPulse;

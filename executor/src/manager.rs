@@ -1,7 +1,7 @@
 //! The task manager: launching policies into jobs, and dispatching queued jobs when their
 //! dependency succeeded and their repository, client and the global limit allow.
 
-use crate::events::JobEvent;
+use crate::events::{JobEvent, StatusFeed};
 use crate::runner;
 use model::*;
 use std::collections::{HashMap, HashSet};
@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub output_events: broadcast::Sender<JobEvent>,
     /// Job output lines, stored in batches (see `output.rs`).
     pub(crate) output: crate::output::OutputWriter,
+    /// Numbered status changes for live views that must miss none (see `events.rs`).
+    status_feed: StatusFeed,
     wake: Notify,
     running: Mutex<HashMap<JobId, CancellationToken>>,
     /// Progress of running jobs (see `progress.rs`).
@@ -75,6 +77,7 @@ impl Executor {
                 events,
                 output_events,
                 output,
+                status_feed: StatusFeed::default(),
                 wake: Notify::new(),
                 running: Mutex::new(HashMap::new()),
                 progress: Default::default(),
@@ -98,6 +101,11 @@ impl Executor {
     /// Live output lines of jobs ([`JobEvent::Output`]), each published once stored, in order.
     pub fn subscribe_output(&self) -> broadcast::Receiver<JobEvent> {
         self.inner.output_events.subscribe()
+    }
+
+    /// The numbered feed of status changes (replay after a cursor, gaps reported).
+    pub fn status_feed(&self) -> &StatusFeed {
+        &self.inner.status_feed
     }
 
     /// Fails jobs a previous process left unfinished, then starts the dispatcher and scheduler.
@@ -276,6 +284,9 @@ impl Executor {
     }
 
     pub(crate) fn emit(&self, e: JobEvent) {
+        if let JobEvent::Status { job, status } = &e {
+            self.inner.status_feed.push(*job, *status);
+        }
         let _ = self.inner.events.send(e);
     }
 

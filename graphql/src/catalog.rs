@@ -3,10 +3,12 @@
 
 use crate::errors::{ApiError, ApiResult};
 use crate::{caller, svc};
-use async_graphql::{Context, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use model::{ArchiveId, ClientId, PolicyId, RepositoryId};
-use service::types::{Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchQuery, VersionFate};
+use service::types::{
+    Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchOrder, SearchQuery, VersionFate,
+};
 
 #[derive(SimpleObject, Clone)]
 pub struct CatalogArchive {
@@ -217,6 +219,29 @@ fn count(n: u64) -> i64 {
     n.min(i64::MAX as u64) as i64
 }
 
+/// The order of catalog search hits.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CatalogOrder {
+    /// Newest version first; for a name with punctuation or spaces, names containing it as
+    /// typed come first.
+    #[default]
+    Newest,
+    /// By path (at most 100,000 matches).
+    Path,
+    /// Largest first (at most 100,000 matches).
+    Largest,
+}
+
+impl From<CatalogOrder> for SearchOrder {
+    fn from(o: CatalogOrder) -> Self {
+        match o {
+            CatalogOrder::Newest => SearchOrder::Newest,
+            CatalogOrder::Path => SearchOrder::Path,
+            CatalogOrder::Largest => SearchOrder::Largest,
+        }
+    }
+}
+
 #[Object]
 impl CatalogQuery {
     /// Searches every version of every file in every archive your grants reach. `query`
@@ -230,6 +255,7 @@ impl CatalogQuery {
         filter: Option<CatalogFilter>,
         #[graphql(default = 50)] first: i32,
         after: Option<String>,
+        #[graphql(default)] order_by: CatalogOrder,
     ) -> ApiResult<CatalogPage> {
         let c = caller(ctx).await?;
         let f = filter.unwrap_or_default();
@@ -253,6 +279,7 @@ impl CatalogQuery {
             latest_only: f.latest_only,
             limit: first.clamp(1, 1000) as usize,
             cursor: after,
+            order: order_by.into(),
             series_scope: None,
         };
         let page = svc(ctx).catalog_search(&c, q).await?;

@@ -9,10 +9,12 @@ mod connection;
 mod cost;
 mod drills;
 mod errors;
+mod health;
 mod inputs;
 mod lists;
 mod live;
 mod live_output;
+mod live_status;
 pub mod login;
 mod mutation;
 mod objects;
@@ -44,6 +46,8 @@ pub struct Query(
     stats::StatsQuery,
     vm::VmQuery,
     drills::DrillQuery,
+    live::LiveQuery,
+    health::HealthQuery,
 );
 
 /// Every mutation: inventory and jobs, plus administration (SSH key, host keys, settings).
@@ -58,6 +62,7 @@ pub struct Mutation(
     drills::DrillMutation,
     vm::VmMutation,
     trust::TrustMutation,
+    health::HealthMutation,
 );
 
 pub type CyborgSchema = Schema<Query, Mutation, live::Subscription>;

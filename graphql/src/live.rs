@@ -1,11 +1,17 @@
 //! Subscriptions: job status changes and job output lines as they happen (graphql-ws over
 //! websocket at `/graphql/ws`; authenticate with `{"authorization": "Bearer <token>"}` in the
-//! connection_init payload). A subscriber receives events of the jobs their grants reach.
+//! connection_init payload), and the `liveCursor` query a live view starts from. A subscriber
+//! receives events of the jobs their grants reach.
+//!
+//! Nothing is lost between a page's query and its subscription, across a reconnect, or when a
+//! subscriber falls behind: status changes are replayed from the executor's numbered feed
+//! after the cursor the client passes (`after`, see `live_status.rs`), with a `resync` event
+//! when they are gone; output lines are filled from the stored log (`live_output.rs`).
 
-use crate::errors::GqlError;
+use crate::errors::{ApiError, GqlError};
 use crate::{caller, svc};
 use async_graphql::futures_util::stream::{self, Stream};
-use async_graphql::{Context, SimpleObject, Subscription};
+use async_graphql::{Context, Object, SimpleObject, Subscription};
 use model::JobId;
 use service::types::JobEvent;
 use service::{Caller, Service};
@@ -15,8 +21,14 @@ use tokio::sync::broadcast::error::RecvError;
 /// A job changed state.
 #[derive(SimpleObject, Clone)]
 pub struct JobStatusEvent {
+    /// The job (0 on a `resync` event).
     pub job_id: i64,
     pub status: String,
+    /// The change's place in the status feed: resubscribe with `after` set to the last one seen.
+    pub cursor: String,
+    /// True when changes were missed (the cursor is too old or from an earlier server run):
+    /// reload the state, then go on from this event's cursor.
+    pub resync: bool,
 }
 
 /// A line a job printed (already scrubbed of secrets).
@@ -91,34 +103,40 @@ pub struct Subscription;
 
 #[Subscription]
 impl Subscription {
-    /// Status changes of one job, or of every job when `job` is omitted.
+    /// Status changes of one job, or of every job when `job` is omitted. With `after` (a
+    /// cursor from `liveCursor` or a previous event) the changes since that cursor come first,
+    /// so nothing between a page's query and its subscription, or across a reconnect, is lost.
     async fn job_status(
         &self,
         ctx: &Context<'_>,
         job: Option<i64>,
+        after: Option<String>,
     ) -> Result<impl Stream<Item = JobStatusEvent>, GqlError> {
         let c = caller(ctx).await?;
+        let after = crate::live_status::parse_cursor(after)?;
         if let Some(id) = job {
             svc(ctx).job(&c, JobId(id)).await?;
         }
-        Ok(events(svc(ctx), c, move |ev| match ev {
-            JobEvent::Status { job: id, status } if job.is_none_or(|j| j == id.0) => {
-                Some(JobStatusEvent {
-                    job_id: id.0,
-                    status: status.to_string(),
-                })
-            }
-            _ => None,
-        }))
+        Ok(crate::live_status::status_stream(
+            svc(ctx).clone(),
+            c,
+            job.map(JobId),
+            after,
+        ))
     }
 
     /// Output lines of one job as they are printed, in order and without gaps (a subscriber
-    /// that falls behind gets the lines it missed from the stored log).
+    /// that falls behind gets the lines it missed from the stored log). With `after`, the
+    /// stored lines after that `seq` come first (`after: 0` for the whole log).
     async fn job_output(
         &self,
         ctx: &Context<'_>,
         job: i64,
+        after: Option<i64>,
     ) -> Result<impl Stream<Item = JobOutputEvent>, GqlError> {
+        if after.is_some_and(|a| a < 0) {
+            return Err(ApiError::field("after", "must be 0 or more").into());
+        }
         let c = caller(ctx).await?;
         let s = svc(ctx);
         // Subscribed before the job's last stored line is read: no line falls in between.
@@ -130,6 +148,7 @@ impl Subscription {
             c,
             JobId(job),
             base,
+            after,
         ))
     }
 
@@ -160,4 +179,18 @@ impl Subscription {
 pub struct JobProgressEvent {
     pub job_id: i64,
     pub progress: crate::objects::JobProgress,
+}
+
+/// Where live views start from.
+#[derive(Default)]
+pub struct LiveQuery;
+
+#[Object]
+impl LiveQuery {
+    /// The status feed's current cursor. Read it before (or with) a page's data, then
+    /// subscribe to `jobStatus(after: …)` with it: every change after the read arrives.
+    async fn live_cursor(&self, ctx: &Context<'_>) -> Result<String, GqlError> {
+        let c = caller(ctx).await?;
+        Ok(svc(ctx).live_cursor(&c)?.to_string())
+    }
 }

@@ -28,13 +28,14 @@ struct State {
 }
 
 /// Lines of `job` received on `rx` (subscribed before `base`, the job's last stored line, was
-/// read), gaps filled from the stored log.
+/// read), gaps filled from the stored log; with `after`, every stored line after it first.
 pub(crate) fn output_stream(
     rx: broadcast::Receiver<JobEvent>,
     svc: Service,
     caller: Caller,
     job: JobId,
     base: i64,
+    after: Option<i64>,
 ) -> impl Stream<Item = JobOutputEvent> {
     let st = State {
         rx,
@@ -42,9 +43,10 @@ pub(crate) fn output_stream(
         caller,
         job,
         base,
-        last: None,
+        // With `after`, the stored lines after it are read back before live ones.
+        last: after,
         backlog: VecDeque::new(),
-        catching_up: false,
+        catching_up: after.is_some(),
     };
     stream::unfold(st, |mut st| async move {
         let ev = st.next().await?;

@@ -33,6 +33,7 @@ mod query;
 mod sample;
 mod schema;
 mod search;
+mod sorted;
 mod state;
 mod types;
 

@@ -354,6 +354,25 @@ fn name_plan(f: &Fields, text: &str) -> (Box<dyn Query>, Confirm) {
     (or(either), Confirm::None)
 }
 
+/// The two ranks of a name search whose text is more than its words (punctuation, spaces):
+/// names containing the text as typed first, then names that only contain its words in
+/// sequence, so `<img` lists `<img.svg` before `qemu-img`. None when there is one rank.
+pub(crate) fn name_tiers(f: &Fields, text: &str) -> Option<(Box<dyn Query>, Box<dyn Query>)> {
+    let lc = text.trim().to_lowercase();
+    let ws = words(&lc);
+    if ws.is_empty() || ws.concat() == lc {
+        return None;
+    }
+    let clean = lc.replace([NAME_START, NAME_END], "\u{fffd}");
+    let literal = substring_q(f, &clean)?;
+    let by_words = word_seq_q(f.name_words, &ws)?;
+    let rest = BooleanQuery::new(vec![
+        (Occur::Must, by_words),
+        (Occur::MustNot, literal.box_clone()),
+    ]);
+    Some((literal, Box::new(rest)))
+}
+
 /// Query and confirmation for the text part. `exact_as_prefix` turns the exact-path form
 /// into its string-prefix fallback.
 pub(crate) fn text_plan(

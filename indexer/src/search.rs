@@ -3,9 +3,9 @@
 use crate::collect::{Collected, Keep, Membership, VersionCollector};
 use crate::error::CatalogError;
 use crate::listing::{micros_to_time, name_of};
-use crate::query::{classify, combine, filter_clauses, text_plan, Confirm, TextForm};
+use crate::query::{classify, combine, filter_clauses, name_tiers, text_plan, Confirm, TextForm};
 use crate::state::Snapshot;
-use crate::types::{ArchiveBrief, BrowsePage, SearchPage, SearchQuery, VersionHit};
+use crate::types::{ArchiveBrief, BrowsePage, SearchOrder, SearchPage, SearchQuery, VersionHit};
 use crate::Catalog;
 use model::{ArchiveId, ClientId, PolicyId, RepositoryId, SeriesKey};
 use std::sync::Arc;
@@ -22,35 +22,57 @@ fn parse_cursor(c: &str) -> Result<u32, CatalogError> {
         .ok_or_else(|| CatalogError::InvalidQuery(format!("bad cursor {c:?}")))
 }
 
+/// A cursor of a ranked search: `v<vid>` inside the first rank, `w<vid>` inside the second.
+fn parse_ranked_cursor(c: &str) -> Result<(u8, u32), CatalogError> {
+    match c.strip_prefix('w') {
+        Some(n) => n
+            .parse()
+            .map(|v| (1, v))
+            .map_err(|_| CatalogError::InvalidQuery(format!("bad cursor {c:?}"))),
+        None => parse_cursor(c).map(|v| (0, v)),
+    }
+}
+
+/// The version sets a hit of `q` must belong to; None when its archive is unknown.
+pub(crate) fn membership(snap: &Snapshot, q: &SearchQuery) -> Option<Arc<Membership>> {
+    let mut require = Vec::new();
+    if let Some(a) = q.archive {
+        require.push(snap.archives.get(&a)?.bitmap.clone());
+    }
+    if q.latest_only {
+        require.push(snap.latest.clone());
+    }
+    Some(Arc::new(Membership {
+        live: snap.live.clone(),
+        require,
+    }))
+}
+
 impl Catalog {
-    /// Searches versions, newest first. See `SearchQuery` for the text forms.
+    /// Searches versions, newest first. See `SearchQuery` for the text forms. A name search
+    /// whose text has punctuation or spaces lists the names containing it as typed first.
     pub fn search(&self, q: &SearchQuery) -> Result<SearchPage, CatalogError> {
         let limit = match q.limit {
             0 => DEFAULT_LIMIT,
             n => n.min(MAX_LIMIT),
         };
-        let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
-        let snap = self.snap();
-        let mut require = Vec::new();
-        if let Some(a) = q.archive {
-            match snap.archives.get(&a) {
-                Some(st) => require.push(st.bitmap.clone()),
-                None => {
-                    return Ok(SearchPage {
-                        total: 0,
-                        hits: Vec::new(),
-                        next_cursor: None,
-                    })
-                }
+        if q.order != SearchOrder::Newest {
+            return self.search_sorted(q, limit);
+        }
+        if let TextForm::Name(t) = classify(&q.text) {
+            if let Some(tiers) = name_tiers(&self.inner.fields, &t) {
+                return self.search_ranked(q, limit, tiers);
             }
         }
-        if q.latest_only {
-            require.push(snap.latest.clone());
-        }
-        let member = Arc::new(Membership {
-            live: snap.live.clone(),
-            require,
-        });
+        let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
+        let snap = self.snap();
+        let Some(member) = membership(&snap, q) else {
+            return Ok(SearchPage {
+                total: 0,
+                hits: Vec::new(),
+                next_cursor: None,
+            });
+        };
         let searcher = self.inner.reader.searcher();
         let form = classify(&q.text);
         let keep = Keep::Newest {
@@ -82,6 +104,72 @@ impl Catalog {
         }
         Ok(SearchPage {
             total: got.total,
+            hits,
+            next_cursor,
+        })
+    }
+
+    /// A search in two ranks (see `query::name_tiers`), each newest first.
+    fn search_ranked(
+        &self,
+        q: &SearchQuery,
+        limit: usize,
+        (literal, rest): (Box<dyn Query>, Box<dyn Query>),
+    ) -> Result<SearchPage, CatalogError> {
+        let (rank, before) = match q.cursor.as_deref().map(parse_ranked_cursor).transpose()? {
+            Some((r, v)) => (r, Some(v)),
+            None => (0, None),
+        };
+        let snap = self.snap();
+        let Some(member) = membership(&snap, q) else {
+            return Ok(SearchPage {
+                total: 0,
+                hits: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        let searcher = self.inner.reader.searcher();
+        let f = &self.inner.fields;
+        let run = |text: Box<dyn Query>, keep: Keep| -> Result<Collected, CatalogError> {
+            let query = combine(text, filter_clauses(f, q)?);
+            self.collect(&searcher, query.as_ref(), &member, Confirm::None, keep)
+        };
+        // The first rank: a page of it, or only its count once the cursor is past it.
+        let first = run(
+            literal,
+            Keep::Newest {
+                limit: if rank == 0 { limit + 1 } else { 0 },
+                before,
+            },
+        )?;
+        let mut found: Vec<(u8, _)> = first.found.into_iter().map(|x| (0u8, x)).collect();
+        let room = (limit + 1).saturating_sub(found.len());
+        let second = run(
+            rest,
+            Keep::Newest {
+                limit: room,
+                before: if rank == 1 { before } else { None },
+            },
+        )?;
+        found.extend(second.found.into_iter().map(|x| (1u8, x)));
+        let more = found.len() > limit;
+        found.truncate(limit);
+        let next_cursor = if more {
+            found.last().map(|(r, x)| match r {
+                0 => format!("v{}", x.vid),
+                _ => format!("w{}", x.vid),
+            })
+        } else {
+            None
+        };
+        let mut hits = Vec::with_capacity(found.len());
+        for (_, x) in &found {
+            if let Some(h) = self.version_hit(&snap, &searcher, x.addr)? {
+                hits.push(h);
+            }
+        }
+        Ok(SearchPage {
+            total: first.total + second.total,
             hits,
             next_cursor,
         })

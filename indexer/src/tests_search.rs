@@ -140,3 +140,73 @@ fn exact_plans_match_a_scan() {
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].version.path, "/etc/nginx/ab");
 }
+
+#[test]
+fn names_containing_the_text_as_typed_come_first_on_every_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cat = Catalog::open_with(dir.path(), opts()).expect("open");
+    let names = ["a<img.svg", "qemu-img", "b<IMG.html", "img-tool", "imgs"];
+    let mut entries: Vec<(String, &str, u64, u32)> = vec![("srv".into(), "d", 0, 1)];
+    entries.extend(names.iter().map(|n| (format!("srv/{n}"), "-", 1, 1)));
+    let borrowed: Vec<_> = entries
+        .iter()
+        .map(|(p, t, s, m)| (p.as_str(), *t, *s, *m))
+        .collect();
+    ingest(&cat, &archive(1, 1, 1), &borrowed);
+    let want = ["b<IMG.html", "a<img.svg", "img-tool", "qemu-img"];
+    let page = cat.search(&text("<img")).expect("search");
+    let got: Vec<&str> = page.hits.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(got, want);
+    assert_eq!(page.total, 4);
+    // One hit a page: the same order, across the two ranks.
+    let mut q = text("<img");
+    q.limit = 1;
+    let mut paged = Vec::new();
+    loop {
+        let p = cat.search(&q).expect("page");
+        assert_eq!(p.total, 4);
+        paged.extend(p.hits.into_iter().map(|h| h.name));
+        match p.next_cursor {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(paged, want);
+    // A plain word has one rank, newest first.
+    let plain = cat.search(&text("img")).expect("plain");
+    assert!(plain.next_cursor.is_none() && plain.total >= 4);
+}
+
+#[test]
+fn sorted_by_path_or_size_pages_by_offset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cat = Catalog::open_with(dir.path(), opts()).expect("open");
+    let entries = [
+        ("d", "d", 0, 1),
+        ("d/b.log", "-", 30, 1),
+        ("d/a.log", "-", 10, 1),
+        ("d/c.log", "-", 20, 1),
+    ];
+    ingest(&cat, &archive(1, 1, 1), &entries);
+    let collect = |order: SearchOrder| {
+        let mut q = text("*.log");
+        q.order = order;
+        q.limit = 2;
+        let mut out = Vec::new();
+        loop {
+            let p = cat.search(&q).expect("page");
+            assert_eq!(p.total, 3);
+            out.extend(p.hits.into_iter().map(|h| h.name));
+            match p.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => return out,
+            }
+        }
+    };
+    assert_eq!(collect(SearchOrder::Path), ["a.log", "b.log", "c.log"]);
+    assert_eq!(collect(SearchOrder::Largest), ["b.log", "c.log", "a.log"]);
+    let mut bad = text("*.log");
+    bad.order = SearchOrder::Path;
+    bad.cursor = Some("v3".into());
+    assert!(cat.search(&bad).is_err(), "a newest-first cursor is not an offset");
+}

@@ -35,11 +35,29 @@ pub struct SearchQuery {
     pub limit: usize,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// The order of the hits.
+    #[serde(default)]
+    pub order: SearchOrder,
     /// Only versions of series whose client or policy is listed (what a non-superuser may
     /// see); `None`: every series.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_scope: Option<SeriesScope>,
 }
+
+/// The order of search hits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SearchOrder {
+    /// Newest version first; a name search lists names containing the text as typed first.
+    #[default]
+    Newest,
+    /// By path, then newest first (at most [`SORT_LIMIT`] matches).
+    Path,
+    /// Largest first, then newest (at most [`SORT_LIMIT`] matches).
+    Largest,
+}
+
+/// The most matches a search sorts by path or size; more must be narrowed by filters.
+pub const SORT_LIMIT: u64 = 100_000;
 
 /// Series reached through grants: any series of these clients, or of these policies.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -175,6 +175,16 @@ pub(crate) fn mail(
     job: &model::Job,
 ) -> Result<(), ReportError> {
     let recipients = crate::audience::for_job(store, NotifyPref::BackupFailed, job)?;
+    mail_to(store, settings, alert, &recipients)
+}
+
+/// Mails the alert to `recipients` (already filtered by their grants).
+pub(crate) fn mail_to(
+    store: &Store,
+    settings: &MailSettings,
+    alert: &Alert,
+    recipients: &[String],
+) -> Result<(), ReportError> {
     if recipients.is_empty() {
         return Ok(());
     }
@@ -184,6 +194,6 @@ pub(crate) fn mail(
         html: None,
         images: Vec::new(),
     };
-    enqueue_mail(store, settings, alert.kind, &recipients, &content)?;
+    enqueue_mail(store, settings, alert.kind, recipients, &content)?;
     Ok(())
 }

@@ -40,3 +40,28 @@ pub(crate) fn for_job(
     }
     Ok(out)
 }
+
+/// The users who asked for `pref` and whose role or grants reach the series (`client`, `policy`).
+pub(crate) fn for_series(
+    store: &Store,
+    pref: NotifyPref,
+    client: model::ClientId,
+    policy: model::PolicyId,
+) -> Result<Vec<String>, ReportError> {
+    let all = store.notify_recipients(pref)?;
+    if all.iter().all(|r| r.superuser) {
+        return Ok(all.into_iter().map(|r| r.email).collect());
+    }
+    let policies = store.policies()?;
+    let mut out = Vec::new();
+    for r in all {
+        let reached = r.superuser || {
+            let grants = store.user_grants(r.id)?;
+            Visibility::new(&grants, &policies).series(client, policy)
+        };
+        if reached {
+            out.push(r.email);
+        }
+    }
+    Ok(out)
+}

@@ -234,13 +234,15 @@ fn forecast_spec(
     if pts.is_empty() && repo.deduplicated_size > 0 {
         pts.push((now, repo.deduplicated_size as f64));
     }
-    let fc = forecast::fit(&pts, capacity, now);
+    let fitted = forecast::fit_with_history(&pts, capacity, now);
+    let describe = match &fitted {
+        Ok(f) => f.describe(capacity),
+        Err(why) => why.clone(),
+    };
+    let fc = fitted.ok();
     let to = now
         + fc.map(|f| forecast::horizon(req.days, &f))
             .unwrap_or(Duration::days(30));
-    let describe = fc
-        .map(|f| f.describe(capacity))
-        .unwrap_or_else(|| "no data".into());
     let mut lines = vec![Line {
         name: "Repository usage".into(),
         color: BLUE_,

@@ -97,11 +97,11 @@ pub fn render(
     match format {
         Format::Svg => {
             let mut s = String::new();
-            {
+            let hovers = {
                 let root = SVGBackend::with_string(&mut s, (width, height)).into_drawing_area();
-                draw(root, spec, width)?;
-            }
-            Ok(s.into_bytes())
+                draw(root, spec, width)?
+            };
+            Ok(with_hovers(s, &hovers).into_bytes())
         }
         Format::Png => {
             let mut buf = vec![255u8; width as usize * height as usize * 3];
@@ -112,6 +112,78 @@ pub fn render(
             }
             encode_png(&buf, width, height)
         }
+    }
+}
+
+/// A spot of an SVG chart that shows its value on hover (a `<title>` tooltip).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hover {
+    Point {
+        x: i32,
+        y: i32,
+        text: String,
+    },
+    Bar {
+        x0: i32,
+        y0: i32,
+        x1: i32,
+        y1: i32,
+        text: String,
+    },
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Adds invisible shapes with `<title>` over each point and bar, so that a browser shows the
+/// value under the pointer.
+fn with_hovers(mut svg: String, hovers: &[Hover]) -> String {
+    if hovers.is_empty() {
+        return svg;
+    }
+    let mut g =
+        String::from("<g class=\"hover\" fill=\"#000\" fill-opacity=\"0\" pointer-events=\"all\">");
+    for h in hovers {
+        match h {
+            Hover::Point { x, y, text } => g.push_str(&format!(
+                "<circle cx=\"{x}\" cy=\"{y}\" r=\"8\"><title>{}</title></circle>",
+                xml_escape(text)
+            )),
+            Hover::Bar {
+                x0,
+                y0,
+                x1,
+                y1,
+                text,
+            } => g.push_str(&format!(
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>{}</title></rect>",
+                x0.min(x1),
+                y0.min(y1),
+                (x1 - x0).abs().max(2),
+                (y1 - y0).abs().max(2),
+                xml_escape(text)
+            )),
+        }
+    }
+    g.push_str("</g>");
+    match svg.rfind("</svg>") {
+        Some(i) => svg.insert_str(i, &g),
+        None => svg.push_str(&g),
+    }
+    svg
+}
+
+/// A value with its unit for tooltips: bytes in a binary unit.
+fn value_text(v: f64, bytes: bool) -> String {
+    if bytes {
+        let (unit, div) = byte_unit(v);
+        format!("{} {unit}", format_value(v / div))
+    } else {
+        format_value(v)
     }
 }
 
@@ -153,11 +225,16 @@ fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     spec: &Spec,
     width: u32,
-) -> Result<(), ReportError> {
+) -> Result<Vec<Hover>, ReportError> {
     root.fill(&WHITE).map_err(chart_err)?;
     let font = |px: u32| (FAMILY, px).into_font();
-    let title_px = (width / 40).clamp(12, 28);
-    let label_px = (width / 60).clamp(10, 18);
+    // Text stays readable when the chart is shown smaller than drawn (a phone, a half card).
+    let title_px = (width / 32).clamp(15, 30);
+    let label_px = (width / 46).clamp(13, 20);
+    // One light grid line per label; no minor lines.
+    let light = WHITE.mix(0.0);
+    let bold = BLACK.mix(0.08);
+    let mut hovers = Vec::new();
     match spec {
         Spec::Lines {
             title,
@@ -193,8 +270,11 @@ fn draw<DB: DrawingBackend>(
                 .x_desc("Date")
                 .y_desc(y_desc)
                 .axis_desc_style(font(label_px))
-                .label_style(font(label_px * 9 / 10))
+                .label_style(font(label_px))
                 .x_labels(6)
+                .y_labels(6)
+                .light_line_style(light)
+                .bold_line_style(bold)
                 .x_label_formatter(&|x| {
                     (from_t + Duration::seconds((*x * 86400.0) as i64))
                         .format(fmt)
@@ -225,6 +305,24 @@ fn draw<DB: DrawingBackend>(
                     chart
                         .draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))
                         .map_err(chart_err)?;
+                    for ((t, v), p) in l
+                        .points
+                        .iter()
+                        .filter(|(t, _)| (0.0..=span).contains(&days_between(from_t, *t)))
+                        .zip(&pts)
+                    {
+                        let (x, y) = chart.backend_coord(p);
+                        hovers.push(Hover::Point {
+                            x,
+                            y,
+                            text: format!(
+                                "{}: {} on {}",
+                                l.name,
+                                value_text(*v, *bytes),
+                                t.format("%Y-%m-%d %H:%M UTC")
+                            ),
+                        });
+                    }
                 }
             }
             if !any {
@@ -265,9 +363,11 @@ fn draw<DB: DrawingBackend>(
                 .x_desc("Date")
                 .y_desc(y_label.clone())
                 .axis_desc_style(font(label_px))
-                .label_style(font(label_px * 9 / 10))
+                .label_style(font(label_px))
                 .x_labels(7)
-                .y_labels(((y_max as usize) + 1).min(10))
+                .y_labels(((y_max as usize) + 1).min(6))
+                .light_line_style(light)
+                .bold_line_style(bold)
                 .x_label_formatter(&|x| {
                     day_list
                         .get(x.floor().max(0.0) as usize)
@@ -282,6 +382,18 @@ fn draw<DB: DrawingBackend>(
             for (gi, (name, color, values)) in groups.iter().enumerate() {
                 let color = *color;
                 let x0 = 0.1 + gi as f64 * w;
+                for (i, v) in values.iter().enumerate().filter(|(_, v)| **v > 0) {
+                    let (ax, ay) = chart.backend_coord(&(i as f64 + x0, 0.0));
+                    let (bx, by) = chart.backend_coord(&(i as f64 + x0 + w, *v as f64));
+                    let day = days.get(i).map(|d| d.format("%Y-%m-%d").to_string());
+                    hovers.push(Hover::Bar {
+                        x0: ax,
+                        y0: ay,
+                        x1: bx,
+                        y1: by,
+                        text: format!("{}: {v} {}", day.unwrap_or_default(), name.to_lowercase()),
+                    });
+                }
                 chart
                     .draw_series(values.iter().enumerate().filter(|(_, v)| **v > 0).map(
                         |(i, v)| {
@@ -311,7 +423,7 @@ fn draw<DB: DrawingBackend>(
         }
     }
     root.present().map_err(chart_err)?;
-    Ok(())
+    Ok(hovers)
 }
 
 fn no_data<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, px: u32) -> Result<(), ReportError> {

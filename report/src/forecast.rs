@@ -80,6 +80,46 @@ pub fn fit(
     })
 }
 
+/// Least history a forecast is drawn from: a week, and this many measurements.
+pub const MIN_POINTS: usize = 3;
+pub const MIN_SPAN_DAYS: i64 = 7;
+
+/// A human span: "4 minutes", "3 hours", "2 days".
+fn span_text(d: Duration) -> String {
+    let (n, unit) = if d.num_days() >= 1 {
+        (d.num_days(), "day")
+    } else if d.num_hours() >= 1 {
+        (d.num_hours(), "hour")
+    } else {
+        (d.num_minutes(), "minute")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Fits like [`fit`] only with enough history (a week and [`MIN_POINTS`] measurements);
+/// otherwise a sentence saying what is missing, for the chart title and the API.
+pub fn fit_with_history(
+    points: &[(DateTime<Utc>, f64)],
+    capacity: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Forecast, String> {
+    let span = match (points.first(), points.last()) {
+        (Some(a), Some(b)) => b.0 - a.0,
+        _ => Duration::zero(),
+    };
+    if points.len() < MIN_POINTS || span < Duration::days(MIN_SPAN_DAYS) {
+        let have = match points.len() {
+            0 => "no backup yet".to_string(),
+            1 => "1 backup".to_string(),
+            n => format!("{n} backups over {}", span_text(span)),
+        };
+        return Err(format!(
+            "a forecast needs at least a week of history and {MIN_POINTS} backups ({have} so far)"
+        ));
+    }
+    fit(points, capacity, now).ok_or_else(|| "no data".to_string())
+}
+
 /// How far ahead a forecast chart looks: the window length, at least 30 days, extended up to
 /// three windows to show the day the repository fills.
 pub fn horizon(window_days: i64, f: &Forecast) -> Duration {
@@ -108,6 +148,24 @@ mod tests {
         assert!((f.slope_per_day - 100.0).abs() < 1e-6);
         assert!((f.full_in_days.unwrap_or(0.0) - 11.0).abs() < 1e-6);
         assert_eq!(f.describe(Some(3000)), "full in 11 days");
+    }
+
+    #[test]
+    fn no_forecast_without_a_week_and_three_points() {
+        let minutes: Vec<_> = (0..2)
+            .map(|i| (day(0) + Duration::minutes(4 * i), 1000.0 + 500.0 * i as f64))
+            .collect();
+        let why = fit_with_history(&minutes, Some(1 << 30), day(0)).unwrap_err();
+        assert_eq!(
+            why,
+            "a forecast needs at least a week of history and 3 backups (2 backups over 4 minutes so far)"
+        );
+        let short: Vec<_> = (0..5).map(|d| (day(d), 1000.0 * d as f64)).collect();
+        assert!(fit_with_history(&short, Some(10_000), day(4))
+            .unwrap_err()
+            .contains("5 backups over 4 days"));
+        let week: Vec<_> = (0..8).map(|d| (day(d), 1000.0 * d as f64)).collect();
+        assert!(fit_with_history(&week, Some(100_000), day(7)).is_ok());
     }
 
     #[test]

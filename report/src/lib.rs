@@ -7,6 +7,7 @@ mod audience;
 pub mod charts;
 pub mod draw;
 pub mod forecast;
+pub mod health;
 pub mod mail;
 pub mod metrics;
 pub mod notifier;
@@ -97,6 +98,9 @@ impl Reporter {
                     let s = store.clone();
                     let r = blocking(move || {
                         let now = chrono::Utc::now();
+                        if let Err(e) = health::alert_overdue(&s, now) {
+                            tracing::error!(error = %e, "overdue alerts failed");
+                        }
                         for p in reports::due_periods(&s, now)? {
                             match reports::send_report(&s, p, now) {
                                 Ok(ids) => tracing::info!(period = p.as_str(), mails = ids.len(), "scheduled report queued"),

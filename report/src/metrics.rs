@@ -118,5 +118,6 @@ pub fn render(store: &Store, scope: Option<&Visibility>) -> Result<String, Repor
             label(&state)
         ));
     }
+    crate::health::metrics(store, chrono::Utc::now(), scope, &mut o)?;
     Ok(o)
 }

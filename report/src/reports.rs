@@ -200,7 +200,7 @@ pub fn build_report(
                 .iter()
                 .map(|p| (p.time, p.deduplicated_size as f64))
                 .collect();
-            let fc = forecast::fit(&pts, Some(cap), now);
+            let fc = forecast::fit_with_history(&pts, Some(cap), now).ok();
             let used = repo.deduplicated_size as f64 / cap as f64;
             let soon = fc.and_then(|f| f.full_in_days).is_some_and(|d| d <= 30.0);
             if soon || used >= 0.9 {
@@ -259,6 +259,8 @@ pub fn build_report(
         "{title}\n\nLast {} day(s): {ok} backups succeeded, {failed} failed, {archives} archives created.\n\n",
         period.days()
     );
+    let (health_text, health_html) = crate::health::report_section(store, now)?;
+    text.push_str(&health_text);
     if !full_warnings.is_empty() {
         text.push_str("Repositories approaching full:\n");
         for w in &full_warnings {
@@ -285,6 +287,7 @@ pub fn build_report(
         esc(&title),
         period.days()
     );
+    html.push_str(&health_html);
     if !full_warnings.is_empty() {
         html.push_str("<h2>Repositories approaching full</h2><ul>");
         for w in &full_warnings {

@@ -8,10 +8,11 @@ mod authz;
 mod caller;
 mod catalog;
 mod error;
+pub mod health;
 mod inventory;
 mod jobs;
 mod login;
-mod readiness;
+mod probes;
 mod restore;
 mod settings;
 mod stats;
@@ -25,7 +26,7 @@ pub use caller::{Caller, UserCaller};
 pub use catalog::{ArchiveChanges, CatalogHit, CatalogPage, DiffEntry, DiffPage, HistoryEntry};
 pub use error::{Result, ServiceError};
 pub use login::{PasswordChange, SESSION_HOURS};
-pub use readiness::Readiness;
+pub use probes::ServerReadiness;
 pub use settings::Setting;
 pub use stats::{ChartQuery, Forecast};
 pub use throttle::{BASE_BACKOFF, FREE_FAILURES, MAX_BACKOFF, MAX_FAILURES_PER_ADDRESS, WINDOW};
@@ -35,9 +36,10 @@ pub use users::{UserAccess, UserChange, UserSpec};
 /// them through the services.
 pub mod types {
     pub use executor::restore::{Download, DownloadKind, DownloadTicket};
-    pub use executor::{CheckOptions, JobEvent, RestoreRequest};
+    pub use executor::{CheckOptions, JobEvent, RestoreRequest, StatusEntry};
     pub use indexer::{
-        Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchQuery, VersionFate, VersionHit,
+        Anomaly, ArchiveBrief, ChangeStats, DiffKind, SearchOrder, SearchQuery, VersionFate,
+        VersionHit,
     };
     pub use report::{ChartKind, ChartRequest, Format, Period};
     pub use store::{
@@ -103,5 +105,17 @@ impl Service {
     /// [`Service::job_output`].
     pub fn subscribe_output(&self) -> tokio::sync::broadcast::Receiver<executor::JobEvent> {
         self.inner.executor.subscribe_output()
+    }
+
+    /// The numbered feed of status changes, replayed after a cursor; a subscriber checks each
+    /// job with [`Service::can_view_job`].
+    pub fn status_feed(&self) -> &executor::StatusFeed {
+        self.inner.executor.status_feed()
+    }
+
+    /// The status feed's current cursor, where a live view starts (any logged-in user).
+    pub fn live_cursor(&self, caller: &Caller) -> Result<u64> {
+        authorize(caller, Action::Authenticated, Target::Global)?;
+        Ok(self.inner.executor.status_feed().cursor())
     }
 }

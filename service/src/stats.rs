@@ -17,14 +17,18 @@ pub struct Forecast {
     pub capacity: Option<i64>,
     pub used: i64,
     pub fit: Option<report::forecast::Forecast>,
+    /// Why there is no forecast (too little history), when there is none.
+    pub missing: Option<String>,
 }
 
 impl Forecast {
-    /// "full in N days", "not growing", "no capacity set" or "no data".
+    /// "full in N days", "not growing", "no capacity set", or what history is still needed.
     pub fn describe(&self) -> String {
-        self.fit
-            .map(|f| f.describe(self.capacity))
-            .unwrap_or_else(|| "no data".into())
+        match (self.fit, &self.missing) {
+            (Some(f), _) => f.describe(self.capacity),
+            (None, Some(why)) => why.clone(),
+            (None, None) => "no data".into(),
+        }
     }
 }
 
@@ -121,11 +125,14 @@ impl Service {
                 .iter()
                 .map(|p| (p.time, p.deduplicated_size as f64))
                 .collect();
+            // No forecast from too little history: the description says what is needed.
+            let fitted = report::forecast::fit_with_history(&pts, capacity, now);
             Ok(Forecast {
                 repository: id,
                 capacity,
                 used: repo.deduplicated_size,
-                fit: report::forecast::fit(&pts, capacity, now),
+                missing: fitted.as_ref().err().cloned(),
+                fit: fitted.ok(),
             })
         })
         .await

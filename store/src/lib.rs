@@ -5,6 +5,7 @@ mod access;
 mod archives;
 mod credentials;
 mod drills;
+mod health;
 mod hostkeys;
 mod inventory;
 mod jobs;
@@ -28,6 +29,7 @@ pub use drills::{
     DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, RestoreTestListOptions,
     RestoreTestOrder, Verdict,
 };
+pub use health::SeriesRow;
 pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob, NewOutputLine};
 pub use lists::*;

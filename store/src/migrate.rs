@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0014_repository_trust.sql"),
     ),
     (
+        15,
+        "overdue_alerts",
+        include_str!("../../migrations/0015_overdue_alerts.sql"),
+    ),
+    (
         16,
         "server_health",
         include_str!("../../migrations/0016_server_health.sql"),

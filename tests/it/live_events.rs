@@ -106,3 +106,114 @@ async fn status_and_output_arrive_live() -> Result<()> {
     assert!(!lines.iter().any(|l| l.contains("live passphrase")));
     Ok(())
 }
+
+/// Reads `next` messages of subscription `id` until `done` says stop; returns their data.
+async fn collect(
+    ws: &mut support::ws::Ws,
+    id: &str,
+    field: &str,
+    mut done: impl FnMut(&[serde_json::Value]) -> bool,
+) -> Result<Vec<serde_json::Value>> {
+    let mut got = Vec::new();
+    while !done(&got) {
+        let m = next_json(ws).await?;
+        if m["type"] == "error" {
+            anyhow::bail!("subscription {id} refused: {m}");
+        }
+        if m["type"] == "next" && m["id"] == id {
+            got.push(m["payload"]["data"][field].clone());
+        }
+    }
+    Ok(got)
+}
+
+/// Nothing is lost by subscribing late: status changes after a cursor read before the launch
+/// are replayed in order, a cursor from an earlier server run asks for a reload (`resync`),
+/// and `jobOutput(after: 0)` of a finished job streams its whole log in `seq` order.
+#[tokio::test(flavor = "multi_thread")]
+async fn late_subscribers_replay_what_they_missed() -> Result<()> {
+    let s = Server::start()?;
+    let token = s.login().await?;
+    let cmd = "i=1; while [ $i -le 200 ]; do echo \"line $i\" >&2; i=$((i+1)); done; echo payload";
+    let (policy, _) = local_typed_policy(
+        &s,
+        &token,
+        "piped",
+        &json!({"command": cmd}).to_string(),
+        "replay passphrase",
+    )
+    .await?;
+    let cursor = s.ok(&token, "{ liveCursor }", json!({})).await?["liveCursor"]
+        .as_str()
+        .context("cursor")?
+        .to_string();
+    let backup = launch_backup(&s, &token, policy).await?;
+    s.wait_job_ok(&token, backup, Duration::from_secs(180))
+        .await?;
+
+    // Subscribed after the job ended: its whole life arrives, in order.
+    let mut ws = connect(&s, json!({"authorization": format!("Bearer {token}")})).await?;
+    assert_eq!(next_json(&mut ws).await?["type"], "connection_ack");
+    let q = format!("subscription {{ jobStatus(job: {backup}, after: \"{cursor}\") {{ jobId status cursor resync }} }}");
+    ws.send(Message::text(
+        json!({"id": "s", "type": "subscribe", "payload": {"query": q}}).to_string(),
+    ))
+    .await?;
+    let events = collect(&mut ws, "s", "jobStatus", |g| {
+        g.last().is_some_and(|e| e["status"] == "successful")
+    })
+    .await?;
+    let statuses: Vec<&str> = events.iter().filter_map(|e| e["status"].as_str()).collect();
+    assert_eq!(statuses.first(), Some(&"pending"), "{statuses:?}");
+    assert!(statuses.contains(&"running"), "{statuses:?}");
+    let cursors: Vec<u64> = events
+        .iter()
+        .filter_map(|e| e["cursor"].as_str()?.parse().ok())
+        .collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
+    assert!(cursors[0] > cursor.parse::<u64>()?);
+
+    // A cursor older than this server run: told to reload, then live from now.
+    let q = "subscription { jobStatus(after: \"1\") { jobId status cursor resync } }";
+    ws.send(Message::text(
+        json!({"id": "r", "type": "subscribe", "payload": {"query": q}}).to_string(),
+    ))
+    .await?;
+    let resync = collect(&mut ws, "r", "jobStatus", |g| !g.is_empty()).await?;
+    assert_eq!(resync[0]["resync"], true, "{resync:?}");
+
+    // The whole log of the finished job, in order, none missing.
+    let q = format!("subscription {{ jobOutput(job: {backup}, after: 0) {{ seq text }} }}");
+    ws.send(Message::text(
+        json!({"id": "o", "type": "subscribe", "payload": {"query": q}}).to_string(),
+    ))
+    .await?;
+    let stored = s
+        .ok(
+            &token,
+            "query($id: Int!) { job(id: $id) { output(after: 0, limit: 10000) { seq } } }",
+            json!({"id": backup}),
+        )
+        .await?["job"]["output"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    assert!(stored > 200, "{stored} lines stored");
+    let lines = collect(&mut ws, "o", "jobOutput", |g| g.len() >= stored).await?;
+    let seqs: Vec<i64> = lines.iter().filter_map(|l| l["seq"].as_i64()).collect();
+    assert_eq!(seqs, (1..=stored as i64).collect::<Vec<_>>());
+    // An invalid cursor is refused naming the argument.
+    let q = "subscription { jobStatus(after: \"soon\") { jobId } }";
+    ws.send(Message::text(
+        json!({"id": "x", "type": "subscribe", "payload": {"query": q}}).to_string(),
+    ))
+    .await?;
+    loop {
+        let m = next_json(&mut ws).await?;
+        if m["id"] == "x" {
+            assert!(m.to_string().contains("after"), "{m}");
+            break;
+        }
+    }
+    Ok(())
+}

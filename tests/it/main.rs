@@ -55,3 +55,5 @@ mod ssh_trust;
 mod tidy;
 mod ui_admin;
 mod ui_browser;
+mod ui_console;
+mod ui_live;

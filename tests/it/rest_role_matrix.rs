@@ -144,6 +144,27 @@ const ROUTES: &[Route] = &[
         None,
         [401, 403, 403, 403, 400],
     ),
+    // Fleet health is scoped by grants (an operator without grants sees an empty fleet);
+    // readiness is per policy; connection tests are for superusers.
+    ("GET", "/api/v1/health/", None, [401, 200, 200, 200, 200]),
+    (
+        "GET",
+        "/api/v1/policies/{policy}/readiness/",
+        None,
+        [401, 200, 200, 404, 200],
+    ),
+    (
+        "POST",
+        "/api/v1/clients/{client}/test/",
+        None,
+        [401, 403, 403, 403, 200],
+    ),
+    (
+        "POST",
+        "/api/v1/repositories/{repository}/test/",
+        None,
+        [401, 403, 403, 403, 200],
+    ),
     ("GET", "/api/v1/policies/", None, [401, 200, 200, 200, 200]),
     (
         "GET",

@@ -75,6 +75,10 @@ const QUERIES: &[Row] = &[
         "UAANA",
     ),
     ("anomalies", "{ anomalies { kind acknowledgedAt } }", "UAAAA"),
+    ("liveCursor", "{ liveCursor }", "UAAAA"),
+    ("fleetHealth", "{ fleetHealth { total series { policyId state } } }", "UAAAA"),
+    ("policyReadiness", "{ policyReadiness(policy: {policy}) { ready findings { code } } }", "UAANA"),
+    ("clientSetup", "{ clientSetup(id: {client}) { authorizedKeysLine } }", "UAANA"),
     (
         "archiveDiff",
         "{ archiveDiff(a: {archive}, b: {archive}) { total } }",
@@ -169,6 +173,8 @@ const MUTATIONS: &[Row] = &[
     // repository no tamper mark (CONFLICT): authorized, refused on the facts.
     ("acknowledgeAnomaly", "mutation { acknowledgeAnomaly(archive: {archive}) { id } }", "UFFFA"),
     ("clearRepositoryTamper", "mutation { clearRepositoryTamper(id: {repository}) { id } }", "UFFFA"),
+    ("testClientConnection", "mutation { testClientConnection(id: {client}) { ok } }", "UFFFA"),
+    ("testRepositoryConnection", "mutation { testRepositoryConnection(id: {repository}) { ok } }", "UFFFA"),
     // These end the caller's sessions: each role runs them with a session of its own.
     ("logout", "mutation { logout }", "UAAAA"),
     ("setPassword", "mutation { setPassword(userId: {me}, password: \"{password}\") }", "UAAAA"),

@@ -203,6 +203,7 @@ async fn scenario(s: &Server, token: &str, b: &Browser, hosts: &hosts::TestHosts
     b.fill("#client-form [name=port]", &hosts.port.to_string())
         .await?;
     b.click("#client-form button[type=submit]").await?;
+    client_setup(s, token, b).await?;
     let first = prepare_web1(s, b).await?;
     ensure!(first == "successful", "first preparation ended {first}");
     b.goto(&format!("{}/#/clients", s.url)).await?;
@@ -279,7 +280,7 @@ async fn scenario(s: &Server, token: &str, b: &Browser, hosts: &hosts::TestHosts
         ("schedules", "#schedules-list"),
         ("jobs", "#jobs-list table"),
         ("catalog", "#catalog-filters"),
-        ("settings/general", "#settings-general table"),
+        ("settings/general", "#settings-form-general"),
         ("settings/ssh", "#ssh-key h2"),
         ("settings/tokens", "#tokens-list"),
         ("settings/mail", "#test-mail-to"),
@@ -305,7 +306,7 @@ async fn scenario(s: &Server, token: &str, b: &Browser, hosts: &hosts::TestHosts
         .send_keys(ENTER)
         .await?;
     b.wait_js(
-        "[...document.querySelectorAll('.toast')].some(t => t.textContent === 'url saved')",
+        "[...document.querySelectorAll('.toast')].some(t => t.textContent === 'Server URL saved')",
         SHORT,
     )
     .await?;
@@ -328,4 +329,94 @@ async fn prepare_web1(s: &Server, b: &Browser) -> Result<serde_json::Value> {
         Duration::from_secs(90),
     )
     .await
+}
+
+/// The setup dialog that follows a new client: the exact authorized_keys line of the server's
+/// key, a connection test that passes on web1, and one that fails on a client whose port is
+/// closed, each step with its result.
+async fn client_setup(s: &Server, token: &str, b: &Browser) -> Result<()> {
+    let key = s.ok(token, "{ sshPublicKey }", json!({})).await?["sshPublicKey"]
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let line = b
+        .wait_js(
+            "document.querySelector('#client-setup #authorized-keys-line')?.textContent",
+            SHORT,
+        )
+        .await?;
+    ensure!(
+        line.as_str() == Some(key.as_str()),
+        "key line {line}, server key {key}"
+    );
+    let install = b
+        .wait_js(
+            "document.getElementById('install-command')?.textContent",
+            SHORT,
+        )
+        .await?;
+    ensure!(
+        install.as_str().unwrap_or_default().contains(&key)
+            && install
+                .as_str()
+                .unwrap_or_default()
+                .contains("authorized_keys"),
+        "install command {install}"
+    );
+    b.click("#test-connection").await?;
+    let steps = b
+        .wait_js(
+            "document.getElementById('connection-result')?.dataset.ok === 'true' && [...document.querySelectorAll('#connection-steps li')].map(li => li.dataset.step + '=' + li.dataset.ok).join(',')",
+            Duration::from_secs(60),
+        )
+        .await?;
+    let steps = steps.as_str().unwrap_or_default();
+    for step in ["reachable=true", "host_key=true", "login=true", "borg=true"] {
+        ensure!(steps.contains(step), "steps {steps} lack {step}");
+    }
+    b.screenshot("client-setup").await?;
+    b.click("#client-setup .formactions button").await?;
+
+    // A client whose SSH port is closed: the test stops at the first step and says why.
+    let closed = std::net::TcpListener::bind((hosts::WEB2, 0))?
+        .local_addr()?
+        .port();
+    b.click("#new-client").await?;
+    b.fill("#client-form [name=hostname]", "web2").await?;
+    b.fill("#client-form [name=port]", &closed.to_string())
+        .await?;
+    b.click("#client-form button[type=submit]").await?;
+    b.click("#client-setup #test-connection").await?;
+    let failed = b
+        .wait_js(
+            "document.getElementById('connection-result')?.dataset.ok === 'false' && document.querySelector('#connection-steps li[data-step=reachable]')?.textContent",
+            Duration::from_secs(60),
+        )
+        .await?;
+    ensure!(
+        failed
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot connect"),
+        "failing step {failed}"
+    );
+    b.screenshot("client-setup-failed").await?;
+    b.click("#client-setup .formactions button").await?;
+    let id = s
+        .ok(
+            token,
+            r#"{ clients(search: "web2") { nodes { id } } }"#,
+            json!({}),
+        )
+        .await?["clients"]["nodes"][0]["id"]
+        .as_i64()
+        .unwrap_or(0);
+    s.ok(
+        token,
+        "mutation($id: Int!) { deleteClient(id: $id) }",
+        json!({"id": id}),
+    )
+    .await?;
+    Ok(())
 }

@@ -305,7 +305,7 @@ async fn scenario(
     .await?;
     let only = b
         .wait_js(
-            &format!("document.getElementById('catalog-archive').value === '{}' && document.getElementById('catalog-total')?.textContent === '1 version found' && document.querySelector('.hit').textContent", first["id"]),
+            &format!("document.getElementById('catalog-archive').value === '{}' && document.getElementById('catalog-total')?.textContent.startsWith('1 of 1 version,') && document.querySelector('.hit').textContent", first["id"]),
             SHORT,
         )
         .await?;

@@ -22,7 +22,7 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(st): State<AppState>) -> Response {
-    let r = st.service.readiness().await;
+    let r = st.service.server_readiness().await;
     let ready = r.ready();
     let status = if ready {
         StatusCode::OK

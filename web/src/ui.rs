@@ -42,6 +42,9 @@ static ASSETS: &[Asset] = assets![
     "js/pages/hostkeys.js",
     "js/pages/vmproviders.js",
     "js/pages/drills.js",
+    "js/pages/health.js",
+    "js/pages/setup.js",
+    "js/pages/settingsform.js",
 ];
 
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {

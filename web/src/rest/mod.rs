@@ -10,6 +10,7 @@ pub(crate) mod auth;
 mod body;
 mod catalogs;
 pub(crate) mod error;
+mod health;
 mod inventory;
 mod jobs;
 pub mod limit;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
     let r = jobs::routes(r);
     let r = restore::routes(r);
     let r = trust::routes(r);
+    let r = health::routes(r);
     catalogs::routes(r)
 }
 
@@ -83,6 +85,7 @@ async fn index() -> Json<serde_json::Value> {
         "jobs",
         "settings",
         "stats",
+        "health",
     ] {
         m.insert(name.into(), json!(format!("/api/v1/{name}/")));
     }

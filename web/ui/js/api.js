@@ -57,6 +57,21 @@ export async function gql(query, variables = {}) {
   return body.data;
 }
 
+/** Like `gql`, but hands back `{data, errors}` as the server sent them (partial results). */
+export async function gqlAll(query, variables = {}) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  const resp = await fetch('/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) })
+    .catch((e) => { throw new Error(`the server cannot be reached (${e.message})`); });
+  const body = await resp.json().catch(() => { throw new Error(`the server answered ${resp.status} ${resp.statusText}`); });
+  const errors = body.errors && body.errors.length ? body.errors : null;
+  if (errors && errors.some((e) => (e.extensions || {}).code === 'UNAUTHENTICATED') && session.token) {
+    session.clear();
+    onUnauthenticated();
+  }
+  return { data: body.data || null, errors };
+}
+
 // Which list fields are already cursor connections on this server (learned on first use).
 const shapes = new Map();
 
@@ -153,18 +168,54 @@ function connect() {
   return ready;
 }
 
-/** Subscribes; returns a function that stops the subscription. */
-export function subscribe(query, variables, { onData, onError = () => {}, onClose = () => {} }) {
+/**
+ * Subscribes; returns a function that stops the subscription. `onOpen` runs when the
+ * subscription is sent, `onClose` when the connection closes under it.
+ */
+export function subscribe(query, variables, { onData, onError = () => {}, onClose = () => {}, onOpen = () => {} }) {
   const id = String(nextId++);
   let stopped = false;
   subs.set(id, { onData, onError, onClose });
   connect().then((ws) => {
-    if (!stopped) ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
-  }).catch((e) => { subs.delete(id); onError(e); });
+    if (!stopped && subs.has(id)) {
+      ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
+      onOpen();
+    }
+  }).catch((e) => { if (subs.has(id)) onError(e); }); // the close that follows calls onClose
   return () => {
     stopped = true;
     if (subs.delete(id) && socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ id, type: 'complete' }));
   };
+}
+
+/**
+ * A subscription that outlives the connection: when the websocket closes it subscribes again
+ * (after 0.5 s, doubling up to 10 s) with `variables()` evaluated anew, so that it resumes
+ * after the last cursor or line it saw. `onState` hears 'live' and 'reconnecting'.
+ * Returns a function that stops it.
+ */
+export function liveSubscribe(query, variables, { onData, onError = () => {}, onState = () => {} }) {
+  let stopped = false;
+  let stop = null;
+  let timer = null;
+  let delay = 500;
+  const start = () => {
+    timer = null;
+    if (stopped || !session.token) return;
+    stop = subscribe(query, variables(), {
+      onData: (d) => { delay = 500; onData(d); },
+      onError,
+      onOpen: () => onState('live'),
+      onClose: () => {
+        if (stopped || timer) return;
+        onState('reconnecting');
+        timer = setTimeout(start, delay);
+        delay = Math.min(delay * 2, 10000);
+      },
+    });
+  };
+  start();
+  return () => { stopped = true; clearTimeout(timer); if (stop) stop(); };
 }
 
 export function closeLive() {

@@ -1,7 +1,7 @@
 // The single-page app: login, the shell (navigation, user menu), hash routing, keyboard
 // shortcuts, and a live feed of job status changes shared by every page.
 import { h, mount, toast, closeModal, isModalOpen } from './dom.js';
-import { gql, session, whenUnauthenticated, subscribe, closeLive } from './api.js';
+import { gql, session, whenUnauthenticated, liveSubscribe, closeLive } from './api.js';
 import { isFinished } from './format.js';
 import * as dashboard from './pages/dashboard.js';
 import * as inventory from './pages/inventory.js';
@@ -98,30 +98,53 @@ function buildShell() {
   const user = session.user || {};
   const nav = h('nav', { 'aria-label': 'main' }, NAV.map(([id, label, ico]) => (id === '-' ? h('div', { class: 'sep' })
     : h('a', { href: `#/${id}`, dataset: { nav: id } }, h('span', { class: 'ico', 'aria-hidden': 'true' }, ico), label))));
+  nav.id = 'main-nav';
   const title = h('h1', { id: 'page-title' });
   const content = h('main', { class: 'content', id: 'content' });
+  // On a phone the menu folds into a button; following a link folds it again.
+  const side = h('aside', { class: 'side' });
+  const toggle = h('button', { type: 'button', class: 'menu-toggle', id: 'menu-toggle', 'aria-controls': 'main-nav', 'aria-expanded': 'false', onclick: () => setMenu(!side.classList.contains('open')) },
+    h('span', { 'aria-hidden': 'true' }, '☰'), 'Menu');
+  const setMenu = (open) => { side.classList.toggle('open', open); toggle.setAttribute('aria-expanded', String(open)); };
+  nav.addEventListener('click', (e) => { if (e.target.closest('a')) setMenu(false); });
+  mount(side, h('div', { class: 'logo' }, h('img', { src: '/ui/favicon.svg', alt: '' }), 'CyBorgBackup'), toggle, nav);
+  const hint = h('span', { class: 'muted small hint', id: 'search-hint', hidden: true }, 'Press ', h('span', { class: 'kbd' }, '/'), ' to search');
   mount(app, h('div', { class: 'shell' },
-    h('aside', { class: 'side' }, h('div', { class: 'logo' }, h('img', { src: '/ui/favicon.svg', alt: '' }), 'CyBorgBackup'), nav),
+    side,
     h('div', { class: 'main' },
       h('header', { class: 'top' }, title, h('div', { class: 'grow' }),
-        h('span', { class: 'muted small' }, 'Press ', h('span', { class: 'kbd' }, '/'), ' to search'),
+        hint,
         h('span', { class: 'who', id: 'who' }, user.email || ''),
         h('button', { id: 'logout', type: 'button', onclick: logout }, 'Log out')),
       content)));
-  shell = { nav, title, content };
+  shell = { nav, title, content, hint, setMenu };
   startLiveFeed();
 }
 
+// The status feed: the cursor is read before any page reads its data, and the subscription
+// replays every change after it (also after a reconnect), so a page never misses a job start
+// or end. Pages hear `job-status` window events; `resync` means changes were missed.
+let feedCursor = null;
+let feedReady = null;
+
 function startLiveFeed() {
   stopLiveFeed();
-  stopFeed = subscribe('subscription { jobStatus { jobId status } }', {}, {
-    onData: (d) => {
-      const ev = d.jobStatus;
-      window.dispatchEvent(new CustomEvent('job-status', { detail: ev }));
-      if (isFinished(ev.status)) toast(`Job ${ev.jobId} ${ev.status}`, ev.status === 'successful' ? 'ok' : 'bad');
-    },
-    onClose: () => { if (session.token) setTimeout(() => { if (session.token && shell) startLiveFeed(); }, 3000); },
+  feedReady = gql('{ liveCursor }').then((d) => { feedCursor = d.liveCursor; }).catch(() => { feedCursor = null; });
+  let stopped = false;
+  let stop = null;
+  feedReady.then(() => {
+    if (stopped) return;
+    stop = liveSubscribe('subscription($a: String) { jobStatus(after: $a) { jobId status cursor resync } }', () => ({ a: feedCursor }), {
+      onData: (d) => {
+        const ev = d.jobStatus;
+        feedCursor = ev.cursor;
+        window.dispatchEvent(new CustomEvent('job-status', { detail: ev }));
+        if (!ev.resync && isFinished(ev.status)) toast(`Job ${ev.jobId} ${ev.status}`, ev.status === 'successful' ? 'ok' : 'bad');
+      },
+      onState: (st) => { document.body.dataset.live = st; },
+    });
   });
+  stopFeed = () => { stopped = true; if (stop) stop(); };
 }
 
 function stopLiveFeed() {
@@ -129,7 +152,10 @@ function stopLiveFeed() {
   stopFeed = null;
 }
 
+let renders = 0;
+
 export async function render() {
+  const mine = ++renders;
   if (cleanup) { try { cleanup(); } catch { /* ignore */ } cleanup = null; }
   closeModal();
   const r = route();
@@ -141,6 +167,8 @@ export async function render() {
     return;
   }
   if (!shell) buildShell();
+  await feedReady;
+  if (mine !== renders) return; // a newer navigation took over
   const entry = NAV.find(([id]) => id === r.page);
   for (const a of shell.nav.querySelectorAll('a')) {
     a.classList.toggle('active', a.dataset.nav === r.page);
@@ -155,7 +183,10 @@ export async function render() {
   if (!page) { mount(content, h('div', { class: 'empty' }, 'No such page. ', h('a', { href: '#/' }, 'Back to the dashboard'))); return; }
   try {
     const c = await page(content, r);
-    if (typeof c === 'function') cleanup = c;
+    // A page left while it loaded stops its live views at once.
+    if (typeof c === 'function') { if (mine === renders) cleanup = c; else c(); }
+    // The "/" hint only where "/" has a search box to focus.
+    if (mine === renders) shell.hint.hidden = !content.querySelector('[data-search]');
   } catch (e) {
     mount(content, h('div', { class: 'error-box', role: 'alert' }, e.message));
   }
@@ -169,6 +200,8 @@ whenUnauthenticated(() => {
 });
 
 window.addEventListener('hashchange', render);
+// For tests and troubleshooting: cut the websocket as a network failure would.
+window.cyborgDebug = { dropLiveConnection: closeLive };
 document.addEventListener('keydown', (ev) => {
   const t = ev.target;
   const typing = t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || t.isContentEditable;

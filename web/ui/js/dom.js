@@ -154,3 +154,18 @@ export async function copyText(text) {
   }
   toast('Copied to the clipboard', 'ok');
 }
+
+/** Highlights and scrolls to the table row whose key is `key` (a `?focus=` link). */
+export function focusRow(el, key) {
+  if (!key) return;
+  const row = el.querySelector(`tr[data-key="${CSS.escape(String(key))}"]`);
+  if (!row) return;
+  row.classList.add('focus');
+  row.scrollIntoView({ block: 'center' });
+}
+
+/** A folding box for filters: open on wide screens or when a filter is set, folded on phones. */
+export function filterBox(summary, content, active = false) {
+  const wide = window.matchMedia('(min-width: 901px)').matches;
+  return h('details', { class: 'filter-box', open: wide || active }, h('summary', null, summary), content);
+}

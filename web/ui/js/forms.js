@@ -35,8 +35,8 @@ export function field(spec, value) {
       break;
     case 'cron':
       input = h('input', { ...attrs, type: 'text', value: value ?? '', class: 'mono' });
-      wrap = h('div', { class: 'cron-preview', 'data-cron-preview': true, 'aria-live': 'polite' }, 'Type a cron expression: minute hour day-of-month month day-of-week');
-      cronPreview(input, wrap);
+      wrap = [cronPresets(input), h('div', { class: 'cron-preview', 'data-cron-preview': true, 'aria-live': 'polite' }, 'Type a cron expression: minute hour day-of-month month day-of-week')];
+      cronPreview(input, wrap[1]);
       break;
     default:
       input = h('input', { ...attrs, type: spec.type || 'text', value: value ?? '', min: spec.min, step: spec.step });
@@ -59,6 +59,24 @@ function listInput(spec, values) {
   box.appendChild(addBtn);
   for (const v of values.length ? values : ['']) add(v);
   return box;
+}
+
+const PRESETS = [
+  ['30 2 * * *', 'Every night at 02:30'], ['0 * * * *', 'Every hour'], ['0 */6 * * *', 'Every 6 hours'],
+  ['0 3 * * 1-5', 'Weekdays at 03:00'], ['0 4 * * 0', 'Sundays at 04:00'], ['0 5 1 * *', 'The 1st of every month at 05:00'],
+  ['@daily', '@daily (midnight)'], ['@weekly', '@weekly (Sunday midnight)'], ['@monthly', '@monthly'],
+];
+
+/** Common schedules that fill the cron field. */
+function cronPresets(input) {
+  const sel = h('select', { 'aria-label': 'schedule presets', class: 'cron-presets', onchange: () => {
+    if (!sel.value) return;
+    input.value = sel.value;
+    input.dispatchEvent(new Event('input'));
+    sel.value = '';
+    input.focus();
+  } }, h('option', { value: '' }, 'Presets…'), PRESETS.map(([v, l]) => h('option', { value: v }, `${l} — ${v}`)));
+  return sel;
 }
 
 /** Shows the next five run times of the cron field as the user types. */

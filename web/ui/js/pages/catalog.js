@@ -1,6 +1,6 @@
 // The catalog: search every version of every file, a file's history, an archive browser loaded
 // lazily with `browse`, and the diff of two archives; restore from any result or node.
-import { h, mount, table, loading, errorBox, toast } from '../dom.js';
+import { h, mount, table, loading, errorBox, toast, filterBox } from '../dom.js';
 import { gql, list } from '../api.js';
 import { bytes, date, ago } from '../format.js';
 import { restoreDialog, download } from './restore.js';
@@ -51,6 +51,8 @@ async function search(box, params) {
   const minSize = h('input', { type: 'number', name: 'minSize', id: 'catalog-min', placeholder: 'bytes', min: 0, style: 'width: 110px', value: params.get('min') || '' });
   const maxSize = h('input', { type: 'number', name: 'maxSize', id: 'catalog-max', placeholder: 'bytes', min: 0, style: 'width: 110px', value: params.get('max') || '' });
   const latest = h('input', { type: 'checkbox', id: 'latest-only', checked: params.get('latest') === '1' });
+  const ORDERS = [['NEWEST', 'Newest first'], ['PATH', 'Path A→Z'], ['LARGEST', 'Largest first']];
+  const order = h('select', { name: 'order', id: 'catalog-order', 'aria-label': 'sort results' }, ORDERS.map(([v, l]) => h('option', { value: v, selected: (params.get('order') || 'NEWEST') === v }, l)));
   // The archive choice follows the client, repository and policy chosen.
   const fillArchives = async () => {
     const args = { client: ['Int', client.value ? Number(client.value) : null], repository: ['Int', repository.value ? Number(repository.value) : null], policy: ['Int', policy.value ? Number(policy.value) : null] };
@@ -68,13 +70,16 @@ async function search(box, params) {
     if (q.value.trim()) p.set('q', q.value.trim());
     for (const [k, el] of [['client', client], ['repository', repository], ['archive', archive], ['policy', policy], ['type', ftype], ['min', minSize], ['max', maxSize], ['from', from], ['to', to]]) if (el.value) p.set(k, el.value);
     if (latest.checked) p.set('latest', '1');
+    if (order.value !== 'NEWEST') p.set('order', order.value);
     const hash = `#/catalog?${p}`;
     if (location.hash === hash) run(); else location.hash = hash;
-  } }, h('div', { class: 'row' }, q, h('button', { class: 'primary', type: 'submit' }, 'Search')),
-  h('div', { class: 'filters small', id: 'catalog-filters' }, labelled('Client', client), labelled('Repository', repository), labelled('Policy', policy), labelled('Archive', archive),
+  } }, h('div', { class: 'row' }, q, labelled('Sort', order), h('button', { class: 'primary', type: 'submit' }, 'Search')),
+  filterBox('Filters', h('div', { class: 'filters small', id: 'catalog-filters' }, labelled('Client', client), labelled('Repository', repository), labelled('Policy', policy), labelled('Archive', archive),
     labelled('Type', ftype), labelled('Min size', minSize), labelled('Max size', maxSize), labelled('Modified from', from), labelled('Modified before', to),
-    h('label', { class: 'inline' }, latest, 'only in the latest archive')));
+    h('label', { class: 'inline' }, latest, 'only in the latest archive')),
+  ['client', 'repository', 'archive', 'policy', 'type', 'min', 'max', 'from', 'to', 'latest'].some((k) => params.get(k))));
   await fillArchives();
+  order.addEventListener('change', () => f.requestSubmit());
   mount(box, h('div', { class: 'card' }, f), results);
   let hits = [];
   async function run(after = null) {
@@ -92,11 +97,11 @@ async function search(box, params) {
     if (from.value) filter.mtimeFrom = `${from.value}T00:00:00Z`;
     if (to.value) filter.mtimeTo = `${to.value}T00:00:00Z`;
     try {
-      const d = await gql(`query($q: String!, $f: CatalogFilter, $a: String) { catalogSearch(query: $q, filter: $f, first: 50, after: $a) { total nextCursor hits { ${HIT} } } }`, { q: text, f: filter, a: after });
+      const d = await gql(`query($q: String!, $f: CatalogFilter, $a: String, $o: CatalogOrder) { catalogSearch(query: $q, filter: $f, first: 50, after: $a, orderBy: $o) { total nextCursor hits { ${HIT} } } }`, { q: text, f: filter, a: after, o: order.value });
       const page = d.catalogSearch;
       hits = after ? hits.concat(page.hits) : page.hits;
       mount(results, h('div', { class: 'card' },
-        h('div', { class: 'muted', id: 'catalog-total' }, `${page.total} version${page.total === 1 ? '' : 's'} found`),
+        h('div', { class: 'muted', id: 'catalog-total' }, `${hits.length} of ${page.total} version${page.total === 1 ? '' : 's'}, ${(ORDERS.find(([v]) => v === order.value) || ORDERS[0])[1].toLowerCase()}`),
         hits.length ? hits.map((x) => h('div', { class: 'hit', dataset: { path: x.path } },
           h('div', { class: 'row' }, h('span', { class: 'path' }, x.fileType === 'd' ? `${x.path}/` : x.path), h('div', { class: 'grow spacer' }), fileActions(x, x.lastArchive.id, x.lastArchive.name)),
           h('div', { class: 'meta' }, h('span', null, '⌂ ', x.clientHostname), h('span', null, bytes(x.size)), h('span', { title: 'modified' }, `modified ${date(x.mtime)}`),
@@ -140,73 +145,111 @@ async function archivesOf(clientId) {
   return r.nodes;
 }
 
+/** Keeps the browser's state in the URL without a new history entry or a re-render. */
+function browseUrl(state) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(state)) if (v) q.set(k, v);
+  window.history.replaceState(null, '', `#/catalog/browse?${q}`);
+}
+
+/**
+ * The archive browser: a single client and the newest archive are chosen by themselves, a
+ * directory with a single subdirectory opens it, breadcrumbs lead back, a filter narrows the
+ * listing, and several entries can be restored or downloaded as one tar. The client, archive
+ * and directory are kept in the URL.
+ */
 async function browse(box, params) {
   const clients = await clientsList();
-  const clientSel = h('select', { id: 'browse-client', 'aria-label': 'client' }, h('option', { value: '' }, 'Choose a client'), clients.map((c) => h('option', { value: String(c.id), selected: params.get('client') === String(c.id) }, c.hostname)));
+  const only = clients.length === 1 ? String(clients[0].id) : '';
+  const clientSel = h('select', { id: 'browse-client', 'aria-label': 'client' }, h('option', { value: '' }, 'Choose a client'),
+    clients.map((c) => h('option', { value: String(c.id), selected: (params.get('client') || only) === String(c.id) }, c.hostname)));
   const archSel = h('select', { id: 'browse-archive', 'aria-label': 'archive' });
-  const tree = h('div', { class: 'tree', id: 'browse-tree' });
-  const fillArchives = async () => {
+  const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'directory', id: 'browse-crumbs' });
+  const filter = h('input', { type: 'search', id: 'browse-filter', 'aria-label': 'filter this directory', placeholder: 'Filter this directory…' });
+  const actions = h('div', { class: 'row', id: 'browse-actions' });
+  const tree = h('div', { class: 'listing', id: 'browse-tree' });
+  const dl = h('span');
+  let dir = params.get('dir') || '';
+  let entries = [];
+  let total = 0;
+  let token = 0;
+  const selected = new Set();
+  const archive = () => Number(archSel.value);
+  const archiveName = () => (archSel.selectedOptions[0] ? archSel.selectedOptions[0].textContent : '');
+  const fillArchives = async (pickNewest) => {
     mount(archSel, h('option', { value: '' }, 'Loading…'));
     if (!clientSel.value) { mount(archSel, h('option', { value: '' }, '—')); return; }
     try {
-      const arch = await archivesOf(Number(clientSel.value));
-      mount(archSel, h('option', { value: '' }, arch.length ? 'Choose an archive' : 'No archive'), arch.map((a) => h('option', { value: String(a.id), selected: params.get('archive') === String(a.id) }, `${a.name} (${date(a.time)})`)));
+      const arch = (await archivesOf(Number(clientSel.value))).sort((x, y) => y.time.localeCompare(x.time));
+      const want = params.get('archive') || (pickNewest && arch[0] ? String(arch[0].id) : '');
+      mount(archSel, h('option', { value: '' }, arch.length ? 'Choose an archive' : 'No archive'),
+        arch.map((x) => h('option', { value: String(x.id), selected: want === String(x.id) }, `${x.name} (${date(x.time)})`)));
     } catch (e) { toast(e.message, 'bad'); }
   };
+  const renderActions = () => (!archSel.value ? mount(actions) : mount(actions,
+    h('span', { class: 'muted small' }, selected.size ? `${selected.size} selected` : 'Tick entries to restore or download several at once.'),
+    selected.size > 0 && h('button', { class: 'primary', id: 'browse-restore', onclick: () => restoreDialog({ archive: archive(), paths: [...selected], clientId: Number(clientSel.value), archiveName: archiveName() }) }, 'Restore selected'),
+    selected.size > 0 && h('button', { id: 'browse-download', onclick: () => download(archive(), [...selected], dl) }, selected.size > 1 ? 'Download as tar' : 'Download'), dl));
+  const row = (e) => {
+    const isDir = e.fileType === 'd';
+    const box = h('input', { type: 'checkbox', 'aria-label': `select ${e.name}`, checked: selected.has(e.path), onchange: () => { if (box.checked) selected.add(e.path); else selected.delete(e.path); renderActions(); } });
+    return h('tr', { class: 'node', dataset: { path: e.path } },
+      h('td', null, box),
+      h('td', { class: 'name' }, isDir ? h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); openDir(e.path); } }, `${e.name}/`) : h('span', { class: 'mono' }, e.fileType === 'l' ? `${e.name} → ${e.linktarget}` : e.name)),
+      h('td', { class: 'num' }, isDir ? '' : bytes(e.size)),
+      h('td', null, h('span', { title: date(e.mtime) }, date(e.mtime).slice(0, 16))),
+      h('td', { class: 'mono' }, e.mode),
+      h('td', null, `${e.owner}:${e.group}`));
+  };
+  const renderList = () => {
+    const q = filter.value.trim().toLowerCase();
+    const shown = q ? entries.filter((e) => e.name.toLowerCase().includes(q)) : entries;
+    mount(tree, h('div', { class: 'tablewrap' }, h('table', { class: 'list' },
+      h('thead', null, h('tr', null, h('th', null, h('span', { class: 'sr-only' }, 'select')), h('th', null, 'Name'), h('th', { class: 'num' }, 'Size'), h('th', null, 'Modified'), h('th', null, 'Mode'), h('th', null, 'Owner'))),
+      h('tbody', null, shown.map(row)))),
+    h('div', { class: 'row muted small', style: 'margin-top: 8px' }, `${shown.length} shown of ${total} entries`,
+      entries.length < total && h('button', { class: 'link', onclick: () => load(entries.length) }, `load ${Math.min(500, total - entries.length)} more`)));
+  };
+  const renderCrumbs = () => {
+    const parts = dir.split('/').filter(Boolean);
+    mount(crumbs, h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); openDir(''); } }, archiveName().split(' (')[0] || '/'),
+      parts.map((p, i) => [' / ', i === parts.length - 1 ? h('strong', null, p) : h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); openDir(parts.slice(0, i + 1).join('/')); } }, p)]));
+  };
+  async function load(offset) {
+    const mine = ++token;
+    const d = await gql('query($a: Int!, $d: String!, $o: Int!) { browse(archive: $a, directory: $d, first: 500, offset: $o) { total entries { path name fileType size mtime mode owner group linktarget clientId } } }',
+      { a: archive(), d: dir ? `/${dir}` : '/', o: offset });
+    if (mine !== token) return null;
+    entries = offset ? entries.concat(d.browse.entries) : d.browse.entries;
+    total = d.browse.total;
+    renderList();
+    return d.browse;
+  }
+  async function openDir(path, descend = false) {
+    dir = path.replace(/^\/+|\/+$/g, '');
+    filter.value = '';
+    browseUrl({ client: clientSel.value, archive: archSel.value, dir });
+    renderCrumbs();
+    mount(tree, loading());
+    try {
+      const page = await load(0);
+      // A directory holding a single directory (tmp/ → backups/ → …) opens it.
+      if (descend && page && page.total === 1 && page.entries[0].fileType === 'd') await openDir(page.entries[0].path, true);
+    } catch (e) { mount(tree, errorBox(e)); }
+  }
   const open = () => {
-    if (!archSel.value) { mount(tree, h('div', { class: 'empty' }, 'Choose a client and an archive.')); return; }
-    const archive = Number(archSel.value);
-    const name = archSel.selectedOptions[0].textContent;
-    mount(tree, h('ul', null, dirNode({ path: '/', name: '/', fileType: 'd', clientId: Number(clientSel.value) }, archive, name, true)));
+    selected.clear();
+    renderActions();
+    if (!archSel.value) { browseUrl({ client: clientSel.value }); mount(crumbs); mount(tree, h('div', { class: 'empty' }, 'Choose a client and an archive.')); return; }
+    openDir(dir, !dir);
   };
-  clientSel.addEventListener('change', async () => { await fillArchives(); open(); });
-  archSel.addEventListener('change', open);
-  mount(box, h('div', { class: 'card' }, h('div', { class: 'row' }, clientSel, archSel)), h('div', { class: 'card' }, tree));
-  await fillArchives();
+  clientSel.addEventListener('change', async () => { dir = ''; params.delete('archive'); await fillArchives(true); open(); });
+  archSel.addEventListener('change', () => { dir = ''; open(); });
+  filter.addEventListener('input', renderList);
+  mount(box, h('div', { class: 'card' }, h('div', { class: 'row' }, clientSel, archSel)),
+    h('div', { class: 'card' }, h('div', { class: 'row', style: 'margin-bottom: 8px' }, crumbs, h('div', { class: 'grow spacer' }), filter), actions, tree));
+  await fillArchives(true);
   open();
-}
-
-/** A tree node; a directory loads its children (100 at a time) when first opened. */
-function dirNode(entry, archive, archiveName, expand = false) {
-  const isDir = entry.fileType === 'd';
-  const children = h('ul', { hidden: true });
-  let loaded = false;
-  const toggle = h('button', { class: 'tg', type: 'button', 'aria-label': `open ${entry.name}`, 'aria-expanded': 'false' }, isDir ? '▸' : ' ');
-  const loadMore = async (offset) => {
-    const d = await gql('query($a: Int!, $d: String!, $o: Int!) { browse(archive: $a, directory: $d, first: 100, offset: $o) { total entries { path name fileType size mtime clientId } } }', { a: archive, d: entry.path, o: offset });
-    for (const e of d.browse.entries) children.appendChild(dirNode(e, archive, archiveName));
-    const shown = offset + d.browse.entries.length;
-    if (shown < d.browse.total) {
-      const more = h('li', null, h('button', { class: 'link', onclick: () => { more.remove(); loadMore(shown); } }, `… ${d.browse.total - shown} more`));
-      children.appendChild(more);
-    }
-    if (!d.browse.total) children.appendChild(h('li', { class: 'muted' }, '(empty)'));
-  };
-  const flip = async () => {
-    if (!isDir) return;
-    const openNow = children.hidden;
-    children.hidden = !openNow;
-    toggle.textContent = openNow ? '▾' : '▸';
-    toggle.setAttribute('aria-expanded', String(openNow));
-    if (openNow && !loaded) {
-      loaded = true;
-      children.appendChild(h('li', { class: 'muted', 'data-loading': true }, 'loading…'));
-      try { await loadMore(0); } catch (e) { children.appendChild(h('li', null, errorBox(e))); }
-      const l = children.querySelector('[data-loading]');
-      if (l) l.remove();
-    }
-  };
-  toggle.addEventListener('click', flip);
-  const dl = h('span');
-  const node = h('li', null,
-    h('div', { class: 'node', dataset: { path: entry.path } }, toggle,
-      h('span', { style: isDir ? 'cursor: pointer; font-weight: 600' : '', onclick: flip }, isDir ? (entry.name.endsWith('/') ? entry.name : `${entry.name}/`) : entry.name),
-      h('span', { class: 'sz' }, isDir ? '' : bytes(entry.size)),
-      entry.path !== '/' && h('button', { class: 'link', onclick: () => restoreDialog({ archive, paths: [entry.path], clientId: entry.clientId, archiveName }) }, 'Restore'),
-      !isDir && h('button', { class: 'link', onclick: () => download(archive, [entry.path], dl) }, 'Download'), dl),
-    children);
-  if (expand) setTimeout(flip, 0);
-  return node;
 }
 
 async function diff(box, params) {
@@ -217,9 +260,11 @@ async function diff(box, params) {
   const out = h('div', { id: 'diff-result' });
   let archives = [];
   const fill = async () => {
-    archives = clientSel.value ? await archivesOf(Number(clientSel.value)) : [];
-    const opts = (sel, pick) => mount(sel, archives.map((x, i) => h('option', { value: String(x.id), selected: i === pick }, `${x.name} (${date(x.time)})`)));
-    opts(a, 1);
+    archives = clientSel.value ? (await archivesOf(Number(clientSel.value))).sort((x, y) => y.time.localeCompare(x.time)) : [];
+    // The newest archive against the one before it in the same series (policy and client).
+    const prev = archives.findIndex((x, i) => i > 0 && archives[0] && x.policyId === archives[0].policyId);
+    const opts = (sel, pick) => mount(sel, h('option', { value: '' }, '—'), archives.map((x, i) => h('option', { value: String(x.id), selected: i === pick }, `${x.name} (${date(x.time)})`)));
+    opts(a, prev);
     opts(b, 0);
   };
   const run = async () => {

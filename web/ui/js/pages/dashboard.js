@@ -1,12 +1,15 @@
-// The dashboard: counters, size and job charts, this month's calendar of scheduled runs,
-// running jobs, anomalies and repositories approaching full; refreshed as jobs finish.
+// The dashboard: fleet health first (every series against its schedule), then counters,
+// running jobs, size and job charts, anomalies, this month's calendar of scheduled runs and
+// repositories approaching full; refreshed from the status feed as jobs start and finish.
 import { h, mount, table, loading, errorBox, inlineSvg, toast } from '../dom.js';
-import { gql, list, chartSvg, subscribe } from '../api.js';
+import { gql, list, chartSvg, liveSubscribe, session } from '../api.js';
 import { bytes, ago, isFinished } from '../format.js';
 import { statusBadge, progressView } from './jobs.js';
+import { fleetCard } from './health.js';
 
 
-export async function render(content) {
+export async function render(content, r) {
+  const fleet = fleetCard(r.params);
   const counters = h('div', { class: 'grid g4', id: 'counters' }, loading());
   const sizeChart = h('div', { class: 'chart', id: 'chart-size' }, loading());
   const jobsChart = h('div', { class: 'chart', id: 'chart-jobs' }, loading());
@@ -15,13 +18,14 @@ export async function render(content) {
   const anomalies = h('div', { id: 'anomalies' }, loading());
   const full = h('div', { id: 'repositories-full' }, loading());
   mount(content,
+    fleet.card,
     counters,
     h('div', { class: 'grid g2', style: 'margin-top: 16px' },
-      h('div', { class: 'card' }, h('h2', null, 'Repository size, last 30 days'), sizeChart),
-      h('div', { class: 'card' }, h('h2', null, 'Backups: successes and failures'), jobsChart)),
-    h('div', { class: 'grid g2' },
       h('div', { class: 'card' }, h('h2', null, 'Running jobs'), running),
       h('div', { class: 'card' }, h('h2', null, 'Anomalies'), anomalies)),
+    h('div', { class: 'grid g2' },
+      h('div', { class: 'card' }, h('h2', null, 'Repository size, last 30 days'), sizeChart),
+      h('div', { class: 'card' }, h('h2', null, 'Backups: successes and failures'), jobsChart)),
     h('div', { class: 'grid g2' },
       h('div', { class: 'card' }, h('h2', null, `Scheduled runs in ${new Date().toLocaleString('en', { month: 'long', year: 'numeric', timeZone: 'UTC' })}`), cal),
       h('div', { class: 'card' }, h('h2', null, 'Repositories approaching full'), full)));
@@ -29,7 +33,7 @@ export async function render(content) {
   // Progress of running jobs arrives over the websocket; cells are found by job id.
   const progressCells = new Map();
   const lastProgress = new Map();
-  const stopProgress = subscribe('subscription { jobProgress { jobId progress { files originalBytes current percent } } }', {}, {
+  const stopProgress = liveSubscribe('subscription { jobProgress { jobId progress { files originalBytes current percent } } }', () => ({}), {
     onData: (d) => {
       const { jobId, progress } = d.jobProgress;
       lastProgress.set(jobId, progress);
@@ -37,7 +41,9 @@ export async function render(content) {
       if (cell) mount(cell, progressView(progress));
     },
   });
+  let countersRead = 0;
   const loadCounters = async () => {
+    const mine = ++countersRead;
     const today = new Date().toISOString().slice(0, 10);
     const [clients, policies, recent] = await Promise.all([list('clients', 'id', {}, { first: 1 }), list('policies', 'id', {}, { first: 1 }),
       list('jobs', 'id jobType status created finished progress { files originalBytes current percent }', {}, { first: 200 })]);
@@ -46,15 +52,20 @@ export async function render(content) {
     let todays = jobs.filter((j) => j.created.slice(0, 10) === today);
     let todayCount = todays.length;
     try {
-      const t = await list('jobs', 'id status', { since: ['DateTime', `${today}T00:00:00Z`] }, { first: 500 });
+      const t = await list('jobs', 'id status jobType jobExplanation', { since: ['DateTime', `${today}T00:00:00Z`] }, { first: 500 });
       todays = t.nodes;
       todayCount = t.totalCount;
     } catch { /* an older server: the recent jobs are enough */ }
-    const failures = todays.filter((j) => ['failed', 'error'].includes(j.status));
-    const stat = (id, n, l, bad) => h('div', { class: `card stat ${bad ? 'bad' : ''}`, id }, h('div', { class: 'n' }, String(n)), h('div', { class: 'l' }, l));
+    if (mine !== countersRead) return; // a newer read is on its way
+    // A backup fails when it fails, errs, or is canceled because the job it waited for failed.
+    const failures = todays.filter((j) => (j.jobType || 'job') === 'job' && (['failed', 'error'].includes(j.status)
+      || (j.status === 'canceled' && /^dependency job/.test(j.jobExplanation || ''))));
+    const since = encodeURIComponent(`${today}T00:00:00Z`);
+    const stat = (id, n, l, href, bad) => h('a', { class: `card stat ${bad ? 'bad' : ''}`, id, href }, h('div', { class: 'n' }, String(n)), h('div', { class: 'l' }, l));
     mount(counters,
-      stat('count-clients', clients.totalCount, 'clients'), stat('count-policies', policies.totalCount, 'policies'),
-      stat('count-jobs-today', todayCount, 'jobs today'), stat('count-failures', failures.length, 'failures today', failures.length > 0));
+      stat('count-clients', clients.totalCount, 'clients', '#/clients'), stat('count-policies', policies.totalCount, 'policies', '#/policies'),
+      stat('count-jobs-today', todayCount, 'jobs today', `#/jobs?since=${since}`),
+      stat('count-failures', failures.length, 'backups failed today', `#/jobs?type=job&failed=1&since=${since}`, failures.length > 0));
     const live = jobs.filter((j) => !isFinished(j.status));
     progressCells.clear();
     const progressCell = (j) => {
@@ -72,7 +83,9 @@ export async function render(content) {
   const loadCharts = async () => {
     await Promise.all([['size', sizeChart], ['jobs', jobsChart]].map(async ([kind, el]) => {
       try {
-        inlineSvg(el, await chartSvg(kind, { days: 30, width: 640, height: 300 }));
+        // Drawn at the size shown, so that its text is as large as the page's.
+        const width = Math.max(320, Math.min(1600, Math.round(el.clientWidth || 640)));
+        inlineSvg(el, await chartSvg(kind, { days: 30, width, height: Math.round(Math.max(240, width * 0.5)) }));
       } catch (e) {
         mount(el, errorBox(e));
       }
@@ -116,8 +129,8 @@ export async function render(content) {
       // An unacknowledged anomaly pauses prune and compact of its series.
       { label: 'Prune', cell: (a) => (a.acknowledgedAt
         ? h('span', { class: 'muted' }, `acknowledged ${ago(a.acknowledgedAt)}`)
-        : h('span', null, h('span', { class: 'badge bad' }, 'paused'), ' ',
-          h('button', { class: 'link', dataset: { acknowledge: a.archive.name }, 'aria-label': `acknowledge the anomaly of ${a.archive.name}`, onclick: async () => {
+        : h('span', null, h('span', { class: 'badge bad', title: 'prune and compact of this series wait for a superuser to acknowledge' }, 'paused'), ' ',
+          session.user && session.user.isSuperuser && h('button', { class: 'link', dataset: { acknowledge: a.archive.name }, 'aria-label': `acknowledge the anomaly of ${a.archive.name}`, onclick: async () => {
             try {
               await gql('mutation($a: Int!) { acknowledgeAnomaly(archive: $a) { id } }', { a: a.archive.id });
               toast('Anomaly acknowledged: pruning resumes', 'ok');
@@ -144,33 +157,19 @@ export async function render(content) {
     ], risky) : h('div', { class: 'empty' }, tracked.length ? 'Every repository has room for at least 60 days.' : 'No repository has a capacity set (Statistics → repository capacity).'));
   };
   const guard = (el, f) => f().catch((e) => mount(el, errorBox(e)));
-  await Promise.all([guard(counters, loadCounters), loadCharts(), guard(cal, loadCalendar), guard(anomalies, loadAnomalies), guard(full, loadFull)]);
+  // Listening starts before the first read: a change during loading triggers a reload.
   let timer = null;
+  let finished = false;
   const onJob = (ev) => {
+    finished = finished || ev.detail.resync || isFinished(ev.detail.status);
     clearTimeout(timer);
     timer = setTimeout(() => {
       guard(counters, loadCounters);
-      if (isFinished(ev.detail.status)) { loadCharts(); guard(anomalies, loadAnomalies); }
-    }, 400);
+      fleet.load();
+      if (finished) { finished = false; loadCharts(); guard(anomalies, loadAnomalies); }
+    }, 300);
   };
   window.addEventListener('job-status', onJob);
-  // A safety net for missed events: every 2 seconds, read the running jobs; a job that started
-  // or ended unseen reloads the list, the others get their progress.
-  const poll = setInterval(async () => {
-    try {
-      const r = await list('jobs', 'id progress { files originalBytes current percent }', { status: ['String', 'running'] }, { first: 50 });
-      const shown = [...progressCells.keys()].filter((id) => progressCells.get(id).dataset.running === 'true');
-      const ids = r.nodes.map((j) => j.id);
-      if (ids.length !== shown.length || ids.some((id) => !shown.includes(id))) {
-        await guard(counters, loadCounters);
-        return;
-      }
-      for (const j of r.nodes) {
-        const cell = progressCells.get(j.id);
-        if (cell && j.progress) { lastProgress.set(j.id, j.progress); mount(cell, progressView(j.progress)); }
-      }
-    } catch { /* the next event or poll catches up */ }
-  }, 2000);
-  return () => { clearTimeout(timer); clearInterval(poll); window.removeEventListener('job-status', onJob); stopProgress(); };
+  await Promise.all([fleet.load(), guard(counters, loadCounters), loadCharts(), guard(cal, loadCalendar), guard(anomalies, loadAnomalies), guard(full, loadFull)]);
+  return () => { clearTimeout(timer); window.removeEventListener('job-status', onJob); stopProgress(); };
 }
-

@@ -1,13 +1,15 @@
 // Inventory pages: clients, repositories, schedules and users, each a searchable list with
 // create / edit / delete forms built on one generic CRUD view.
-import { h, mount, modal, closeModal, toast, table, badge, confirmDo, loading, errorBox } from '../dom.js';
+import { h, mount, modal, closeModal, toast, table, badge, confirmDo, loading, errorBox, focusRow } from '../dom.js';
 import { gql, list } from '../api.js';
 import { form } from '../forms.js';
 import { date, bytes, ago } from '../format.js';
+import { clientSetup, repositorySetup, generatePassphrase, encryptionControls, checkEncryption } from './setup.js';
+import { fillHealth } from './health.js';
 
 /** A list page with search, paging and create/edit/delete in a modal. */
 function crud(cfg) {
-  return async (content) => {
+  return async (content, route) => {
     const search = h('input', { type: 'search', class: 'search', placeholder: `Search ${cfg.plural}…`, 'data-search': true, 'aria-label': `search ${cfg.plural}` });
     const body = h('div', { id: `${cfg.field}-list` });
     const count = h('span', { class: 'muted' });
@@ -31,6 +33,8 @@ function crud(cfg) {
         const cols = cfg.columns.concat([{ label: 'Actions', class: 'actions', cell: actions }]);
         mount(body, table(cols, rows, { empty: search.value ? `No ${cfg.singular} matches “${search.value}”.` : `No ${cfg.plural} yet: create the first one.`, key: (r) => r.id }),
           r.hasNextPage && h('div', { class: 'row', style: 'margin-top: 10px' }, h('button', { onclick: () => load(true) }, 'Load more')));
+        if (!more && route) focusRow(body, route.params.get('focus'));
+        if (cfg.afterLoad) cfg.afterLoad(body);
       } catch (e) {
         mount(body, errorBox(e));
       }
@@ -44,15 +48,19 @@ function crud(cfg) {
         extra: cfg.formExtra && cfg.formExtra(row),
         onSubmit: async (v) => {
           const input = cfg.input(v, row);
+          let created = null;
           if (row) await gql(`mutation($id: Int!, $i: ${cfg.updateInputType || cfg.inputType}!) { ${cfg.update}(id: $id, input: $i) { id } }`, { id: row.id, i: input });
-          else await gql(`mutation($i: ${cfg.inputType}!) { ${cfg.create}(input: $i) { id } }`, { i: input });
+          else created = (await gql(`mutation($i: ${cfg.inputType}!) { ${cfg.create}(input: $i) { id } }`, { i: input }))[cfg.create].id;
           if (cfg.afterSave) await cfg.afterSave(v, row);
           closeModal();
           toast(`${cfg.Singular} ${row ? 'saved' : 'created'}`, 'ok');
           load();
+          // The next step of a new object (the setup of a client or repository).
+          if (created !== null && cfg.afterCreate) cfg.afterCreate(created, input);
         },
       });
       f.id = `${cfg.singular}-form`;
+      if (cfg.decorate) cfg.decorate(f, row);
       modal(row ? `Edit ${cfg.singular}` : `New ${cfg.singular}`, f, { wide: cfg.wide });
     };
     const edit = (row) => open(row).catch((e) => toast(e.message, 'bad'));
@@ -92,8 +100,11 @@ export const clients = crud({
     { label: 'Enabled', cell: (r) => yes(r.enabled) },
     { label: 'Hypervisor', cell: (r) => r.hypervisorName || '—' },
     { label: 'Last verified restore', cell: (r) => verified(r.lastVerifiedRestore) },
+    { label: 'Backups', cell: (r) => h('span', { dataset: { healthClient: r.id } }, '…') },
   ],
+  afterLoad: (body) => fillHealth(body),
   actions: (r) => [
+    h('button', { class: 'link', dataset: { setup: r.hostname }, 'aria-label': `set up ${r.hostname}: key line and connection test`, onclick: () => clientSetup(r.id) }, 'Set up'),
     h('button', { class: 'link', dataset: { prepare: r.hostname }, 'aria-label': `prepare ${r.hostname}`, onclick: () => prepare('prepareClient', r.id) }, 'Prepare'),
     h('a', { class: 'btn link', href: `#/policies?client=${r.id}`, 'aria-label': `restore drills of ${r.hostname}` }, 'Drills')],
   form: () => [
@@ -108,6 +119,7 @@ export const clients = crud({
   defaults: () => ({ port: 22, enabled: true }),
   input: (v) => ({ hostname: v.hostname, port: v.port ?? 22, ip: v.ip, hypervisorName: v.hypervisorName, hypervisorReady: v.hypervisorReady, enabled: v.enabled }),
   inputType: 'ClientInput', create: 'createClient', update: 'updateClient', del: 'deleteClient',
+  afterCreate: (id) => clientSetup(id, { created: true }),
 });
 
 /** Queues preparation of a client or repository and opens its job (the live log). */
@@ -141,6 +153,7 @@ export const repositories = crud({
       : h('span', { class: 'muted' }, 'ok')) },
   ],
   actions: (r, reload) => [
+    h('button', { class: 'link', dataset: { setup: r.name }, 'aria-label': `test the connection to ${r.name}`, onclick: () => repositorySetup(r) }, 'Test'),
     r.tampered && h('button', { class: 'link danger', dataset: { clearTamper: r.name }, 'aria-label': `clear the tamper mark of ${r.name}`, onclick: () => confirmDo(`Clear the tamper mark of “${r.name}”? Do it after rolling the repository back (README, Security): the next prune accepts its archive list as it is.`, async () => {
       await gql('mutation($id: Int!) { clearRepositoryTamper(id: $id) { id } }', { id: r.id });
       toast('Tamper mark cleared', 'ok');
@@ -156,17 +169,24 @@ export const repositories = crud({
   form: (row) => [
     { name: 'name', label: 'Name', required: true },
     { name: 'path', label: 'Path', required: true, placeholder: '/srv/borg/repo or ssh://backup@host:22/srv/borg/repo', help: 'A local path on the server, or user@host:path / ssh://user@host:port/path.' },
-    { name: 'repositoryKey', label: row ? 'New passphrase (leave empty to keep)' : 'Passphrase', type: 'password', autocomplete: 'new-password', help: 'Write-only: stored encrypted, never shown again.' },
+    !row && { name: 'encryption', label: 'Encryption', type: 'select', options: [['repokey', 'Encrypted (borg repokey, with a passphrase)'], ['none', 'Not encrypted']] },
+    row
+      ? { name: 'repositoryKey', label: 'New passphrase (leave empty to keep)', type: 'password', autocomplete: 'new-password', help: 'Write-only: stored encrypted, never shown again.' }
+      : { name: 'repositoryKey', label: 'Passphrase', type: 'text', autocomplete: 'off', help: 'Generated for you: keep a copy in your password manager — without it the archives cannot be read. Stored encrypted on this server, never shown again.' },
+    !row && { name: 'confirmUnencrypted', label: 'I understand that the archives will be stored unencrypted: anyone who can read the repository can read every backed-up file.', type: 'checkbox' },
     { name: 'enabled', label: 'Enabled', type: 'checkbox', default: true },
-  ],
+  ].filter(Boolean),
   initial: (r) => ({ ...r, repositoryKey: '' }),
-  defaults: () => ({ enabled: true }),
+  defaults: () => ({ enabled: true, encryption: 'repokey', repositoryKey: generatePassphrase() }),
+  decorate: (f, row) => { if (!row) encryptionControls(f); },
   input: (v, row) => {
+    if (!row) checkEncryption(v);
     const i = { name: v.name, path: v.path, enabled: v.enabled };
-    if (v.repositoryKey || !row) i.repositoryKey = v.repositoryKey;
+    if (row ? v.repositoryKey : v.encryption !== 'none') i.repositoryKey = v.repositoryKey.trim();
     return i;
   },
   inputType: 'RepositoryInput', create: 'createRepository', update: 'updateRepository', del: 'deleteRepository',
+  afterCreate: (id, input) => repositorySetup({ id, name: input.name, path: input.path }, { created: true }),
 });
 
 export const schedules = crud({
@@ -182,7 +202,7 @@ export const schedules = crud({
   ],
   form: () => [
     { name: 'name', label: 'Name', required: true },
-    { name: 'crontab', label: 'Cron expression (UTC)', type: 'cron', required: true, placeholder: '30 2 * * *', help: '5 fields (minute hour day month weekday), or the original 6-field form ending with the year.' },
+    { name: 'crontab', label: 'Cron expression (UTC)', type: 'cron', required: true, placeholder: '30 2 * * *', help: '5 fields (minute hour day month weekday), @hourly, @daily, @weekly, @monthly, or the original 6-field form ending with the year. Pick a preset to start from.' },
     { name: 'enabled', label: 'Enabled', type: 'checkbox', default: true },
   ],
   initial: (r) => r,

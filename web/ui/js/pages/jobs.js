@@ -1,12 +1,24 @@
 // Jobs: the filtered list (updated live) and a job's detail with its log streamed over the
 // websocket (`jobOutput`, `jobStatus`), sizes, duration, cancel and relaunch.
-import { h, mount, toast, table, badge, loading, errorBox, confirmDo } from '../dom.js';
-import { gql, list, subscribe } from '../api.js';
+import { h, mount, toast, table, badge, loading, errorBox, confirmDo, filterBox } from '../dom.js';
+import { gql, list, liveSubscribe } from '../api.js';
 import { bytes, date, duration, ago, isFinished } from '../format.js';
 
 const STATUSES = ['new', 'pending', 'waiting', 'running', 'successful', 'failed', 'error', 'canceled'];
 const TYPES = [['job', 'backup'], ['prepare_client', 'prepare client'], ['prepare_repository', 'prepare repository'], ['catalog', 'catalog'], ['prune', 'prune'], ['check', 'check'], ['restore', 'restore'], ['restore_test', 'restore test']];
 const JOB_FIELDS = 'id name jobType status policyId clientId repositoryId archiveName launchType created started finished elapsed exitCode jobExplanation originalSize deduplicatedSize nfiles';
+
+/** A link to the page that fixes what a job's explanation names. */
+function fixFor(why) {
+  const link = (href, text) => [' ', h('a', { href, class: 'fix' }, text)];
+  if (/host key/i.test(why)) return link('#/hostkeys', 'Review the host keys');
+  if (/ssh key|authorized_keys/i.test(why)) return link('#/settings/ssh', 'Open the SSH key settings');
+  if (/^dependency job (\d+)/.test(why)) return link(`#/jobs/${why.match(/^dependency job (\d+)/)[1]}`, 'Open the job it waited for');
+  return null;
+}
+
+/** A backup that counts as a failure of its series. */
+export const isFailure = (j) => ['failed', 'error'].includes(j.status) || (j.status === 'canceled' && /^dependency job/.test(j.jobExplanation || ''));
 
 /** Seconds since a job started. */
 const sinceStart = (j) => Math.max(0, (Date.now() - Date.parse(j.started)) / 1000);
@@ -45,6 +57,7 @@ export async function list_(content, r) {
     const q = new URLSearchParams();
     if (search.value.trim()) q.set('q', search.value.trim());
     for (const s of filters.querySelectorAll('select')) if (s.value) q.set(s.name, s.value);
+    for (const k of ['since', 'failed']) if (p.get(k)) q.set(k, p.get(k));
     location.hash = `#/jobs${q.toString() ? `?${q}` : ''}`;
   }
   const pname = (id) => (refs.policies.find((x) => x.id === id) || {}).name || (id ? `#${id}` : '—');
@@ -53,12 +66,16 @@ export async function list_(content, r) {
   const num = (k) => (p.get(k) ? Number(p.get(k)) : null);
   let rows = [];
   let shown = 100;
+  let reads = 0;
   const load = async () => {
+    const mine = ++reads;
     try {
       const res = await list('jobs', JOB_FIELDS, {
         status: ['String', p.get('status')], jobType: ['String', p.get('type')], policy: ['Int', num('policy')], client: ['Int', num('client')],
+        since: ['DateTime', p.get('since')],
       }, { first: Math.min(shown, 500), search: p.get('q') || '' }, (j) => `${j.name} ${j.archiveName}`);
-      rows = res.nodes;
+      if (mine !== reads) return; // a newer read is on its way
+      rows = p.get('failed') ? res.nodes.filter(isFailure) : res.nodes;
       const more = res.hasNextPage && shown < 500 && h('div', { class: 'row', style: 'margin-top: 10px' },
         h('span', { class: 'muted' }, `${rows.length} of ${res.totalCount}`), h('button', { onclick: () => { shown += 100; load(); } }, 'Show more'));
       mount(body, table([
@@ -77,11 +94,14 @@ export async function list_(content, r) {
       mount(body, errorBox(e));
     }
   };
-  mount(content, h('div', { class: 'pagehead' }, search, filters, h('div', { class: 'grow' }), h('span', { class: 'muted small' }, 'Updated live')), body);
-  await load();
+  const scope = [p.get('failed') && 'failed backups (failed, error, or canceled because the job they waited for failed)', p.get('since') && `since ${date(p.get('since'))}`].filter(Boolean);
+  const chips = scope.length ? h('div', { class: 'note small', id: 'job-scope' }, `Showing ${scope.join(', ')}. `, h('a', { href: '#/jobs' }, 'Show all jobs')) : null;
+  mount(content, h('div', { class: 'pagehead' }, search, filterBox('Filters', filters, ['status', 'type', 'policy', 'client'].some((k) => p.get(k))), h('div', { class: 'grow' }), h('span', { class: 'muted small' }, 'Updated live')), chips, body);
+  // Listening starts before the first read: a change while it loads triggers a reload.
   let timer = null;
   const onJob = () => { clearTimeout(timer); timer = setTimeout(load, 300); };
   window.addEventListener('job-status', onJob);
+  await load();
   return () => { clearTimeout(timer); window.removeEventListener('job-status', onJob); };
 }
 export { list_ as list };
@@ -95,32 +115,64 @@ export async function detail(content, r) {
   mount(content, h('div', { class: 'pagehead' }, h('a', { href: '#/jobs' }, '← All jobs')), head,
     h('div', { class: 'card' }, h('div', { class: 'row', style: 'margin-bottom: 8px' }, h('h2', { style: 'margin: 0' }, 'Output'), h('div', { class: 'grow spacer' }), logState), logBox));
   const progressBox = h('dd', { id: 'job-progress' }, progressView(null));
+  // Lines are kept in seq order whatever order they arrive in. `contiguous` is the read
+  // marker: every line up to it is shown, so reads and resubscriptions start after it and
+  // never skip a line that has not arrived yet.
   const seen = new Set();
-  let lastSeq = 0;
+  let contiguous = 0;
+  let newest = 0;
   let job = null;
   let stopped = false;
-  const addLine = (l) => {
+  const addLine = (l, via) => {
     if (seen.has(l.seq)) return;
     seen.add(l.seq);
-    lastSeq = Math.max(lastSeq, l.seq);
+    while (seen.has(contiguous + 1)) contiguous += 1;
     const atEnd = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 30;
-    logBox.appendChild(h('div', { class: l.stream === 'stderr' ? 'stderr' : '', dataset: { seq: l.seq } }, h('span', { class: 'ln' }, String(l.seq).padStart(4, ' ')), l.text));
+    const el = h('div', { class: l.stream === 'stderr' ? 'stderr' : '', dataset: { seq: l.seq, via } }, h('span', { class: 'ln' }, String(l.seq).padStart(4, ' ')), l.text);
+    if (l.seq > newest) {
+      logBox.appendChild(el);
+      newest = l.seq;
+    } else {
+      const next = [...logBox.children].find((c) => Number(c.dataset.seq) > l.seq);
+      logBox.insertBefore(el, next || null);
+    }
     if (atEnd) logBox.scrollTop = logBox.scrollHeight;
+    if (newest > contiguous) fillGap();
   };
   const fetchOutput = async () => {
-    const d = await gql('query($id: Int!, $a: Int!) { job(id: $id) { output(after: $a, limit: 1000) { seq stream text } } }', { id, a: lastSeq });
-    d.job.output.forEach(addLine);
+    const d = await gql('query($id: Int!, $a: Int!) { job(id: $id) { output(after: $a, limit: 1000) { seq stream text } } }', { id, a: contiguous });
+    d.job.output.forEach((l) => addLine(l, 'read'));
     return d.job.output.length;
   };
+  /** Reads stored lines until the end (or until the marker stops moving). */
+  const fetchAll = async () => {
+    for (;;) {
+      const before = contiguous;
+      if ((await fetchOutput()) < 1000 || contiguous === before || stopped) return;
+    }
+  };
+  // A line arrived ahead of others: read the missing ones if they have not come shortly after.
+  let gapTimer = null;
+  const fillGap = () => {
+    if (gapTimer || stopped) return;
+    gapTimer = setTimeout(async () => {
+      gapTimer = null;
+      if (stopped || newest <= contiguous) return;
+      try { await fetchAll(); } catch { /* the next line retries */ }
+    }, 500);
+  };
   const names = {};
+  let reads = 0;
   const refresh = async () => {
+    const mine = ++reads;
     const d = await gql(`query($id: Int!) { job(id: $id) { ${JOB_FIELDS} dependsOn } }`, { id });
+    if (mine !== reads) return; // a newer read is on its way
     job = d.job;
     if (job.policyId && !names.policy) names.policy = (await gql('query($id: Int!) { policy(id: $id) { name } }', { id: job.policyId }).catch(() => null))?.policy?.name;
     if (job.clientId && !names.client) names.client = (await gql('query($id: Int!) { client(id: $id) { hostname } }', { id: job.clientId }).catch(() => null))?.client?.hostname;
     renderHead();
     if (isFinished(job.status)) {
-      while ((await fetchOutput()) === 1000);
+      await fetchAll();
       logState.textContent = `finished: ${job.status}`;
       logState.dataset.final = job.status;
     }
@@ -156,25 +208,25 @@ export async function detail(content, r) {
         j.exitCode !== null && [h('dt', null, 'Exit code'), h('dd', null, String(j.exitCode))],
         h('dt', null, 'Files'), h('dd', null, String(j.nfiles)),
         h('dt', null, 'Sizes'), h('dd', null, `${bytes(j.originalSize)} original, ${bytes(j.deduplicatedSize)} deduplicated`),
-        j.jobExplanation && [h('dt', null, 'Explanation'), h('dd', { style: ['failed', 'error'].includes(j.status) ? 'color: var(--bad)' : '' }, j.jobExplanation)]));
+        j.jobExplanation && [h('dt', null, 'Explanation'), h('dd', { id: 'job-explanation', style: ['failed', 'error'].includes(j.status) ? 'color: var(--bad)' : '' }, j.jobExplanation, fixFor(j.jobExplanation))]));
   };
-  // Subscribe first, then read what is already there: a line is shown once by its seq.
-  const stopOut = subscribe('subscription($id: Int!) { jobOutput(job: $id) { seq stream text } }', { id }, {
+  // The log: stored lines after the marker first, then live ones, resumed after the marker
+  // when the connection comes back. Status changes come from the shared feed.
+  const stopOut = liveSubscribe('subscription($id: Int!, $a: Int) { jobOutput(job: $id, after: $a) { seq stream text } }', () => ({ id, a: contiguous }), {
     onData: (d) => {
       logBox.dataset.live = String(Number(logBox.dataset.live || 0) + 1);
-      addLine(d.jobOutput);
+      addLine(d.jobOutput, 'ws');
     },
-    onError: () => { logState.textContent = 'live view unavailable: polling'; },
+    onError: () => { if (!logState.dataset.final) logState.textContent = 'live view unavailable'; },
+    onState: (st) => { if (!logState.dataset.final && job) logState.textContent = st === 'live' ? 'live' : 'reconnecting…'; },
   });
-  const stopProgress = subscribe('subscription($id: Int!) { jobProgress(job: $id) { progress { files originalBytes current percent } } }', { id }, {
+  const stopProgress = liveSubscribe('subscription($id: Int!) { jobProgress(job: $id) { progress { files originalBytes current percent } } }', () => ({ id }), {
     onData: (d) => mount(progressBox, progressView(d.jobProgress.progress)),
   });
-  const stopStatus = subscribe('subscription($id: Int!) { jobStatus(job: $id) { jobId status } }', { id }, {
-    onData: () => refresh().catch(() => {}),
-  });
+  const onStatus = (ev) => { if (ev.detail.resync || ev.detail.jobId === id) refresh().catch(() => {}); };
+  window.addEventListener('job-status', onStatus);
   try {
     await refresh();
-    await fetchOutput();
     if (!isFinished(job.status)) logState.textContent = 'live';
   } catch (e) {
     mount(head, errorBox(e));
@@ -185,10 +237,12 @@ export async function detail(content, r) {
     const el = document.getElementById('job-duration');
     if (el) el.textContent = duration(sinceStart(job));
   }, 1000);
-  // A safety net for a lost websocket: poll slowly while the job runs.
-  const poll = setInterval(() => {
-    if (stopped || !job || isFinished(job.status)) return;
-    refresh().then(fetchOutput).catch(() => {});
-  }, 4000);
-  return () => { stopped = true; clearInterval(poll); clearInterval(ticker); stopOut(); stopStatus(); stopProgress(); };
+  return () => {
+    stopped = true;
+    clearTimeout(gapTimer);
+    clearInterval(ticker);
+    window.removeEventListener('job-status', onStatus);
+    stopOut();
+    stopProgress();
+  };
 }

@@ -1,12 +1,13 @@
-// Policies: the list (with blockers, next run, launch, prune) and a form per policy type that
+// Policies: the list (with readiness — why a policy cannot run —, next run, launch, prune) and a form per policy type that
 // builds `extraVars` from typed fields (folders, databases, piped command, VM selection).
-import { h, mount, modal, closeModal, toast, table, badge, confirmDo, loading, errorBox } from '../dom.js';
+import { h, mount, modal, closeModal, toast, table, badge, confirmDo, loading, errorBox, focusRow } from '../dom.js';
 import { gql, list } from '../api.js';
 import { field, values, showErrors, clearErrors } from '../forms.js';
 import { date, ago } from '../format.js';
 import { drillsCard } from './drills.js';
 import { providerOptions } from './vmproviders.js';
 import { verified } from './inventory.js';
+import { readiness, findingsView, fillHealth } from './health.js';
 
 const TYPES = [
   ['folders', 'Folders (a list of paths)'], ['rootfs', 'Root filesystem'], ['config', 'Configuration (/etc)'],
@@ -40,7 +41,8 @@ export async function render(content, r) {
   const load = async () => {
     mount(body, loading());
     try {
-      const r = await list('policies', POLICY_FIELDS, {}, { first: 100, search: search.value.trim() }, (p) => `${p.name} ${p.policyType}`);
+      const [res, ready] = await Promise.all([list('policies', POLICY_FIELDS, {}, { first: 100, search: search.value.trim() }, (p) => `${p.name} ${p.policyType}`),
+        readiness().catch(() => ({}))]);
       mount(body, table([
         { label: 'Name', cell: (p) => h('strong', null, p.name) },
         { label: 'Type', cell: (p) => badge(p.policyType, '') },
@@ -49,7 +51,14 @@ export async function render(content, r) {
         { label: 'Schedule', cell: (p) => h('span', null, p.schedule.name, ' ', h('code', { class: 'muted' }, p.schedule.crontab)) },
         { label: 'Next run', cell: (p) => (p.nextRun ? h('span', { title: date(p.nextRun) }, ago(p.nextRun)) : '—') },
         { label: 'Last verified restore', cell: (p) => h('span', { class: 'muted', dataset: { verified: p.id } }, '—') },
-        { label: 'State', cell: (p) => (p.blockers.length ? h('span', { title: p.blockers.join('\n') }, badge('blocked', 'warn')) : badge(p.enabled ? 'enabled' : 'disabled', p.enabled ? 'ok' : '')) },
+        { label: 'Backups', cell: (p) => h('span', { dataset: { healthPolicy: p.id } }, '…') },
+        { label: 'State', cell: (p) => {
+          const rd = ready[p.id];
+          const state = rd && !rd.ready ? badge('cannot run', 'bad')
+            : p.blockers.length ? h('span', { title: p.blockers.join('\n') }, badge('blocked', 'warn'))
+              : badge(p.enabled ? 'enabled' : 'disabled', p.enabled ? 'ok' : '');
+          return h('div', { class: 'readiness', dataset: { policy: p.id, ready: String(!rd || rd.ready) } }, state, findingsView(rd));
+        } },
         { label: 'Actions', class: 'actions', cell: (p) => [
           h('button', { class: 'primary', dataset: { launch: p.id }, 'aria-label': `launch ${p.name}`, onclick: () => launch(p) }, 'Launch'),
           h('button', { class: 'link', dataset: { drill: p.id }, 'aria-label': `restore drill of ${p.name}`, title: 'restore a sample of files and verify them', onclick: () => drill(p) }, 'Drill'),
@@ -63,8 +72,10 @@ export async function render(content, r) {
             toast('Policy deleted', 'ok');
             load();
           }) }, 'Delete')] },
-      ], r.nodes, { empty: search.value ? 'No policy matches.' : 'No policy yet: a policy ties clients, a repository and a schedule together.', key: (p) => p.id }));
+      ], res.nodes, { empty: search.value ? 'No policy matches.' : 'No policy yet: a policy ties clients, a repository and a schedule together.', key: (p) => p.id }));
       fillVerified(body);
+      fillHealth(body);
+      focusRow(body, r.params.get('focus'));
     } catch (e) {
       mount(body, errorBox(e));
     }
@@ -75,9 +86,15 @@ export async function render(content, r) {
     h('button', { class: 'primary', id: 'new-policy', onclick: () => open(null, load) }, 'New policy')), body, drills.card);
   await Promise.all([load(), drills.ready]);
   if (r.params.get('client')) drills.card.scrollIntoView();
-  const onJob = () => drills.reload();
+  // A finished job (a preparation that failed, a first backup) changes readiness and drills.
+  let jobTimer = null;
+  const onJob = (ev) => {
+    if (!ev.detail.resync && !['successful', 'failed', 'error', 'canceled'].includes(ev.detail.status)) return;
+    clearTimeout(jobTimer);
+    jobTimer = setTimeout(() => { drills.reload(); load(); }, 500);
+  };
   window.addEventListener('job-status', onJob);
-  return () => window.removeEventListener('job-status', onJob);
+  return () => { clearTimeout(jobTimer); window.removeEventListener('job-status', onJob); };
 }
 
 /** Fills the “last verified restore” cells (left as — when the server has no drills). */

@@ -47,7 +47,17 @@ export async function download(archive, paths, box) {
     const d = await gql('mutation($a: Int!, $p: [String!]!) { restoreDownload(archive: $a, paths: $p) { url expiresAt filename } }', { a: archive, p: paths });
     const r = d.restoreDownload;
     const link = h('a', { href: r.url, download: r.filename, id: 'download-link', class: 'btn primary' }, `Download ${r.filename}`);
-    mount(box, h('div', { class: 'row', style: 'margin-top: 8px' }, link, h('span', { class: 'muted small' }, `valid once, until ${r.expiresAt}`)));
+    const note = h('span', { class: 'muted small' }, `valid once, until ${r.expiresAt}`);
+    // The link works once: after it is followed it is no longer offered, a new one is.
+    link.addEventListener('click', () => setTimeout(() => {
+      link.removeAttribute('href');
+      link.classList.remove('primary');
+      link.classList.add('used');
+      link.setAttribute('aria-disabled', 'true');
+      link.textContent = `${r.filename}: downloaded`;
+      mount(note, h('button', { type: 'button', class: 'link', onclick: () => download(archive, paths, box) }, 'Download again (new link)'));
+    }, 0));
+    mount(box, h('div', { class: 'row', style: 'margin-top: 8px' }, link, note));
     link.click();
   } catch (e) {
     mount(box, h('div', { class: 'error-box', role: 'alert' }, missing(e) ? 'This server does not offer downloads through the API yet.' : e.message));

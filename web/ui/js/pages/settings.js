@@ -1,12 +1,15 @@
 // Settings: instance settings (public URL, backup user, catalog, auto-prune, restore drills,
 // integrity checks), mail with a test message, the server's SSH key, host keys, the caller's
 // notification preferences and API tokens.
-import { h, mount, table, loading, errorBox, toast, copyText, confirmDo, modal, closeModal } from '../dom.js';
+import { h, mount, table, badge, loading, errorBox, toast, copyText, confirmDo, modal, closeModal } from '../dom.js';
 import { gql, list as listOf } from '../api.js';
 import { form } from '../forms.js';
 import { date, ago } from '../format.js';
 import { hostKeys } from './hostkeys.js';
+import { loadSettings, settingsForm } from './settingsform.js';
 
+/** Setting groups shown on the mail tab (the others are on the general tab). */
+const MAIL_GROUPS = ['mail', 'webhooks', 'reports', 'metrics'];
 const SECTIONS = [['general', 'General'], ['mail', 'Mail & notifications'], ['ssh', 'SSH'], ['me', 'My notifications'], ['tokens', 'API tokens']];
 
 export async function render(content, r) {
@@ -18,65 +21,54 @@ export async function render(content, r) {
   await f(box);
 }
 
-const SETTING_FIELDS = 'key value isSecret description kind group';
-/** Setting groups shown on the mail tab (the others are on the general tab). */
-const MAIL_GROUPS = ['mail', 'webhooks', 'reports', 'metrics'];
-const writeSetting = (k, v) => gql('mutation($k: String!, $v: String!) { updateSetting(key: $k, value: $v) { key } }', { k, v });
-
-/** One editable row per setting; Enter or Save writes it. */
-function settingRows(items, write) {
-  return table([
-    { label: 'Setting', cell: (s) => h('div', null, h('code', null, s.key), s.description && h('div', { class: 'muted small' }, s.description)) },
-    { label: 'Value', cell: (s) => s.input },
-    { label: 'Actions', class: 'actions', cell: (s) => h('button', { onclick: s.save, 'aria-label': `save ${s.key}` }, 'Save') },
-  ], items.map((s) => {
-    const boolish = s.kind === 'BOOL';
-    const input = boolish
-      ? h('select', { 'aria-label': s.key, name: s.key }, [['', '(default)'], ['true', 'true'], ['false', 'false']].map(([v, l]) => h('option', { value: v, selected: s.value === v }, l)))
-      : h('input', { 'aria-label': s.key, name: s.key, value: s.isSecret ? '' : s.value, type: s.isSecret ? 'password' : 'text', placeholder: s.isSecret && s.value ? '(set: type to replace)' : '', style: 'width: 100%' });
-    const save = async () => {
-      try {
-        await write(s.key, input.value);
-        toast(`${s.key} saved`, 'ok');
-      } catch (e) { toast(`${s.key}: ${e.fields && e.fields[s.key] ? e.fields[s.key] : e.message}`, 'bad'); }
-    };
-    input.addEventListener('keydown', (e) => { if (e.key === 'Enter') save(); });
-    if (boolish) input.addEventListener('change', save);
-    return { ...s, input, save };
-  }), { empty: 'No setting.' });
-}
-
 async function general(box) {
   mount(box, loading());
   try {
-    const d = await gql(`{ settings { ${SETTING_FIELDS} } version }`);
-    mount(box, h('div', { class: 'card' }, h('h2', null, 'Instance settings'), h('div', { class: 'muted small', style: 'margin-bottom: 8px' }, `CyBorgBackup ${d.version}. Times are UTC; cron fields take 5-field cron.`),
-      settingRows(d.settings.filter((x) => !MAIL_GROUPS.includes(x.group)), writeSetting)));
+    const [items, v] = await Promise.all([loadSettings(), gql('{ version }')]);
+    const mine = items.filter((x) => !MAIL_GROUPS.includes(x.group));
+    mount(box, h('div', { class: 'card' }, h('h2', null, 'Instance settings'),
+      h('div', { class: 'muted small', style: 'margin-bottom: 8px' }, `CyBorgBackup ${v.version}. Times are UTC.`),
+      settingsForm(mine, 'settings-form-general')));
   } catch (e) { mount(box, errorBox(e)); }
+}
+
+/** The outbox: every queued mail and webhook with its state and, when it failed, why. */
+async function outbox(el) {
+  let rows = [];
+  try {
+    rows = (await listOf('outgoingMessages', 'id channel kind recipients subject state attempts lastError created', {}, { first: 30 })).nodes.slice(0, 30);
+  } catch (e) { mount(el, errorBox(e)); return; }
+  const kind = (st) => (st === 'sent' ? 'ok' : st === 'failed' ? 'bad' : 'warn');
+  mount(el, table([
+    { label: 'When', cell: (m) => h('span', { title: date(m.created) }, ago(m.created)) },
+    { label: 'Channel', cell: (m) => m.channel },
+    { label: 'Subject', cell: (m) => h('div', null, m.subject, h('div', { class: 'muted small' }, m.kind)) },
+    { label: 'To', cell: (m) => h('span', { class: 'ellipsis', style: 'max-width: 24ch; display: inline-block', title: m.recipients }, m.recipients) },
+    { label: 'State', cell: (m) => h('div', null, badge(m.state, kind(m.state)), m.attempts ? h('div', { class: 'muted small' }, `${m.attempts} attempt${m.attempts === 1 ? '' : 's'}`) : null) },
+    { label: 'Error', cell: (m) => (m.lastError ? h('div', { class: 'outbox-error', dataset: { outboxError: m.id } }, m.lastError) : h('span', { class: 'muted' }, '—')) },
+  ], rows, { empty: 'Nothing sent yet.', key: (m) => m.id }));
 }
 
 async function mail(box) {
   mount(box, loading());
   try {
-    const d = await gql(`{ settings { ${SETTING_FIELDS} } }`);
-    d.outgoingMessages = (await listOf('outgoingMessages', 'id channel kind recipients subject state attempts lastError created', {}, { first: 20 }).catch(() => ({ nodes: [] }))).nodes.slice(0, 20);
-    const to = h('input', { type: 'email', placeholder: 'you@example.com (default: you)', id: 'test-mail-to', 'aria-label': 'send the test mail to', style: 'min-width: 280px' });
+    const items = (await loadSettings()).filter((x) => MAIL_GROUPS.includes(x.group));
+    const to = h('input', { type: 'email', placeholder: 'you@example.com (default: you)', id: 'test-mail-to', 'aria-label': 'send the test mail to', style: 'min-width: 240px; max-width: 100%' });
     const result = h('div', { id: 'test-mail-result' });
-    const send = h('button', { class: 'primary', onclick: async () => {
+    const sent = h('div', { id: 'outbox' }, loading());
+    const send = h('button', { class: 'primary', id: 'send-test-mail', onclick: async () => {
       send.disabled = true;
       mount(result, h('span', { class: 'muted' }, 'Sending…'));
       try {
         const r = await gql('mutation($t: String) { sendTestMail(to: $t) { sent error } }', { t: to.value.trim() || null });
         mount(result, r.sendTestMail.sent ? h('span', { class: 'badge ok' }, 'sent') : h('div', { class: 'error-box' }, r.sendTestMail.error || 'not sent'));
-      } catch (e) { mount(result, errorBox(e)); } finally { send.disabled = false; }
+      } catch (e) { mount(result, errorBox(e)); } finally { send.disabled = false; outbox(sent); }
     } }, 'Send test mail');
     mount(box,
-      h('div', { class: 'card' }, h('h2', null, 'Mail server, webhooks, reports'), settingRows(d.settings.filter((x) => MAIL_GROUPS.includes(x.group)), writeSetting)),
-      h('div', { class: 'card' }, h('h2', null, 'Test'), h('div', { class: 'row' }, to, send), result),
-      h('div', { class: 'card' }, h('h2', null, 'Outgoing messages'), table([
-        { label: 'When', cell: (m) => ago(m.created) }, { label: 'Channel', cell: (m) => m.channel }, { label: 'Subject', cell: (m) => m.subject },
-        { label: 'To', cell: (m) => m.recipients }, { label: 'State', cell: (m) => h('span', { class: `badge ${m.state === 'sent' ? 'ok' : m.state === 'failed' ? 'bad' : 'warn'}`, title: m.lastError }, m.state) },
-      ], d.outgoingMessages, { empty: 'Nothing sent yet.' })));
+      h('div', { class: 'card' }, h('h2', null, 'Mail server, webhook, reports'), settingsForm(items, 'settings-form-mail', { onSaved: () => outbox(sent) })),
+      h('div', { class: 'card' }, h('h2', null, 'Test'), h('div', { class: 'muted small', style: 'margin-bottom: 6px' }, 'Save first: the test uses the saved settings and shows the mail server’s answer.'), h('div', { class: 'row' }, to, send), result),
+      h('div', { class: 'card' }, h('h2', null, 'Outgoing messages'), sent));
+    await outbox(sent);
   } catch (e) { mount(box, errorBox(e)); }
 }
 

@@ -27,7 +27,16 @@ export async function render(content, r) {
     if (kind) opts[kind] = Number(id);
     mount(charts, KINDS.map(([k, label]) => {
       const el = h('div', { class: 'chart', dataset: { chart: k } }, loading());
-      chartSvg(k, opts).then((svg) => inlineSvg(el, svg)).catch((e) => mount(el, errorBox(e)));
+      // A forecast is about one repository: say so rather than draw an error.
+      if (k === 'forecast' && kind !== 'repository' && repos.length !== 1) {
+        mount(el, h('div', { class: 'empty' }, repos.length ? 'A growth forecast is per repository: choose one in the list above.' : 'No repository yet.'));
+        return h('div', { class: 'card' }, h('h2', null, label), el);
+      }
+      // Drawn at the size shown (once on the page), so that its text is as large as the page's.
+      requestAnimationFrame(() => {
+        const width = Math.max(320, Math.min(1600, Math.round(el.clientWidth || 640)));
+        chartSvg(k, { ...opts, width, height: Math.round(Math.max(240, width * 0.5)) }).then((svg) => inlineSvg(el, svg)).catch((e) => mount(el, errorBox(e)));
+      });
       return h('div', { class: 'card' }, h('h2', null, label), el);
     }));
   };

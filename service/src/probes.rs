@@ -10,13 +10,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The verdict of each check: `"ok"` or a short reason (details go to the log).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Readiness {
+pub struct ServerReadiness {
     pub database: String,
     pub catalog: String,
     pub scheduler: String,
 }
 
-impl Readiness {
+impl ServerReadiness {
     /// True when every check passed.
     pub fn ready(&self) -> bool {
         [&self.database, &self.catalog, &self.scheduler]
@@ -41,7 +41,7 @@ fn verdict<E: std::fmt::Display>(
 
 impl Service {
     /// Runs the three readiness checks; never fails (a check that cannot run is a verdict).
-    pub async fn readiness(&self) -> Readiness {
+    pub async fn server_readiness(&self) -> ServerReadiness {
         let checks = self.run(|inner| {
             let db = verdict(
                 "database",
@@ -75,7 +75,7 @@ impl Service {
                 None => "not started".into(),
             }
         };
-        Readiness {
+        ServerReadiness {
             database,
             catalog,
             scheduler,
