@@ -208,5 +208,8 @@ fn sorted_by_path_or_size_pages_by_offset() {
     let mut bad = text("*.log");
     bad.order = SearchOrder::Path;
     bad.cursor = Some("v3".into());
-    assert!(cat.search(&bad).is_err(), "a newest-first cursor is not an offset");
+    assert!(
+        cat.search(&bad).is_err(),
+        "a newest-first cursor is not an offset"
+    );
 }
