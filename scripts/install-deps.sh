@@ -6,7 +6,12 @@ set -euo pipefail
 
 want=(borgbackup openssh-client openssh-server fonts-dejavu-core ca-certificates curl gcc make pkg-config procps iproute2)
 if [[ "${1:-}" == "--tests" ]]; then
-  want+=(python3 socat sudo chromium chromium-driver sqlite3)
+  want+=(python3 socat sudo chromium chromium-driver sqlite3 debootstrap binutils)
+  # The deployment tests need a Docker Engine with Compose (plugin or v1's docker-compose).
+  command -v docker >/dev/null 2>&1 || want+=(docker.io)
+  if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+    want+=(docker-compose)
+  fi
 fi
 
 missing=()
@@ -28,5 +33,10 @@ if ! command -v cargo >/dev/null 2>&1; then
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component clippy,rustfmt
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
+fi
+if [[ "${1:-}" == "--tests" ]] && ! docker info >/dev/null 2>&1; then
+  echo "==> starting dockerd"
+  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
 fi
 echo "==> borg $(borg --version | cut -d' ' -f2), $(cargo --version)"

@@ -9,8 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh --tests
 scripts/test-databases.sh start
-export CARGO_TERM_COLOR=never
+# The deployment tests' base images (debootstrap, apt in containers: network, little CPU) build
+# in the background while fmt, clippy and the compilation run; the tests wait for them (flock).
 mkdir -p target
+scripts/docker-images.sh base >target/docker-images.log 2>&1 &
+export CARGO_TERM_COLOR=never
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo test --no-run"

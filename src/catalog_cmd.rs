@@ -33,7 +33,7 @@ fn locked_hint(e: indexer::CatalogError) -> anyhow::Error {
     }
 }
 
-fn rebuild(data_dir: &Path, repository: Option<RepositoryId>) -> Result<()> {
+pub(crate) fn rebuild(data_dir: &Path, repository: Option<RepositoryId>) -> Result<()> {
     let store = store::Store::open(data_dir)?;
     if let Some(r) = repository {
         store

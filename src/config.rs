@@ -21,6 +21,21 @@ pub struct Config {
     /// Origins whose web pages may call the APIs, e.g. `https://ui.example.com`, or `*`
     /// (`cors_allowed_origins`, `CYBORG_CORS_ALLOWED_ORIGINS` comma-separated); none by default.
     pub cors_allowed_origins: Vec<String>,
+    /// PEM certificate chain and private key: HTTPS instead of HTTP when both are set
+    /// (`tls_certificate`/`tls_key`, `CYBORG_TLS_CERTIFICATE`/`CYBORG_TLS_KEY`); re-read on SIGHUP.
+    pub tls: Option<TlsFiles>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted_proxies`,
+    /// `CYBORG_TRUSTED_PROXIES` comma-separated): addresses or networks; none by default.
+    pub trusted_proxies: web::TrustedProxies,
+    /// Where and when the server backs itself up (`[self_backup]`, `CYBORG_SELF_BACKUP_*`).
+    pub self_backup: crate::admin::SelfBackupConfig,
+}
+
+/// Certificate chain and key files of the HTTPS listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for Config {
@@ -32,6 +47,9 @@ impl Default for Config {
             scheduler_tick_seconds: 5,
             log: "info".into(),
             cors_allowed_origins: Vec::new(),
+            tls: None,
+            trusted_proxies: Default::default(),
+            self_backup: Default::default(),
         }
     }
 }
@@ -46,6 +64,18 @@ struct FileConfig {
     scheduler_tick_seconds: Option<i64>,
     log: Option<String>,
     cors_allowed_origins: Option<Vec<String>>,
+    tls_certificate: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    trusted_proxies: Option<Vec<String>>,
+    self_backup: Option<crate::admin::SelfBackupFile>,
+}
+
+/// The TLS and proxy keys before validation.
+#[derive(Debug, Default)]
+struct Pending {
+    tls_certificate: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    trusted_proxies: Vec<String>,
 }
 
 /// Values given on the command line.
@@ -82,6 +112,13 @@ fn is_origin(o: &str) -> bool {
         && !host.contains(|c: char| c == '/' || c == ',' || c.is_whitespace() || c.is_control())
 }
 
+fn env_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|o| o.trim().to_string())
+        .filter(|o| !o.is_empty())
+        .collect()
+}
+
 fn env_int(key: &str) -> Result<Option<i64>> {
     match std::env::var(key) {
         Ok(v) => {
@@ -97,12 +134,13 @@ impl Config {
     /// Loads the configuration in order: defaults, file, environment, flags.
     pub fn load(o: &Overrides) -> Result<Config> {
         let mut c = Config::default();
+        let mut p = Pending::default();
         let file = o
             .config_file
             .clone()
             .or_else(|| std::env::var_os("CYBORG_CONFIG").map(PathBuf::from));
         if let Some(path) = file {
-            c.apply_file(&path)?;
+            c.apply_file(&path, &mut p)?;
         }
         if let Ok(v) = std::env::var("CYBORG_LISTEN") {
             c.listen = parse_listen("CYBORG_LISTEN", &v)?;
@@ -121,23 +159,37 @@ impl Config {
             c.log = v;
         }
         if let Ok(v) = std::env::var("CYBORG_CORS_ALLOWED_ORIGINS") {
-            c.cors_allowed_origins = v
-                .split(',')
-                .map(|o| o.trim().to_string())
-                .filter(|o| !o.is_empty())
-                .collect();
+            c.cors_allowed_origins = env_list(&v);
         }
+        if let Some(v) = std::env::var_os("CYBORG_TLS_CERTIFICATE").filter(|v| !v.is_empty()) {
+            p.tls_certificate = Some(PathBuf::from(v));
+        }
+        if let Some(v) = std::env::var_os("CYBORG_TLS_KEY").filter(|v| !v.is_empty()) {
+            p.tls_key = Some(PathBuf::from(v));
+        }
+        if let Ok(v) = std::env::var("CYBORG_TRUSTED_PROXIES") {
+            p.trusted_proxies = env_list(&v);
+        }
+        c.self_backup.apply_env();
         if let Some(v) = &o.listen {
             c.listen = parse_listen("--listen", v)?;
         }
         if let Some(v) = &o.data_dir {
             c.data_dir = v.clone();
         }
+        c.tls = match (p.tls_certificate, p.tls_key) {
+            (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key }),
+            (None, None) => None,
+            (Some(_), None) => bail!("tls_key: required with tls_certificate"),
+            (None, Some(_)) => bail!("tls_certificate: required with tls_key"),
+        };
+        c.trusted_proxies = web::TrustedProxies::parse(&p.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
         c.validate()?;
         Ok(c)
     }
 
-    fn apply_file(&mut self, path: &Path) -> Result<()> {
+    fn apply_file(&mut self, path: &Path, p: &mut Pending) -> Result<()> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
         let f: FileConfig =
@@ -160,6 +212,14 @@ impl Config {
         if let Some(v) = f.cors_allowed_origins {
             self.cors_allowed_origins = v;
         }
+        p.tls_certificate = f.tls_certificate.or(p.tls_certificate.take());
+        p.tls_key = f.tls_key.or(p.tls_key.take());
+        if let Some(v) = f.trusted_proxies {
+            p.trusted_proxies = v;
+        }
+        if let Some(v) = f.self_backup {
+            self.self_backup.apply_file(v);
+        }
         Ok(())
     }
 
@@ -178,6 +238,14 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .with_context(|| format!("log: {:?} is not a valid log filter", self.log))?;
+        if let Some(t) = &self.tls {
+            for (key, f) in [("tls_certificate", &t.certificate), ("tls_key", &t.key)] {
+                if !f.is_absolute() {
+                    bail!("{key}: {} must be an absolute path", f.display());
+                }
+            }
+        }
+        self.self_backup.validate()?;
         Ok(())
     }
 }
@@ -220,5 +288,48 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 0);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn tls_proxies_and_self_backup_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            Config::load(&Overrides {
+                config_file: Some(p.clone()),
+                ..Default::default()
+            })
+        };
+        let e = load("tls_certificate = \"/etc/c.pem\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("tls_key"), "{e:#}");
+        let e = load("tls_certificate = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("absolute"), "{e:#}");
+        let c = load("tls_certificate = \"/c.pem\"\ntls_key = \"/k.pem\"\n").unwrap();
+        assert_eq!(c.tls.unwrap().key, PathBuf::from("/k.pem"));
+        let e = load("trusted_proxies = [\"10.0.0.0/8\", \"proxy\"]\n").unwrap_err();
+        assert!(format!("{e:#}").contains("trusted_proxies"), "{e:#}");
+        let e = load("[self_backup]\ncron = \"30 4 * * *\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("self_backup.repository"), "{e:#}");
+        let e = load("[self_backup]\nrepository = \"/b\"\ncron = \"every day\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("self_backup.cron"), "{e:#}");
+        let c = load("[self_backup]\nrepository = \"/b\"\ncron = \"30 4 * * *\"\nkeep_daily = 3\n")
+            .unwrap();
+        assert_eq!(c.self_backup.keep.daily, 3);
+        assert_eq!(c.self_backup.keep.weekly, 4);
+    }
+
+    #[test]
+    fn the_packaged_configuration_file_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cyborgbackup.toml");
+        std::fs::write(&p, include_str!("../packaging/deb/cyborgbackup.toml")).unwrap();
+        let c = Config::load(&Overrides {
+            config_file: Some(p),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/cyborgbackup"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8000");
     }
 }

@@ -1,11 +1,14 @@
 //! The `cyborgbackup` binary: command line, configuration, and the composition root that wires
 //! store, executor, catalog, GraphQL and web together.
 
+mod admin;
 mod catalog_cmd;
 mod config;
 mod datadir;
 mod demo;
+mod healthcheck;
 mod serve;
+mod tls;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -52,6 +55,17 @@ enum Command {
     Catalog {
         #[command(subcommand)]
         action: catalog_cmd::CatalogAction,
+    },
+    /// Backs the server itself up, or restores it (disaster recovery).
+    Admin {
+        #[command(subcommand)]
+        action: admin::AdminAction,
+    },
+    /// Exits 0 when the local server answers `GET /readyz` with 200 (container health checks).
+    Healthcheck {
+        /// URL to probe instead of the configured listener's `/readyz`.
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -121,6 +135,8 @@ fn main() -> Result<()> {
             rt.block_on(serve::run(cfg, serve::ServeOptions { demo }))
         }
         Command::Catalog { action } => catalog_cmd::run(&cfg.data_dir, action),
+        Command::Admin { action } => admin::run(&cfg.data_dir, &cfg.self_backup, action),
+        Command::Healthcheck { url } => healthcheck::run(&cfg, url),
         Command::Migrate => {
             let s = store::Store::open(&cfg.data_dir)?;
             println!(

@@ -97,11 +97,19 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
         service,
         allowed_origins: cfg.cors_allowed_origins.clone(),
     });
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
+    // Behind a reverse proxy, the login limiter believes the trusted proxies' headers.
+    let app = app.layer(axum::Extension(Arc::new(cfg.trusted_proxies.clone())));
+    let tls = match &cfg.tls {
+        Some(files) => Some((crate::tls::load(files).await?, files.clone())),
+        None => None,
+    };
+    let listener = std::net::TcpListener::bind(cfg.listen)
         .with_context(|| format!("listen: cannot bind {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let url = format!("http://{addr}");
+    let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
+    crate::tls::reload_on_sighup(tls.clone())?;
+    crate::admin::schedule::start(&cfg.self_backup, &cfg.data_dir, store.clone())?;
     // Tests and scripts read this line to find the port.
     println!("CyBorgBackup listening on {url}");
     tracing::info!(%url, data_dir = %cfg.data_dir.display(), "server started");
@@ -115,11 +123,16 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
         )?;
     }
     start_reporter(&store, &executor);
-    // The peer address feeds the login rate limiter.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    match tls {
+        Some((config, _)) => crate::tls::serve(listener, config, app, shutdown()).await?,
+        None => {
+            // The peer address feeds the login rate limiter.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(tokio::net::TcpListener::from_std(listener)?, app)
+                .with_graceful_shutdown(shutdown())
+                .await?
+        }
+    }
     executor.shutdown(Duration::from_secs(30)).await;
     tracing::info!("server stopped");
     Ok(())

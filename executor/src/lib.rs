@@ -35,4 +35,5 @@ pub use manager::{Executor, ExecutorOptions, LaunchError};
 pub use readiness::{Finding, Readiness, Severity};
 pub use requeue::{CheckOptions, RequeueError};
 pub use restore::{RestoreError, RestoreRequest};
+pub use scheduler::SchedulerPulse;
 pub use transport::{RemoteCommand, TransportError};

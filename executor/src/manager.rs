@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     /// Removal of repository keys no policy uses (see `credentials.rs`).
     pub(crate) credentials: crate::credentials::Revoker,
     shutting_down: std::sync::atomic::AtomicBool,
+    /// Unix milliseconds of the scheduler's last tick, 0 before the first (see `scheduler.rs`).
+    pub(crate) last_tick: std::sync::atomic::AtomicI64,
 }
 
 /// Handle to the executor; cheap to clone.
@@ -82,6 +84,7 @@ impl Executor {
                 tickets: Default::default(),
                 credentials: Default::default(),
                 shutting_down: std::sync::atomic::AtomicBool::new(false),
+                last_tick: std::sync::atomic::AtomicI64::new(0),
             }),
         }
     }

@@ -6,6 +6,8 @@ use crate::manager::{Executor, LaunchError};
 use crate::requeue::CheckOptions;
 use chrono::{DateTime, Utc};
 use model::settings::{IC_CRON, INTEGRITY_CHECK};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// Internal state: when the integrity check schedule last fired.
 const IC_LAST_RUN: &str = "integrity_check.last_run";
@@ -58,12 +60,49 @@ fn integrity_checks(ex: &Executor, now: DateTime<Utc>) -> Result<usize, String> 
     Ok(queued)
 }
 
+/// Whether the scheduler is alive: when it last woke up, and how often it should.
+#[derive(Debug, Clone, Copy)]
+pub struct SchedulerPulse {
+    /// The last tick; `None` before the first one.
+    pub last_tick: Option<DateTime<Utc>>,
+    /// The configured period between ticks.
+    pub period: Duration,
+}
+
+impl SchedulerPulse {
+    /// True when the last tick is older than three periods plus a minute of slack for a
+    /// loaded machine (a tick waits for the database like any other work).
+    pub fn is_stalled(&self, now: DateTime<Utc>) -> bool {
+        let Some(last) = self.last_tick else {
+            return true;
+        };
+        let late = (now - last).to_std().unwrap_or_default();
+        late > self.period * 3 + Duration::from_secs(60)
+    }
+}
+
+impl Executor {
+    /// The scheduler's pulse, for the readiness probe.
+    pub fn scheduler_pulse(&self) -> SchedulerPulse {
+        let ms = self.inner.last_tick.load(Ordering::Relaxed);
+        SchedulerPulse {
+            last_tick: (ms > 0)
+                .then(|| DateTime::from_timestamp_millis(ms))
+                .flatten(),
+            period: self.inner.opts.scheduler_tick,
+        }
+    }
+}
+
 pub(crate) async fn run(ex: Executor) {
     let mut tick = tokio::time::interval(ex.inner.opts.scheduler_tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         crate::credentials::tick(&ex);
+        ex.inner
+            .last_tick
+            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
         match integrity_checks(&ex, Utc::now()) {
             Ok(0) => {}
             Ok(n) => tracing::info!(repositories = n, "integrity checks queued"),
@@ -90,5 +129,24 @@ pub(crate) async fn run(ex: Executor) {
                 Err(e) => tracing::error!(policy = %p.name, error = %e, "scheduled launch failed"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod pulse_tests {
+    use super::*;
+
+    #[test]
+    fn a_pulse_is_stalled_before_its_first_tick_and_long_after_its_last() {
+        let now = Utc::now();
+        let mut p = SchedulerPulse {
+            last_tick: None,
+            period: Duration::from_secs(5),
+        };
+        assert!(p.is_stalled(now));
+        p.last_tick = Some(now - chrono::Duration::seconds(20));
+        assert!(!p.is_stalled(now));
+        p.last_tick = Some(now - chrono::Duration::seconds(90));
+        assert!(p.is_stalled(now));
     }
 }

@@ -214,6 +214,14 @@ impl Catalog {
         self.snap().archives.get(&id).map(|a| a.rec.summary)
     }
 
+    /// Readiness check: the catalog directory is still there and the index can be searched.
+    /// Returns the number of indexed documents.
+    pub fn check(&self) -> Result<u64, CatalogError> {
+        fs::metadata(self.inner.dir.join(SCHEMA_FILE))
+            .map_err(|e| CatalogError::io(&self.inner.dir, e))?;
+        Ok(self.inner.reader.searcher().num_docs())
+    }
+
     /// Sizes of the catalog.
     pub fn stats(&self) -> Result<CatalogStats, CatalogError> {
         let snap = self.snap();

@@ -17,6 +17,7 @@ mod policy_secrets;
 mod pool;
 pub mod secrets;
 mod security;
+mod server_health;
 mod settings;
 mod stats;
 mod users;
@@ -34,6 +35,7 @@ pub use jobs::{JobFilter, NewJob, NewOutputLine};
 pub use lists::*;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use notify::{Channel, NewOutbox, NotifyPref, NotifyPrefs, OutboxItem, Recipient};
+pub use server_health::{database_schema_version, snapshot_database, DATABASE_FILE};
 pub use stats::{
     DailySeries, DailyStat, JobOutcomeCount, SeriesStatus, SizePoint, StatsFilter, StatsGroup,
 };
@@ -115,7 +117,7 @@ impl Store {
             source,
         })?;
         let key = MasterKey::load_or_create(&data_dir.join("master.key"))?;
-        let path = data_dir.join("cyborgbackup.db");
+        let path = data_dir.join(DATABASE_FILE);
         let mut conn = pool::connect(&path)?;
         migrate::apply(&mut conn)?;
         let store = Store {

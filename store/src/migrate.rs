@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0015_overdue_alerts.sql"),
     ),
     (
+        16,
+        "server_health",
+        include_str!("../../migrations/0016_server_health.sql"),
+    ),
+    (
         17,
         "policy_copies",
         include_str!("../../migrations/0017_policy_copies.sql"),

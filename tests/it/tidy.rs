@@ -12,7 +12,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every file below `dir` with the extension, skipping build output and hidden directories.
+/// Every file below `dir` with the extension, skipping build output, hidden directories and
+/// crates vendored for an offline image build (`docker/vendor`).
 fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -20,7 +21,7 @@ fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "target" {
+        if name.starts_with('.') || name == "target" || path.ends_with("docker/vendor") {
             continue;
         }
         if path.is_dir() {

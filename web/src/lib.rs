@@ -8,6 +8,7 @@ mod charts;
 mod download;
 mod graphql_http;
 mod metrics;
+mod probes;
 pub mod rest;
 mod ui;
 mod ws;
@@ -19,6 +20,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use graphql::CyborgSchema;
+pub use rest::proxy::TrustedProxies;
 use service::types::AuthUser;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(charts::routes())
         .merge(download::routes())
         .merge(metrics::routes())
+        .merge(probes::routes())
         .merge(rest::router())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(

@@ -7,6 +7,7 @@
 mod agent;
 mod hostkeys;
 mod keys;
+mod orphans;
 mod process;
 mod relay;
 
@@ -119,6 +120,8 @@ impl SshTarget {
         payload: &[u8],
     ) -> Result<Process, TransportError> {
         let conn = self.connect().await?;
+        // Commands a lost connection left running on this host stop first.
+        orphans::reap(self, &conn).await;
         match tokio::time::timeout(
             self.connect_timeout,
             process::start(self, conn, line, payload),

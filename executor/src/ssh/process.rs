@@ -3,7 +3,7 @@
 //! that closes without a status means the connection was lost.
 
 use super::{Connection, SshTarget};
-use crate::transport::{BoxFuture, Process, ProcessControl, RemoteCommand, TransportError};
+use crate::transport::{BoxFuture, Process, ProcessControl, TransportError};
 use russh::client::Msg;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Disconnect, Sig};
 use std::time::Duration;
@@ -17,7 +17,7 @@ const PIPE_BUFFER: usize = 256 * 1024;
 const RUN_ID_VAR: &str = "CYBORG_RUN_ID";
 
 /// Signals every process tagged with a run id: `sh -c KILL_SCRIPT sh SIGNAL RUN_ID`.
-const KILL_SCRIPT: &str = r#"for d in /proc/[0-9]*; do
+pub(super) const KILL_SCRIPT: &str = r#"for d in /proc/[0-9]*; do
   if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "CYBORG_RUN_ID=$2"; then kill "-$1" "${d#/proc/}" 2>/dev/null; fi
 done; true"#;
 
@@ -149,6 +149,7 @@ pub(super) async fn start(
         stderr: Box::pin(err_r),
         control: Box::new(SshProcess {
             host,
+            orphan_key: super::orphans::key(target),
             conn,
             write,
             run_id,
@@ -208,6 +209,8 @@ async fn pump(
 
 struct SshProcess {
     host: String,
+    /// Where this command is remembered if its connection is lost (`orphans.rs`).
+    orphan_key: String,
     conn: Connection,
     write: ChannelWriteHalf<Msg>,
     run_id: String,
@@ -236,22 +239,7 @@ impl SshProcess {
     /// Sends `sig` to the command: as an SSH signal request, and by run id on a second channel.
     async fn signal(&mut self, sig: Sig, name: &str) {
         let _ = self.write.signal(sig).await;
-        let Ok(line) =
-            RemoteCommand::new(["sh", "-c", KILL_SCRIPT, "sh", name, &self.run_id]).shell_line()
-        else {
-            return;
-        };
-        let Ok(mut ch) = self.conn.handle.channel_open_session().await else {
-            return;
-        };
-        if ch.exec(false, line).await.is_err() {
-            return;
-        }
-        let _ = ch.eof().await;
-        let _ = tokio::time::timeout(Duration::from_secs(10), async {
-            while ch.wait().await.is_some() {}
-        })
-        .await;
+        super::orphans::kill_tagged(&self.conn, name, &self.run_id).await;
     }
 }
 
@@ -262,15 +250,19 @@ impl ProcessControl for SshProcess {
                 Some(Ended::Code(c)) => Ok(c),
                 Some(Ended::Lost(reason)) => {
                     tracing::warn!(host = %self.host, reason = %reason, "ssh connection lost");
+                    super::orphans::record(&self.orphan_key, &self.run_id);
                     Err(TransportError::Lost {
                         host: self.host.clone(),
                         reason,
                     })
                 }
-                None => Err(TransportError::Lost {
-                    host: self.host.clone(),
-                    reason: "connection lost".into(),
-                }),
+                None => {
+                    super::orphans::record(&self.orphan_key, &self.run_id);
+                    Err(TransportError::Lost {
+                        host: self.host.clone(),
+                        reason: "connection lost".into(),
+                    })
+                }
             }
         })
     }

@@ -113,6 +113,16 @@ impl Server {
         self.child.id()
     }
 
+    /// Sends a signal (`HUP`, `TERM`, …) to the server process.
+    pub fn signal(&self, name: &str) -> Result<()> {
+        let st = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()?;
+        anyhow::ensure!(st.success(), "kill -{name} failed");
+        Ok(())
+    }
+
     /// Kills the server with SIGKILL (a crash) and hands back its data directory.
     pub fn crash(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();

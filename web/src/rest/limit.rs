@@ -5,12 +5,13 @@ use axum::http::request::Parts;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
-/// The client address of a request (the TCP peer; proxies' headers are not trusted).
+/// The client address of a request: the TCP peer, or the address a trusted reverse proxy
+/// forwarded (see `proxy.rs`).
 pub(crate) fn client_addr(parts: &Parts) -> String {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| super::proxy::client_ip(parts, c.0.ip()).to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 

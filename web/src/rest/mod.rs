@@ -17,6 +17,7 @@ pub mod limit;
 mod objects;
 mod page;
 mod policies;
+pub mod proxy;
 mod restore;
 mod stats;
 mod trust;
