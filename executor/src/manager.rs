@@ -141,24 +141,28 @@ impl Executor {
         }
         let repo = store.repository(policy.repository)?;
         let mut jobs = Vec::new();
-        let prep_repo = if repo.ready {
-            None
-        } else {
+        // A repository not prepared yet gets its preparation job first.
+        let mut prepare = |r: &Repository| -> Result<Option<JobId>, LaunchError> {
+            if r.ready {
+                return Ok(None);
+            }
             let j = store.create_job(&NewJob {
-                name: format!("Prepare repository {}", repo.name),
+                name: format!("Prepare repository {}", r.name),
                 job_type: JobType::PrepareRepository,
                 policy: Some(policy.id),
                 client: None,
-                repository: Some(repo.id),
+                repository: Some(r.id),
                 archive_name: String::new(),
                 depends_on: None,
                 launch_type: launch_type.into(),
                 created_by: by,
                 extra_vars: String::new(),
             })?;
-            jobs.push(j.clone());
-            Some(j.id)
+            let id = j.id;
+            jobs.push(j);
+            Ok(Some(id))
         };
+        let prep_repo = prepare(&repo)?;
         // Copy repositories (3-2-1): prepared like the primary when needed; disabled ones skip
         // this run.
         let mut copies = Vec::new();
@@ -168,24 +172,7 @@ impl Executor {
                 tracing::info!(policy = %policy.name, repository = %copy.name, "copy repository disabled: skipped");
                 continue;
             }
-            let prep = if copy.ready {
-                None
-            } else {
-                let j = store.create_job(&NewJob {
-                    name: format!("Prepare repository {}", copy.name),
-                    job_type: JobType::PrepareRepository,
-                    policy: Some(policy.id),
-                    client: None,
-                    repository: Some(copy.id),
-                    archive_name: String::new(),
-                    depends_on: None,
-                    launch_type: launch_type.into(),
-                    created_by: by,
-                    extra_vars: String::new(),
-                })?;
-                jobs.push(j.clone());
-                Some(j.id)
-            };
+            let prep = prepare(&copy)?;
             copies.push((copy, prep));
         }
         let backup = |client: &Client, repo: &Repository, copy: bool, depends_on| NewJob {
