@@ -16,6 +16,9 @@ type Route = (&'static str, &'static str, Option<&'static str>, [u16; 5]);
 const ROUTES: &[Route] = &[
     ("GET", "/api/v1/", None, [200, 200, 200, 200, 200]),
     ("GET", "/api/v1/ping/", None, [200, 200, 200, 200, 200]),
+    // Liveness and readiness probes answer everyone (load balancers, Docker, Kubernetes).
+    ("GET", "/healthz", None, [200, 200, 200, 200, 200]),
+    ("GET", "/readyz", None, [200, 200, 200, 200, 200]),
     ("GET", "/api/v1/config/", None, [401, 200, 200, 200, 200]),
     ("GET", "/api/v1/me/", None, [401, 200, 200, 200, 200]),
     ("GET", "/api/v1/users/", None, [401, 403, 403, 403, 200]),
