@@ -114,6 +114,8 @@ pub(crate) async fn catalog(ex: &Executor, job: &Job, cancel: &CancellationToken
                 "",
                 Some(summary.entries as i64),
             );
+            // A copy and its primary are compared once both are catalogued.
+            crate::copy_check::verify(ex, &log, &archive).await;
             let sink = Arc::clone(&ex.inner.sink);
             let id = archive.id;
             match tokio::task::spawn_blocking(move || sink.anomaly(id))

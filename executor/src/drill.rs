@@ -33,6 +33,8 @@ pub enum DrillError {
     ClientNotInPolicy { policy: String, client: String },
     #[error("no enabled client of policy {0} to test")]
     NoClient(String),
+    #[error("repository {repository} is neither the primary nor a copy of policy {policy}")]
+    RepositoryNotInPolicy { policy: String, repository: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -130,16 +132,27 @@ pub(crate) fn borg_script(
 }
 
 impl Executor {
-    /// Queues a restore drill of a policy for one client, or for every enabled client.
+    /// Queues a restore drill of a policy for one client, or for every enabled client, in
+    /// `repository` (the primary or a copy) or, when `None`, in the repository of the series
+    /// drilled longest ago: drills alternate between the primary and the copies.
     pub fn launch_restore_test(
         &self,
         policy: PolicyId,
         client: Option<ClientId>,
+        repository: Option<RepositoryId>,
         by: Option<UserId>,
         launch_type: &str,
     ) -> Result<Vec<Job>, DrillError> {
         let store = &self.inner.store;
         let p = store.policy(policy)?;
+        if let Some(r) = repository {
+            if !p.all_repositories().contains(&r) {
+                return Err(DrillError::RepositoryNotInPolicy {
+                    policy: p.name,
+                    repository: store.repository(r)?.name,
+                });
+            }
+        }
         let clients: Vec<ClientId> = match client {
             Some(c) if p.clients.contains(&c) => vec![c],
             Some(c) => {
@@ -157,12 +170,25 @@ impl Executor {
             if !c.enabled && client.is_none() {
                 continue;
             }
+            let repo = match repository {
+                Some(r) => r,
+                None => self.next_drill_repository(&p, c.id)?,
+            };
+            let name = if repo == p.repository {
+                format!("Restore test {} {}", c.hostname, p.name)
+            } else {
+                let copy = store.repository(repo)?;
+                format!(
+                    "Restore test {} {} (copy {})",
+                    c.hostname, p.name, copy.name
+                )
+            };
             jobs.push(self.enqueue(NewJob {
-                name: format!("Restore test {} {}", c.hostname, p.name),
+                name,
                 job_type: JobType::RestoreTest,
                 policy: Some(p.id),
                 client: Some(c.id),
-                repository: Some(p.repository),
+                repository: Some(repo),
                 archive_name: String::new(),
                 depends_on: None,
                 launch_type: launch_type.into(),
@@ -175,6 +201,35 @@ impl Executor {
         }
         tracing::info!(policy = %p.name, jobs = jobs.len(), launch_type, "restore tests queued");
         Ok(jobs)
+    }
+}
+
+impl Executor {
+    /// The repository of a series to drill next: among the primary and the copies holding a
+    /// catalogued archive of it, the one never drilled or drilled longest ago (the primary when
+    /// none holds one yet, so the drill explains what is missing).
+    fn next_drill_repository(
+        &self,
+        p: &Policy,
+        client: ClientId,
+    ) -> Result<RepositoryId, DrillError> {
+        let store = &self.inner.store;
+        let mut best: Option<(Option<chrono::DateTime<chrono::Utc>>, usize, RepositoryId)> = None;
+        for (i, r) in p.all_repositories().into_iter().enumerate() {
+            let catalogued = store
+                .archives(Some(r), Some(client), Some(p.id))?
+                .iter()
+                .any(|a| a.catalog_state == CatalogState::Complete);
+            if !catalogued {
+                continue;
+            }
+            let last = store.last_drill_on(p.id, client, r)?.map(|t| t.created);
+            // Never drilled sorts first (None < Some); ties keep the configured order.
+            if best.as_ref().is_none_or(|(l, j, _)| (last, i) < (*l, *j)) {
+                best = Some((last, i, r));
+            }
+        }
+        Ok(best.map_or(p.repository, |(_, _, r)| r))
     }
 }
 

@@ -431,7 +431,7 @@ async fn record_backup(
     if let Err(e) = &catalog {
         log.info(&format!("cannot queue the catalog job: {e}"));
     }
-    if policy.retention.is_set() {
+    if policy.retention_for(ctx.repo.id).is_set() {
         // The prune waits for the catalog: an anomaly it flags pauses the prune (prune.rs).
         let mut prune = follow(
             JobType::Prune,

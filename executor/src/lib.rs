@@ -5,6 +5,7 @@
 pub mod borg;
 mod catalog_job;
 pub mod conntest;
+mod copy_check;
 pub mod credentials;
 pub mod drill;
 mod events;

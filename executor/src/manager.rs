@@ -166,14 +166,19 @@ impl Executor {
         // Copy repositories (3-2-1): prepared like the primary when needed; disabled ones skip
         // this run.
         let mut copies = Vec::new();
-        for rid in &policy.copies {
-            let copy = store.repository(*rid)?;
+        // A scheduled run starts each copy's backups its offset after the primary's.
+        let scheduled = launch_type == "scheduled";
+        for pc in &policy.copies {
+            let copy = store.repository(pc.repository)?;
             if !copy.enabled {
                 tracing::info!(policy = %policy.name, repository = %copy.name, "copy repository disabled: skipped");
                 continue;
             }
             let prep = prepare(&copy)?;
-            copies.push((copy, prep));
+            let start = (scheduled && pc.offset_minutes > 0).then(|| {
+                chrono::Utc::now() + chrono::Duration::minutes(i64::from(pc.offset_minutes))
+            });
+            copies.push((copy, prep, start));
         }
         let backup = |client: &Client, repo: &Repository, copy: bool, depends_on| NewJob {
             name: if copy {
@@ -224,9 +229,9 @@ impl Executor {
             jobs.push(store.create_job(&backup(&client, &repo, false, dep))?);
             // A copy does not wait for the primary's backup: it must succeed when the primary
             // fails. The one-job-per-client rule runs them one after the other.
-            for (copy, prep) in &copies {
+            for (copy, prep, start) in &copies {
                 let dep = prep.or(client_prep);
-                jobs.push(store.create_job(&backup(&client, copy, true, dep))?);
+                jobs.push(store.create_job_at(&backup(&client, copy, true, dep), *start)?);
             }
         }
         for j in &jobs {
@@ -358,7 +363,12 @@ impl Executor {
             busy_repos.extend(j.repository);
             busy_clients.extend(j.client);
         }
+        let now = chrono::Utc::now();
         for j in unfinished.iter().filter(|j| j.status != JobStatus::Running) {
+            if j.not_before.is_some_and(|t| t > now) {
+                self.set_waiting(j)?;
+                continue;
+            }
             if let Some(dep) = j.depends_on {
                 let d = store.job(dep)?;
                 match d.status {

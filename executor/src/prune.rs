@@ -54,7 +54,9 @@ pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) 
     let log = log_for(ex, job, Some(&ctx));
     let policy = tryo!(crate::jobs::job_policy(ex, job));
     let client = tryo!(crate::jobs::job_client(ex, job));
-    if !policy.retention.is_set() {
+    // A copy repository is pruned by its own retention when it has one.
+    let retention = policy.retention_for(ctx.repo.id);
+    if !retention.is_set() {
         return Outcome::ok("no keep_* set: nothing to prune");
     }
     let series = SeriesKey {
@@ -77,7 +79,7 @@ pub(crate) async fn prune(ex: &Executor, job: &Job, cancel: &CancellationToken) 
     let r = tryo!(run_logged(
         &log,
         t,
-        &env.prune(path, &glob, &policy.retention),
+        &env.prune(path, &glob, &retention),
         Stdout::Log,
         cancel
     )

@@ -96,7 +96,7 @@ impl Executor {
         let location = RepoLocation::parse(&repo.path);
         let remote_repo = matches!(location, Some(RepoLocation::Remote { .. }));
         let remote_copy = policy.copies.iter().any(|r| {
-            store.repository(*r).is_ok_and(|c| {
+            store.repository(r.repository).is_ok_and(|c| {
                 c.enabled
                     && matches!(
                         RepoLocation::parse(&c.path),
@@ -121,8 +121,8 @@ impl Executor {
         }
         self.repository_findings(&mut f, &repo)?;
         // Copy repositories are checked like the primary (a disabled one is skipped by runs).
-        for rid in &policy.copies {
-            let copy = store.repository(*rid)?;
+        for pc in &policy.copies {
+            let copy = store.repository(pc.repository)?;
             if !copy.enabled {
                 continue;
             }

@@ -60,21 +60,30 @@ impl Executor {
     pub fn prune_policy(&self, id: PolicyId, by: Option<UserId>) -> Result<Vec<Job>, RequeueError> {
         let store = &self.inner.store;
         let policy = store.policy(id)?;
-        if !policy.retention.is_set() {
+        let repos: Vec<RepositoryId> = policy
+            .all_repositories()
+            .into_iter()
+            .filter(|r| policy.retention_for(*r).is_set())
+            .collect();
+        if repos.is_empty() {
             return Err(RequeueError::Unsupported(format!(
                 "policy {:?} sets no keep_* value: nothing to prune by",
                 policy.name
             )));
         }
         let mut jobs = Vec::new();
-        for cid in &policy.clients {
+        for (cid, repo) in policy
+            .clients
+            .iter()
+            .flat_map(|c| repos.iter().map(move |r| (c, *r)))
+        {
             let client = store.client(*cid)?;
             jobs.push(self.enqueue(NewJob {
                 name: format!("Prune {} {}", client.hostname, policy.name),
                 job_type: JobType::Prune,
                 policy: Some(policy.id),
                 client: Some(client.id),
-                repository: Some(policy.repository),
+                repository: Some(repo),
                 archive_name: String::new(),
                 depends_on: None,
                 launch_type: "manual".into(),

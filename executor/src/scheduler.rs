@@ -1,44 +1,57 @@
 //! The cron scheduler: launches policies whose `next_run` has come, and queues the integrity
-//! checks of every repository when the `ic_cron` schedule fires (setting `integrity_check`).
+//! checks of every repository when the `ic_cron` schedule fires (setting `integrity_check`) or
+//! its own `check_cron` does.
 //! Each tick also starts the removal of repository keys no policy uses (`credentials.rs`).
 
 use crate::manager::{Executor, LaunchError};
 use crate::requeue::CheckOptions;
 use chrono::{DateTime, Utc};
 use model::settings::{IC_CRON, INTEGRITY_CHECK};
+use model::CronExpr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Internal state: when the integrity check schedule last fired.
 const IC_LAST_RUN: &str = "integrity_check.last_run";
 
-/// Queues integrity checks when their schedule has come; returns how many were queued.
-fn integrity_checks(ex: &Executor, now: DateTime<Utc>) -> Result<usize, String> {
+/// Whether `cron` fired since the time recorded under the state `key` (recording `now` when it
+/// did, or on first sight, which counts from now).
+pub(crate) fn fired(
+    ex: &Executor,
+    key: &str,
+    cron: &CronExpr,
+    now: DateTime<Utc>,
+) -> Result<bool, String> {
     let store = &ex.inner.store;
-    if !store.get(&INTEGRITY_CHECK).map_err(|e| e.to_string())? {
-        return Ok(0);
-    }
-    let cron = store.get(&IC_CRON).map_err(|e| e.to_string())?;
     let last = store
-        .state(IC_LAST_RUN)
+        .state(key)
         .map_err(|e| e.to_string())?
         .and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
-    let Some(last) = last else {
-        // First sight of the schedule: count from now.
-        store
-            .set_state(IC_LAST_RUN, &now.to_rfc3339())
-            .map_err(|e| e.to_string())?;
-        return Ok(0);
+    let due = match last {
+        None => false,
+        Some(last) => cron
+            .next_after(last.with_timezone(&Utc))
+            .is_some_and(|next| next <= now),
     };
-    if cron
-        .next_after(last.with_timezone(&Utc))
-        .is_none_or(|next| next > now)
-    {
-        return Ok(0);
+    if due || last.is_none() {
+        store
+            .set_state(key, &now.to_rfc3339())
+            .map_err(|e| e.to_string())?;
     }
-    store
-        .set_state(IC_LAST_RUN, &now.to_rfc3339())
-        .map_err(|e| e.to_string())?;
+    Ok(due)
+}
+
+/// Queues integrity checks when their schedule has come: a repository with its own
+/// `check_cron` on that schedule, every other one on `ic_cron` when `integrity_check` is on.
+/// Returns how many were queued.
+fn integrity_checks(ex: &Executor, now: DateTime<Utc>) -> Result<usize, String> {
+    let store = &ex.inner.store;
+    let global_due = if store.get(&INTEGRITY_CHECK).map_err(|e| e.to_string())? {
+        let cron = store.get(&IC_CRON).map_err(|e| e.to_string())?;
+        fired(ex, IC_LAST_RUN, &cron, now)?
+    } else {
+        false
+    };
     let mut queued = 0;
     for repo in store
         .repositories()
@@ -46,6 +59,25 @@ fn integrity_checks(ex: &Executor, now: DateTime<Utc>) -> Result<usize, String> 
         .into_iter()
         .filter(|r| r.enabled && r.ready)
     {
+        let due = if repo.check_cron.trim().is_empty() {
+            global_due
+        } else {
+            match CronExpr::parse(&repo.check_cron) {
+                Ok(cron) => fired(
+                    ex,
+                    &format!("integrity_check.repository.{}.last_run", repo.id.0),
+                    &cron,
+                    now,
+                )?,
+                Err(e) => {
+                    tracing::warn!(repository = %repo.name, error = %e.0, "check_cron skipped");
+                    false
+                }
+            }
+        };
+        if !due {
+            continue;
+        }
         ex.check_repository(
             repo.id,
             CheckOptions {

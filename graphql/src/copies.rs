@@ -1,13 +1,73 @@
-//! Copies (3-2-1) in GraphQL: `copyComparison`, a copy archive checked against the primary
-//! archive of the same run (paths, sizes, mtimes).
+//! Copies (3-2-1) in GraphQL: a policy's copy repositories with their own retention and
+//! schedule offset, and `copyComparison`, a copy archive checked against the primary archive of
+//! the same run (paths, sizes, mtimes).
 
 use crate::errors::ApiResult;
 use crate::objects::Archive;
 use crate::{caller, svc};
-use async_graphql::{Context, Enum, Object, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use model::ArchiveId;
 use service::types::{CompareKind, Compared};
+
+/// One copy repository of a policy.
+#[derive(SimpleObject, Clone)]
+pub struct PolicyCopy {
+    pub repository_id: i64,
+    /// The copy's own retention (all null: the policy's applies).
+    pub keep_hourly: Option<i64>,
+    pub keep_daily: Option<i64>,
+    pub keep_weekly: Option<i64>,
+    pub keep_monthly: Option<i64>,
+    pub keep_yearly: Option<i64>,
+    /// A scheduled run starts this copy's backups this many minutes after the primary's.
+    pub offset_minutes: i64,
+}
+
+impl From<model::PolicyCopy> for PolicyCopy {
+    fn from(c: model::PolicyCopy) -> Self {
+        let k = |v: Option<u32>| v.map(i64::from);
+        PolicyCopy {
+            repository_id: c.repository.0,
+            keep_hourly: k(c.retention.keep_hourly),
+            keep_daily: k(c.retention.keep_daily),
+            keep_weekly: k(c.retention.keep_weekly),
+            keep_monthly: k(c.retention.keep_monthly),
+            keep_yearly: k(c.retention.keep_yearly),
+            offset_minutes: i64::from(c.offset_minutes),
+        }
+    }
+}
+
+/// A copy repository with its settings, for `PolicyInput.copySettings`.
+#[derive(InputObject, Clone)]
+pub struct CopyInput {
+    pub repository_id: i64,
+    /// The copy's own retention; leave all unset to follow the policy's.
+    pub keep_hourly: Option<i64>,
+    pub keep_daily: Option<i64>,
+    pub keep_weekly: Option<i64>,
+    pub keep_monthly: Option<i64>,
+    pub keep_yearly: Option<i64>,
+    /// Minutes (0 to 1440) a scheduled run waits before this copy's backups start.
+    pub offset_minutes: Option<i64>,
+}
+
+impl From<CopyInput> for model::CopyInput {
+    fn from(c: CopyInput) -> Self {
+        model::CopyInput {
+            repository: c.repository_id,
+            settings: Some(model::CopySettings {
+                keep_hourly: c.keep_hourly,
+                keep_daily: c.keep_daily,
+                keep_weekly: c.keep_weekly,
+                keep_monthly: c.keep_monthly,
+                keep_yearly: c.keep_yearly,
+                offset_minutes: c.offset_minutes,
+            }),
+        }
+    }
+}
 
 /// How a path differs.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +94,9 @@ pub struct CopyDifference {
     pub kind: CopyDifferenceKind,
     pub primary: Option<FileState>,
     pub copy: Option<FileState>,
+    /// The file (or its directory) was modified after the earlier of the two runs started: a
+    /// change between the runs, not a defect of the copy.
+    pub between_runs: bool,
 }
 
 /// A copy archive compared with the primary archive of the same run.
@@ -43,10 +106,17 @@ pub struct CopyComparison {
     pub primary: Archive,
     /// No path missing, extra or changed.
     pub identical: bool,
+    /// `identical`, `consistent` (every difference is a change between the two runs) or
+    /// `differs` (paths missing from the copy or changed in it that no change explains).
+    pub verdict: String,
     pub same: i64,
     pub missing: i64,
     pub extra: i64,
     pub changed: i64,
+    /// Differences explained by a file modified between the two runs.
+    pub between_runs: i64,
+    /// Missing or changed paths that nothing explains.
+    pub unexplained: i64,
     /// At most 1,000 differences, by path.
     pub differences: Vec<CopyDifference>,
 }
@@ -68,6 +138,7 @@ fn difference(d: Compared) -> CopyDifference {
         },
         primary: state(d.a),
         copy: state(d.b),
+        between_runs: d.between_runs,
     }
 }
 
@@ -87,10 +158,17 @@ impl CopyQuery {
             copy: r.copy.into(),
             primary: r.primary.into(),
             identical: k.missing + k.extra + k.changed == 0,
+            verdict: model::copies::comparison_verdict(
+                k.missing + k.extra + k.changed,
+                k.unexplained,
+            )
+            .into(),
             same: n(k.same),
             missing: n(k.missing),
             extra: n(k.extra),
             changed: n(k.changed),
+            between_runs: n(k.between_runs),
+            unexplained: n(k.unexplained),
             differences: k.differences.into_iter().map(difference).collect(),
         })
     }

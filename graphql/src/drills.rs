@@ -9,7 +9,7 @@ use crate::objects::Job;
 use crate::{caller, svc};
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use model::{ClientId, PolicyId};
+use model::{ClientId, PolicyId, RepositoryId};
 use service::types::{RestoreTestListOptions, Verdict};
 
 /// One finding of a drill about a file (`path` empty: the whole archive or the drill).
@@ -128,16 +128,24 @@ pub struct DrillMutation;
 
 #[Object]
 impl DrillMutation {
-    /// Queues a restore drill of a policy for one client, or for each of its enabled clients.
+    /// Queues a restore drill of a policy for one client, or for each of its enabled clients,
+    /// in `repository` (the primary or one of its copies); without it, in the repository of
+    /// the series drilled longest ago, so drills alternate between the primary and the copies.
     async fn launch_restore_test(
         &self,
         ctx: &Context<'_>,
         policy: i64,
         client: Option<i64>,
+        repository: Option<i64>,
     ) -> ApiResult<Vec<Job>> {
         let c = caller(ctx).await?;
         let jobs = svc(ctx)
-            .launch_restore_test(&c, PolicyId(policy), client.map(ClientId))
+            .launch_restore_test(
+                &c,
+                PolicyId(policy),
+                client.map(ClientId),
+                repository.map(RepositoryId),
+            )
             .await?;
         Ok(jobs.into_iter().map(Job::from).collect())
     }

@@ -37,6 +37,8 @@ pub struct RepositoryInput {
     pub repository_key: Option<String>,
     pub ready: Option<bool>,
     pub enabled: Option<bool>,
+    /// Integrity check schedule (cron); empty clears it.
+    pub check_cron: Option<String>,
 }
 
 impl From<RepositoryInput> for model::RepositoryInput {
@@ -47,6 +49,7 @@ impl From<RepositoryInput> for model::RepositoryInput {
             repository_key: i.repository_key,
             ready: i.ready,
             enabled: i.enabled,
+            check_cron: i.check_cron,
         }
     }
 }
@@ -79,8 +82,12 @@ pub struct PolicyInput {
     /// The primary repository.
     pub repository: Option<i64>,
     /// Copy repositories, in order: each run also backs every client up into each (3-2-1).
-    /// Replaces the list; `[]` clears it.
+    /// Replaces the list (a copy kept in it keeps its settings); `[]` clears it.
     pub copies: Option<Vec<i64>>,
+    /// Copy repositories with their settings, in order; replaces `copies` when both are given.
+    pub copy_settings: Option<Vec<crate::copies::CopyInput>>,
+    /// Recovery-point objective in hours (1 to 8760); null clears it.
+    pub rpo_hours: MaybeUndefined<i64>,
     pub schedule: Option<i64>,
     pub keep_hourly: MaybeUndefined<i64>,
     pub keep_daily: MaybeUndefined<i64>,
@@ -110,7 +117,13 @@ impl From<PolicyInput> for model::PolicyInput {
             extra_vars: i.extra_vars,
             clients: i.clients,
             repository: i.repository,
-            copies: i.copies,
+            copies: match i.copy_settings {
+                Some(list) => Some(list.into_iter().map(Into::into).collect()),
+                None => i
+                    .copies
+                    .map(|l| l.into_iter().map(model::CopyInput::id).collect()),
+            },
+            rpo_hours: tri(i.rpo_hours),
             schedule: i.schedule,
             keep_hourly: tri(i.keep_hourly),
             keep_daily: tri(i.keep_daily),

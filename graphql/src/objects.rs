@@ -114,6 +114,9 @@ pub struct Repository {
     pub deduplicated_size: i64,
     pub ready: bool,
     pub enabled: bool,
+    /// When `borg check` of the repository runs by itself (cron; empty: on the global
+    /// integrity check schedule, if that is on).
+    pub check_cron: String,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
 }
@@ -136,6 +139,7 @@ impl From<model::Repository> for Repository {
             deduplicated_size: r.deduplicated_size,
             ready: r.ready,
             enabled: r.enabled,
+            check_cron: r.check_cron,
             created: r.audit.created,
             modified: r.audit.modified,
         }
@@ -191,6 +195,10 @@ pub struct Policy {
     pub repository_id: i64,
     /// Copy repositories, in order (3-2-1).
     pub copy_repository_ids: Vec<i64>,
+    /// The copy repositories with their own retention and schedule offset.
+    pub copies: Vec<crate::copies::PolicyCopy>,
+    /// Recovery-point objective in hours: a verified archive of each series must be younger.
+    pub rpo_hours: Option<i64>,
     pub schedule_id: i64,
     pub keep_hourly: Option<i64>,
     pub keep_daily: Option<i64>,
@@ -267,7 +275,9 @@ impl From<model::Policy> for Policy {
             extra_vars: model::policy_type::redact_extra_vars(&p.extra_vars),
             client_ids: p.clients.iter().map(|c| c.0).collect(),
             repository_id: p.repository.0,
-            copy_repository_ids: p.copies.iter().map(|r| r.0).collect(),
+            copy_repository_ids: p.copies.iter().map(|r| r.repository.0).collect(),
+            copies: p.copies.into_iter().map(Into::into).collect(),
+            rpo_hours: k(p.rpo_hours),
             schedule_id: p.schedule.0,
             keep_hourly: k(p.retention.keep_hourly),
             keep_daily: k(p.retention.keep_daily),
@@ -309,6 +319,8 @@ pub struct Job {
     pub compressed_size: i64,
     pub deduplicated_size: i64,
     pub nfiles: i64,
+    /// A queued job does not start before this time (a copy's schedule offset).
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -407,6 +419,7 @@ impl From<model::Job> for Job {
             compressed_size: j.compressed_size,
             deduplicated_size: j.deduplicated_size,
             nfiles: j.nfiles,
+            not_before: j.not_before,
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::error::CatalogError;
 use crate::query::{vid_set_q, Confirm};
 use crate::types::{ArchiveComparison, CompareKind, Compared};
 use crate::Catalog;
+use chrono::{DateTime, Utc};
 use model::ArchiveId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,20 +21,43 @@ type Listing = BTreeMap<String, (u64, i64)>;
 impl Catalog {
     /// What differs between archive `a` (the reference, e.g. the primary) and archive `b` (e.g.
     /// its copy), by path: paths missing from `b`, extra in `b`, and changed (size or mtime).
+    /// `since` is when the earlier of the two runs started: a difference involving a file
+    /// modified since then is a change between the runs, told apart from a defect.
     pub fn compare_archives(
         &self,
         a: ArchiveId,
         b: ArchiveId,
+        since: Option<DateTime<Utc>>,
     ) -> Result<ArchiveComparison, CatalogError> {
         let searcher = self.inner.reader.searcher();
         let left = self.listing(&searcher, a)?;
         let right = self.listing(&searcher, b)?;
+        let since = since.map(|t| t.timestamp_micros());
         let mut out = ArchiveComparison::default();
-        let note = |out: &mut ArchiveComparison, c: Compared| {
+        // Creating or deleting a file modifies its directory: a path missing from one archive
+        // whose directory changed since the earlier run was added or removed between the runs.
+        let dir_changed = |path: &str, t: i64| {
+            let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+            [left.get(dir), right.get(dir)]
+                .into_iter()
+                .flatten()
+                .any(|(_, m)| *m >= t)
+        };
+        let note = |out: &mut ArchiveComparison, mut c: Compared| {
+            c.between_runs = since.is_some_and(|t| {
+                c.a.is_some_and(|(_, m)| m >= t)
+                    || c.b.is_some_and(|(_, m)| m >= t)
+                    || (c.kind != CompareKind::Changed && dir_changed(&c.path, t))
+            });
             match c.kind {
                 CompareKind::Missing => out.missing += 1,
                 CompareKind::Extra => out.extra += 1,
                 CompareKind::Changed => out.changed += 1,
+            }
+            if c.between_runs {
+                out.between_runs += 1;
+            } else if c.kind != CompareKind::Extra {
+                out.unexplained += 1;
             }
             if out.differences.len() < MAX_LISTED {
                 out.differences.push(c);
@@ -49,6 +73,7 @@ impl Catalog {
                         kind: CompareKind::Changed,
                         a: Some(*l),
                         b: Some(*r),
+                        between_runs: false,
                     },
                 ),
                 None => note(
@@ -58,6 +83,7 @@ impl Catalog {
                         kind: CompareKind::Missing,
                         a: Some(*l),
                         b: None,
+                        between_runs: false,
                     },
                 ),
             }
@@ -70,6 +96,7 @@ impl Catalog {
                     kind: CompareKind::Extra,
                     a: None,
                     b: Some(*r),
+                    between_runs: false,
                 },
             );
         }

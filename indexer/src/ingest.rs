@@ -62,6 +62,25 @@ impl ListingSink for Catalog {
         self.sample_files(series, max, max_size)
             .map_err(|e| e.to_string())
     }
+
+    fn compare(
+        &self,
+        primary: model::ArchiveId,
+        copy: model::ArchiveId,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<model::ComparisonCounts, String> {
+        let c = self
+            .compare_archives(primary, copy, Some(since))
+            .map_err(|e| e.to_string())?;
+        Ok(model::ComparisonCounts {
+            same: c.same,
+            missing: c.missing,
+            extra: c.extra,
+            changed: c.changed,
+            between_runs: c.between_runs,
+            unexplained: c.unexplained,
+        })
+    }
 }
 
 /// Work in progress of one ingestion.

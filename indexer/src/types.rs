@@ -176,6 +176,9 @@ pub struct Compared {
     pub kind: CompareKind,
     pub a: Option<(u64, i64)>,
     pub b: Option<(u64, i64)>,
+    /// The file was modified after the earlier of the two runs started: a change between the
+    /// runs, not a defect of the copy.
+    pub between_runs: bool,
 }
 
 /// Two archives of different series compared by path, size and mtime.
@@ -186,6 +189,10 @@ pub struct ArchiveComparison {
     pub missing: u64,
     pub extra: u64,
     pub changed: u64,
+    /// Differences explained by a file modified between the two runs.
+    pub between_runs: u64,
+    /// Paths missing from the copy or changed in it with no change between the runs.
+    pub unexplained: u64,
     /// The differences, by path (missing and changed first), at most `compare::MAX_LISTED`.
     pub differences: Vec<Compared>,
 }

@@ -149,7 +149,7 @@ impl Visibility {
             if granted || via_client {
                 v.policies.insert(p.id);
                 v.repositories.insert(p.repository);
-                v.repositories.extend(p.copies.iter().copied());
+                v.repositories.extend(p.copies.iter().map(|c| c.repository));
                 v.schedules.insert(p.schedule);
             }
             let all_clients =
@@ -205,6 +205,7 @@ mod tests {
             copies: Vec::new(),
             schedule: ScheduleId(1),
             retention: Retention::default(),
+            rpo_hours: None,
             vmprovider: String::new(),
             next_run: None,
             mode_pull: false,

@@ -91,6 +91,19 @@ pub struct SampledFile {
 
 /// Receives a streamed `borg list --json-lines` listing. Implemented by the indexer, called by
 /// the executor's catalog job; the composition root wires the two together.
+/// A copy archive compared with the primary archive of the same run: how many paths are the
+/// same, missing from the copy, extra in it, changed; how many differences a file modified
+/// between the two runs explains, and how many nothing explains.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComparisonCounts {
+    pub same: u64,
+    pub missing: u64,
+    pub extra: u64,
+    pub changed: u64,
+    pub between_runs: u64,
+    pub unexplained: u64,
+}
+
 pub trait ListingSink: Send + Sync {
     /// Ingests one archive. Blocking: call it off the async runtime.
     fn ingest(
@@ -119,5 +132,16 @@ pub trait ListingSink: Send + Sync {
         _max_size: u64,
     ) -> Result<Vec<SampledFile>, String> {
         Err("this catalog cannot sample files".into())
+    }
+
+    /// Compares a copy archive with its primary; `since` is when the earlier run started.
+    /// Blocking.
+    fn compare(
+        &self,
+        _primary: ArchiveId,
+        _copy: ArchiveId,
+        _since: DateTime<Utc>,
+    ) -> Result<ComparisonCounts, String> {
+        Err("this catalog cannot compare archives".into())
     }
 }

@@ -2,6 +2,7 @@
 //! with the input structs used to create or change them and their validation.
 
 use crate::catalog::CatalogState;
+use crate::copies::{CopyInput, PolicyCopy};
 use crate::cron_expr::CronExpr;
 use crate::ids::*;
 use crate::job::{JobStatus, JobType};
@@ -126,6 +127,8 @@ pub struct Repository {
     pub deduplicated_size: i64,
     pub ready: bool,
     pub enabled: bool,
+    /// When `borg check` of the repository runs by itself (a cron expression; empty: never).
+    pub check_cron: String,
     pub audit: Audit,
 }
 
@@ -137,6 +140,9 @@ pub struct RepositoryInput {
     pub repository_key: Option<String>,
     pub ready: Option<bool>,
     pub enabled: Option<bool>,
+    /// Integrity check schedule (cron; empty clears it).
+    #[serde(default)]
+    pub check_cron: Option<String>,
 }
 
 /// Checks a repository location: absolute local path, `user@host:path` or `ssh://…`, each part
@@ -166,6 +172,13 @@ impl RepositoryInput {
             }
             if k.contains(['\n', '\r', '\0']) {
                 e.add("repository_key", "must not contain line breaks or NUL");
+            }
+        }
+        if let Some(c) = self.check_cron.as_deref().map(str::trim) {
+            if !c.is_empty() {
+                if let Err(err) = CronExpr::parse(c) {
+                    e.add("check_cron", format!("{c:?}: {}", err.0));
+                }
             }
         }
         e.into_result()
@@ -257,9 +270,11 @@ pub struct Policy {
     pub repository: RepositoryId,
     /// Copy repositories: every run also backs each client up into each of them, as archives
     /// of their own made by borg (3-2-1), in this order.
-    pub copies: Vec<RepositoryId>,
+    pub copies: Vec<PolicyCopy>,
     pub schedule: ScheduleId,
     pub retention: Retention,
+    /// Recovery-point objective: a verified archive of each series must be younger than this.
+    pub rpo_hours: Option<u32>,
     pub vmprovider: String,
     pub next_run: Option<DateTime<Utc>>,
     pub mode_pull: bool,
@@ -278,7 +293,10 @@ pub struct PolicyInput {
     pub repository: Option<i64>,
     /// Copy repositories, in order (replaces the list; `Some(vec![])` clears it).
     #[serde(default)]
-    pub copies: Option<Vec<i64>>,
+    pub copies: Option<Vec<CopyInput>>,
+    /// Recovery-point objective in hours (`Some(None)` clears it).
+    #[serde(default)]
+    pub rpo_hours: Option<Option<i64>>,
     pub schedule: Option<i64>,
     pub keep_hourly: Option<Option<i64>>,
     pub keep_daily: Option<Option<i64>>,
@@ -334,22 +352,9 @@ impl PolicyInput {
         }
         if let Some(copies) = &self.copies {
             let primary = self.repository.or(current.map(|p| p.repository.0));
-            let mut seen = std::collections::BTreeSet::new();
-            for c in copies {
-                if Some(*c) == primary {
-                    e.add(
-                        "copies",
-                        format!("repository {c} is the primary repository"),
-                    );
-                } else if !seen.insert(*c) {
-                    e.add("copies", format!("repository {c} is listed twice"));
-                }
-            }
-            if copies.len() > 8 {
-                e.add("copies", "at most 8 copy repositories");
-            }
+            crate::copies::check_copies(&mut e, primary, copies);
         } else if let (Some(r), Some(p)) = (self.repository, current) {
-            if p.copies.contains(&RepositoryId(r)) {
+            if p.copies.iter().any(|c| c.repository == RepositoryId(r)) {
                 e.add(
                     "repository",
                     format!("repository {r} is a copy repository of this policy"),
@@ -358,6 +363,14 @@ impl PolicyInput {
         }
         if creating && self.schedule.is_none() {
             e.add("schedule", "is required");
+        }
+        if let Some(Some(h)) = self.rpo_hours {
+            if !(1..=8760).contains(&h) {
+                e.add(
+                    "rpo_hours",
+                    format!("must be between 1 and 8760 hours (a year), not {h}"),
+                );
+            }
         }
         for (field, v) in [
             ("keep_hourly", self.keep_hourly),
@@ -415,6 +428,8 @@ pub struct Job {
     pub created_by: Option<UserId>,
     /// Job options as JSON text.
     pub extra_vars: String,
+    /// A queued job does not start before this time (a copy's schedule offset).
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 /// One line of a job's output, as stored (already scrubbed of secrets).

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod copies;
 pub mod cron_expr;
 pub mod entities;
 pub mod health;
@@ -17,7 +18,10 @@ pub mod trust;
 pub mod validate;
 
 pub use access::{is_server_host, Grant, GrantScope, Role, Visibility};
-pub use catalog::{ArchiveRef, CatalogState, IngestSummary, ListingSink, SampledFile, SeriesKey};
+pub use catalog::{
+    ArchiveRef, CatalogState, ComparisonCounts, IngestSummary, ListingSink, SampledFile, SeriesKey,
+};
+pub use copies::{CopyInput, CopySettings, PolicyCopy, RecoveryState};
 pub use cron_expr::{CronError, CronExpr};
 pub use entities::*;
 pub use health::{SeriesAge, SeriesFacts};

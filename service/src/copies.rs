@@ -52,7 +52,8 @@ impl Service {
                         copy.name
                     ))
                 })?;
-            let comparison = i.catalog.compare_archives(primary.id, copy.id)?;
+            let since = primary.time.min(copy.time);
+            let comparison = i.catalog.compare_archives(primary.id, copy.id, Some(since))?;
             Ok(CopyComparison {
                 copy,
                 primary,

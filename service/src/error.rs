@@ -138,6 +138,9 @@ impl From<executor::DrillError> for ServiceError {
                 ServiceError::field("client", e.to_string())
             }
             e @ executor::DrillError::NoClient(_) => ServiceError::Conflict(e.to_string()),
+            e @ executor::DrillError::RepositoryNotInPolicy { .. } => {
+                ServiceError::field("repository", e.to_string())
+            }
         }
     }
 }

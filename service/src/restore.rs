@@ -192,12 +192,14 @@ impl Service {
             .await
     }
 
-    /// Queues a restore drill of a policy for one client, or for each of its enabled clients.
+    /// Queues a restore drill of a policy for one client, or for each of its enabled clients,
+    /// in `repository` (the primary or a copy) or in the one drilled longest ago.
     pub async fn launch_restore_test(
         &self,
         caller: &Caller,
         policy: PolicyId,
         client: Option<ClientId>,
+        repository: Option<RepositoryId>,
     ) -> Result<Vec<Job>> {
         let target = match client {
             Some(client) => Target::Series { client, policy },
@@ -207,7 +209,7 @@ impl Service {
         let by = caller.user_id();
         self.run(move |i| {
             Ok(i.executor
-                .launch_restore_test(policy, client, by, "manual")?)
+                .launch_restore_test(policy, client, repository, by, "manual")?)
         })
         .await
     }

@@ -315,7 +315,7 @@ mod tests {
                 extra_vars: Some(r#"{"folders": ["/srv"]}"#.into()),
                 clients: Some(vec![c.id.0]),
                 repository: Some(primary.id.0),
-                copies: Some(vec![copy.id.0]),
+                copies: Some(vec![model::CopyInput::id(copy.id.0)]),
                 schedule: Some(sched.id.0),
                 ..Default::default()
             },

@@ -235,6 +235,26 @@ impl Store {
         self.page(&q, sort, &o.page, row)
     }
 
+    /// The latest drill of one series in one repository (the primary or a copy).
+    pub fn last_drill_on(
+        &self,
+        policy: PolicyId,
+        client: ClientId,
+        repository: RepositoryId,
+    ) -> Result<Option<RestoreTest>> {
+        Ok(self
+            .read()
+            .query_row(
+                &format!(
+                    "SELECT {COLS} FROM restore_tests WHERE policy_id = ?1 AND client_id = ?2
+                       AND repository_id = ?3 ORDER BY created DESC, id DESC LIMIT 1"
+                ),
+                params![policy.0, client.0, repository.0],
+                row,
+            )
+            .optional()?)
+    }
+
     /// The latest drill of a policy and/or client, optionally only with one verdict.
     pub fn last_restore_test(
         &self,

@@ -36,7 +36,7 @@ pub(crate) fn client_row(r: &Row) -> rusqlite::Result<Client> {
 }
 
 pub(crate) const REPO_COLS: &str =
-    "id, name, path, repository_key IS NOT NULL, original_size, compressed_size, deduplicated_size, ready, enabled";
+    "id, name, path, repository_key IS NOT NULL, original_size, compressed_size, deduplicated_size, ready, enabled, check_cron";
 
 pub(crate) fn repo_row(r: &Row) -> rusqlite::Result<Repository> {
     Ok(Repository {
@@ -49,7 +49,8 @@ pub(crate) fn repo_row(r: &Row) -> rusqlite::Result<Repository> {
         deduplicated_size: r.get(6)?,
         ready: r.get(7)?,
         enabled: r.get(8)?,
-        audit: audit(r, 9)?,
+        check_cron: r.get(9)?,
+        audit: audit(r, 10)?,
     })
 }
 
@@ -191,8 +192,8 @@ impl Store {
         let conn = self.conn();
         let n = now();
         conn.execute(
-            "INSERT INTO repositories (uuid, name, path, repository_key, ready, enabled, created, modified, created_by, modified_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8)",
+            "INSERT INTO repositories (uuid, name, path, repository_key, ready, enabled, created, modified, created_by, modified_by, check_cron)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, ?9)",
             params![
                 new_uuid(),
                 input.name.as_deref().unwrap_or_default().trim(),
@@ -201,7 +202,8 @@ impl Store {
                 input.ready.unwrap_or(false),
                 input.enabled.unwrap_or(true),
                 n,
-                by.map(|u| u.0)
+                by.map(|u| u.0),
+                input.check_cron.as_deref().unwrap_or_default().trim()
             ],
         )
         .map_err(|e| unique_conflict(e, "path", &path))?;
@@ -250,7 +252,8 @@ impl Store {
             .execute(
                 "UPDATE repositories SET name = COALESCE(?2, name), path = COALESCE(?3, path),
                    repository_key = COALESCE(?4, repository_key), ready = COALESCE(?5, ready),
-                   enabled = COALESCE(?6, enabled), modified = ?7, modified_by = ?8
+                   enabled = COALESCE(?6, enabled), modified = ?7, modified_by = ?8,
+                   check_cron = COALESCE(?9, check_cron)
                  WHERE id = ?1",
                 params![
                     id.0,
@@ -260,7 +263,8 @@ impl Store {
                     input.ready,
                     input.enabled,
                     now(),
-                    by.map(|u| u.0)
+                    by.map(|u| u.0),
+                    input.check_cron.as_deref().map(str::trim)
                 ],
             )
             .map_err(|e| unique_conflict(e, "path", input.path.as_deref().unwrap_or_default()))?;

@@ -1,6 +1,6 @@
 //! Jobs, their state transitions, and their output lines.
 
-use crate::{new_uuid, now, parse_opt_ts, parse_ts, Result, Store, StoreError};
+use crate::{new_uuid, now, parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use model::*;
 use rusqlite::{params, OptionalExtension, Row};
@@ -56,7 +56,7 @@ impl JobFilter {
 
 pub(crate) const JOB_COLS: &str = "id, name, job_type, status, policy_id, client_id, repository_id, archive_name, depends_on,
     launch_type, created, started, finished, elapsed, exit_code, job_explanation, original_size, compressed_size,
-    deduplicated_size, nfiles, created_by, extra_vars";
+    deduplicated_size, nfiles, created_by, extra_vars, not_before";
 
 pub(crate) fn job_row(r: &Row) -> rusqlite::Result<Job> {
     Ok(Job {
@@ -82,16 +82,22 @@ pub(crate) fn job_row(r: &Row) -> rusqlite::Result<Job> {
         nfiles: r.get(19)?,
         created_by: r.get::<_, Option<i64>>(20)?.map(UserId),
         extra_vars: r.get(21)?,
+        not_before: parse_opt_ts(r.get(22)?),
     })
 }
 
 impl Store {
     pub fn create_job(&self, j: &NewJob) -> Result<Job> {
+        self.create_job_at(j, None)
+    }
+
+    /// Creates a job that the dispatcher does not start before `not_before` (when set).
+    pub fn create_job_at(&self, j: &NewJob, not_before: Option<DateTime<Utc>>) -> Result<Job> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO jobs (uuid, name, job_type, status, policy_id, client_id, repository_id, archive_name,
-               depends_on, launch_type, created, created_by, extra_vars)
-             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+               depends_on, launch_type, created, created_by, extra_vars, not_before)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 new_uuid(),
                 j.name,
@@ -104,7 +110,8 @@ impl Store {
                 j.launch_type,
                 now(),
                 j.created_by.map(|u| u.0),
-                j.extra_vars
+                j.extra_vars,
+                not_before.map(ts)
             ],
         )?;
         let id = JobId(conn.last_insert_rowid());

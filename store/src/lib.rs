@@ -3,6 +3,7 @@
 
 mod access;
 mod archives;
+mod copies;
 mod credentials;
 mod drills;
 mod health;
@@ -24,6 +25,7 @@ mod users;
 mod vm_providers;
 
 pub use archives::ArchiveSizes;
+pub use copies::{CopyVerification, RecoveryRow};
 pub use credentials::RepositoryCredential;
 pub use drills::{
     DrillFinding, NewRestoreTest, RestoreTest, RestoreTestFilter, RestoreTestListOptions,

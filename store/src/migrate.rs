@@ -85,6 +85,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "policy_copies",
         include_str!("../../migrations/0017_policy_copies.sql"),
     ),
+    (
+        18,
+        "copies_verified",
+        include_str!("../../migrations/0018_copies_verified.sql"),
+    ),
 ];
 
 /// The schema version this binary writes (the highest migration).

@@ -8,7 +8,7 @@ use model::*;
 use rusqlite::{params, OptionalExtension, Row};
 
 pub(crate) const POLICY_COLS: &str = "id, name, policy_type, extra_vars, repository_id, schedule_id, keep_hourly, keep_daily,
-    keep_weekly, keep_monthly, keep_yearly, vmprovider, next_run, mode_pull, enabled, prehook, posthook";
+    keep_weekly, keep_monthly, keep_yearly, vmprovider, next_run, mode_pull, enabled, prehook, posthook, rpo_hours";
 
 fn keep(r: &Row, i: usize) -> rusqlite::Result<Option<u32>> {
     Ok(r.get::<_, Option<i64>>(i)?
@@ -39,17 +39,50 @@ pub(crate) fn policy_row(r: &Row) -> rusqlite::Result<Policy> {
         enabled: r.get(14)?,
         prehook: r.get(15)?,
         posthook: r.get(16)?,
-        audit: audit(r, 17)?,
+        rpo_hours: keep(r, 17)?,
+        audit: audit(r, 18)?,
     })
 }
 
-/// Replaces the copy repositories of a policy.
-fn set_copies(tx: &rusqlite::Transaction<'_>, id: PolicyId, copies: &[i64]) -> Result<()> {
+/// Replaces the copy repositories of a policy. A copy given without settings keeps the ones it
+/// had (`current`), or none for a new copy.
+fn set_copies(
+    tx: &rusqlite::Transaction<'_>,
+    id: PolicyId,
+    copies: &[CopyInput],
+    current: &[PolicyCopy],
+) -> Result<()> {
     tx.execute("DELETE FROM policy_copies WHERE policy_id = ?1", [id.0])?;
-    for (position, r) in copies.iter().enumerate() {
+    for (position, c) in copies.iter().enumerate() {
+        let settings = c.settings.unwrap_or_else(|| {
+            current
+                .iter()
+                .find(|p| p.repository.0 == c.repository)
+                .map(|p| CopySettings {
+                    keep_hourly: p.retention.keep_hourly.map(i64::from),
+                    keep_daily: p.retention.keep_daily.map(i64::from),
+                    keep_weekly: p.retention.keep_weekly.map(i64::from),
+                    keep_monthly: p.retention.keep_monthly.map(i64::from),
+                    keep_yearly: p.retention.keep_yearly.map(i64::from),
+                    offset_minutes: Some(i64::from(p.offset_minutes)),
+                })
+                .unwrap_or_default()
+        });
         tx.execute(
-            "INSERT INTO policy_copies (policy_id, repository_id, position) VALUES (?1, ?2, ?3)",
-            params![id.0, r, position as i64],
+            "INSERT INTO policy_copies (policy_id, repository_id, position, keep_hourly, keep_daily,
+               keep_weekly, keep_monthly, keep_yearly, offset_minutes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                id.0,
+                c.repository,
+                position as i64,
+                settings.keep_hourly,
+                settings.keep_daily,
+                settings.keep_weekly,
+                settings.keep_monthly,
+                settings.keep_yearly,
+                settings.offset_minutes.unwrap_or(0)
+            ],
         )?;
     }
     Ok(())
@@ -73,8 +106,9 @@ impl Store {
                 e.add("clients", format!("client {c} does not exist"));
             }
         }
-        for r in input.copies.iter().flatten() {
-            if self.repository(RepositoryId(*r)).is_err() {
+        for c in input.copies.iter().flatten() {
+            let r = c.repository;
+            if self.repository(RepositoryId(r)).is_err() {
                 e.add("copies", format!("repository {r} does not exist"));
             }
         }
@@ -100,8 +134,8 @@ impl Store {
         tx.execute(
             "INSERT INTO policies (uuid, name, policy_type, extra_vars, repository_id, schedule_id, keep_hourly, keep_daily,
                keep_weekly, keep_monthly, keep_yearly, vmprovider, next_run, mode_pull, enabled, prehook, posthook,
-               created, modified, created_by, modified_by, extra_vars_sealed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19, ?19, ?20)",
+               created, modified, created_by, modified_by, extra_vars_sealed, rpo_hours)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19, ?19, ?20, ?21)",
             params![
                 new_uuid(),
                 input.name.as_deref().unwrap_or_default().trim(),
@@ -122,7 +156,8 @@ impl Store {
                 input.posthook.clone().unwrap_or_default(),
                 n,
                 by.map(|u| u.0),
-                vars.sealed
+                vars.sealed,
+                k(input.rpo_hours)
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -133,7 +168,7 @@ impl Store {
             )?;
         }
         if let Some(copies) = &input.copies {
-            set_copies(&tx, PolicyId(id), copies)?;
+            set_copies(&tx, PolicyId(id), copies, &[])?;
         }
         tx.commit()?;
         drop(conn);
@@ -155,14 +190,28 @@ impl Store {
         Ok(p)
     }
 
-    /// The copy repositories of a policy, in order.
-    pub(crate) fn policy_copies(&self, id: PolicyId) -> Result<Vec<RepositoryId>> {
+    /// The copy repositories of a policy with their settings, in order.
+    pub(crate) fn policy_copies(&self, id: PolicyId) -> Result<Vec<PolicyCopy>> {
         let conn = self.read();
         let mut st = conn.prepare(
-            "SELECT repository_id FROM policy_copies WHERE policy_id = ?1 ORDER BY position",
+            "SELECT repository_id, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly,
+               offset_minutes
+             FROM policy_copies WHERE policy_id = ?1 ORDER BY position",
         )?;
         let rows = st
-            .query_map([id.0], |r| Ok(RepositoryId(r.get(0)?)))?
+            .query_map([id.0], |r| {
+                Ok(PolicyCopy {
+                    repository: RepositoryId(r.get(0)?),
+                    retention: Retention {
+                        keep_hourly: keep(r, 1)?,
+                        keep_daily: keep(r, 2)?,
+                        keep_weekly: keep(r, 3)?,
+                        keep_monthly: keep(r, 4)?,
+                        keep_yearly: keep(r, 5)?,
+                    },
+                    offset_minutes: keep(r, 6)?.unwrap_or(0),
+                })
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -265,6 +314,7 @@ impl Store {
             keep_sql("keep_weekly", input.keep_weekly),
             keep_sql("keep_monthly", input.keep_monthly),
             keep_sql("keep_yearly", input.keep_yearly),
+            keep_sql("rpo_hours", input.rpo_hours),
         ] {
             if set {
                 tx.execute(
@@ -274,7 +324,7 @@ impl Store {
             }
         }
         if let Some(copies) = &input.copies {
-            set_copies(&tx, id, copies)?;
+            set_copies(&tx, id, copies, &current.copies)?;
         }
         if let Some(clients) = &input.clients {
             tx.execute("DELETE FROM policy_clients WHERE policy_id = ?1", [id.0])?;

@@ -3,6 +3,7 @@
 //! `extra_vars.restore_test_cron` sets its own schedule (whatever `auto_restore_test` says).
 
 use crate::manager::Executor;
+use crate::scheduler::fired;
 use chrono::{DateTime, Utc};
 use model::settings::{AUTO_RESTORE_TEST, RESTORE_TEST_CRON};
 use model::{CatalogState, CronExpr, JobType, Policy};
@@ -13,28 +14,6 @@ const LAST_RUN: &str = "restore_test.last_run";
 
 fn last_run_key(policy: &Policy) -> String {
     format!("restore_test.policy.{}.last_run", policy.id.0)
-}
-
-/// Whether `cron` fired since the time recorded under `key` (recording `now` when it did, or
-/// on first sight, which counts from now).
-fn fired(ex: &Executor, key: &str, cron: &CronExpr, now: DateTime<Utc>) -> Result<bool, String> {
-    let store = &ex.inner.store;
-    let last = store
-        .state(key)
-        .map_err(|e| e.to_string())?
-        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
-    let due = match last {
-        None => false,
-        Some(last) => cron
-            .next_after(last.with_timezone(&Utc))
-            .is_some_and(|next| next <= now),
-    };
-    if due || last.is_none() {
-        store
-            .set_state(key, &now.to_rfc3339())
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(due)
 }
 
 /// Queues the drills whose schedule has come; returns how many were queued.
@@ -81,7 +60,7 @@ pub(crate) fn scheduled_drills(ex: &Executor, now: DateTime<Utc>) -> Result<usiz
                 continue;
             }
             let catalogued = store
-                .archives(Some(p.repository), Some(*cid), Some(p.id))
+                .archives(None, Some(*cid), Some(p.id))
                 .map_err(|e| e.to_string())?
                 .iter()
                 .any(|a| a.catalog_state == CatalogState::Complete);
@@ -89,7 +68,7 @@ pub(crate) fn scheduled_drills(ex: &Executor, now: DateTime<Utc>) -> Result<usiz
             if !catalogued || !enabled {
                 continue;
             }
-            match ex.launch_restore_test(p.id, Some(*cid), None, "scheduled") {
+            match ex.launch_restore_test(p.id, Some(*cid), None, None, "scheduled") {
                 Ok(jobs) => n += jobs.len(),
                 Err(e) => {
                     tracing::warn!(policy = %p.name, error = %e, "scheduled restore test not queued")

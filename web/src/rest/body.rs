@@ -122,6 +122,39 @@ impl Fields {
         }
     }
 
+    /// Copy repositories: ids (`[3]`, settings kept) or objects
+    /// (`[{"repository": 3, "keep_daily": 7, "offset_minutes": 60}]`), mixed as needed.
+    pub(crate) fn copies(&mut self, key: &str) -> Option<Vec<model::CopyInput>> {
+        let Value::Array(items) = self.take(key)? else {
+            self.bad(key, "Expected a list of repository ids or copy objects.");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for v in items {
+            let Value::Object(o) = v else {
+                out.push(model::CopyInput::id(self.int_value(key, v)?));
+                continue;
+            };
+            let int = |k: &str| o.get(k).and_then(Value::as_i64);
+            let Some(repository) = int("repository") else {
+                self.bad(key, "Each copy object needs an integer repository.");
+                return None;
+            };
+            out.push(model::CopyInput {
+                repository,
+                settings: Some(model::CopySettings {
+                    keep_hourly: int("keep_hourly"),
+                    keep_daily: int("keep_daily"),
+                    keep_weekly: int("keep_weekly"),
+                    keep_monthly: int("keep_monthly"),
+                    keep_yearly: int("keep_yearly"),
+                    offset_minutes: int("offset_minutes"),
+                }),
+            });
+        }
+        Some(out)
+    }
+
     /// JSON text: a string as is, an object or list as its JSON, null as empty.
     pub(crate) fn json_text(&mut self, key: &str) -> Option<String> {
         match self.take(key)? {

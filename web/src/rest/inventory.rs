@@ -137,6 +137,7 @@ fn repository_input(body: &[u8]) -> RestResult<model::RepositoryInput> {
         repository_key: key.filter(|k| k != model::MASK),
         ready: f.boolean("ready"),
         enabled: f.boolean("enabled"),
+        check_cron: f.string("check_cron"),
     };
     f.finish()?;
     Ok(input)

@@ -171,6 +171,8 @@ pub(crate) struct RepositoryOut {
     pub deduplicated_size: i64,
     pub ready: bool,
     pub enabled: bool,
+    /// Integrity check schedule (cron; empty: the global one).
+    pub check_cron: String,
     /// Recorded identity and tamper mark (`rest/trust.rs`).
     #[serde(flatten)]
     pub security: Option<super::trust::SecurityOut>,
@@ -189,6 +191,7 @@ pub(crate) fn repository(r: Repository, security: Option<RepositorySecurity>) ->
         deduplicated_size: r.deduplicated_size,
         ready: r.ready,
         enabled: r.enabled,
+        check_cron: r.check_cron,
     }
 }
 
@@ -221,6 +224,10 @@ pub(crate) struct PolicyOut {
     pub repository: i64,
     /// Copy repositories, in order (3-2-1; new in this server).
     pub copies: Vec<i64>,
+    /// The same copies with their own retention and schedule offset.
+    pub copy_settings: Vec<CopyOut>,
+    /// Recovery-point objective in hours.
+    pub rpo_hours: Option<u32>,
     pub schedule: i64,
     pub policy_type: &'static str,
     pub keep_hourly: Option<u32>,
@@ -234,6 +241,18 @@ pub(crate) struct PolicyOut {
     pub enabled: bool,
     pub prehook: String,
     pub posthook: String,
+}
+
+/// One copy repository of a policy with its settings.
+#[derive(Serialize)]
+pub(crate) struct CopyOut {
+    pub repository: i64,
+    pub keep_hourly: Option<u32>,
+    pub keep_daily: Option<u32>,
+    pub keep_weekly: Option<u32>,
+    pub keep_monthly: Option<u32>,
+    pub keep_yearly: Option<u32>,
+    pub offset_minutes: u32,
 }
 
 pub(crate) fn policy(names: &Names, p: Policy) -> PolicyOut {
@@ -262,7 +281,21 @@ pub(crate) fn policy(names: &Names, p: Policy) -> PolicyOut {
         extra_vars: model::policy_type::redact_extra_vars(&p.extra_vars),
         clients: p.clients.iter().map(|c| c.0).collect(),
         repository: p.repository.0,
-        copies: p.copies.iter().map(|r| r.0).collect(),
+        copies: p.copies.iter().map(|r| r.repository.0).collect(),
+        copy_settings: p
+            .copies
+            .iter()
+            .map(|c| CopyOut {
+                repository: c.repository.0,
+                keep_hourly: c.retention.keep_hourly,
+                keep_daily: c.retention.keep_daily,
+                keep_weekly: c.retention.keep_weekly,
+                keep_monthly: c.retention.keep_monthly,
+                keep_yearly: c.retention.keep_yearly,
+                offset_minutes: c.offset_minutes,
+            })
+            .collect(),
+        rpo_hours: p.rpo_hours,
         schedule: p.schedule.0,
         policy_type: p.policy_type.as_str(),
         keep_hourly: p.retention.keep_hourly,
