@@ -142,11 +142,58 @@ fn difference(d: Compared) -> CopyDifference {
     }
 }
 
+/// The stored verdict of a copy archive compared with its primary once both were catalogued.
+#[derive(SimpleObject, Clone)]
+pub struct CopyVerification {
+    pub archive_id: i64,
+    pub primary_archive_id: Option<i64>,
+    /// `identical`, `consistent` (every difference is a change between the two runs) or
+    /// `differs`.
+    pub verdict: String,
+    pub same: i64,
+    pub missing: i64,
+    pub extra: i64,
+    pub changed: i64,
+    pub between_runs: i64,
+    pub summary: String,
+    pub checked: DateTime<Utc>,
+}
+
+impl From<service::types::CopyVerification> for CopyVerification {
+    fn from(v: service::types::CopyVerification) -> Self {
+        let n = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+        CopyVerification {
+            archive_id: v.archive.0,
+            primary_archive_id: v.primary_archive.map(|a| a.0),
+            verdict: v.verdict,
+            same: n(v.counts.same),
+            missing: n(v.counts.missing),
+            extra: n(v.counts.extra),
+            changed: n(v.counts.changed),
+            between_runs: n(v.counts.between_runs),
+            summary: v.summary,
+            checked: v.checked,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct CopyQuery;
 
 #[Object]
 impl CopyQuery {
+    /// The verdict stored when a copy archive was compared with its primary (null for a
+    /// primary archive, or a copy whose primary of the same run is not catalogued yet).
+    async fn copy_verification(
+        &self,
+        ctx: &Context<'_>,
+        archive: i64,
+    ) -> ApiResult<Option<CopyVerification>> {
+        let c = caller(ctx).await?;
+        let v = svc(ctx).copy_verification(&c, ArchiveId(archive)).await?;
+        Ok(v.map(Into::into))
+    }
+
     /// Compares a copy archive (in one of its policy's copy repositories) with the primary
     /// archive of the same run, once both are catalogued.
     async fn copy_comparison(&self, ctx: &Context<'_>, archive: i64) -> ApiResult<CopyComparison> {

@@ -20,6 +20,7 @@ pub mod login;
 mod mutation;
 mod objects;
 mod query;
+mod recoverability;
 mod restore;
 mod settings;
 mod stats;
@@ -50,6 +51,7 @@ pub struct Query(
     live::LiveQuery,
     health::HealthQuery,
     copies::CopyQuery,
+    recoverability::RecoverabilityQuery,
 );
 
 /// Every mutation: inventory and jobs, plus administration (SSH key, host keys, settings).

@@ -12,6 +12,7 @@ pub mod mail;
 pub mod metrics;
 pub mod notifier;
 pub mod outbox;
+pub mod recoverability;
 pub mod reports;
 pub mod settings;
 mod trust_alerts;
@@ -100,6 +101,9 @@ impl Reporter {
                         let now = chrono::Utc::now();
                         if let Err(e) = health::alert_overdue(&s, now) {
                             tracing::error!(error = %e, "overdue alerts failed");
+                        }
+                        if let Err(e) = recoverability::alert_recoverability(&s, now) {
+                            tracing::error!(error = %e, "recoverability alerts failed");
                         }
                         for p in reports::due_periods(&s, now)? {
                             match reports::send_report(&s, p, now) {

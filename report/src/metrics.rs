@@ -119,5 +119,6 @@ pub fn render(store: &Store, scope: Option<&Visibility>) -> Result<String, Repor
         ));
     }
     crate::health::metrics(store, chrono::Utc::now(), scope, &mut o)?;
+    crate::recoverability::metrics(store, chrono::Utc::now(), scope, &mut o)?;
     Ok(o)
 }

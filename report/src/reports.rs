@@ -261,6 +261,8 @@ pub fn build_report(
     );
     let (health_text, health_html) = crate::health::report_section(store, now)?;
     text.push_str(&health_text);
+    let (recovery_text, recovery_html) = crate::recoverability::report_section(store, now)?;
+    text.push_str(&recovery_text);
     if !full_warnings.is_empty() {
         text.push_str("Repositories approaching full:\n");
         for w in &full_warnings {
@@ -288,6 +290,7 @@ pub fn build_report(
         period.days()
     );
     html.push_str(&health_html);
+    html.push_str(&recovery_html);
     if !full_warnings.is_empty() {
         html.push_str("<h2>Repositories approaching full</h2><ul>");
         for w in &full_warnings {

@@ -45,11 +45,12 @@ pub mod types {
     pub use report::{ChartKind, ChartRequest, Format, Period};
     pub use store::{
         ArchiveListOptions, ArchiveOrder, AuthUser, Channel, ClientListOptions, ClientOrder,
-        Cursor, DailySeries, HostKey, JobFilter, JobListOptions, JobOrder, NotifyPrefs, OutboxItem,
-        Page, PageRequest, PolicyListOptions, PolicyOrder, RepositoryListOptions, RepositoryOrder,
-        RestoreTest, RestoreTestListOptions, RestoreTestOrder, ScheduleListOptions, ScheduleOrder,
-        SeriesStatus, SortKey, StatsFilter, StatsGroup, UserListOptions, UserOrder, Verdict,
-        VmProviderInput, VmProviderRecord, MAX_PAGE,
+        CopyVerification, Cursor, DailySeries, HostKey, JobFilter, JobListOptions, JobOrder,
+        NotifyPrefs, OutboxItem, Page, PageRequest, PolicyListOptions, PolicyOrder,
+        RepositoryListOptions, RepositoryOrder, RestoreTest, RestoreTestListOptions,
+        RestoreTestOrder, ScheduleListOptions, ScheduleOrder, SeriesStatus, SortKey, StatsFilter,
+        StatsGroup, UserListOptions, UserOrder, Verdict, VmProviderInput, VmProviderRecord,
+        MAX_PAGE,
     };
 }
 

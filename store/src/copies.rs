@@ -24,6 +24,7 @@ pub struct RecoveryRow {
     pub policy: PolicyId,
     pub policy_name: String,
     pub rpo_hours: Option<u32>,
+    pub policy_created: DateTime<Utc>,
     /// Policy and client enabled.
     pub enabled: bool,
     pub client: ClientId,
@@ -132,7 +133,7 @@ impl Store {
                (SELECT v.verdict FROM archives a JOIN copy_verifications v ON v.archive_id = a.id
                   WHERE a.repository_id = r.id AND a.client_id = c.id AND a.policy_id = p.id
                   ORDER BY a.time DESC LIMIT 1),
-               chk.status, chk.finished, chk.job_explanation, d.verdict, d.created
+               chk.status, chk.finished, chk.job_explanation, d.verdict, d.created, p.created
              FROM pairs x JOIN policies p ON p.id = x.pid
                JOIN policy_clients pc ON pc.policy_id = p.id
                JOIN clients c ON c.id = pc.client_id
@@ -170,6 +171,7 @@ impl Store {
                     check_explanation: r.get::<_, Option<String>>(17)?.unwrap_or_default(),
                     drill_verdict: r.get(18)?,
                     drill_time: parse_opt_ts(r.get(19)?),
+                    policy_created: parse_ts(&r.get::<_, String>(20)?),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -152,6 +152,12 @@ const ROUTES: &[Route] = &[
     ("GET", "/api/v1/health/", None, [401, 200, 200, 200, 200]),
     (
         "GET",
+        "/api/v1/recoverability/",
+        None,
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
         "/api/v1/policies/{policy}/readiness/",
         None,
         [401, 200, 200, 404, 200],

@@ -53,6 +53,10 @@ const QUERIES: &[Row] = &[
     ("archive", "{ archive(id: {archive}) { id pruneBlockedBy { id } } }", "UAANA"),
     // The world's archive is in its policy's primary repository: refused on the facts.
     ("copyComparison", "{ copyComparison(archive: {archive}) { identical } }", "UaaNa"),
+    // A primary archive has no stored verdict (null), but the archive is still scoped.
+    ("copyVerification", "{ copyVerification(archive: {archive}) { verdict } }", "UAANA"),
+    // Scoped by grants like fleet health: an operator without grants sees no series.
+    ("recoverability", "{ recoverability { ok degraded unmet series { policyId state } } }", "UAAAA"),
     ("users", "{ users { totalCount } }", "UFFFA"),
     ("apiTokens", "{ apiTokens { totalCount } }", "UAAAA"),
     ("clients", "{ clients { totalCount } }", "UAAAA"),

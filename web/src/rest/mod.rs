@@ -18,6 +18,7 @@ mod objects;
 mod page;
 mod policies;
 pub mod proxy;
+mod recoverability;
 mod restore;
 mod stats;
 mod trust;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
     let r = restore::routes(r);
     let r = trust::routes(r);
     let r = health::routes(r);
+    let r = recoverability::routes(r);
     catalogs::routes(r)
 }
 
@@ -86,6 +88,7 @@ async fn index() -> Json<serde_json::Value> {
         "settings",
         "stats",
         "health",
+        "recoverability",
     ] {
         m.insert(name.into(), json!(format!("/api/v1/{name}/")));
     }
