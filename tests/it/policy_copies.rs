@@ -3,6 +3,7 @@
 //! finds the file in both; the copy still runs when the primary's host is unreachable; bad
 //! copy lists are refused naming the field, through GraphQL and REST.
 
+mod proven;
 use crate::support;
 
 use anyhow::{ensure, Context, Result};

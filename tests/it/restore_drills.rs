@@ -5,7 +5,7 @@
 //! the dump into a scratch database, finds the table, and drops the scratch database.
 
 #[path = "restore_drills/helpers.rs"]
-mod helpers;
+pub(crate) mod helpers;
 use crate::support;
 
 use anyhow::{bail, Context, Result};
