@@ -43,6 +43,8 @@ mod tests;
 #[cfg(test)]
 mod tests_anomaly;
 #[cfg(test)]
+mod tests_compare;
+#[cfg(test)]
 mod tests_recovery;
 #[cfg(test)]
 mod tests_search;

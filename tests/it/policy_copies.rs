@@ -4,6 +4,7 @@
 //! copy lists are refused naming the field, through GraphQL and REST.
 
 mod proven;
+mod schedule;
 use crate::support;
 
 use anyhow::{ensure, Context, Result};
