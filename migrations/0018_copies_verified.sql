@@ -42,3 +42,9 @@ CREATE TABLE recoverability_alerts (
     since      TEXT NOT NULL,
     PRIMARY KEY (policy_id, client_id)
 );
+
+-- Recoverability and fleet health read the newest archive, job and check of each series and
+-- repository: indexes that keep those reads per series, not per repository or policy.
+CREATE INDEX archives_series ON archives (policy_id, client_id, repository_id, time);
+CREATE INDEX jobs_series ON jobs (policy_id, client_id, job_type, finished);
+CREATE INDEX jobs_repository ON jobs (repository_id, job_type, finished);
