@@ -20,6 +20,32 @@ pub(crate) struct Alert {
     pub payload: serde_json::Value,
 }
 
+/// The mail settings, or `None` when mail is not configured (alerts then go to the webhook only).
+pub(crate) fn optional_mail(store: &Store) -> Result<Option<MailSettings>, ReportError> {
+    match MailSettings::load(store) {
+        Ok(m) => Ok(Some(m)),
+        Err(ReportError::NotConfigured(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Queues a series' alert: the webhook, and mail to the users whose grants reach the series
+/// and who want to hear about failed backups.
+pub(crate) fn to_series(
+    store: &Store,
+    mail: Option<&MailSettings>,
+    alert: &Alert,
+    client: model::ClientId,
+    policy: model::PolicyId,
+) -> Result<(), ReportError> {
+    webhook(store, alert)?;
+    if let Some(m) = mail {
+        let to = crate::audience::for_series(store, NotifyPref::BackupFailed, client, policy)?;
+        mail_to(store, m, alert, &to)?;
+    }
+    Ok(())
+}
+
 /// Names of what a job concerns, for messages.
 pub(crate) struct Names<'a> {
     pub hostname: &'a str,

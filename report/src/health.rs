@@ -5,14 +5,13 @@
 //! per overdue episode by mail and webhook.
 
 use crate::alerts::{self, Alert};
-use crate::settings::MailSettings;
 use crate::ReportError;
 use chrono::{DateTime, Utc};
 use model::access::Visibility;
 use model::health::{classify, expected_interval};
 use model::{CronExpr, JobStatus, SeriesAge, SeriesFacts};
 use serde_json::json;
-use store::{NotifyPref, SeriesRow, Store};
+use store::{SeriesRow, Store};
 
 /// A repository is nearly full when this share of its capacity is used.
 pub const NEARLY_FULL: f64 = 0.9;
@@ -224,11 +223,7 @@ fn overdue_alert(s: &SeriesHealth) -> Alert {
 /// series that became overdue or never backed up, once per episode; returns how many.
 pub fn alert_overdue(store: &Store, now: DateTime<Utc>) -> Result<usize, ReportError> {
     let health = fleet_health(store, now)?;
-    let mail = match MailSettings::load(store) {
-        Ok(m) => Some(m),
-        Err(ReportError::NotConfigured(_)) => None,
-        Err(e) => return Err(e),
-    };
+    let mail = alerts::optional_mail(store)?;
     let mut n = 0;
     for s in health
         .series
@@ -240,16 +235,7 @@ pub fn alert_overdue(store: &Store, now: DateTime<Utc>) -> Result<usize, ReportE
         }
         let alert = overdue_alert(s);
         tracing::warn!(policy = %s.row.policy_name, client = %s.row.hostname, state = s.state.as_str(), "series overdue: alert queued");
-        alerts::webhook(store, &alert)?;
-        if let Some(m) = &mail {
-            let to = crate::audience::for_series(
-                store,
-                NotifyPref::BackupFailed,
-                s.row.client,
-                s.row.policy,
-            )?;
-            alerts::mail_to(store, m, &alert, &to)?;
-        }
+        alerts::to_series(store, mail.as_ref(), &alert, s.row.client, s.row.policy)?;
         n += 1;
     }
     if n > 0 {
@@ -266,11 +252,7 @@ pub fn metrics(
     out: &mut String,
 ) -> Result<(), ReportError> {
     let h = scoped_fleet_health(store, now, scope)?;
-    let label = |v: &str| {
-        v.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n")
-    };
+    let label = crate::metrics::label;
     out.push_str("# HELP cyborgbackup_series_state State of a series against its schedule: 1 for the current state (ok, late, overdue, never, disabled).\n");
     out.push_str("# TYPE cyborgbackup_series_state gauge\n");
     for s in &h.series {

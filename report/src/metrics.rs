@@ -5,7 +5,8 @@ use crate::ReportError;
 use model::access::Visibility;
 use store::Store;
 
-fn label(v: &str) -> String {
+/// A Prometheus label value, escaped.
+pub(crate) fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

@@ -7,13 +7,12 @@
 
 use crate::alerts::{self, Alert};
 use crate::health::human_age;
-use crate::settings::MailSettings;
 use crate::ReportError;
 use chrono::{DateTime, Utc};
 use model::access::Visibility;
 use model::{ClientId, JobStatus, PolicyId, RecoveryState, RepoLocation};
 use serde_json::json;
-use store::{NotifyPref, RecoveryRow, Store};
+use store::{RecoveryRow, Store};
 
 /// One repository (primary or copy) of a series.
 #[derive(Debug, Clone)]
@@ -285,11 +284,7 @@ fn alert(s: &SeriesRecovery) -> Alert {
 /// recorded for it (ok → degraded → unmet), once per episode; returns how many.
 pub fn alert_recoverability(store: &Store, now: DateTime<Utc>) -> Result<usize, ReportError> {
     let all = recoverability(store, now, None)?;
-    let mail = match MailSettings::load(store) {
-        Ok(m) => Some(m),
-        Err(ReportError::NotConfigured(_)) => None,
-        Err(e) => return Err(e),
-    };
+    let mail = alerts::optional_mail(store)?;
     let mut n = 0;
     for s in all.series.iter().filter(|s| s.enabled) {
         let before = store
@@ -305,12 +300,7 @@ pub fn alert_recoverability(store: &Store, now: DateTime<Utc>) -> Result<usize, 
         }
         let a = alert(s);
         tracing::warn!(policy = %s.policy_name, client = %s.hostname, state = s.state.as_str(), "recoverability dropped: alert queued");
-        alerts::webhook(store, &a)?;
-        if let Some(m) = &mail {
-            let to =
-                crate::audience::for_series(store, NotifyPref::BackupFailed, s.client, s.policy)?;
-            alerts::mail_to(store, m, &a, &to)?;
-        }
+        alerts::to_series(store, mail.as_ref(), &a, s.client, s.policy)?;
         n += 1;
     }
     if n > 0 {
@@ -327,11 +317,7 @@ pub fn metrics(
     out: &mut String,
 ) -> Result<(), ReportError> {
     let r = recoverability(store, now, scope)?;
-    let label = |v: &str| {
-        v.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n")
-    };
+    let label = crate::metrics::label;
     out.push_str("# HELP cyborgbackup_series_recoverability Recoverability of a series across its repositories: 1 for the current state (ok, degraded, unmet).\n");
     out.push_str("# TYPE cyborgbackup_series_recoverability gauge\n");
     for s in &r.series {

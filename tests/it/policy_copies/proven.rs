@@ -9,7 +9,8 @@
 
 use crate::fixture::{restore, under};
 use crate::restore_drills::helpers::{corrupt_largest_segment, finished, noise, set};
-use crate::support::sinks::HttpSink;
+use crate::support::mime::subject;
+use crate::support::sinks::{HttpSink, SmtpSink};
 use crate::support::*;
 use anyhow::{ensure, Context, Result};
 use serde_json::{json, Value};
@@ -66,6 +67,32 @@ async fn check(s: &Server, token: &str, repo: i64) -> Result<Value> {
     Ok(finished(s, token, id).await?.0)
 }
 
+/// Waits for a mail whose subject contains `subject`; checks its text holds every `want`.
+async fn mail(smtp: &SmtpSink, subject_part: &str, want: &[&str]) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let found = smtp
+            .all()
+            .into_iter()
+            .find(|m| subject(&m.data).contains(subject_part));
+        if let Some(m) = found {
+            let text = m.data.replace("=\r\n", "");
+            for w in want {
+                ensure!(
+                    text.contains(w),
+                    "mail {subject_part:?} lacks {w:?}:\n{text}"
+                );
+            }
+            return Ok(());
+        }
+        ensure!(
+            start.elapsed() < Duration::from_secs(90),
+            "no mail {subject_part:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Waits until the webhook sink holds `n` events of `kind`, then returns how many it holds.
 async fn events(hook: &HttpSink, kind: &str, n: usize) -> Result<usize> {
     let count = || {
@@ -91,7 +118,22 @@ async fn copies_are_verified_drilled_checked_and_their_recoverability_alerts() -
     let s = Server::start()?;
     let token = s.login().await?;
     let hook = HttpSink::start().await?;
-    set(&s, &token, "webhook.url", &hook.url).await?;
+    let smtp = SmtpSink::start(None).await?;
+    for (k, v) in [
+        ("mail.host", "127.0.0.1"),
+        ("mail.port", &smtp.port.to_string()),
+        ("mail.security", "none"),
+        ("mail.from", "CyBorgBackup <cyborg@test.local>"),
+        ("webhook.url", &hook.url),
+    ] {
+        set(&s, &token, k, v).await?;
+    }
+    s.ok(
+        &token,
+        "mutation { setNotificationPreferences(input: {daily: true, backupFailed: true}) { daily } }",
+        json!({}),
+    )
+    .await?;
     let hosts = ssh_hosts(&s, &token).await?;
     let port = hosts.port;
 
@@ -282,6 +324,26 @@ async fn copies_are_verified_drilled_checked_and_their_recoverability_alerts() -
         code == 200 && body["degraded"] == 1 && body["results"][0]["policy_name"] == "ledger",
         "{code} {body}"
     );
+
+    // By mail too, and in the daily report.
+    mail(
+        &smtp,
+        "RECOVERABILITY DEGRADED: web1 ledger",
+        &["offsite", "integrity check"],
+    )
+    .await?;
+    s.ok(
+        &token,
+        r#"mutation { sendReport(period: "daily") }"#,
+        json!({}),
+    )
+    .await?;
+    mail(
+        &smtp,
+        "report",
+        &["Recoverability", "1 degraded", "web1 / ledger: degraded"],
+    )
+    .await?;
 
     // Two days pass without a backup (the stored times move back): the objective is missed.
     let old = (chrono::Utc::now() - chrono::Duration::days(2))
