@@ -144,7 +144,8 @@ export function showErrors(form, err) {
     });
     if (box) {
       box.classList.add('invalid');
-      const ferr = box.querySelector('.ferr');
+      // Its own message line, not one of a nested field's (a copy's settings in a policy).
+      const ferr = box.querySelector(':scope > .ferr');
       ferr.textContent = reason;
       ferr.id = ferr.id || `${box.dataset.field}-error`;
       for (const i of box.querySelectorAll('input, select, textarea')) {
