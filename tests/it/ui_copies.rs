@@ -155,7 +155,10 @@ async fn policy_form(s: &Server, token: &str, b: &Browser, o: &Setup) -> Result<
     let copy = |k: &str| format!("#policy-form [name='copy-{}-{k}']", o.offsite);
     let offset = b
         .js(
-            &format!("return document.querySelector(\"{}\").value", copy("offsetMinutes")),
+            &format!(
+                "return document.querySelector(\"{}\").value",
+                copy("offsetMinutes")
+            ),
             Value::Null,
         )
         .await?;
@@ -173,8 +176,22 @@ async fn policy_form(s: &Server, token: &str, b: &Browser, o: &Setup) -> Result<
         .await?;
     ensure!(
         errs[0].as_str().unwrap_or_default().contains("8760")
-            && errs[1].as_str().unwrap_or_default().contains("offset_minutes"),
+            && errs[1]
+                .as_str()
+                .unwrap_or_default()
+                .contains("offset_minutes"),
         "errors next to the fields: {errs}"
+    );
+    // The copy's offset is marked, its other settings are not.
+    let marked = b
+        .js(
+            "return [...document.querySelectorAll('#copy-settings .field.invalid input')].map(i => i.name).join(',')",
+            Value::Null,
+        )
+        .await?;
+    ensure!(
+        marked == format!("copy-{}-offsetMinutes", o.offsite).as_str(),
+        "marked copy settings: {marked}"
     );
     b.js(
         "document.getElementById('policy-copies').scrollIntoView()",
@@ -218,7 +235,12 @@ async fn policy_form(s: &Server, token: &str, b: &Browser, o: &Setup) -> Result<
             )
             .await?;
         ensure!(
-            shown[0] == "24" && shown[1] == "90" && shown[2].as_str().unwrap_or_default().contains("own retention"),
+            shown[0] == "24"
+                && shown[1] == "90"
+                && shown[2]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("own retention"),
             "the form shows {shown}"
         );
         b.audit_a11y("policy form").await?;
@@ -296,7 +318,9 @@ async fn drill_choice(s: &Server, b: &Browser, o: &Setup) -> Result<()> {
         )
         .await?;
     ensure!(
-        card.as_str().unwrap_or_default().ends_with("offsite (copy 1)"),
+        card.as_str()
+            .unwrap_or_default()
+            .ends_with("offsite (copy 1)"),
         "drill card choices {card}"
     );
     Ok(())

@@ -154,7 +154,7 @@ export async function fillHealth(el) {
 // Recoverability (3-2-1): can each series be restored, from how many places, and is its
 // newest verified archive younger than the policy's recovery-point objective?
 const RECOVERY_FIELDS = `policyId policyName clientId hostname state reasons rpoHours rpoMet copies good appendOnly otherHosts newestVerifiedAgeSeconds
-  repositories { repositoryId repositoryName role host appendOnly newestVerified verifiedAgeSeconds lastComparison lastCheckStatus lastCheck lastDrillVerdict lastDrill good problems }`;
+  repositories { repositoryId repositoryName role host appendOnly newestArchive newestVerified verifiedAgeSeconds lastComparison lastCheckStatus lastCheck lastDrillVerdict lastDrill good problems }`;
 const RECOVERY_KIND = { ok: 'ok', degraded: 'warn', unmet: 'bad' };
 const RECOVERY_RANK = { unmet: 0, degraded: 1, ok: 2 };
 const RECOVERY_COUNTERS = [
@@ -167,7 +167,7 @@ const RECOVERY_COUNTERS = [
 export function age(secs) {
   if (secs === null || secs === undefined) return '—';
   const f = (n, u) => `${Math.round(n)} ${u}${Math.round(n) === 1 ? '' : 's'}`;
-  if (secs < 60) return 'just now';
+  if (secs < 60) return 'under a minute';
   if (secs < 3600) return f(secs / 60, 'minute');
   if (secs < 86400 * 2) return f(secs / 3600, 'hour');
   return f(secs / 86400, 'day');
@@ -186,13 +186,14 @@ function recoveryRepository(r) {
     ? h('span', { class: r.lastComparison === 'differs' ? 'bad-text' : 'muted', title: 'the newest copy archive compared with its primary archive of the same run' }, ` · ${r.lastComparison}`) : null;
   return h('li', { class: `rrepo ${r.good ? 'good' : 'notgood'}`, dataset: { repository: r.repositoryId, role: r.role } },
     h('div', { class: 'rname' },
-      h('span', { class: 'mark', title: r.good ? 'holds a verified archive and shows no problem' : 'not a good place to restore from right now', 'aria-hidden': 'true' }, r.good ? '✓' : '✗'),
+      h('span', { class: 'mark', title: r.good ? 'holds a verified archive and shows no problem' : ['not a good place to restore from right now', ...r.problems].join('\n'), 'aria-hidden': 'true' }, r.good ? '✓' : '✗'),
       h('strong', null, r.repositoryName),
       h('span', { class: 'muted' }, ` ${r.role}${r.host ? ` on ${r.host}` : ''}`),
       r.appendOnly ? h('span', { class: 'muted', title: 'written through append-only credentials: a compromised client cannot delete its archives' }, ' · append-only') : null,
       comparison),
-    h('div', { class: 'rruns' }, lastRun('drill', r.lastDrillVerdict, r.lastDrill), ' ', lastRun('check', r.lastCheckStatus, r.lastCheck)),
-    r.problems.length ? h('div', { class: 'bad-text' }, r.problems.join('; ')) : null);
+    h('div', { class: 'rruns' }, lastRun('drill', r.lastDrillVerdict, r.lastDrill), ' · ', lastRun('check', r.lastCheckStatus, r.lastCheck)),
+    // Problems are the series' reasons (State column); say why a quiet repository is not good.
+    !r.good && !r.problems.length ? h('div', { class: 'rruns muted' }, r.newestArchive ? 'newest archive not verified yet (catalogue or comparison pending)' : 'no archive yet') : null);
 }
 
 /** The recovery-point objective: met, missed, or none set. */
@@ -239,12 +240,12 @@ export function recoverabilityCard(params) {
         { label: 'Client', cell: (s) => h('a', { href: `#/jobs?client=${s.clientId}&type=job`, title: 'backups of this client' }, s.hostname) },
         { label: 'Policy', cell: (s) => h('a', { href: `#/policies?focus=${s.policyId}` }, s.policyName) },
         { label: 'Good', class: 'nowrap', cell: (s) => h('span', { title: 'repositories holding a verified archive and showing no problem', dataset: { good: s.good } }, `${s.good} of ${s.repositories.length}`) },
+        { label: 'Objective', cell: rpoCell },
+        { label: 'Newest verified', class: 'nowrap', cell: (s) => (s.newestVerifiedAgeSeconds === null ? h('span', { class: 'muted' }, 'none') : `${age(s.newestVerifiedAgeSeconds)} old`) },
+        { label: 'Repositories: last drill and check', cell: (s) => h('ul', { class: 'rrepos' }, s.repositories.map(recoveryRepository)) },
         { label: 'Copies', class: 'num', cell: (s) => String(s.copies) },
         { label: 'Append-only', class: 'num', cell: (s) => h('span', { title: 'repositories written through append-only credentials' }, String(s.appendOnly)) },
         { label: 'Other hosts', class: 'num', cell: (s) => h('span', { title: 'distinct repository hosts other than the client itself' }, String(s.otherHosts)) },
-        { label: 'Newest verified', class: 'nowrap', cell: (s) => (s.newestVerifiedAgeSeconds === null ? h('span', { class: 'muted' }, 'none') : `${age(s.newestVerifiedAgeSeconds)} old`) },
-        { label: 'Objective', cell: rpoCell },
-        { label: 'Repositories: last drill and check', cell: (s) => h('ul', { class: 'rrepos' }, s.repositories.map(recoveryRepository)) },
       ], rows, {
         key: (s) => `${s.policyId}-${s.clientId}`,
         empty: filter ? `No ${filter} series.` : 'No series yet: a policy with clients makes one series per client.',

@@ -292,6 +292,8 @@ async function open(policy, reload) {
       toast(policy ? 'Policy saved' : 'Policy created', 'ok');
       reload();
     } catch (e) {
+      // The copy setting a message names ("repository 3: offset_minutes …") is marked too.
+      const marks = Object.values(e.fields || {}).flatMap((m) => [...String(m).matchAll(/repository (\d+): (keep_[a-z]+|offset_minutes)/g)]);
       // The server names copies by id: the administrator knows them by name.
       for (const k of Object.keys(e.fields || {})) {
         e.fields[k] = String(e.fields[k]).replace(/repository (\d+)/g, (m, id) => {
@@ -300,6 +302,10 @@ async function open(policy, reload) {
         });
       }
       showErrors(f, e);
+      for (const [, id, key] of marks) {
+        const el = f.elements.namedItem(`copy-${id}-${key.replace(/_([a-z])/g, (m, c) => c.toUpperCase())}`);
+        if (el) { el.closest('.field').classList.add('invalid'); el.setAttribute('aria-invalid', 'true'); }
+      }
     } finally {
       submit.disabled = false;
     }
