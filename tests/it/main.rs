@@ -57,4 +57,5 @@ mod tidy;
 mod ui_admin;
 mod ui_browser;
 mod ui_console;
+mod ui_copies;
 mod ui_live;

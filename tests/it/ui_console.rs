@@ -6,7 +6,7 @@
 //! refuses a bad port next to the field and sends a test mail to a real SMTP sink; and every
 //! page at 390×844 fits the screen with a folding menu (screenshots at 1440×900 and 390×844).
 
-mod pages;
+pub(crate) mod pages;
 use crate::support;
 
 use anyhow::{ensure, Context, Result};

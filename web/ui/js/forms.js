@@ -144,10 +144,12 @@ export function showErrors(form, err) {
     });
     if (box) {
       box.classList.add('invalid');
-      const ferr = box.querySelector('.ferr');
+      // Its own message line, not one of a nested field's (a copy's settings in a policy).
+      const ferr = box.querySelector(':scope > .ferr');
       ferr.textContent = reason;
       ferr.id = ferr.id || `${box.dataset.field}-error`;
-      for (const i of box.querySelectorAll('input, select, textarea')) {
+      // Its own controls, not those of nested fields (marked by the page when it knows which).
+      for (const i of [...box.querySelectorAll('input, select, textarea')].filter((x) => x.closest('.field') === box)) {
         i.setAttribute('aria-invalid', 'true');
         i.setAttribute('aria-describedby', ferr.id);
       }

@@ -1,15 +1,17 @@
-// The dashboard: fleet health first (every series against its schedule), then counters,
+// The dashboard: fleet health first (every series against its schedule), recoverability
+// (primary and copies, verified archives, recovery-point objective), then counters,
 // running jobs, size and job charts, anomalies, this month's calendar of scheduled runs and
 // repositories approaching full; refreshed from the status feed as jobs start and finish.
 import { h, mount, table, loading, errorBox, inlineSvg, toast } from '../dom.js';
 import { gql, list, chartSvg, liveSubscribe, session } from '../api.js';
 import { bytes, ago, isFinished } from '../format.js';
-import { statusBadge, progressView } from './jobs.js';
-import { fleetCard } from './health.js';
+import { statusBadge, progressView, waitsUntil } from './jobs.js';
+import { fleetCard, recoverabilityCard } from './health.js';
 
 
 export async function render(content, r) {
   const fleet = fleetCard(r.params);
+  const recovery = recoverabilityCard(r.params);
   const counters = h('div', { class: 'grid g4', id: 'counters' }, loading());
   const sizeChart = h('div', { class: 'chart', id: 'chart-size' }, loading());
   const jobsChart = h('div', { class: 'chart', id: 'chart-jobs' }, loading());
@@ -19,6 +21,7 @@ export async function render(content, r) {
   const full = h('div', { id: 'repositories-full' }, loading());
   mount(content,
     fleet.card,
+    recovery.card,
     counters,
     h('div', { class: 'grid g2', style: 'margin-top: 16px' },
       h('div', { class: 'card' }, h('h2', null, 'Running jobs'), running),
@@ -46,7 +49,7 @@ export async function render(content, r) {
     const mine = ++countersRead;
     const today = new Date().toISOString().slice(0, 10);
     const [clients, policies, recent] = await Promise.all([list('clients', 'id', {}, { first: 1 }), list('policies', 'id', {}, { first: 1 }),
-      list('jobs', 'id jobType status created finished progress { files originalBytes current percent }', {}, { first: 200 })]);
+      list('jobs', 'id jobType status created finished notBefore progress { files originalBytes current percent }', {}, { first: 200 })]);
     const jobs = recent.nodes;
     // Today's jobs: counted by the server when it filters by time, else from the recent ones.
     let todays = jobs.filter((j) => j.created.slice(0, 10) === today);
@@ -75,7 +78,7 @@ export async function render(content, r) {
     };
     mount(running, live.length ? table([
       { label: 'Job', cell: (j) => h('a', { href: `#/jobs/${j.id}` }, `#${j.id} ${j.jobType}`) },
-      { label: 'Status', cell: (j) => statusBadge(j.status) },
+      { label: 'Status', cell: (j) => h('div', { class: 'rstate' }, statusBadge(j.status), waitsUntil(j)) },
       { label: 'Progress', cell: progressCell },
       { label: 'Since', cell: (j) => ago(j.created) },
     ], live) : h('div', { class: 'empty' }, 'Nothing running.'));
@@ -166,10 +169,10 @@ export async function render(content, r) {
     timer = setTimeout(() => {
       guard(counters, loadCounters);
       fleet.load();
-      if (finished) { finished = false; loadCharts(); guard(anomalies, loadAnomalies); }
+      if (finished) { finished = false; loadCharts(); guard(anomalies, loadAnomalies); recovery.load(); }
     }, 300);
   };
   window.addEventListener('job-status', onJob);
-  await Promise.all([fleet.load(), guard(counters, loadCounters), loadCharts(), guard(cal, loadCalendar), guard(anomalies, loadAnomalies), guard(full, loadFull)]);
+  await Promise.all([fleet.load(), recovery.load(), guard(counters, loadCounters), loadCharts(), guard(cal, loadCalendar), guard(anomalies, loadAnomalies), guard(full, loadFull)]);
   return () => { clearTimeout(timer); window.removeEventListener('job-status', onJob); stopProgress(); };
 }

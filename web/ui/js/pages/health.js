@@ -150,3 +150,106 @@ export async function fillHealth(el) {
       failing > 0 && h('a', { href: '#/?health=failing' }, badge(`${failing} failed`, 'bad'))));
   }
 }
+
+// Recoverability (3-2-1): can each series be restored, from how many places, and is its
+// newest verified archive younger than the policy's recovery-point objective?
+const RECOVERY_FIELDS = `policyId policyName clientId hostname state reasons rpoHours rpoMet copies good appendOnly otherHosts newestVerifiedAgeSeconds
+  repositories { repositoryId repositoryName role host appendOnly newestArchive newestVerified verifiedAgeSeconds lastComparison lastCheckStatus lastCheck lastDrillVerdict lastDrill good problems }`;
+const RECOVERY_KIND = { ok: 'ok', degraded: 'warn', unmet: 'bad' };
+const RECOVERY_RANK = { unmet: 0, degraded: 1, ok: 2 };
+const RECOVERY_COUNTERS = [
+  ['ok', 'recoverable', 'every repository holds a verified archive and the recovery-point objective is met'],
+  ['degraded', 'degraded', 'a repository failed its check or drill, a copy differs from its primary, or is tampered or disabled'],
+  ['unmet', 'objective unmet', 'no verified archive younger than the policy’s recovery-point objective'],
+];
+
+/** "3 hours", "2 days": an age in seconds. */
+export function age(secs) {
+  if (secs === null || secs === undefined) return '—';
+  const f = (n, u) => `${Math.round(n)} ${u}${Math.round(n) === 1 ? '' : 's'}`;
+  if (secs < 60) return 'under a minute';
+  if (secs < 3600) return f(secs / 60, 'minute');
+  if (secs < 86400 * 2) return f(secs / 3600, 'hour');
+  return f(secs / 86400, 'day');
+}
+
+/** One word and a colour for the last check or drill of a repository. */
+function lastRun(label, status, time) {
+  if (!status) return h('span', { class: 'muted' }, `${label} never`);
+  const good = ['successful', 'passed', 'ok'].includes(status);
+  return h('span', { class: good ? '' : 'bad-text', title: date(time) }, `${label} `, badge(status, good ? 'ok' : 'bad'), time ? ` ${ago(time)}` : '');
+}
+
+/** A repository of a series on one or two lines: name, role, host, last drill and check. */
+function recoveryRepository(r) {
+  const comparison = r.role === 'copy' && r.lastComparison
+    ? h('span', { class: r.lastComparison === 'differs' ? 'bad-text' : 'muted', title: 'the newest copy archive compared with its primary archive of the same run' }, ` · ${r.lastComparison}`) : null;
+  return h('li', { class: `rrepo ${r.good ? 'good' : 'notgood'}`, dataset: { repository: r.repositoryId, role: r.role } },
+    h('div', { class: 'rname' },
+      h('span', { class: 'mark', title: r.good ? 'holds a verified archive and shows no problem' : ['not a good place to restore from right now', ...r.problems].join('\n'), 'aria-hidden': 'true' }, r.good ? '✓' : '✗'),
+      h('strong', null, r.repositoryName),
+      h('span', { class: 'muted' }, ` ${r.role}${r.host ? ` on ${r.host}` : ''}`),
+      r.appendOnly ? h('span', { class: 'muted', title: 'written through append-only credentials: a compromised client cannot delete its archives' }, ' · append-only') : null,
+      comparison),
+    h('div', { class: 'rruns' }, lastRun('drill', r.lastDrillVerdict, r.lastDrill), ' · ', lastRun('check', r.lastCheckStatus, r.lastCheck)),
+    // Problems are the series' reasons (State column); say why a quiet repository is not good.
+    !r.good && !r.problems.length ? h('div', { class: 'rruns muted' }, r.newestArchive ? 'newest archive not verified yet (catalogue or comparison pending)' : 'no archive yet') : null);
+}
+
+/** The recovery-point objective: met, missed, or none set. */
+function rpoCell(s) {
+  if (s.rpoHours === null || s.rpoHours === undefined) return h('span', { class: 'muted', title: 'set a recovery-point objective on the policy' }, 'none set');
+  const label = `${s.rpoHours} h`;
+  return h('span', { class: 'nowrap', dataset: { rpoMet: String(!!s.rpoMet) } }, badge(s.rpoMet ? 'met' : 'missed', s.rpoMet ? 'ok' : 'bad'), h('span', { class: 'muted' }, ` ${label}`));
+}
+
+/** The recoverability card; `params` may hold `recovery` (a state filter). */
+export function recoverabilityCard(params) {
+  const filter = params.get('recovery') || '';
+  const counters = h('div', { class: 'health-counters', id: 'recovery-counters' }, loading());
+  const body = h('div', { id: 'recoverability-list' });
+  const card = h('section', { class: 'card', id: 'recoverability', 'aria-labelledby': 'recoverability-title' },
+    h('div', { class: 'row', style: 'margin-bottom: 10px' },
+      h('h2', { id: 'recoverability-title', style: 'margin: 0' }, 'Recoverability'),
+      h('span', { class: 'muted small' }, 'Each series in its primary and copy repositories (3-2-1): how many hold a verified archive, on how many other hosts, and whether the newest is younger than the policy’s recovery-point objective.')),
+    counters, body);
+  let reads = 0;
+  const load = async () => {
+    const mine = ++reads;
+    let d;
+    try {
+      d = (await gql(`query($s: String) { recoverability(state: $s) { ok degraded unmet series { ${RECOVERY_FIELDS} } } }`, { s: filter || null })).recoverability;
+    } catch (e) {
+      if (mine === reads) { mount(counters); mount(body, errorBox(e)); }
+      return;
+    }
+    if (mine !== reads) return;
+    mount(counters, RECOVERY_COUNTERS.map(([state, label, title]) => {
+      const n = d[state];
+      const kind = state === 'ok' ? 'ok' : RECOVERY_KIND[state];
+      return h('a', { class: `hc ${n > 0 ? kind : 'zero'} ${filter === state ? 'active' : ''}`, title, id: `recovery-${state}`,
+        href: filter === state ? '#/' : `#/?recovery=${state}`, 'aria-label': `${n} ${label}: show them` },
+      h('span', { class: 'n' }, String(n)), h('span', { class: 'l' }, label));
+    }));
+    const rows = [...d.series].sort((a, b) => (RECOVERY_RANK[a.state] - RECOVERY_RANK[b.state]) || a.hostname.localeCompare(b.hostname) || a.policyName.localeCompare(b.policyName));
+    mount(body,
+      filter && h('div', { class: 'row small', style: 'margin: 8px 0' }, h('span', null, `Showing ${rows.length} ${filter} series.`), h('a', { href: '#/' }, 'Show every series')),
+      table([
+        { label: 'State', cell: (s) => h('div', { class: 'rstate', dataset: { recovery: s.state } }, badge(s.state, RECOVERY_KIND[s.state]),
+          s.state !== 'ok' && s.reasons.length ? h('ul', { class: 'reasons' }, s.reasons.map((x) => h('li', null, x))) : null) },
+        { label: 'Client', cell: (s) => h('a', { href: `#/jobs?client=${s.clientId}&type=job`, title: 'backups of this client' }, s.hostname) },
+        { label: 'Policy', cell: (s) => h('a', { href: `#/policies?focus=${s.policyId}` }, s.policyName) },
+        { label: 'Good', class: 'nowrap', cell: (s) => h('span', { title: 'repositories holding a verified archive and showing no problem', dataset: { good: s.good } }, `${s.good} of ${s.repositories.length}`) },
+        { label: 'Objective', cell: rpoCell },
+        { label: 'Newest verified', class: 'nowrap', cell: (s) => (s.newestVerifiedAgeSeconds === null ? h('span', { class: 'muted' }, 'none') : `${age(s.newestVerifiedAgeSeconds)} old`) },
+        { label: 'Repositories: last drill and check', cell: (s) => h('ul', { class: 'rrepos' }, s.repositories.map(recoveryRepository)) },
+        { label: 'Copies', class: 'num', cell: (s) => String(s.copies) },
+        { label: 'Append-only', class: 'num', cell: (s) => h('span', { title: 'repositories written through append-only credentials' }, String(s.appendOnly)) },
+        { label: 'Other hosts', class: 'num', cell: (s) => h('span', { title: 'distinct repository hosts other than the client itself' }, String(s.otherHosts)) },
+      ], rows, {
+        key: (s) => `${s.policyId}-${s.clientId}`,
+        empty: filter ? `No ${filter} series.` : 'No series yet: a policy with clients makes one series per client.',
+      }));
+  };
+  return { card, load };
+}

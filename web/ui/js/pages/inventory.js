@@ -135,7 +135,7 @@ async function prepare(mutation, id) {
 
 export const repositories = crud({
   field: 'repositories', singular: 'repository', Singular: 'Repository', plural: 'repositories',
-  fields: 'id name path hasKey originalSize deduplicatedSize ready enabled created tampered tamperedArchives lastGoodTransaction encryptionMode',
+  fields: 'id name path hasKey originalSize deduplicatedSize ready enabled created tampered tamperedArchives lastGoodTransaction encryptionMode checkCron',
   searchText: (r) => `${r.name} ${r.path}`,
   label: (r) => r.name,
   refreshOnJobs: true,
@@ -147,6 +147,7 @@ export const repositories = crud({
     { label: 'Deduplicated', class: 'num', cell: (r) => bytes(r.deduplicatedSize) },
     { label: 'Prepared', cell: (r) => yes(r.ready, 'ready', 'not yet') },
     { label: 'Enabled', cell: (r) => yes(r.enabled) },
+    { label: 'Check schedule', cell: (r) => (r.checkCron ? h('code', { title: 'this repository’s own borg check schedule (UTC)' }, r.checkCron) : h('span', { class: 'muted', title: 'the global integrity check schedule (Settings → General, Checks)' }, 'global')) },
     // Archives vanished without a prune by the server: prune and compact stopped until cleared.
     { label: 'Integrity', cell: (r) => (r.tampered
       ? h('span', { class: 'badge bad', dataset: { tampered: r.name }, title: `Missing: ${r.tamperedArchives.join(', ')}${r.lastGoodTransaction != null ? ` — roll back to transaction ${r.lastGoodTransaction}` : ''}` }, 'tampered')
@@ -174,6 +175,8 @@ export const repositories = crud({
       ? { name: 'repositoryKey', label: 'New passphrase (leave empty to keep)', type: 'password', autocomplete: 'new-password', help: 'Write-only: stored encrypted, never shown again.' }
       : { name: 'repositoryKey', label: 'Passphrase', type: 'text', autocomplete: 'off', help: 'Generated for you: keep a copy in your password manager — without it the archives cannot be read. Stored encrypted on this server, never shown again.' },
     !row && { name: 'confirmUnencrypted', label: 'I understand that the archives will be stored unencrypted: anyone who can read the repository can read every backed-up file.', type: 'checkbox' },
+    { name: 'checkCron', label: 'Integrity check schedule (cron, UTC, optional)', type: 'cron', placeholder: '0 5 * * 6', aliases: ['check_cron'],
+      help: 'When borg check verifies this repository, on its own host, even if scheduled checks are off in Settings. Empty: the global integrity check schedule (Settings → General, when turned on).' },
     { name: 'enabled', label: 'Enabled', type: 'checkbox', default: true },
   ].filter(Boolean),
   initial: (r) => ({ ...r, repositoryKey: '' }),
@@ -181,7 +184,7 @@ export const repositories = crud({
   decorate: (f, row) => { if (!row) encryptionControls(f); },
   input: (v, row) => {
     if (!row) checkEncryption(v);
-    const i = { name: v.name, path: v.path, enabled: v.enabled };
+    const i = { name: v.name, path: v.path, enabled: v.enabled, checkCron: (v.checkCron || '').trim() };
     if (row ? v.repositoryKey : v.encryption !== 'none') i.repositoryKey = v.repositoryKey.trim();
     return i;
   },

@@ -6,7 +6,20 @@ import { bytes, date, duration, ago, isFinished } from '../format.js';
 
 const STATUSES = ['new', 'pending', 'waiting', 'running', 'successful', 'failed', 'error', 'canceled'];
 const TYPES = [['job', 'backup'], ['prepare_client', 'prepare client'], ['prepare_repository', 'prepare repository'], ['catalog', 'catalog'], ['prune', 'prune'], ['check', 'check'], ['restore', 'restore'], ['restore_test', 'restore test']];
-const JOB_FIELDS = 'id name jobType status policyId clientId repositoryId archiveName launchType created started finished elapsed exitCode jobExplanation originalSize deduplicatedSize nfiles';
+const JOB_FIELDS = 'id name jobType status policyId clientId repositoryId archiveName launchType created started finished elapsed exitCode jobExplanation originalSize deduplicatedSize nfiles notBefore';
+
+/** A queued job held back until its time (a copy's backup after its schedule offset). */
+const waiting = (j) => !isFinished(j.status) && j.status !== 'running' && j.notBefore && Date.parse(j.notBefore) > Date.now();
+
+/** "waits until 14:30 UTC" (with the date when it is not today). */
+export function waitsUntil(j) {
+  if (!waiting(j)) return null;
+  const t = new Date(j.notBefore);
+  const today = t.toISOString().slice(0, 10) === new Date().toISOString().slice(0, 10);
+  const hhmm = t.toISOString().slice(11, 16);
+  return h('span', { class: 'muted small nowrap', dataset: { notBefore: j.notBefore }, title: `a copy’s backup starts after its schedule offset: ${date(j.notBefore)}` },
+    `waits until ${today ? '' : `${t.toISOString().slice(0, 10)} `}${hhmm} UTC`);
+}
 
 /** A link to the page that fixes what a job's explanation names. */
 function fixFor(why) {
@@ -82,7 +95,7 @@ export async function list_(content, r) {
         { label: 'Id', class: 'num', cell: (j) => h('a', { href: `#/jobs/${j.id}` }, String(j.id)) },
         { label: 'Job', cell: (j) => h('a', { href: `#/jobs/${j.id}` }, j.name || j.jobType) },
         { label: 'Type', cell: (j) => (TYPES.find(([t]) => t === j.jobType) || [0, j.jobType])[1] },
-        { label: 'Status', cell: (j) => statusBadge(j.status) },
+        { label: 'Status', cell: (j) => (waiting(j) ? h('div', { class: 'rstate' }, statusBadge(j.status), waitsUntil(j)) : statusBadge(j.status)) },
         { label: 'Policy', cell: (j) => pname(j.policyId) },
         { label: 'Client', cell: (j) => cname(j.clientId) },
         { label: 'Created', cell: (j) => h('span', { title: date(j.created) }, ago(j.created)) },
@@ -201,6 +214,7 @@ export async function detail(content, r) {
         j.clientId && [h('dt', null, 'Client'), h('dd', null, h('a', { href: `#/jobs?client=${j.clientId}` }, names.client || `#${j.clientId}`))],
         j.dependsOn && [h('dt', null, 'After'), h('dd', null, h('a', { href: `#/jobs/${j.dependsOn}` }, `job ${j.dependsOn}`))],
         h('dt', null, 'Created'), h('dd', null, date(j.created)),
+        waiting(j) && [h('dt', null, 'Waits'), h('dd', { id: 'job-waits' }, waitsUntil(j))],
         h('dt', null, 'Started'), h('dd', null, date(j.started)),
         h('dt', null, 'Finished'), h('dd', null, date(j.finished)),
         h('dt', null, 'Duration'), h('dd', { id: 'job-duration' }, j.started ? duration(running ? sinceStart(j) : j.elapsed) : '—'),

@@ -2,9 +2,9 @@
 // builds `extraVars` from typed fields (folders, databases, piped command, VM selection).
 import { h, mount, modal, closeModal, toast, table, badge, confirmDo, loading, errorBox, focusRow } from '../dom.js';
 import { gql, list } from '../api.js';
-import { field, values, showErrors, clearErrors } from '../forms.js';
+import { field, values, showErrors, clearErrors, form } from '../forms.js';
 import { date, ago } from '../format.js';
-import { drillsCard } from './drills.js';
+import { drillsCard, drillRepositoryOptions } from './drills.js';
 import { providerOptions } from './vmproviders.js';
 import { verified } from './inventory.js';
 import { readiness, findingsView, fillHealth } from './health.js';
@@ -32,6 +32,7 @@ const TYPE_FIELDS = {
 
 const KEEPS = [['keepHourly', 'Hourly'], ['keepDaily', 'Daily'], ['keepWeekly', 'Weekly'], ['keepMonthly', 'Monthly'], ['keepYearly', 'Yearly']];
 const POLICY_FIELDS = `id name policyType extraVars clientIds repositoryId copyRepositoryIds scheduleId keepHourly keepDaily keepWeekly keepMonthly keepYearly
+  rpoHours copies { repositoryId keepHourly keepDaily keepWeekly keepMonthly keepYearly offsetMinutes }
   vmprovider nextRun modePull enabled prehook posthook blockers repository { name } schedule { name crontab } clients { hostname }`;
 
 export async function render(content, r) {
@@ -109,14 +110,31 @@ async function fillVerified(body) {
   } catch { /* no drills on this server */ }
 }
 
+/** A drill of every client of `p`: straight away, or in a chosen repository when it has copies. */
 async function drill(p) {
-  try {
-    const d = await gql('mutation($p: Int!) { launchRestoreTest(policy: $p) { id } }', { p: p.id });
-    toast(`Restore drill of “${p.name}” queued: ${d.launchRestoreTest.length} job(s)`, 'ok');
-    if (d.launchRestoreTest[0]) location.hash = `#/jobs/${d.launchRestoreTest[0].id}`;
-  } catch (e) {
-    toast(e.message, 'bad');
+  if (!p.copyRepositoryIds.length) {
+    try { await launchDrill(p, null); } catch (e) { toast(e.message, 'bad'); }
+    return;
   }
+  let names = {};
+  try {
+    names = Object.fromEntries((await list('repositories', 'id name', {}, { first: 500 })).nodes.map((r) => [r.id, r.name]));
+  } catch { /* ids then */ }
+  const f = form([{ name: 'repository', label: 'Repository to restore from', type: 'select', options: drillRepositoryOptions(p, names),
+    help: 'Automatic drills the repository of the series drilled longest ago, so that drills alternate between the primary and its copies.' }], {}, {
+    submitLabel: 'Run the drill', onCancel: closeModal,
+    onSubmit: async (v) => { await launchDrill(p, v.repository ? Number(v.repository) : null); },
+  });
+  f.id = 'drill-form';
+  modal(`Restore drill of “${p.name}”`, f);
+}
+
+/** Queues the drill (errors are the caller's to show) and opens its first job. */
+async function launchDrill(p, repository) {
+  const d = await gql('mutation($p: Int!, $r: Int) { launchRestoreTest(policy: $p, repository: $r) { id } }', { p: p.id, r: repository });
+  closeModal();
+  toast(`Restore drill of “${p.name}” queued: ${d.launchRestoreTest.length} job(s)`, 'ok');
+  if (d.launchRestoreTest[0]) location.hash = `#/jobs/${d.launchRestoreTest[0].id}`;
 }
 
 async function launch(p) {
@@ -140,6 +158,55 @@ function vmField(providers, current) {
   return node;
 }
 
+const COPY_FIELDS = [['offsetMinutes', 'Offset (min)'], ...KEEPS];
+
+/**
+ * The copies fieldset: the copy repositories, each selected one with its schedule offset and
+ * optional retention of its own, and the recovery-point objective. `settings(ids)` reads them
+ * back as `copySettings`.
+ */
+function copiesFieldset(copiesNode, f, policy, repositories, initial) {
+  const saved = new Map((policy ? policy.copies || [] : []).map((c) => [c.repositoryId, c]));
+  const name = (id) => (repositories.find((r) => r.id === id) || {}).name || `repository #${id}`;
+  const input = (id, k) => f.elements.namedItem(`copy-${id}-${k}`);
+  const num = (el) => (!el || el.value === '' ? null : Number(el.value));
+  const box = h('div', { class: 'copy-settings', id: 'copy-settings' });
+  const selected = () => [...copiesNode.querySelector('select').selectedOptions].map((o) => Number(o.value));
+  const render = () => {
+    // What was typed survives a change of the selection.
+    for (const id of [...box.querySelectorAll('[data-copy]')].map((e) => Number(e.dataset.copy))) {
+      saved.set(id, Object.fromEntries([['repositoryId', id], ...COPY_FIELDS.map(([k]) => [k, num(input(id, k))])]));
+    }
+    const ids = selected();
+    mount(box, ids.length ? [
+      h('div', { class: 'help' }, 'Offset: a scheduled run starts this copy’s backups that many minutes after the primary’s (0 to 1440). Keep: leave every one empty to follow the policy’s retention above; fill any to give the copy a retention of its own (the kinds left empty are then not kept).'),
+      ids.map((id, i) => {
+        const c = saved.get(id) || {};
+        const note = h('span', { class: 'muted small', dataset: { copyNote: id } });
+        const row = h('div', { class: 'copy-row', dataset: { copy: id } },
+          h('div', { class: 'copy-title' }, h('strong', null, name(id)), h('span', { class: 'muted' }, ` copy ${i + 1}`), ' ', note),
+          h('div', { class: 'copy-keeps' }, COPY_FIELDS.map(([k, l]) => {
+            const node = field({ name: `copy-${id}-${k}`, label: l, type: 'number', min: 0, placeholder: k === 'offsetMinutes' ? '0' : '' }, c[k] ?? (k === 'offsetMinutes' ? 0 : null));
+            node.querySelector('input').setAttribute('aria-label', `${l.replace(' (min)', ' in minutes')} of the copy in ${name(id)}`);
+            return node;
+          })));
+        const own = () => { note.textContent = KEEPS.some(([k]) => input(id, k) && input(id, k).value !== '') ? '· own retention' : '· follows the policy’s retention'; };
+        row.addEventListener('input', own);
+        setTimeout(own, 0);
+        return row;
+      })] : null);
+  };
+  copiesNode.querySelector('select').addEventListener('change', render);
+  copiesNode.insertBefore(box, copiesNode.querySelector('.ferr'));
+  render();
+  const rpo = field({ name: 'rpoHours', label: 'Recovery-point objective (hours, optional)', type: 'number', min: 1, placeholder: '24',
+    help: 'The most data you accept to lose: the dashboard’s Recoverability marks a series “unmet” when its newest verified archive is older than this. Empty: no objective.' }, initial.rpoHours);
+  rpo.dataset.aliases = 'rpo_hours';
+  const node = h('fieldset', { id: 'policy-copies' }, h('legend', null, 'Copies (3-2-1) and recovery objective'), copiesNode, rpo);
+  const settings = (ids) => ids.map((id) => Object.fromEntries([['repositoryId', id], ...COPY_FIELDS.map(([k]) => [k, num(input(id, k))])]));
+  return { node, settings };
+}
+
 async function open(policy, reload) {
   let refs;
   try {
@@ -157,15 +224,18 @@ async function open(policy, reload) {
     { name: 'policyType', label: 'Type', type: 'select', options: TYPES, aliases: ['policy_type'] },
     { name: 'clients', label: 'Clients', type: 'select', multiple: true, numeric: true, options: refs.clients.map((c) => [c.id, c.hostname]), aliases: ['client_ids'] },
     { name: 'repository', label: 'Repository', type: 'select', numeric: true, options: [['', '— choose —'], ...refs.repositories.map((r) => [r.id, r.name])] },
-    { name: 'copies', label: 'Copy repositories (3-2-1: each run also backs up into each, ideally on another host)', type: 'select', multiple: true, numeric: true, options: refs.repositories.map((r) => [r.id, r.name]) },
+    { name: 'copies', label: 'Copy repositories (3-2-1: each run also backs up into each, ideally on another host)', type: 'select', multiple: true, numeric: true, options: refs.repositories.map((r) => [r.id, r.name]), aliases: ['copy_settings', 'copySettings'] },
     { name: 'schedule', label: 'Schedule', type: 'select', numeric: true, options: [['', '— choose —'], ...refs.schedules.map((s) => [s.id, `${s.name} (${s.crontab})`])] },
   ];
   const initial = policy ? { ...policy, clients: policy.clientIds, repository: policy.repositoryId, copies: policy.copyRepositoryIds, schedule: policy.scheduleId } : { policyType: 'folders' };
   const f = h('form', { class: 'form', id: 'policy-form', novalidate: true });
+  const nodes = {};
   for (const s of base) {
     const node = field(s, initial[s.name]);
     if (s.aliases) node.dataset.aliases = s.aliases.join(',');
-    f.appendChild(node);
+    nodes[s.name] = node;
+    // The copies go with their own settings and the objective, below the retention.
+    if (s.name !== 'copies') f.appendChild(node);
   }
   const typeBox = h('fieldset', { id: 'policy-type-fields' });
   const renderType = () => {
@@ -181,6 +251,8 @@ async function open(policy, reload) {
   const keeps = h('fieldset', null, h('legend', null, 'Retention (borg prune --keep-*)'),
     h('div', { class: 'keeps' }, KEEPS.map(([k, l]) => field({ name: k, label: l, type: 'number', min: 0 }, initial[k]))));
   f.appendChild(keeps);
+  const copies = copiesFieldset(nodes.copies, f, policy, refs.repositories, initial);
+  f.appendChild(copies.node);
   const adv = h('fieldset', null, h('legend', null, 'Hooks and options'),
     field({ name: 'prehook', label: 'Before the backup (command on the client)' }, initial.prehook),
     field({ name: 'posthook', label: 'After the backup' }, initial.posthook),
@@ -194,7 +266,7 @@ async function open(policy, reload) {
   f.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clearErrors(f);
-    const v = values(f, base.concat(KEEPS.map(([k]) => ({ name: k, type: 'number' })),
+    const v = values(f, base.concat(KEEPS.map(([k]) => ({ name: k, type: 'number' })), [{ name: 'rpoHours', type: 'number' }],
       [{ name: 'prehook' }, { name: 'posthook' }, { name: 'modePull', type: 'checkbox' }, { name: 'enabled', type: 'checkbox' }, { name: 'restoreTestCron' }, { name: 'vmprovider' }]));
     const typeSpecs = TYPE_FIELDS[v.policyType] || [];
     const tv = values(f, typeSpecs);
@@ -208,7 +280,7 @@ async function open(policy, reload) {
     if (v.restoreTestCron && v.restoreTestCron.trim()) extra.restore_test_cron = v.restoreTestCron.trim(); else delete extra.restore_test_cron;
     const input = {
       name: v.name, policyType: v.policyType, extraVars: JSON.stringify(extra), clients: v.clients,
-      repository: v.repository, copies: v.copies || [], schedule: v.schedule, prehook: v.prehook, posthook: v.posthook,
+      repository: v.repository, copySettings: copies.settings(v.copies || []), rpoHours: v.rpoHours, schedule: v.schedule, prehook: v.prehook, posthook: v.posthook,
       modePull: v.modePull, enabled: v.enabled, vmprovider: v.vmprovider ?? (policy ? policy.vmprovider : ''),
     };
     for (const [k] of KEEPS) input[k] = v[k];
@@ -220,7 +292,20 @@ async function open(policy, reload) {
       toast(policy ? 'Policy saved' : 'Policy created', 'ok');
       reload();
     } catch (e) {
+      // The copy setting a message names ("repository 3: offset_minutes …") is marked too.
+      const marks = Object.values(e.fields || {}).flatMap((m) => [...String(m).matchAll(/repository (\d+): (keep_[a-z]+|offset_minutes)/g)]);
+      // The server names copies by id: the administrator knows them by name.
+      for (const k of Object.keys(e.fields || {})) {
+        e.fields[k] = String(e.fields[k]).replace(/repository (\d+)/g, (m, id) => {
+          const r = refs.repositories.find((x) => x.id === Number(id));
+          return r ? `repository “${r.name}”` : m;
+        });
+      }
       showErrors(f, e);
+      for (const [, id, key] of marks) {
+        const el = f.elements.namedItem(`copy-${id}-${key.replace(/_([a-z])/g, (m, c) => c.toUpperCase())}`);
+        if (el) { el.closest('.field').classList.add('invalid'); el.setAttribute('aria-invalid', 'true'); }
+      }
     } finally {
       submit.disabled = false;
     }
