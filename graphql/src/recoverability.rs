@@ -31,6 +31,8 @@ pub struct RepositoryRecoveryObj {
     pub last_check: Option<DateTime<Utc>>,
     pub last_drill_verdict: Option<String>,
     pub last_drill: Option<DateTime<Utc>>,
+    /// The last restore drill from this repository that passed.
+    pub last_passed_drill: Option<DateTime<Utc>>,
     /// Holds a verified archive and shows no problem.
     pub good: bool,
     pub problems: Vec<String>,
@@ -55,6 +57,7 @@ impl From<RepositoryRecovery> for RepositoryRecoveryObj {
             last_check: row.check_finished,
             last_drill_verdict: row.drill_verdict,
             last_drill: row.drill_time,
+            last_passed_drill: row.drill_passed,
             good,
             problems: r.problems,
         }

@@ -49,6 +49,8 @@ pub struct RecoveryRow {
     /// The last restore drill of the series in this repository.
     pub drill_verdict: Option<String>,
     pub drill_time: Option<DateTime<Utc>>,
+    /// The last drill of the series in this repository that passed.
+    pub drill_passed: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -133,7 +135,9 @@ impl Store {
                (SELECT v.verdict FROM archives a JOIN copy_verifications v ON v.archive_id = a.id
                   WHERE a.repository_id = r.id AND a.client_id = c.id AND a.policy_id = p.id
                   ORDER BY a.time DESC LIMIT 1),
-               chk.status, chk.finished, chk.job_explanation, d.verdict, d.created, p.created
+               chk.status, chk.finished, chk.job_explanation, d.verdict, d.created, p.created,
+               (SELECT MAX(t.created) FROM restore_tests t WHERE t.policy_id = p.id
+                  AND t.client_id = c.id AND t.repository_id = r.id AND t.verdict = 'passed')
              FROM pairs x JOIN policies p ON p.id = x.pid
                JOIN policy_clients pc ON pc.policy_id = p.id
                JOIN clients c ON c.id = pc.client_id
@@ -172,6 +176,7 @@ impl Store {
                     drill_verdict: r.get(18)?,
                     drill_time: parse_opt_ts(r.get(19)?),
                     policy_created: parse_ts(&r.get::<_, String>(20)?),
+                    drill_passed: parse_opt_ts(r.get(21)?),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

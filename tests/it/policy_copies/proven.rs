@@ -25,7 +25,7 @@ async fn recoverability(s: &Server, token: &str, policy: i64) -> Result<Value> {
             "query($p: Int!) { recoverability(policy: $p) { ok degraded unmet series { state reasons
                rpoHours rpoMet copies good appendOnly otherHosts newestVerifiedAgeSeconds
                repositories { repositoryId role host appendOnly newestVerified lastComparison
-                 lastCheckStatus lastDrillVerdict good problems } } } }",
+                 lastCheckStatus lastDrillVerdict lastPassedDrill good problems } } } }",
             json!({"p": policy}),
         )
         .await?;
@@ -296,7 +296,9 @@ async fn copies_are_verified_drilled_checked_and_their_recoverability_alerts() -
             && copy_repo["good"] == false
             && copy_repo["lastCheckStatus"] == "failed"
             && copy_repo["lastDrillVerdict"] == "failed"
-            && r["repositories"][0]["good"] == true,
+            && copy_repo["lastPassedDrill"].is_null()
+            && r["repositories"][0]["good"] == true
+            && r["repositories"][0]["lastPassedDrill"].is_string(),
         "{r}"
     );
     let metrics = reqwest::Client::new()

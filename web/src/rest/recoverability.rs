@@ -47,6 +47,7 @@ async fn recoverability(
                         "last_check_status": row.check_status.map(|s| s.as_str()),
                         "last_check": row.check_finished,
                         "last_drill_verdict": row.drill_verdict, "last_drill": row.drill_time,
+                        "last_passed_drill": row.drill_passed,
                         "good": x.is_good(), "problems": x.problems,
                     })
                 })

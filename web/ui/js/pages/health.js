@@ -154,7 +154,7 @@ export async function fillHealth(el) {
 // Recoverability (3-2-1): can each series be restored, from how many places, and is its
 // newest verified archive younger than the policy's recovery-point objective?
 const RECOVERY_FIELDS = `policyId policyName clientId hostname state reasons rpoHours rpoMet copies good appendOnly otherHosts newestVerifiedAgeSeconds
-  repositories { repositoryId repositoryName role host appendOnly newestArchive newestVerified verifiedAgeSeconds lastComparison lastCheckStatus lastCheck lastDrillVerdict lastDrill good problems }`;
+  repositories { repositoryId repositoryName role host appendOnly newestArchive newestVerified verifiedAgeSeconds lastComparison lastCheckStatus lastCheck lastDrillVerdict lastDrill lastPassedDrill good problems }`;
 const RECOVERY_KIND = { ok: 'ok', degraded: 'warn', unmet: 'bad' };
 const RECOVERY_RANK = { unmet: 0, degraded: 1, ok: 2 };
 const RECOVERY_COUNTERS = [
@@ -191,7 +191,9 @@ function recoveryRepository(r) {
       h('span', { class: 'muted' }, ` ${r.role}${r.host ? ` on ${r.host}` : ''}`),
       r.appendOnly ? h('span', { class: 'muted', title: 'written through append-only credentials: a compromised client cannot delete its archives' }, ' · append-only') : null,
       comparison),
-    h('div', { class: 'rruns' }, lastRun('drill', r.lastDrillVerdict, r.lastDrill), ' · ', lastRun('check', r.lastCheckStatus, r.lastCheck)),
+    h('div', { class: 'rruns' }, lastRun('drill', r.lastDrillVerdict, r.lastDrill), ' · ', lastRun('check', r.lastCheckStatus, r.lastCheck),
+      // After a failed drill, when this repository last restored well.
+      r.lastDrillVerdict === 'failed' ? h('span', { class: 'muted', title: date(r.lastPassedDrill) }, r.lastPassedDrill ? ` · last passed ${ago(r.lastPassedDrill)}` : ' · never passed') : null),
     // Problems are the series' reasons (State column); say why a quiet repository is not good.
     !r.good && !r.problems.length ? h('div', { class: 'rruns muted' }, r.newestArchive ? 'newest archive not verified yet (catalogue or comparison pending)' : 'no archive yet') : null);
 }

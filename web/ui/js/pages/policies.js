@@ -224,7 +224,7 @@ async function open(policy, reload) {
     { name: 'policyType', label: 'Type', type: 'select', options: TYPES, aliases: ['policy_type'] },
     { name: 'clients', label: 'Clients', type: 'select', multiple: true, numeric: true, options: refs.clients.map((c) => [c.id, c.hostname]), aliases: ['client_ids'] },
     { name: 'repository', label: 'Repository', type: 'select', numeric: true, options: [['', '— choose —'], ...refs.repositories.map((r) => [r.id, r.name])] },
-    { name: 'copies', label: 'Copy repositories (3-2-1: each run also backs up into each, ideally on another host)', type: 'select', multiple: true, numeric: true, options: refs.repositories.map((r) => [r.id, r.name]), aliases: ['copy_settings', 'copySettings'] },
+    { name: 'copies', label: 'Copy repositories (3-2-1: each run also backs up into each, ideally on another host)', type: 'select', multiple: true, numeric: true, options: refs.repositories.filter((r) => !policy || r.id !== policy.repositoryId).map((r) => [r.id, r.name]), aliases: ['copy_settings', 'copySettings'] },
     { name: 'schedule', label: 'Schedule', type: 'select', numeric: true, options: [['', '— choose —'], ...refs.schedules.map((s) => [s.id, `${s.name} (${s.crontab})`])] },
   ];
   const initial = policy ? { ...policy, clients: policy.clientIds, repository: policy.repositoryId, copies: policy.copyRepositoryIds, schedule: policy.scheduleId } : { policyType: 'folders' };
