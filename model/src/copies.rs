@@ -80,6 +80,21 @@ fn keep(v: Option<i64>) -> Option<u32> {
     v.map(|n| n.clamp(0, u32::MAX as i64) as u32)
 }
 
+impl From<&PolicyCopy> for CopySettings {
+    /// The settings a stored copy has (kept when the copy is listed again without settings).
+    fn from(p: &PolicyCopy) -> Self {
+        let k = |v: Option<u32>| v.map(i64::from);
+        CopySettings {
+            keep_hourly: k(p.retention.keep_hourly),
+            keep_daily: k(p.retention.keep_daily),
+            keep_weekly: k(p.retention.keep_weekly),
+            keep_monthly: k(p.retention.keep_monthly),
+            keep_yearly: k(p.retention.keep_yearly),
+            offset_minutes: Some(i64::from(p.offset_minutes)),
+        }
+    }
+}
+
 impl CopySettings {
     pub fn retention(&self) -> Retention {
         Retention {

@@ -15,6 +15,17 @@ fn keep(r: &Row, i: usize) -> rusqlite::Result<Option<u32>> {
         .map(|v| v.clamp(0, u32::MAX as i64) as u32))
 }
 
+/// The five `keep_*` columns starting at column `first`.
+fn retention(r: &Row, first: usize) -> rusqlite::Result<Retention> {
+    Ok(Retention {
+        keep_hourly: keep(r, first)?,
+        keep_daily: keep(r, first + 1)?,
+        keep_weekly: keep(r, first + 2)?,
+        keep_monthly: keep(r, first + 3)?,
+        keep_yearly: keep(r, first + 4)?,
+    })
+}
+
 pub(crate) fn policy_row(r: &Row) -> rusqlite::Result<Policy> {
     let ptype: String = r.get(2)?;
     Ok(Policy {
@@ -26,13 +37,7 @@ pub(crate) fn policy_row(r: &Row) -> rusqlite::Result<Policy> {
         copies: Vec::new(),
         repository: RepositoryId(r.get(4)?),
         schedule: ScheduleId(r.get(5)?),
-        retention: Retention {
-            keep_hourly: keep(r, 6)?,
-            keep_daily: keep(r, 7)?,
-            keep_weekly: keep(r, 8)?,
-            keep_monthly: keep(r, 9)?,
-            keep_yearly: keep(r, 10)?,
-        },
+        retention: retention(r, 6)?,
         vmprovider: r.get(11)?,
         next_run: parse_opt_ts(r.get(12)?),
         mode_pull: r.get(13)?,
@@ -58,14 +63,7 @@ fn set_copies(
             current
                 .iter()
                 .find(|p| p.repository.0 == c.repository)
-                .map(|p| CopySettings {
-                    keep_hourly: p.retention.keep_hourly.map(i64::from),
-                    keep_daily: p.retention.keep_daily.map(i64::from),
-                    keep_weekly: p.retention.keep_weekly.map(i64::from),
-                    keep_monthly: p.retention.keep_monthly.map(i64::from),
-                    keep_yearly: p.retention.keep_yearly.map(i64::from),
-                    offset_minutes: Some(i64::from(p.offset_minutes)),
-                })
+                .map(CopySettings::from)
                 .unwrap_or_default()
         });
         tx.execute(
@@ -202,13 +200,7 @@ impl Store {
             .query_map([id.0], |r| {
                 Ok(PolicyCopy {
                     repository: RepositoryId(r.get(0)?),
-                    retention: Retention {
-                        keep_hourly: keep(r, 1)?,
-                        keep_daily: keep(r, 2)?,
-                        keep_weekly: keep(r, 3)?,
-                        keep_monthly: keep(r, 4)?,
-                        keep_yearly: keep(r, 5)?,
-                    },
+                    retention: retention(r, 1)?,
                     offset_minutes: keep(r, 6)?.unwrap_or(0),
                 })
             })?
