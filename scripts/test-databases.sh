@@ -68,6 +68,27 @@ start_postgresql() {
     pg_ctlcluster "$v" "$n" start 9>&- || pg_ready >/dev/null 2>&1 || die "PostgreSQL $v/$n did not start"
   fi
   wait_for 30 pg_ready || die "PostgreSQL $v/$n does not accept connections"
+  pg_store_role
+}
+
+# The role the store's PostgreSQL tests log in as over TCP (store::testing::DEFAULT_TEST_PG_URL):
+# it creates one database per test. Leftovers of earlier runs are dropped; commits do not wait
+# for the disk (throwaway data, and the tests commit often).
+pg_store_role() {
+  runuser -u postgres -- psql -XAtq postgres >/dev/null <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cyborg_test') THEN
+    CREATE ROLE cyborg_test LOGIN PASSWORD 'cyborg_test' CREATEDB;
+  END IF;
+END $$;
+ALTER SYSTEM SET synchronous_commit = off;
+SELECT pg_reload_conf();
+SQL
+  local db
+  for db in $(runuser -u postgres -- psql -XAtq postgres -c \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'cyborg\_t\_%'"); do
+    runuser -u postgres -- psql -XAtq postgres -c "DROP DATABASE \"$db\" WITH (FORCE)" >/dev/null
+  done
 }
 
 my_ready() { mysqladmin --protocol=socket -uroot ping; }

@@ -29,6 +29,11 @@ set +e
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${CYBORG_TEST_THREADS:-3}" 2>&1 |
   tee target/test-output.txt
 status=${PIPESTATUS[0]}
+echo "==> cargo test -p store, on PostgreSQL"
+CYBORG_TEST_DATABASE=postgres cargo test --locked -p store --no-fail-fast -- --test-threads="${CYBORG_TEST_THREADS:-3}" 2>&1 |
+  tee -a target/test-output.txt
+pg_status=${PIPESTATUS[0]}
+if ((status == 0)); then status=$pg_status; fi
 wait "$clippy"
 clippy_status=$?
 set -e

@@ -5,7 +5,6 @@
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use model::{CatalogState, RepositoryId};
-use std::path::Path;
 
 #[derive(Subcommand)]
 pub enum CatalogAction {
@@ -18,9 +17,9 @@ pub enum CatalogAction {
     },
 }
 
-pub fn run(data_dir: &Path, action: CatalogAction) -> Result<()> {
+pub fn run(store: &store::StoreOptions, action: CatalogAction) -> Result<()> {
     match action {
-        CatalogAction::Rebuild { repository } => rebuild(data_dir, repository.map(RepositoryId)),
+        CatalogAction::Rebuild { repository } => rebuild(store, repository.map(RepositoryId)),
     }
 }
 
@@ -33,8 +32,12 @@ fn locked_hint(e: indexer::CatalogError) -> anyhow::Error {
     }
 }
 
-pub(crate) fn rebuild(data_dir: &Path, repository: Option<RepositoryId>) -> Result<()> {
-    let store = store::Store::open(data_dir)?;
+pub(crate) fn rebuild(
+    options: &store::StoreOptions,
+    repository: Option<RepositoryId>,
+) -> Result<()> {
+    let data_dir = &options.data_dir;
+    let store = store::Store::open_with(options)?;
     if let Some(r) = repository {
         store
             .repository(r)

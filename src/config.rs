@@ -29,6 +29,12 @@ pub struct Config {
     pub trusted_proxies: web::TrustedProxies,
     /// Where and when the server backs itself up (`[self_backup]`, `CYBORG_SELF_BACKUP_*`).
     pub self_backup: crate::admin::SelfBackupConfig,
+    /// PostgreSQL instead of the SQLite file in the data directory (`database_url`,
+    /// `CYBORG_DATABASE_URL`, `--database-url`): `postgres://user:password@host:port/db`.
+    pub database_url: Option<store::PgConfig>,
+    /// This server's name among the nodes sharing one database (`node_name`,
+    /// `CYBORG_NODE_NAME`, `serve --node-name`); the host name by default.
+    pub node_name: String,
 }
 
 /// Certificate chain and key files of the HTTPS listener.
@@ -50,8 +56,42 @@ impl Default for Config {
             tls: None,
             trusted_proxies: Default::default(),
             self_backup: Default::default(),
+            database_url: None,
+            node_name: default_node_name(),
         }
     }
+}
+
+/// The machine's host name, as a node name.
+fn default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| check_node_name("", h).is_ok())
+        .unwrap_or_else(|| "node1".into())
+}
+
+/// 1 to 63 letters, digits, `.`, `_` or `-`.
+fn check_node_name(key: &str, v: &str) -> Result<String> {
+    if v.is_empty() || v.len() > 63 {
+        bail!("{key}: {v:?} must be 1 to 63 characters long");
+    }
+    if let Some(c) = v
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        bail!("{key}: {v:?} may hold letters, digits, '.', '_' and '-' only, not {c:?}");
+    }
+    Ok(v.to_string())
+}
+
+fn parse_database_url(key: &str, v: &str) -> Result<Option<store::PgConfig>> {
+    if v.trim().is_empty() {
+        return Ok(None);
+    }
+    store::PgConfig::parse(v.trim())
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{key}: {e}"))
 }
 
 /// The TOML file: every key optional.
@@ -68,6 +108,8 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     trusted_proxies: Option<Vec<String>>,
     self_backup: Option<crate::admin::SelfBackupFile>,
+    database_url: Option<String>,
+    node_name: Option<String>,
 }
 
 /// The TLS and proxy keys before validation.
@@ -84,6 +126,8 @@ pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub node_name: Option<String>,
 }
 
 fn parse_listen(key: &str, v: &str) -> Result<SocketAddr> {
@@ -171,6 +215,18 @@ impl Config {
             p.trusted_proxies = env_list(&v);
         }
         c.self_backup.apply_env();
+        if let Ok(v) = std::env::var("CYBORG_DATABASE_URL") {
+            c.database_url = parse_database_url("CYBORG_DATABASE_URL", &v)?;
+        }
+        if let Ok(v) = std::env::var("CYBORG_NODE_NAME") {
+            c.node_name = check_node_name("CYBORG_NODE_NAME", &v)?;
+        }
+        if let Some(v) = &o.database_url {
+            c.database_url = parse_database_url("--database-url", v)?;
+        }
+        if let Some(v) = &o.node_name {
+            c.node_name = check_node_name("--node-name", v)?;
+        }
         if let Some(v) = &o.listen {
             c.listen = parse_listen("--listen", v)?;
         }
@@ -220,7 +276,21 @@ impl Config {
         if let Some(v) = f.self_backup {
             self.self_backup.apply_file(v);
         }
+        if let Some(v) = f.database_url {
+            self.database_url = parse_database_url("database_url", &v)?;
+        }
+        if let Some(v) = f.node_name {
+            self.node_name = check_node_name("node_name", &v)?;
+        }
         Ok(())
+    }
+
+    /// Where the store is: the data directory, and PostgreSQL when configured.
+    pub fn store_options(&self) -> store::StoreOptions {
+        store::StoreOptions {
+            data_dir: self.data_dir.clone(),
+            postgres: self.database_url.clone(),
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -317,6 +387,16 @@ mod tests {
             .unwrap();
         assert_eq!(c.self_backup.keep.daily, 3);
         assert_eq!(c.self_backup.keep.weekly, 4);
+        let e = load("database_url = \"mysql://x\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("database_url"), "{e:#}");
+        let e = load("node_name = \"a b\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("node_name"), "{e:#}");
+        let c = load("database_url = \"postgres://u:secret@127.0.0.1/db\"\nnode_name = \"n-2\"\n")
+            .unwrap();
+        assert_eq!(c.node_name, "n-2");
+        let pg = c.database_url.expect("postgres");
+        assert!(!format!("{pg:?}").contains("secret"));
+        assert_eq!(pg.redacted(), "postgres://u@127.0.0.1/db");
     }
 
     #[test]

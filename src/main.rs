@@ -7,6 +7,7 @@ mod config;
 mod datadir;
 mod demo;
 mod healthcheck;
+mod migrate_pg;
 mod serve;
 mod tls;
 
@@ -28,6 +29,11 @@ struct Cli {
     /// Data directory: database, master key, catalog (also CYBORG_DATA_DIR).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL instead of the SQLite file: postgres://user:password@host:port/db (also
+    /// CYBORG_DATABASE_URL). Every node of a cluster names the same database and holds the
+    /// same master key in its data directory.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -43,6 +49,9 @@ enum Command {
         /// at once.
         #[arg(long)]
         demo: bool,
+        /// This node's name in a cluster (also CYBORG_NODE_NAME); the host name by default.
+        #[arg(long)]
+        node_name: Option<String>,
     },
     /// Manages users.
     User {
@@ -51,6 +60,13 @@ enum Command {
     },
     /// Applies database migrations and exits.
     Migrate,
+    /// Copies this server's SQLite database into an empty PostgreSQL database (secrets stay
+    /// sealed with the same master key); then run with --database-url.
+    MigrateToPostgres {
+        /// The target: postgres://user:password@host:port/db.
+        #[arg(long)]
+        to: String,
+    },
     /// Manages the file catalog.
     Catalog {
         #[command(subcommand)]
@@ -116,14 +132,18 @@ fn main() -> Result<()> {
     datadir::private_umask();
     datadir::release_large_allocations();
     let cli = Cli::parse();
-    let listen = match &cli.command {
-        Command::Serve { listen, .. } => listen.clone(),
-        _ => None,
+    let (listen, node_name) = match &cli.command {
+        Command::Serve {
+            listen, node_name, ..
+        } => (listen.clone(), node_name.clone()),
+        _ => (None, None),
     };
     let cfg = Config::load(&Overrides {
         config_file: cli.config.clone(),
         listen,
         data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        node_name,
     })?;
     init_tracing(&cfg.log);
     datadir::prepare(&cfg.data_dir)?;
@@ -134,20 +154,30 @@ fn main() -> Result<()> {
                 .build()?;
             rt.block_on(serve::run(cfg, serve::ServeOptions { demo }))
         }
-        Command::Catalog { action } => catalog_cmd::run(&cfg.data_dir, action),
-        Command::Admin { action } => admin::run(&cfg.data_dir, &cfg.self_backup, action),
+        Command::Catalog { action } => catalog_cmd::run(&cfg.store_options(), action),
+        Command::Admin { action } => {
+            if let Some(pg) = &cfg.database_url {
+                bail!(
+                    "admin: the self-backup copies the SQLite database of the data directory; \
+                     this server runs on PostgreSQL ({}): back that up with pg_dump",
+                    pg.redacted()
+                );
+            }
+            admin::run(&cfg.data_dir, &cfg.self_backup, action)
+        }
         Command::Healthcheck { url } => healthcheck::run(&cfg, url),
         Command::Migrate => {
-            let s = store::Store::open(&cfg.data_dir)?;
-            println!(
-                "database {} at schema version {}",
-                s.path().display(),
-                s.schema_version()?
-            );
+            let s = store::Store::open_with(&cfg.store_options())?;
+            let at = match &cfg.database_url {
+                Some(pg) => pg.redacted(),
+                None => s.path().display().to_string(),
+            };
+            println!("database {at} at schema version {}", s.schema_version()?);
             Ok(())
         }
+        Command::MigrateToPostgres { to } => migrate_pg::run(&cfg, &to),
         Command::User { action } => {
-            let s = store::Store::open(&cfg.data_dir)?;
+            let s = store::Store::open_with(&cfg.store_options())?;
             match action {
                 UserAction::Create { email, superuser } => {
                     let password = read_password()?;

@@ -56,8 +56,11 @@ pub fn random_password() -> String {
 }
 
 pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
-    let store = Store::open(&cfg.data_dir)
-        .with_context(|| format!("opening the database in {}", cfg.data_dir.display()))?;
+    let store =
+        Store::open_with(&cfg.store_options()).with_context(|| match &cfg.database_url {
+            Some(pg) => format!("opening the database {}", pg.redacted()),
+            None => format!("opening the database in {}", cfg.data_dir.display()),
+        })?;
     let admin_password = ensure_admin(&store)?;
     let catalog_dir = cfg.data_dir.join("catalog");
     let catalog =

@@ -154,7 +154,13 @@ pub fn restore(data_dir: &Path, borg: &LocalBorg, opts: RestoreOptions<'_>) -> R
     }
     drop(stage);
     let summary = verify(data_dir)?;
-    crate::catalog_cmd::rebuild(data_dir, None)?;
+    crate::catalog_cmd::rebuild(
+        &store::StoreOptions {
+            data_dir: data_dir.into(),
+            postgres: None,
+        },
+        None,
+    )?;
     println!(
         "restored {} (taken {} by cyborgbackup {}) into {}: {summary}",
         archive.name,

@@ -2,9 +2,9 @@
 //! list to what a non-superuser's [`Visibility`] reaches. Ids are integers formatted into the
 //! SQL text, never user text.
 
+use crate::db::params;
 use crate::{Result, Store, StoreError};
 use model::{ClientId, Grant, GrantScope, PolicyId, Role, UserId, ValidationErrors, Visibility};
-use rusqlite::params;
 
 /// The role stored in `users.role`; an unknown value reads as the least privileged role.
 pub(crate) fn role_column(s: &str) -> Role {
@@ -15,7 +15,7 @@ pub(crate) fn role_column(s: &str) -> Role {
 pub(crate) fn id_in(column: &str, ids: impl IntoIterator<Item = i64>) -> String {
     let list: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
     if list.is_empty() {
-        "0".to_string()
+        "1 = 0".to_string()
     } else {
         format!("{column} IN ({})", list.join(", "))
     }
@@ -97,7 +97,7 @@ impl Store {
         model::access::check_grants(&mut errs, "grants", grants);
         errs.into_result()?;
         self.user(user)?;
-        let mut conn = self.conn();
+        let conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM user_grants WHERE user_id = ?1", [user.0])?;
         for g in grants {
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn roles_and_grants_round_trip() {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path()).unwrap();
+        let s = crate::testing::open(d.path());
         let u = s
             .create_user(&NewUser {
                 email: "v@b.c".into(),

@@ -1,9 +1,9 @@
 //! Archives made by backup jobs and the state of their catalog ingestion.
 
+use crate::db::{params, OptionalExtension, Row};
 use crate::{parse_ts, ts, Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use model::*;
-use rusqlite::{params, OptionalExtension, Row};
 
 pub(crate) const ARCHIVE_COLS: &str =
     "id, name, repository_id, policy_id, client_id, job_id, time, original_size, compressed_size,

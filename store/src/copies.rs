@@ -1,10 +1,10 @@
 //! Proven copies: the verdict of each copy archive compared with its primary, every (series,
 //! repository) pair with what recoverability needs, and the recoverability alerts already sent.
 
+use crate::db::{params, OptionalExtension};
 use crate::{parse_opt_ts, parse_ts, ts, Result, Store};
 use chrono::{DateTime, Utc};
 use model::*;
-use rusqlite::{params, OptionalExtension};
 
 /// A copy archive compared with the primary archive of the same run.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,7 +124,7 @@ impl Store {
                UNION ALL
                SELECT policy_id, repository_id, position + 1 FROM policy_copies
              )
-             SELECT p.id, p.name, p.rpo_hours, p.enabled AND c.enabled, c.id, c.hostname,
+             SELECT p.id, p.name, p.rpo_hours, (p.enabled <> 0 AND c.enabled <> 0), c.id, c.hostname,
                r.id, r.name, r.path, r.enabled, x.pos, r.tamper_state = 'tampered',
                (SELECT MAX(a.time) FROM archives a WHERE a.repository_id = r.id
                   AND a.client_id = c.id AND a.policy_id = p.id AND a.pruned = 0),

@@ -3,10 +3,10 @@
 //! while some policy writes the client into the repository; other rows wait for their line's
 //! removal from the repository host.
 
+use crate::db::{params, OptionalExtension, Row};
 use crate::{now, parse_opt_ts, Result, Store};
 use chrono::{DateTime, Utc};
 use model::{ClientId, RepositoryId, Secret};
-use rusqlite::{params, OptionalExtension, Row};
 
 /// One (client, repository) credential, without its private key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,13 +204,12 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::Store;
     use model::*;
 
     #[test]
     fn pairs_are_wanted_while_a_policy_writes_the_client_into_the_repository() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let s = crate::testing::open(dir.path());
         let c = s
             .create_client(
                 &ClientInput {
@@ -276,7 +275,7 @@ mod tests {
     #[test]
     fn a_copy_repository_wants_the_pair_like_the_primary() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let s = crate::testing::open(dir.path());
         let c = s
             .create_client(
                 &ClientInput {

@@ -1,10 +1,10 @@
 //! Restore drill results: the evidence of each drill (archives sampled, files checked, bytes,
 //! mismatches and skipped checks) and its verdict, per (policy, client) series.
 
+use crate::db::{params, OptionalExtension, Row};
 use crate::{now, parse_ts, Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use model::{ClientId, JobId, PolicyId, RepositoryId};
-use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -156,7 +156,7 @@ impl Store {
     pub fn record_restore_test(&self, t: &NewRestoreTest) -> Result<RestoreTest> {
         let id = {
             let conn = self.conn();
-            conn.execute(
+            conn.insert(
                 "INSERT INTO restore_tests (job_id, policy_id, client_id, repository_id, archives,
                    files_checked, bytes, duration, mismatches, notes, verdict, summary, created)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -175,8 +175,7 @@ impl Store {
                     t.summary,
                     now(),
                 ],
-            )?;
-            conn.last_insert_rowid()
+            )?
         };
         self.restore_test(id)
     }

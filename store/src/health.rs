@@ -2,10 +2,10 @@
 //! schedule, enabled flags, last backups and last restore drill, and the record of overdue
 //! alerts already sent (migration 0017).
 
+use crate::db::params;
 use crate::{parse_opt_ts, parse_ts, ts, Result, Store};
 use chrono::{DateTime, Utc};
 use model::*;
-use rusqlite::params;
 
 /// One series as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +43,7 @@ impl Store {
         let conn = self.read();
         let mut st = conn.prepare(
             "SELECT p.id, p.name, p.created, c.id, c.hostname, r.id, r.name, s.crontab,
-               p.enabled AND c.enabled AND s.enabled AND r.enabled,
+               (p.enabled <> 0 AND c.enabled <> 0 AND s.enabled <> 0 AND r.enabled <> 0),
                ok.finished, ok.id, last.id, last.status, last.job_explanation, last.finished,
                d.verdict, d.created, r.deduplicated_size,
                COALESCE(r.capacity, r.deduplicated_size + r.free_space),

@@ -1,8 +1,8 @@
 //! SSH host keys pinned on first use, and changed keys awaiting an administrator's acceptance.
 
+use crate::db::{params, OptionalExtension, Row};
 use crate::{now, parse_opt_ts, parse_ts, Result, Store, StoreError};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
 
 /// The key pinned for one host and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl Store {
         conn.execute(
             "INSERT INTO host_keys (host, port, key_type, fingerprint, public_key, first_seen, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-             ON CONFLICT (host, port) DO UPDATE SET last_seen = ?6 WHERE fingerprint = ?4",
+             ON CONFLICT (host, port) DO UPDATE SET last_seen = ?6 WHERE host_keys.fingerprint = ?4",
             params![host, port, key_type, fingerprint, public_key, t],
         )?;
         Ok(conn.query_row(
@@ -169,12 +169,11 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::Store;
 
     #[test]
     fn pin_change_accept() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let s = crate::testing::open(dir.path());
         assert!(s.host_key("web1", 22).unwrap().is_none());
         let k = s
             .pin_host_key("web1", 22, "ssh-ed25519", "SHA256:a", "ssh-ed25519 AAAA")

@@ -1,8 +1,8 @@
 //! Clients, repositories and schedules: create, read, partial update, delete.
 
+use crate::db::{params, OptionalExtension, Row};
 use crate::{new_uuid, now, parse_ts, unique_conflict, Result, Store, StoreError};
 use model::*;
-use rusqlite::{params, OptionalExtension, Row};
 
 pub(crate) fn audit(r: &Row, first: usize) -> rusqlite::Result<Audit> {
     Ok(Audit {
@@ -74,7 +74,7 @@ impl Store {
         let hostname = input.hostname.clone().unwrap_or_default();
         let conn = self.conn();
         let n = now();
-        conn.execute(
+        let new_id = conn.insert(
             "INSERT INTO clients (uuid, hostname, port, ip, version, ready, hypervisor_ready, hypervisor_name, enabled,
                                   created, modified, created_by, modified_by)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11)",
@@ -93,7 +93,7 @@ impl Store {
             ],
         )
         .map_err(|e| unique_conflict(e, "hostname", &hostname))?;
-        let id = ClientId(conn.last_insert_rowid());
+        let id = ClientId(new_id);
         drop(conn);
         self.client(id)
     }
@@ -191,7 +191,7 @@ impl Store {
         let path = input.path.clone().unwrap_or_default();
         let conn = self.conn();
         let n = now();
-        conn.execute(
+        let new_id = conn.insert(
             "INSERT INTO repositories (uuid, name, path, repository_key, ready, enabled, created, modified, created_by, modified_by, check_cron)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, ?9)",
             params![
@@ -207,7 +207,7 @@ impl Store {
             ],
         )
         .map_err(|e| unique_conflict(e, "path", &path))?;
-        let id = RepositoryId(conn.last_insert_rowid());
+        let id = RepositoryId(new_id);
         drop(conn);
         self.repository(id)
     }
@@ -326,12 +326,12 @@ impl Store {
             .map_err(|e| ValidationErrors::single("crontab", e.0))?;
         let conn = self.conn();
         let n = now();
-        conn.execute(
+        let new_id = conn.insert(
             "INSERT INTO schedules (uuid, name, crontab, enabled, created, modified, created_by, modified_by)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6)",
             params![new_uuid(), input.name.as_deref().unwrap_or_default().trim(), cron.as_str(), input.enabled.unwrap_or(true), n, by.map(|u| u.0)],
         )?;
-        let id = ScheduleId(conn.last_insert_rowid());
+        let id = ScheduleId(new_id);
         drop(conn);
         self.schedule(id)
     }

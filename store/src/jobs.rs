@@ -1,9 +1,9 @@
 //! Jobs, their state transitions, and their output lines.
 
+use crate::db::{params, OptionalExtension, Row};
 use crate::{new_uuid, now, parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use model::*;
-use rusqlite::{params, OptionalExtension, Row};
 use std::collections::HashMap;
 
 /// A job to create.
@@ -50,7 +50,7 @@ impl JobFilter {
     fn scope_sql(&self) -> String {
         self.scope
             .as_deref()
-            .map_or_else(|| "1".to_string(), crate::access::job_sql)
+            .map_or_else(|| "1 = 1".to_string(), crate::access::job_sql)
     }
 }
 
@@ -94,7 +94,7 @@ impl Store {
     /// Creates a job that the dispatcher does not start before `not_before` (when set).
     pub fn create_job_at(&self, j: &NewJob, not_before: Option<DateTime<Utc>>) -> Result<Job> {
         let conn = self.conn();
-        conn.execute(
+        let new_id = conn.insert(
             "INSERT INTO jobs (uuid, name, job_type, status, policy_id, client_id, repository_id, archive_name,
                depends_on, launch_type, created, created_by, extra_vars, not_before)
              VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -114,7 +114,7 @@ impl Store {
                 not_before.map(ts)
             ],
         )?;
-        let id = JobId(conn.last_insert_rowid());
+        let id = JobId(new_id);
         drop(conn);
         self.job(id)
     }
@@ -260,14 +260,14 @@ impl Store {
     /// Appends lines of any jobs in one transaction, each after the job's last stored line,
     /// in the order given; returns each line's sequence number.
     pub fn append_job_outputs(&self, lines: &[NewOutputLine]) -> Result<Vec<i64>> {
-        let mut conn = self.conn();
+        let conn = self.conn();
         let tx = conn.transaction()?;
         let mut next: HashMap<JobId, i64> = HashMap::new();
         let mut seqs = Vec::with_capacity(lines.len());
         {
-            let mut last = tx
-                .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = ?1")?;
-            let mut insert = tx.prepare_cached(
+            let mut last =
+                tx.prepare("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = ?1")?;
+            let mut insert = tx.prepare(
                 "INSERT INTO job_events (job_id, seq, stream, text, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for l in lines {
@@ -323,10 +323,9 @@ impl Store {
             let conn = self.conn();
             let mut st = conn
                 .prepare("SELECT id FROM jobs WHERE status IN ('running', 'waiting', 'pending')")?;
-            let rows = st
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows
+
+            st.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
         };
         for id in &interrupted {
             self.append_job_output(

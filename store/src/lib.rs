@@ -1,10 +1,12 @@
-//! SQLite persistence for CyBorgBackup. Every SQL statement of the project lives in this crate;
-//! migrations from `migrations/` are embedded and applied when the store opens.
+//! Persistence for CyBorgBackup, on SQLite (the embedded default) or PostgreSQL (several nodes).
+//! Every SQL statement of the project lives in this crate; migrations from `migrations/` (and
+//! `migrations/postgres/`) are embedded and applied when the store opens.
 
 mod access;
 mod archives;
 mod copies;
 mod credentials;
+mod db;
 mod drills;
 mod health;
 mod hostkeys;
@@ -21,6 +23,9 @@ mod security;
 mod server_health;
 mod settings;
 mod stats;
+#[doc(hidden)]
+pub mod testing;
+mod transfer;
 mod users;
 mod vm_providers;
 
@@ -41,12 +46,14 @@ pub use server_health::{database_schema_version, snapshot_database, DATABASE_FIL
 pub use stats::{
     DailySeries, DailyStat, JobOutcomeCount, SeriesStatus, SizePoint, StatsFilter, StatsGroup,
 };
+pub use transfer::TableCopy;
 pub use users::{AuthUser, NewUser, TokenInfo, TokenKind};
 pub use vm_providers::{VmProviderInput, VmProviderRecord, BUILT_IN_VM_PROVIDERS};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use db::Conn;
+pub use db::{Backend, DbError, PgConfig};
 use model::ValidationErrors;
-use rusqlite::Connection;
 use secrets::MasterKey;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,8 +70,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("database schema version {found} is newer than this binary supports ({supported}): upgrade cyborgbackup")]
     TooNew { found: i64, supported: i64 },
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Database(#[from] DbError),
     #[error("secret storage: {0}")]
     Crypto(String),
     #[error("io on {path}: {source}")]
@@ -82,10 +89,15 @@ impl StoreError {
         }
     }
 
-    /// Whether retrying the same call later may succeed (a busy database).
+    /// Whether retrying the same call later may succeed (a busy or unreachable database).
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::DatabaseBusy || e.code == rusqlite::ErrorCode::DatabaseLocked)
+        matches!(self, StoreError::Database(e) if e.is_transient())
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(DbError::Sqlite(e))
     }
 }
 
@@ -97,6 +109,15 @@ impl From<ValidationErrors> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Where a store keeps its data.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The data directory: the master key, and the SQLite file when `postgres` is `None`.
+    pub data_dir: PathBuf,
+    /// PostgreSQL instead of the SQLite file.
+    pub postgres: Option<PgConfig>,
+}
+
 /// Handle to the database; cheap to clone, safe to share between threads. Calls are blocking
 /// (async code calls them off the runtime, through `service::Service::run` or
 /// `spawn_blocking`). Writes and read-modify-write sequences take the one writer connection;
@@ -104,7 +125,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// (`pool.rs`), so they never wait behind a write (WAL mode).
 #[derive(Clone)]
 pub struct Store {
-    writer: Arc<Mutex<Connection>>,
+    writer: Arc<Mutex<Conn>>,
     readers: Arc<pool::Pool>,
     key: Arc<MasterKey>,
     path: PathBuf,
@@ -114,25 +135,52 @@ impl Store {
     /// Opens (creating if needed) `cyborgbackup.db` and `master.key` in `data_dir`, applying
     /// pending migrations.
     pub fn open(data_dir: &Path) -> Result<Store> {
+        Store::open_with(&StoreOptions {
+            data_dir: data_dir.into(),
+            postgres: None,
+        })
+    }
+
+    /// Opens the database `options` name: the SQLite file in the data directory, or PostgreSQL.
+    /// The master key stays in the data directory either way (every node of a cluster holds a
+    /// copy of the same key). Pending migrations are applied (on PostgreSQL under an advisory
+    /// lock, so that nodes starting together migrate once).
+    pub fn open_with(options: &StoreOptions) -> Result<Store> {
+        let data_dir = &options.data_dir;
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
             path: data_dir.into(),
             source,
         })?;
         let key = MasterKey::load_or_create(&data_dir.join("master.key"))?;
         let path = data_dir.join(DATABASE_FILE);
-        let mut conn = pool::connect(&path)?;
-        migrate::apply(&mut conn)?;
+        let (conn, readers) = match &options.postgres {
+            None => {
+                let conn = pool::connect(&path)?;
+                migrate::apply(&conn)?;
+                (conn, pool::Pool::open(&path)?)
+            }
+            Some(pg) => {
+                let conn = Conn::Pg(Box::new(std::cell::RefCell::new(pg.connect()?)));
+                migrate::apply(&conn)?;
+                (conn, pool::Pool::open_postgres(pg)?)
+            }
+        };
         let store = Store {
             writer: Arc::new(Mutex::new(conn)),
-            readers: Arc::new(pool::Pool::open(&path)?),
+            readers: Arc::new(readers),
             key: Arc::new(key),
             path,
         };
-        store.seal_clear_policy_secrets(&mut store.conn())?;
+        store.seal_clear_policy_secrets(&store.conn())?;
         Ok(store)
     }
 
-    /// Path of the SQLite file.
+    /// Which database this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.conn().backend()
+    }
+
+    /// Path of the SQLite file (on PostgreSQL, where it would be: nothing is there).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -144,7 +192,7 @@ impl Store {
 
     /// The writer connection, for writes and for reads that must see a write of the same call.
     /// Calls are serialized on it; never hold it while calling another `Store` method.
-    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Conn> {
         // A panic while holding the lock leaves the connection usable: SQLite rolls back.
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -184,16 +232,13 @@ pub(crate) fn new_uuid() -> String {
 }
 
 /// Maps a UNIQUE constraint failure to a conflict naming the field.
-pub(crate) fn unique_conflict(e: rusqlite::Error, field: &str, value: &str) -> StoreError {
-    match &e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
-        {
-            StoreError::Validation(ValidationErrors::single(
-                field,
-                format!("{value:?} is already used"),
-            ))
-        }
-        _ => StoreError::Sqlite(e),
+pub(crate) fn unique_conflict(e: DbError, field: &str, value: &str) -> StoreError {
+    if e.is_unique_violation() {
+        StoreError::Validation(ValidationErrors::single(
+            field,
+            format!("{value:?} is already used"),
+        ))
+    } else {
+        StoreError::Database(e)
     }
 }

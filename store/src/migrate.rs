@@ -1,7 +1,7 @@
 //! Embedded, append-only schema migrations; refuses a database newer than the binary.
 
+use crate::db::{Backend, Conn};
 use crate::{now, Result, StoreError};
-use rusqlite::Connection;
 
 /// `(version, name, sql)` of every migration, in order.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -92,6 +92,14 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// `(version, name, sql)` of the PostgreSQL migrations: a baseline equal to SQLite's schema at
+/// its version, then one twin of every later SQLite migration.
+pub const PG_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    18,
+    "baseline",
+    include_str!("../../migrations/postgres/0018_baseline.sql"),
+)];
+
 /// The schema version this binary writes (the highest migration).
 pub const SCHEMA_VERSION: i64 = {
     let mut max = 0;
@@ -105,7 +113,7 @@ pub const SCHEMA_VERSION: i64 = {
     max
 };
 
-pub(crate) fn current_version(conn: &Connection) -> Result<i64> {
+pub(crate) fn current_version(conn: &Conn) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
         [],
@@ -113,10 +121,32 @@ pub(crate) fn current_version(conn: &Connection) -> Result<i64> {
     )?)
 }
 
-pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
+/// Key of the advisory lock nodes take while migrating a shared PostgreSQL database.
+const PG_MIGRATION_LOCK: i64 = 0x6379_626f_7267;
+
+pub(crate) fn apply(conn: &Conn) -> Result<()> {
+    let migrations = match conn.backend() {
+        Backend::Sqlite => MIGRATIONS,
+        Backend::Postgres => {
+            conn.query_row("SELECT pg_advisory_lock(?1)", [PG_MIGRATION_LOCK], |_| {
+                Ok(())
+            })?;
+            PG_MIGRATIONS
+        }
+    };
+    let applied = apply_list(conn, migrations);
+    if conn.backend() == Backend::Postgres {
+        conn.query_row("SELECT pg_advisory_unlock(?1)", [PG_MIGRATION_LOCK], |_| {
+            Ok(())
+        })?;
+    }
+    applied
+}
+
+fn apply_list(conn: &Conn, migrations: &[(i64, &str, &str)]) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)",
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)",
     )?;
     let found = current_version(conn)?;
     if found > SCHEMA_VERSION {
@@ -125,14 +155,10 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
             supported: SCHEMA_VERSION,
         });
     }
-    let applied: std::collections::HashSet<i64> = {
-        let mut st = conn.prepare("SELECT version FROM schema_migrations")?;
-        let rows = st
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        rows
-    };
-    let mut pending: Vec<_> = MIGRATIONS
+    let applied: std::collections::HashSet<i64> = conn
+        .query_map("SELECT version FROM schema_migrations", [], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut pending: Vec<_> = migrations
         .iter()
         .filter(|(v, _, _)| !applied.contains(v))
         .collect();
@@ -142,7 +168,7 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied) VALUES (?1, ?2, ?3)",
-            rusqlite::params![version, name, now()],
+            crate::db::params![version, name, now()],
         )?;
         tx.commit()?;
         tracing::info!(version, name, "applied migration");
@@ -172,6 +198,12 @@ mod tests {
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("opened a newer database"),
         }
+    }
+
+    #[test]
+    fn both_databases_reach_the_same_version() {
+        let pg = super::PG_MIGRATIONS.iter().map(|m| m.0).max();
+        assert_eq!(pg, Some(super::SCHEMA_VERSION));
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Notification preferences of users and the outbox of outgoing mail and webhook deliveries,
 //! with their delivery state, attempts and last error.
 
+use crate::db::{params, OptionalExtension, Row};
 use crate::{now, parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use model::UserId;
-use rusqlite::{params, OptionalExtension, Row};
 
 /// A user who asked for a kind of mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,7 +204,7 @@ impl Store {
     pub fn enqueue_outbox(&self, m: &NewOutbox) -> Result<i64> {
         let conn = self.conn();
         let n = now();
-        conn.execute(
+        let new_id = conn.insert(
             "INSERT INTO outbox (channel, kind, recipients, subject, payload, created, next_attempt)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             params![
@@ -216,7 +216,7 @@ impl Store {
                 n
             ],
         )?;
-        Ok(conn.last_insert_rowid())
+        Ok(new_id)
     }
 
     pub fn outbox_item(&self, id: i64) -> Result<OutboxItem> {

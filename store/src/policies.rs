@@ -1,11 +1,11 @@
 //! Policies: the relation of a schedule, a repository, a type and clients, with retention,
 //! hooks and the `enabled` cascade.
 
+use crate::db::{params, OptionalExtension, Row};
 use crate::inventory::{audit, AUDIT_COLS};
 use crate::{new_uuid, now, parse_opt_ts, ts, Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use model::*;
-use rusqlite::{params, OptionalExtension, Row};
 
 pub(crate) const POLICY_COLS: &str = "id, name, policy_type, extra_vars, repository_id, schedule_id, keep_hourly, keep_daily,
     keep_weekly, keep_monthly, keep_yearly, vmprovider, next_run, mode_pull, enabled, prehook, posthook, rpo_hours";
@@ -52,7 +52,7 @@ pub(crate) fn policy_row(r: &Row) -> rusqlite::Result<Policy> {
 /// Replaces the copy repositories of a policy. A copy given without settings keeps the ones it
 /// had (`current`), or none for a new copy.
 fn set_copies(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::db::Conn,
     id: PolicyId,
     copies: &[CopyInput],
     current: &[PolicyCopy],
@@ -125,11 +125,11 @@ impl Store {
         let next = self.next_run_for(schedule)?;
         // Database passwords are sealed; the column keeps the masked text.
         let vars = self.seal_extra_vars(input.extra_vars.as_deref().unwrap_or_default())?;
-        let mut conn = self.conn();
+        let conn = self.conn();
         let tx = conn.transaction()?;
         let n = now();
         let k = |v: Option<Option<i64>>| v.flatten();
-        tx.execute(
+        let new_id = tx.insert(
             "INSERT INTO policies (uuid, name, policy_type, extra_vars, repository_id, schedule_id, keep_hourly, keep_daily,
                keep_weekly, keep_monthly, keep_yearly, vmprovider, next_run, mode_pull, enabled, prehook, posthook,
                created, modified, created_by, modified_by, extra_vars_sealed, rpo_hours)
@@ -158,7 +158,7 @@ impl Store {
                 k(input.rpo_hours)
             ],
         )?;
-        let id = tx.last_insert_rowid();
+        let id = new_id;
         for c in input.clients.iter().flatten() {
             tx.execute(
                 "INSERT OR IGNORE INTO policy_clients (policy_id, client_id) VALUES (?1, ?2)",
@@ -225,10 +225,9 @@ impl Store {
             let mut st = conn.prepare(&format!(
                 "SELECT {POLICY_COLS}, {AUDIT_COLS} FROM policies ORDER BY id"
             ))?;
-            let rows = st
-                .query_map([], policy_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows
+
+            st.query_map([], policy_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
         };
         for p in &mut list {
             p.clients = self.policy_clients(p.id)?;
@@ -265,7 +264,7 @@ impl Store {
             .as_deref()
             .map(|v| self.seal_extra_vars(v))
             .transpose()?;
-        let mut conn = self.conn();
+        let conn = self.conn();
         let tx = conn.transaction()?;
         // keep_* are Option<Option<_>>: outer None = unchanged, inner None = cleared.
         let keep_sql = |col: &str, v: Option<Option<i64>>| -> (String, Option<i64>, bool) {
@@ -419,10 +418,9 @@ impl Store {
             let conn = self.conn();
             let mut st = conn
                 .prepare("SELECT id FROM policies WHERE next_run IS NOT NULL AND next_run <= ?1")?;
-            let rows = st
-                .query_map([ts(now)], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows
+
+            st.query_map([ts(now)], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
         };
         let mut out = Vec::new();
         for id in due {

@@ -3,10 +3,10 @@
 //! reads the full text back ([`Store::policy_extra_vars`]); clear values written by older
 //! versions are sealed when the store opens.
 
+use crate::db::{params, OptionalExtension};
 use crate::{Result, Store, StoreError};
 use model::policy_secrets::{merge_extra_vars, split_extra_vars};
 use model::{PolicyId, Secret};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 /// `extra_vars` as stored: the masked text and the sealed secrets, if any.
@@ -68,15 +68,14 @@ impl Store {
     /// Seals secrets that older versions stored in clear in `policies.extra_vars`; returns how
     /// many policies were rewritten. Overwritten pages are zeroed (`secure_delete`) and the WAL
     /// is truncated, so the clear values do not linger in the files.
-    pub(crate) fn seal_clear_policy_secrets(&self, conn: &mut Connection) -> Result<usize> {
+    pub(crate) fn seal_clear_policy_secrets(&self, conn: &crate::db::Conn) -> Result<usize> {
         let rows: Vec<(i64, String, Option<Vec<u8>>)> = {
             let mut st = conn.prepare(
                 "SELECT id, extra_vars, extra_vars_sealed FROM policies WHERE extra_vars <> ''",
             )?;
-            let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows
+
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
         };
         let tx = conn.transaction()?;
         let mut n = 0;
@@ -97,7 +96,10 @@ impl Store {
         }
         tx.commit()?;
         if n > 0 {
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            if let Some(c) = conn.sqlite() {
+                // The clear text left the database file: also drop it from the WAL.
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
             tracing::info!(
                 policies = n,
                 "sealed database passwords found in clear in policies"
@@ -139,7 +141,8 @@ mod tests {
     #[test]
     fn clear_passwords_are_sealed_at_open_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let options = crate::testing::options(dir.path());
+        let s = Store::open_with(&options).unwrap();
         let (repo, sched) = repo_and_schedule(&s);
         let p = s
             .create_policy(
@@ -161,11 +164,11 @@ mod tests {
         s.conn()
             .execute(
                 "UPDATE policies SET extra_vars = ?2, extra_vars_sealed = NULL WHERE id = ?1",
-                rusqlite::params![p.id.0, r#"{"user":"root","password":"old-clear-pw"}"#],
+                crate::db::params![p.id.0, r#"{"user":"root","password":"old-clear-pw"}"#],
             )
             .unwrap();
         drop(s);
-        let s = Store::open(dir.path()).unwrap();
+        let s = Store::open_with(&options).unwrap();
         let stored: String = s
             .conn()
             .query_row("SELECT extra_vars FROM policies", [], |r| r.get(0))

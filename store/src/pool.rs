@@ -1,8 +1,10 @@
-//! Connections to the one SQLite database (WAL mode): the writer connection's settings, and a
-//! small pool of read-only connections. Readers run in parallel with each other and with the
-//! writer: a long write (a batch of job output lines) holds only the writer connection and
-//! SQLite's write lock, never a lock every reader waits behind.
+//! Connections to the database: the writer connection's settings, and a small pool of read-only
+//! connections. Readers run in parallel with each other and with the writer: a long write (a
+//! batch of job output lines) holds only the writer connection and SQLite's write lock (WAL
+//! mode), never a lock every reader waits behind. On PostgreSQL the pool holds read-only
+//! sessions the same way.
 
+use crate::db::{Conn, PgConfig};
 use crate::Result;
 use rusqlite::Connection;
 use std::ops::Deref;
@@ -18,7 +20,7 @@ pub(crate) const POOL_SIZE: usize = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens the writer connection (the one that migrates and writes).
-pub(crate) fn connect(path: &Path) -> Result<Connection> {
+pub(crate) fn connect(path: &Path) -> Result<Conn> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -27,22 +29,25 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     // Deleted and overwritten content is zeroed where that costs no extra I/O.
     conn.pragma_update(None, "secure_delete", "FAST")?;
     conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
+    Ok(Conn::Sqlite(conn))
 }
 
 /// Opens one read connection: `query_only`, so a write sent to it by mistake fails loudly.
-fn connect_reader(path: &Path) -> Result<Connection> {
+fn connect_reader(path: &Path) -> Result<Conn> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "query_only", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
+    Ok(Conn::Sqlite(conn))
 }
+
+/// Read sessions of a PostgreSQL pool: fewer than SQLite's, since each is a server process.
+const PG_POOL_SIZE: usize = 4;
 
 /// Connections handed out one per caller, returned when the guard drops.
 pub(crate) struct Pool {
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Conn>>,
     returned: Condvar,
 }
 
@@ -52,6 +57,20 @@ impl Pool {
         let mut idle = Vec::with_capacity(POOL_SIZE);
         for _ in 0..POOL_SIZE {
             idle.push(connect_reader(path)?);
+        }
+        Ok(Pool {
+            idle: Mutex::new(idle),
+            returned: Condvar::new(),
+        })
+    }
+
+    /// Read-only sessions to PostgreSQL (`default_transaction_read_only`).
+    pub fn open_postgres(pg: &PgConfig) -> Result<Pool> {
+        let mut idle = Vec::with_capacity(PG_POOL_SIZE);
+        for _ in 0..PG_POOL_SIZE {
+            let conn = Conn::Pg(Box::new(std::cell::RefCell::new(pg.connect()?)));
+            conn.execute_batch("SET default_transaction_read_only = on")?;
+            idle.push(conn);
         }
         Ok(Pool {
             idle: Mutex::new(idle),
@@ -75,7 +94,7 @@ impl Pool {
         }
     }
 
-    fn put(&self, conn: Connection) {
+    fn put(&self, conn: Conn) {
         self.idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -87,12 +106,12 @@ impl Pool {
 /// One read connection of the pool, returned to it on drop (also when unwinding).
 pub(crate) struct Pooled<'a> {
     pool: &'a Pool,
-    conn: Option<Connection>,
+    conn: Option<Conn>,
 }
 
 impl Deref for Pooled<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
         self.conn
             .as_ref()
             .expect("a pooled connection is present until drop")
@@ -112,7 +131,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn setup() -> (tempfile::TempDir, Connection, Arc<Pool>) {
+    fn setup() -> (tempfile::TempDir, Conn, Arc<Pool>) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.db");
         let w = connect(&path).expect("connect");
@@ -122,14 +141,14 @@ mod tests {
         (dir, w, pool)
     }
 
-    fn count(c: &Connection) -> i64 {
+    fn count(c: &Conn) -> i64 {
         c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .expect("count")
     }
 
     #[test]
     fn a_reader_is_not_blocked_by_an_open_write_transaction() {
-        let (_dir, mut w, pool) = setup();
+        let (_dir, w, pool) = setup();
         let tx = w.transaction().expect("begin");
         tx.execute("INSERT INTO t VALUES (1)", []).expect("insert");
         // While the write is open, a reader sees the committed state at once.

@@ -2,9 +2,9 @@
 //! transaction, archives pruned by this server, and anomaly acknowledgements.
 
 use crate::archives::{archive_row, ARCHIVE_COLS};
+use crate::db::{params, OptionalExtension};
 use crate::{now, parse_opt_ts, Result, Store, StoreError};
 use model::*;
-use rusqlite::{params, OptionalExtension};
 use std::collections::HashSet;
 
 impl Store {
@@ -170,7 +170,7 @@ mod tests {
 
     fn setup() -> (tempfile::TempDir, Store, SeriesKey) {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let s = crate::testing::open(dir.path());
         let c = s
             .create_client(
                 &ClientInput {

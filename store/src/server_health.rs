@@ -22,6 +22,13 @@ impl Store {
 
     /// Writes a consistent copy of the live database to `dest` (see [`snapshot_database`]).
     pub fn snapshot_to(&self, dest: &Path) -> Result<()> {
+        if self.backend() == crate::Backend::Postgres {
+            return Err(StoreError::Conflict(
+                "snapshot: the server's self-backup copies the SQLite database; on PostgreSQL \
+                 back the database up with pg_dump"
+                    .into(),
+            ));
+        }
         snapshot_database(&self.path, dest)
     }
 }
@@ -79,7 +86,7 @@ pub fn snapshot_database(src: &Path, dest: &Path) -> Result<()> {
 /// The schema version of a database file that no server has open (a snapshot), read-only.
 pub fn database_schema_version(path: &Path) -> Result<i64> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    crate::migrate::current_version(&conn)
+    crate::migrate::current_version(&crate::db::Conn::Sqlite(conn))
 }
 
 #[cfg(test)]

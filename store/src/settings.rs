@@ -4,14 +4,14 @@
 //! (the server's SSH key, last-run stamps of schedules) under keys the registry does not declare,
 //! through `state` / `set_state`.
 
+use crate::db::{params, OptionalExtension};
 use crate::{now, Result, Store, StoreError};
 use model::settings::{
     self, Change, ChangeValue, Def, FromSetting, SecretSetting, Setting, Stored,
 };
 use model::Secret;
-use rusqlite::{params, Connection, OptionalExtension};
 
-fn raw(conn: &Connection, key: &str) -> Result<Option<String>> {
+fn raw(conn: &crate::db::Conn, key: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row(
             "SELECT value FROM settings WHERE key = ?1 AND secret IS NULL",
@@ -21,7 +21,7 @@ fn raw(conn: &Connection, key: &str) -> Result<Option<String>> {
         .optional()?)
 }
 
-fn put(conn: &Connection, key: &str, value: &str) -> Result<()> {
+fn put(conn: &crate::db::Conn, key: &str, value: &str) -> Result<()> {
     conn.execute(
         "INSERT INTO settings (key, value, secret, modified) VALUES (?1, ?2, NULL, ?3)
          ON CONFLICT (key) DO UPDATE SET value = ?2, secret = NULL, modified = ?3",
@@ -30,7 +30,7 @@ fn put(conn: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn put_sealed(conn: &Connection, key: &str, sealed: &[u8]) -> Result<()> {
+fn put_sealed(conn: &crate::db::Conn, key: &str, sealed: &[u8]) -> Result<()> {
     conn.execute(
         "INSERT INTO settings (key, value, secret, modified) VALUES (?1, '', ?2, ?3)
          ON CONFLICT (key) DO UPDATE SET value = '', secret = ?2, modified = ?3",
@@ -79,7 +79,7 @@ impl Store {
         sealed.flatten().map(|s| self.key().open(&s)).transpose()
     }
 
-    fn stored(conn: &Connection, key: &str) -> Result<Stored> {
+    fn stored(conn: &crate::db::Conn, key: &str) -> Result<Stored> {
         let row: Option<(String, bool)> = conn
             .query_row(
                 "SELECT value, secret IS NOT NULL FROM settings WHERE key = ?1",
@@ -118,7 +118,7 @@ impl Store {
                 _ => None,
             });
         }
-        let mut conn = self.conn();
+        let conn = self.conn();
         let tx = conn.transaction()?;
         for (c, sealed) in changes.iter().zip(sealed) {
             let key = c.def().key;

@@ -1,10 +1,10 @@
 //! Statistics read from stored archives, jobs and repository totals: daily buckets, size points,
 //! the last backup of every series, job outcome counts; plus the repository capacity.
 
+use crate::db::{params, OptionalExtension};
 use crate::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use model::*;
-use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 
 /// How daily statistics are grouped.
@@ -43,7 +43,7 @@ pub struct StatsFilter {
 impl StatsFilter {
     fn scope_sql(&self, client: &str, policy: &str) -> String {
         self.scope.as_deref().map_or_else(
-            || "1".to_string(),
+            || "1 = 1".to_string(),
             |v| crate::access::series_sql(v, client, policy),
         )
     }
@@ -174,8 +174,8 @@ impl Store {
                 d.archives += r.get::<_, i64>(6)?;
             }
             let mut st = conn.prepare(&format!(
-                "SELECT {g}, substr(finished, 1, 10), SUM(status = 'successful'),
-                   SUM(status IN ('failed', 'error')) FROM jobs
+                "SELECT {g}, substr(finished, 1, 10), SUM(CASE WHEN status = 'successful' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN status IN ('failed', 'error') THEN 1 ELSE 0 END) FROM jobs
                  WHERE job_type = 'job' AND finished >= ?1 AND finished < ?2
                    AND (?3 IS NULL OR repository_id = ?3) AND (?4 IS NULL OR client_id = ?4)
                    AND (?5 IS NULL OR policy_id = ?5) AND {s}

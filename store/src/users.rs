@@ -1,5 +1,6 @@
 //! Users (argon2 password hashes), login sessions and long-lived API tokens.
 
+use crate::db::{params, OptionalExtension, Row};
 use crate::{now, parse_opt_ts, parse_ts, ts, unique_conflict, Result, Store, StoreError};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -8,7 +9,6 @@ use argon2::Argon2;
 use chrono::{DateTime, Duration, Utc};
 use model::{Role, TokenId, User, UserId, ValidationErrors};
 use rand::RngCore;
-use rusqlite::{params, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 
 /// How stale a token's `last_used` may be before a request refreshes it.
@@ -130,13 +130,13 @@ impl Store {
         });
         let conn = self.conn();
         let n = now();
-        conn.execute(
+        let new_id = conn.insert(
             "INSERT INTO users (email, first_name, last_name, password_hash, is_superuser, role, created, modified)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
             params![u.email, u.first_name, u.last_name, hash, role == Role::Superuser, role.as_str(), n],
         )
         .map_err(|e| unique_conflict(e, "email", &u.email))?;
-        let id = UserId(conn.last_insert_rowid());
+        let id = UserId(new_id);
         drop(conn);
         self.user(id)
     }
@@ -196,7 +196,7 @@ impl Store {
         conn.execute(
             "UPDATE users SET email = COALESCE(?2, email), first_name = COALESCE(?3, first_name),
              last_name = COALESCE(?4, last_name), is_superuser = COALESCE(?5, is_superuser),
-             role = CASE WHEN ?5 IS NULL THEN role WHEN ?5 THEN 'superuser'
+             role = CASE WHEN ?5 IS NULL THEN role WHEN ?5 <> 0 THEN 'superuser'
                          WHEN role = 'superuser' THEN 'viewer' ELSE role END, modified = ?6
              WHERE id = ?1",
             params![id.0, email, first_name, last_name, is_superuser, now()],
@@ -240,7 +240,7 @@ impl Store {
             return Err(StoreError::not_found("user", id));
         }
         conn.execute(
-            "UPDATE tokens SET revoked = 1 WHERE user_id = ?1 AND id IS NOT ?2",
+            "UPDATE tokens SET revoked = 1 WHERE user_id = ?1 AND id <> COALESCE(?2, 0)",
             params![id.0, keep.map(|t| t.0)],
         )?;
         Ok(())
@@ -293,11 +293,11 @@ impl Store {
         let token = format!("{prefix}{}", hex::encode(raw));
         let expires = ttl.map(|d| ts(Utc::now() + d));
         let conn = self.conn();
-        conn.execute(
+        let new_id = conn.insert(
             "INSERT INTO tokens (user_id, token_hash, kind, name, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![user.0, token_hash(&token), kind.as_str(), name, now(), expires],
         )?;
-        Ok((TokenId(conn.last_insert_rowid()), token))
+        Ok((TokenId(new_id), token))
     }
 
     /// Resolves a presented token to its user, if valid, unexpired and unrevoked, and records
@@ -327,7 +327,7 @@ impl Store {
     fn token_row(&self, token: &str) -> Result<Option<(AuthUser, Option<String>)>> {
         let conn = self.read();
         let row = conn
-            .prepare_cached(
+            .prepare(
                 "SELECT t.id, t.expires, u.id, u.email, u.is_superuser, t.last_used FROM tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.token_hash = ?1 AND t.revoked = 0 AND u.is_active = 1",
             )?
@@ -389,7 +389,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path()).unwrap();
+        let s = crate::testing::open(d.path());
         (d, s)
     }
 

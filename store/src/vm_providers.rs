@@ -1,10 +1,10 @@
 //! VM module providers an administrator adds (the original's `module_name`, `module_type`,
 //! `get_client`, `get_script`); Proxmox is built into the executor and cannot be stored.
 
+use crate::db::{params, OptionalExtension, Row};
 use crate::{now, parse_ts, unique_conflict, Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use model::{UserId, ValidationErrors};
-use rusqlite::{params, OptionalExtension, Row};
 
 /// Names of the providers built into the executor: reserved.
 pub const BUILT_IN_VM_PROVIDERS: &[&str] = &["proxmox"];

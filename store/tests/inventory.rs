@@ -5,7 +5,7 @@ use store::{Store, StoreError};
 
 fn store() -> (tempfile::TempDir, Store) {
     let d = tempfile::tempdir().unwrap();
-    let s = Store::open(d.path()).unwrap();
+    let s = store::testing::open(d.path());
     (d, s)
 }
 
@@ -83,7 +83,9 @@ fn crud_round_trip_and_next_run() {
 
 #[test]
 fn secrets_are_not_plain_text_on_disk() {
-    let (d, s) = store();
+    let d = tempfile::tempdir().unwrap();
+    let options = store::testing::options(d.path());
+    let s = Store::open_with(&options).unwrap();
     let (_c, r, _sc, _p) = setup(&s);
     let pw = model::settings::check("mail.password", "mail-pass-123").unwrap();
     s.apply_settings(&[pw]).unwrap();
@@ -102,7 +104,7 @@ fn secrets_are_not_plain_text_on_disk() {
             }
         }
     }
-    let s = Store::open(d.path()).unwrap();
+    let s = Store::open_with(&options).unwrap();
     let views = s.setting_views(true).unwrap();
     let pw = views.iter().find(|v| v.def.key == "mail.password").unwrap();
     assert_eq!(pw.value, MASK);

@@ -35,7 +35,7 @@ fn line(job: JobId, text: String) -> NewOutputLine {
 #[test]
 fn batches_of_several_jobs_keep_each_jobs_order_and_numbering() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let store = store::testing::open(dir.path());
     let (a, b) = (new_job(&store, "a"), new_job(&store, "b"));
     assert_eq!(
         store
@@ -71,7 +71,7 @@ fn batches_of_several_jobs_keep_each_jobs_order_and_numbering() {
 #[test]
 fn readers_run_while_batches_are_written() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let store = store::testing::open(dir.path());
     let job = new_job(&store, "chatty");
     let writer = {
         let store = store.clone();

@@ -4,7 +4,7 @@
 
 use model::*;
 use std::time::Instant;
-use store::{JobListOptions, JobOrder, NewJob, PageRequest, Store};
+use store::{JobListOptions, JobOrder, NewJob, PageRequest};
 
 fn job(i: usize) -> NewJob {
     NewJob {
@@ -32,7 +32,7 @@ fn job_pages_cover_a_large_table_once_and_stay_fast() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
     let d = tempfile::tempdir().unwrap();
-    let s = Store::open(d.path()).unwrap();
+    let s = store::testing::open(d.path());
     let t = Instant::now();
     for i in 0..n {
         let j = s.create_job(&job(i)).unwrap();

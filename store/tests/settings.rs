@@ -6,7 +6,7 @@ use store::{Store, StoreError};
 
 fn store() -> (tempfile::TempDir, Store) {
     let d = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(d.path()).expect("store");
+    let s = store::testing::open(d.path());
     (d, s)
 }
 
@@ -33,7 +33,9 @@ fn typed_reads_fall_back_to_defaults_and_changes_apply_together() {
 
 #[test]
 fn secrets_are_sealed_masked_and_kept_by_the_mask() {
-    let (d, s) = store();
+    let d = tempfile::tempdir().expect("tempdir");
+    let options = store::testing::options(d.path());
+    let s = Store::open_with(&options).expect("store");
     s.apply_settings(&[check("webhook.secret", "hook secret 42").expect("valid")])
         .expect("stored");
     let v = s
@@ -56,7 +58,7 @@ fn secrets_are_sealed_masked_and_kept_by_the_mask() {
             assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{f}");
         }
     }
-    let s = Store::open(d.path()).expect("reopen");
+    let s = Store::open_with(&options).expect("reopen");
     s.apply_settings(&[check("webhook.secret", "").expect("clear")])
         .expect("cleared");
     assert!(s

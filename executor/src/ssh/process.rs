@@ -16,10 +16,15 @@ const PIPE_BUFFER: usize = 256 * 1024;
 /// Environment variable tagging every process of one command.
 const RUN_ID_VAR: &str = "CYBORG_RUN_ID";
 
-/// Signals every process tagged with a run id: `sh -c KILL_SCRIPT sh SIGNAL RUN_ID`.
-pub(super) const KILL_SCRIPT: &str = r#"for d in /proc/[0-9]*; do
-  if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "CYBORG_RUN_ID=$2"; then kill "-$1" "${d#/proc/}" 2>/dev/null; fi
-done; true"#;
+/// Signals every process tagged with a run id: `sh -c KILL_SCRIPT sh SIGNAL RUN_ID`. The tagged
+/// processes are stopped first and continued last, so each receives the signal before any runs
+/// again: a shell never sees its child die and goes on to its next command (`/proc` lists pids
+/// in text order, which is not always parent first).
+pub(super) const KILL_SCRIPT: &str = r#"pids=
+for d in /proc/[0-9]*; do
+  if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "CYBORG_RUN_ID=$2"; then pids="$pids ${d#/proc/}"; fi
+done
+if [ -n "$pids" ]; then kill -STOP $pids; kill "-$1" $pids; kill -CONT $pids; fi 2>/dev/null; true"#;
 
 fn run_id() -> String {
     use rand_ssh::RngExt;

@@ -2,6 +2,7 @@
 
 use super::{asc, desc, flag, Page, PageRequest, Select, Sort};
 use crate::access::id_in;
+use crate::db::Value;
 use crate::inventory::{
     client_row, repo_row, schedule_row, AUDIT_COLS, CLIENT_COLS, REPO_COLS, SCHEDULE_COLS,
 };
@@ -9,7 +10,6 @@ use crate::policies::{policy_row, POLICY_COLS};
 use crate::users::{user_row, TokenInfo, USER_COLS};
 use crate::{parse_opt_ts, parse_ts, Result, Store};
 use model::*;
-use rusqlite::types::Value;
 use std::sync::Arc;
 
 /// Orderings of users.

@@ -3,11 +3,11 @@
 use super::{asc, desc, Page, PageRequest, Select};
 use crate::access::{job_sql, series_sql};
 use crate::archives::{archive_row, ARCHIVE_COLS};
+use crate::db::Value;
 use crate::jobs::{job_row, JOB_COLS};
 use crate::{ts, Result, Store};
 use chrono::{DateTime, Utc};
 use model::*;
-use rusqlite::types::Value;
 use std::sync::Arc;
 
 /// Orderings of jobs.

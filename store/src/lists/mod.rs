@@ -12,9 +12,9 @@ pub use inventory::{
 };
 pub use jobs::{ArchiveListOptions, ArchiveOrder, JobListOptions, JobOrder};
 
+use crate::db::Row;
+use crate::db::Value;
 use crate::{Result, Store};
-use rusqlite::types::Value;
-use rusqlite::Row;
 use serde::{Deserialize, Serialize};
 
 /// The most rows one page may hold.
@@ -190,10 +190,10 @@ impl Store {
         let first = page.first.clamp(1, MAX_PAGE);
         let read = self.read();
         // One snapshot for the count and the page, so that both agree.
-        let conn = read.unchecked_transaction()?;
+        let conn = read.transaction()?;
         let total_count: i64 = conn.query_row(
             &format!("SELECT COUNT(*) FROM {}{}", q.from, q.where_sql(None)),
-            rusqlite::params_from_iter(q.args.iter()),
+            &q.args,
             |r| r.get(0),
         )?;
         let (dir, cmp) = if sort.desc {
@@ -208,20 +208,19 @@ impl Store {
             format!("({}, {}) {cmp} (?, ?)", sort.expr, q.id)
         });
         args.push(Value::Integer(first + 1));
+        // The sort key and the id follow the columns `row` reads.
         let sql = format!(
-            "SELECT {}, {} FROM {}{} ORDER BY {} {dir}, {} {dir} LIMIT ?",
+            "SELECT {}, {}, {} FROM {}{} ORDER BY {} {dir}, {} {dir} LIMIT ?",
             q.cols,
             sort.expr,
+            q.id,
             q.from,
             q.where_sql(after.as_deref()),
             sort.expr,
             q.id,
         );
         let mut st = conn.prepare(&sql)?;
-        let key_at = st.column_count() - 1;
-        let id_col = q.id.rsplit('.').next().unwrap_or(q.id);
-        let id_at = st.column_index(id_col)?;
-        let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+        let mut rows = st.query(args)?;
         let mut items = Vec::new();
         let mut end_cursor = None;
         let mut has_next_page = false;
@@ -230,7 +229,9 @@ impl Store {
                 has_next_page = true;
                 break;
             }
-            items.push(row(r)?);
+            let key_at = r.len() - 2;
+            let id_at = r.len() - 1;
+            items.push(row(&r)?);
             end_cursor = Some(Cursor {
                 key: SortKey::from_sql(r.get(key_at)?),
                 id: r.get(id_at)?,
