@@ -35,6 +35,12 @@ pub struct Config {
     /// This server's name among the nodes sharing one database (`node_name`,
     /// `CYBORG_NODE_NAME`, `serve --node-name`); the host name by default.
     pub node_name: String,
+    /// The node holding the file catalog (`catalog_node`, `CYBORG_CATALOG_NODE`): only it
+    /// ingests catalogs and runs restore tests. Unset: every node does (one node).
+    pub catalog_node: Option<String>,
+    /// Seconds a running job's lease lasts (`job_lease_seconds`, `CYBORG_JOB_LEASE_SECONDS`):
+    /// a job whose node stops renewing it is ended by another node after this long.
+    pub job_lease_seconds: u64,
 }
 
 /// Certificate chain and key files of the HTTPS listener.
@@ -58,6 +64,8 @@ impl Default for Config {
             self_backup: Default::default(),
             database_url: None,
             node_name: default_node_name(),
+            catalog_node: None,
+            job_lease_seconds: 30,
         }
     }
 }
@@ -110,6 +118,8 @@ struct FileConfig {
     self_backup: Option<crate::admin::SelfBackupFile>,
     database_url: Option<String>,
     node_name: Option<String>,
+    catalog_node: Option<String>,
+    job_lease_seconds: Option<i64>,
 }
 
 /// The TLS and proxy keys before validation.
@@ -221,6 +231,12 @@ impl Config {
         if let Ok(v) = std::env::var("CYBORG_NODE_NAME") {
             c.node_name = check_node_name("CYBORG_NODE_NAME", &v)?;
         }
+        if let Ok(v) = std::env::var("CYBORG_CATALOG_NODE") {
+            c.catalog_node = Some(check_node_name("CYBORG_CATALOG_NODE", &v)?);
+        }
+        if let Some(v) = env_int("CYBORG_JOB_LEASE_SECONDS")? {
+            c.job_lease_seconds = parse_count("CYBORG_JOB_LEASE_SECONDS", v, 3, 3600)? as u64;
+        }
         if let Some(v) = &o.database_url {
             c.database_url = parse_database_url("--database-url", v)?;
         }
@@ -281,6 +297,12 @@ impl Config {
         }
         if let Some(v) = f.node_name {
             self.node_name = check_node_name("node_name", &v)?;
+        }
+        if let Some(v) = f.catalog_node {
+            self.catalog_node = Some(check_node_name("catalog_node", &v)?);
+        }
+        if let Some(v) = f.job_lease_seconds {
+            self.job_lease_seconds = parse_count("job_lease_seconds", v, 3, 3600)? as u64;
         }
         Ok(())
     }

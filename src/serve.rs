@@ -70,6 +70,16 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
     }
     let borg_base = cfg.data_dir.join("borg");
     std::fs::create_dir_all(&borg_base)?;
+    // Bound before the executor starts: the node's heartbeat carries its address.
+    let tls = match &cfg.tls {
+        Some(files) => Some((crate::tls::load(files).await?, files.clone())),
+        None => None,
+    };
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .with_context(|| format!("listen: cannot bind {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
     let executor = Executor::new(
         store.clone(),
         Arc::new(catalog.clone()),
@@ -77,6 +87,13 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
             local_borg_base_dir: borg_base,
             max_concurrent_jobs: cfg.max_concurrent_jobs,
             scheduler_tick: Duration::from_secs(cfg.scheduler_tick_seconds),
+            node_name: cfg.node_name.clone(),
+            node_address: url.clone(),
+            catalog_role: cfg
+                .catalog_node
+                .as_ref()
+                .is_none_or(|n| *n == cfg.node_name),
+            job_lease: Duration::from_secs(cfg.job_lease_seconds),
         },
     );
     executor.start()?;
@@ -102,20 +119,11 @@ pub async fn run(cfg: Config, opts: ServeOptions) -> Result<()> {
     });
     // Behind a reverse proxy, the login limiter believes the trusted proxies' headers.
     let app = app.layer(axum::Extension(Arc::new(cfg.trusted_proxies.clone())));
-    let tls = match &cfg.tls {
-        Some(files) => Some((crate::tls::load(files).await?, files.clone())),
-        None => None,
-    };
-    let listener = std::net::TcpListener::bind(cfg.listen)
-        .with_context(|| format!("listen: cannot bind {}", cfg.listen))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
     crate::tls::reload_on_sighup(tls.clone())?;
     crate::admin::schedule::start(&cfg.self_backup, &cfg.data_dir, store.clone())?;
     // Tests and scripts read this line to find the port.
     println!("CyBorgBackup listening on {url}");
-    tracing::info!(%url, data_dir = %cfg.data_dir.display(), "server started");
+    tracing::info!(%url, data_dir = %cfg.data_dir.display(), node = %cfg.node_name, "server started");
     if opts.demo {
         crate::demo::setup(
             &store,

@@ -3,7 +3,9 @@
 //! locking, the cron scheduler, repository preparation, backups, catalog listings and pruning.
 
 pub mod borg;
+mod bus;
 mod catalog_job;
+mod cluster;
 pub mod conntest;
 mod copy_check;
 pub mod credentials;

@@ -4,7 +4,7 @@
 use crate::events::{JobEvent, StatusFeed};
 use crate::runner;
 use model::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +21,16 @@ pub struct ExecutorOptions {
     pub max_concurrent_jobs: usize,
     /// How often the scheduler looks for due policies.
     pub scheduler_tick: Duration,
+    /// This node's name among the nodes sharing the database.
+    pub node_name: String,
+    /// Base URL other nodes reach this node at ('' when unknown).
+    pub node_address: String,
+    /// Whether this node holds the file catalog: only it runs catalog ingestion and restore
+    /// tests (which read the catalog).
+    pub catalog_role: bool,
+    /// How long a running job's lease lasts; the node renews it three times per lease. A job
+    /// whose node stops renewing is ended by another node after this long.
+    pub job_lease: Duration,
 }
 
 /// Why a policy could not be launched.
@@ -56,6 +66,10 @@ pub(crate) struct Inner {
     shutting_down: std::sync::atomic::AtomicBool,
     /// Unix milliseconds of the scheduler's last tick, 0 before the first (see `scheduler.rs`).
     pub(crate) last_tick: std::sync::atomic::AtomicI64,
+    /// Publishes this node's job events to the other nodes (see `bus.rs`).
+    pub(crate) bus: crate::bus::Publisher,
+    /// Replays the other nodes' job events here while it lives.
+    listener: Mutex<Option<store::Listener>>,
 }
 
 /// Handle to the executor; cheap to clone.
@@ -68,7 +82,9 @@ impl Executor {
     pub fn new(store: Store, sink: Arc<dyn ListingSink>, opts: ExecutorOptions) -> Executor {
         let (events, _) = broadcast::channel(4096);
         let (output_events, _) = broadcast::channel(16_384);
-        let output = crate::output::OutputWriter::start(store.clone(), output_events.clone());
+        let bus = crate::bus::Publisher::start(store.clone(), opts.node_name.clone());
+        let output =
+            crate::output::OutputWriter::start(store.clone(), output_events.clone(), bus.clone());
         Executor {
             inner: Arc::new(Inner {
                 store,
@@ -85,12 +101,24 @@ impl Executor {
                 credentials: Default::default(),
                 shutting_down: std::sync::atomic::AtomicBool::new(false),
                 last_tick: std::sync::atomic::AtomicI64::new(0),
+                bus,
+                listener: Mutex::new(None),
             }),
         }
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// This node's name among the nodes sharing the database.
+    pub fn node_name(&self) -> &str {
+        &self.inner.opts.node_name
+    }
+
+    /// How long a running job's lease lasts.
+    pub fn job_lease(&self) -> Duration {
+        self.inner.opts.job_lease
     }
 
     /// Live status changes and progress of jobs.
@@ -108,9 +136,14 @@ impl Executor {
         &self.inner.status_feed
     }
 
-    /// Fails jobs a previous process left unfinished, then starts the dispatcher and scheduler.
+    /// Fails jobs a previous process left unfinished, then starts the dispatcher, the
+    /// scheduler and the lease keeper.
     pub fn start(&self) -> Result<(), StoreError> {
-        let n = self.inner.store.fail_interrupted_jobs()?;
+        self.inner.store.node_started(&crate::cluster::beat(self))?;
+        let n = self
+            .inner
+            .store
+            .fail_interrupted_jobs(&self.inner.opts.node_name)?;
         if n > 0 {
             tracing::warn!(
                 jobs = n,
@@ -122,6 +155,13 @@ impl Executor {
         tokio::spawn(async move { me.dispatch_loop().await });
         let me = self.clone();
         tokio::spawn(async move { crate::scheduler::run(me).await });
+        let me = self.clone();
+        tokio::spawn(async move { crate::cluster::run(me).await });
+        *self
+            .inner
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = crate::bus::listen(self)?;
         Ok(())
     }
 
@@ -271,6 +311,10 @@ impl Executor {
             .cloned();
         match token {
             Some(t) => t.cancel(),
+            // Running on another node: it stops the job when it next renews its leases.
+            None if job.status == JobStatus::Running => {
+                self.inner.store.request_cancel(id)?;
+            }
             None => self.finish(id, JobStatus::Canceled, None, "canceled before it started")?,
         }
         Ok(true)
@@ -320,7 +364,29 @@ impl Executor {
         self.inner.progress.get(id)
     }
 
+    /// The cancellation token of a job running on this node.
+    pub(crate) fn running_token(&self, id: JobId) -> Option<CancellationToken> {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    /// Wakes the dispatcher (a job finished or was queued).
+    pub(crate) fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Publishes an event of a job of this node, here and to the other nodes.
     pub(crate) fn emit(&self, e: JobEvent) {
+        self.inner.bus.event(&e);
+        self.emit_local(e);
+    }
+
+    /// Publishes an event on this node's live channels only.
+    pub(crate) fn emit_local(&self, e: JobEvent) {
         if let JobEvent::Status { job, status } = &e {
             self.inner.status_feed.push(*job, *status);
         }
@@ -351,55 +417,35 @@ impl Executor {
     }
 
     /// Starts every queued job whose dependency succeeded and whose repository and client are
-    /// free, within the global limit. A failed dependency cancels its dependents.
+    /// free on every node, within the global limit (`Store::claim_jobs`). A failed dependency
+    /// cancels its dependents.
     fn dispatch_once(&self) -> Result<(), StoreError> {
         let store = &self.inner.store;
-        let unfinished = store.unfinished_jobs()?;
-        let mut busy_repos: HashSet<RepositoryId> = HashSet::new();
-        let mut busy_clients: HashSet<ClientId> = HashSet::new();
-        let mut running = 0usize;
-        for j in unfinished.iter().filter(|j| j.status == JobStatus::Running) {
-            running += 1;
-            busy_repos.extend(j.repository);
-            busy_clients.extend(j.client);
-        }
-        let now = chrono::Utc::now();
-        for j in unfinished.iter().filter(|j| j.status != JobStatus::Running) {
-            if j.not_before.is_some_and(|t| t > now) {
-                self.set_waiting(j)?;
-                continue;
-            }
-            if let Some(dep) = j.depends_on {
-                let d = store.job(dep)?;
-                match d.status {
-                    JobStatus::Successful => {}
-                    s if s.is_finished() => {
-                        self.finish(
-                            j.id,
-                            JobStatus::Canceled,
-                            None,
-                            &format!("dependency job {dep} ended {s}"),
-                        )?;
-                        continue;
-                    }
-                    _ => {
-                        self.set_waiting(j)?;
-                        continue;
-                    }
-                }
-            }
-            let repo_busy = j.repository.is_some_and(|r| busy_repos.contains(&r));
-            let client_busy = j.client.is_some_and(|c| busy_clients.contains(&c));
-            if repo_busy || client_busy || running >= self.inner.opts.max_concurrent_jobs {
-                self.set_waiting(j)?;
-                continue;
-            }
-            running += 1;
-            busy_repos.extend(j.repository);
-            busy_clients.extend(j.client);
-            store.set_job_status(j.id, JobStatus::Running, None, "")?;
+        let opts = &self.inner.opts;
+        let claim = store.claim_jobs(&store::ClaimOptions {
+            node: &opts.node_name,
+            max_running: opts.max_concurrent_jobs,
+            lease: chrono::Duration::from_std(opts.job_lease)
+                .unwrap_or_else(|_| chrono::Duration::seconds(30)),
+            now: chrono::Utc::now(),
+            catalog_jobs: opts.catalog_role,
+        })?;
+        for id in claim.waiting {
             self.emit(JobEvent::Status {
-                job: j.id,
+                job: id,
+                status: JobStatus::Waiting,
+            });
+        }
+        for id in claim.canceled {
+            self.inner.progress.clear(id);
+            self.emit(JobEvent::Status {
+                job: id,
+                status: JobStatus::Canceled,
+            });
+        }
+        for job in claim.started {
+            self.emit(JobEvent::Status {
+                job: job.id,
                 status: JobStatus::Running,
             });
             let token = CancellationToken::new();
@@ -407,9 +453,8 @@ impl Executor {
                 .running
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(j.id, token.clone());
+                .insert(job.id, token.clone());
             let me = self.clone();
-            let job = store.job(j.id)?;
             tokio::spawn(async move {
                 let mut outcome = runner::run(&me, &job, token).await;
                 if outcome.status == JobStatus::Canceled
@@ -439,19 +484,6 @@ impl Executor {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&job.id);
-            });
-        }
-        Ok(())
-    }
-
-    fn set_waiting(&self, j: &Job) -> Result<(), StoreError> {
-        if j.status == JobStatus::Pending {
-            self.inner
-                .store
-                .set_job_status(j.id, JobStatus::Waiting, None, "")?;
-            self.emit(JobEvent::Status {
-                job: j.id,
-                status: JobStatus::Waiting,
             });
         }
         Ok(())

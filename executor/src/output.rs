@@ -6,6 +6,7 @@
 //! output is background work: the writer thread runs at a lower CPU priority than the API.
 
 use crate::events::JobEvent;
+use model::JobId;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -39,6 +40,7 @@ struct Shared {
     done: watch::Sender<u64>,
     store: Store,
     events: broadcast::Sender<JobEvent>,
+    bus: crate::bus::Publisher,
 }
 
 #[derive(Default)]
@@ -51,13 +53,18 @@ struct Queue {
 
 impl OutputWriter {
     /// Starts the writer thread; stored lines are published on `events`.
-    pub fn start(store: Store, events: broadcast::Sender<JobEvent>) -> OutputWriter {
+    pub fn start(
+        store: Store,
+        events: broadcast::Sender<JobEvent>,
+        bus: crate::bus::Publisher,
+    ) -> OutputWriter {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             done: watch::Sender::new(0),
             store,
             events,
+            bus,
         });
         let me = shared.clone();
         std::thread::Builder::new()
@@ -168,6 +175,17 @@ impl Shared {
             }
         };
         if let Some(seqs) = stored {
+            // Other nodes read the stored lines back: one note per job of the batch.
+            let mut spans: Vec<(JobId, i64, i64)> = Vec::new();
+            for (l, seq) in batch.iter().zip(&seqs) {
+                match spans.iter_mut().find(|s| s.0 == l.job) {
+                    Some(s) => s.2 = *seq,
+                    None => spans.push((l.job, *seq, *seq)),
+                }
+            }
+            for (job, first, last) in spans {
+                self.bus.output(job, first, last);
+            }
             for (l, seq) in batch.into_iter().zip(seqs) {
                 // No subscriber is not an error.
                 let _ = self.events.send(JobEvent::Output {

@@ -37,6 +37,11 @@ impl ProgressBoard {
         self.with(|m| m.get(&job).map(|e| e.progress.clone()))
     }
 
+    /// Sets a job's progress as another node reported it.
+    pub fn put(&self, job: JobId, progress: JobProgress) {
+        self.with(|m| m.entry(job).or_default().progress = progress);
+    }
+
     pub fn clear(&self, job: JobId) {
         self.with(|m| m.remove(&job));
     }

@@ -23,10 +23,10 @@ pub(crate) fn fired(
     now: DateTime<Utc>,
 ) -> Result<bool, String> {
     let store = &ex.inner.store;
-    let last = store
-        .state(key)
-        .map_err(|e| e.to_string())?
-        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
+    let raw = store.state(key).map_err(|e| e.to_string())?;
+    let last = raw
+        .as_deref()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
     let due = match last {
         None => false,
         Some(last) => cron
@@ -34,11 +34,13 @@ pub(crate) fn fired(
             .is_some_and(|next| next <= now),
     };
     if due || last.is_none() {
-        store
-            .set_state(key, &now.to_rfc3339())
+        // Compare-and-set: of several nodes seeing the same firing, one records it and acts.
+        let swapped = store
+            .swap_state(key, raw.as_deref(), &now.to_rfc3339())
             .map_err(|e| e.to_string())?;
+        return Ok(due && swapped);
     }
-    Ok(due)
+    Ok(false)
 }
 
 /// Queues integrity checks when their schedule has come: a repository with its own

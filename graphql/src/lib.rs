@@ -5,6 +5,7 @@
 
 mod admin;
 mod catalog;
+mod cluster;
 mod connection;
 mod copies;
 mod cost;
@@ -52,6 +53,7 @@ pub struct Query(
     health::HealthQuery,
     copies::CopyQuery,
     recoverability::RecoverabilityQuery,
+    cluster::ClusterQuery,
 );
 
 /// Every mutation: inventory and jobs, plus administration (SSH key, host keys, settings).

@@ -321,6 +321,8 @@ pub struct Job {
     pub nfiles: i64,
     /// A queued job does not start before this time (a copy's schedule offset).
     pub not_before: Option<DateTime<Utc>>,
+    /// The server node that runs or ran the job.
+    pub node: Option<String>,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -420,6 +422,7 @@ impl From<model::Job> for Job {
             deduplicated_size: j.deduplicated_size,
             nfiles: j.nfiles,
             not_before: j.not_before,
+            node: j.node,
         }
     }
 }

@@ -430,6 +430,8 @@ pub struct Job {
     pub extra_vars: String,
     /// A queued job does not start before this time (a copy's schedule offset).
     pub not_before: Option<DateTime<Utc>>,
+    /// The server node that runs or ran the job (several nodes share one database).
+    pub node: Option<String>,
 }
 
 /// One line of a job's output, as stored (already scrubbed of secrets).

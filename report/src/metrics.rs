@@ -36,6 +36,9 @@ pub fn render(store: &Store, scope: Option<&Visibility>) -> Result<String, Repor
             c.count
         ));
     }
+    if scope.is_none() {
+        nodes(store, &mut w)?;
+    }
     let mut series = store.series_status()?;
     if let Some(v) = scope {
         series.retain(|s| v.series(s.client, s.policy));
@@ -122,4 +125,42 @@ pub fn render(store: &Store, scope: Option<&Visibility>) -> Result<String, Repor
     crate::health::metrics(store, chrono::Utc::now(), scope, &mut o)?;
     crate::recoverability::metrics(store, chrono::Utc::now(), scope, &mut o)?;
     Ok(o)
+}
+
+/// The nodes sharing the database: heartbeats, running jobs, and finished jobs by the node that
+/// ran them (instance-wide only).
+fn nodes(store: &Store, w: &mut impl FnMut(String)) -> Result<(), ReportError> {
+    let nodes = store.nodes()?;
+    w("# HELP cyborgbackup_node_heartbeat_timestamp_seconds Unix time of a node's last heartbeat.".into());
+    w("# TYPE cyborgbackup_node_heartbeat_timestamp_seconds gauge".into());
+    for n in &nodes {
+        w(format!(
+            "cyborgbackup_node_heartbeat_timestamp_seconds{{node=\"{}\",catalog=\"{}\"}} {}",
+            label(&n.name),
+            u8::from(n.catalog),
+            n.heartbeat.timestamp()
+        ));
+    }
+    w("# HELP cyborgbackup_node_running_jobs Jobs a node runs now.".into());
+    w("# TYPE cyborgbackup_node_running_jobs gauge".into());
+    for n in &nodes {
+        w(format!(
+            "cyborgbackup_node_running_jobs{{node=\"{}\"}} {}",
+            label(&n.name),
+            n.running_jobs.len()
+        ));
+    }
+    w(
+        "# HELP cyborgbackup_node_jobs_total Finished jobs by the node that ran them and outcome."
+            .into(),
+    );
+    w("# TYPE cyborgbackup_node_jobs_total counter".into());
+    for (node, status, count) in store.node_job_counts()? {
+        w(format!(
+            "cyborgbackup_node_jobs_total{{node=\"{}\",status=\"{}\"}} {count}",
+            label(&node),
+            label(&status)
+        ));
+    }
+    Ok(())
 }

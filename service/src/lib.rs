@@ -7,6 +7,7 @@ mod admin;
 mod authz;
 mod caller;
 mod catalog;
+pub mod cluster;
 pub mod copies;
 mod error;
 pub mod health;

@@ -114,8 +114,8 @@ impl Store {
     ) -> Result<Vec<Archive>> {
         let conn = self.read();
         let mut st = conn.prepare(&format!(
-            "SELECT {ARCHIVE_COLS} FROM archives WHERE (?1 IS NULL OR repository_id = ?1)
-               AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR policy_id = ?3) ORDER BY time DESC, id DESC"
+            "SELECT {ARCHIVE_COLS} FROM archives WHERE (repository_id = ?1 OR ?1 IS NULL)
+               AND (client_id = ?2 OR ?2 IS NULL) AND (policy_id = ?3 OR ?3 IS NULL) ORDER BY time DESC, id DESC"
         ))?;
         let rows = st
             .query_map(

@@ -196,8 +196,8 @@ impl Store {
         let limit = f.limit.unwrap_or(50).clamp(1, 1000);
         let conn = self.read();
         let mut st = conn.prepare(&format!(
-            "SELECT {COLS} FROM restore_tests WHERE (?1 IS NULL OR policy_id = ?1)
-               AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR verdict = ?3)
+            "SELECT {COLS} FROM restore_tests WHERE (policy_id = ?1 OR ?1 IS NULL)
+               AND (client_id = ?2 OR ?2 IS NULL) AND (verdict = ?3 OR ?3 IS NULL)
              ORDER BY created DESC, id DESC LIMIT ?4"
         ))?;
         let rows = st

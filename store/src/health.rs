@@ -124,7 +124,7 @@ impl Store {
         let conn = self.conn();
         let sql = format!(
             "SELECT {} FROM jobs WHERE job_type = ?1 AND finished IS NOT NULL
-               AND (?2 IS NULL OR client_id = ?2) AND (?3 IS NULL OR repository_id = ?3)
+               AND (client_id = ?2 OR ?2 IS NULL) AND (repository_id = ?3 OR ?3 IS NULL)
              ORDER BY finished DESC, id DESC LIMIT 1",
             crate::jobs::JOB_COLS
         );

@@ -56,7 +56,7 @@ impl JobFilter {
 
 pub(crate) const JOB_COLS: &str = "id, name, job_type, status, policy_id, client_id, repository_id, archive_name, depends_on,
     launch_type, created, started, finished, elapsed, exit_code, job_explanation, original_size, compressed_size,
-    deduplicated_size, nfiles, created_by, extra_vars, not_before";
+    deduplicated_size, nfiles, created_by, extra_vars, not_before, node";
 
 pub(crate) fn job_row(r: &Row) -> rusqlite::Result<Job> {
     Ok(Job {
@@ -83,6 +83,7 @@ pub(crate) fn job_row(r: &Row) -> rusqlite::Result<Job> {
         created_by: r.get::<_, Option<i64>>(20)?.map(UserId),
         extra_vars: r.get(21)?,
         not_before: parse_opt_ts(r.get(22)?),
+        node: r.get(23)?,
     })
 }
 
@@ -133,8 +134,8 @@ impl Store {
     pub fn jobs(&self, f: &JobFilter) -> Result<Vec<Job>> {
         let conn = self.read();
         let mut st = conn.prepare(&format!(
-            "SELECT {JOB_COLS} FROM jobs WHERE (?1 IS NULL OR policy_id = ?1) AND (?2 IS NULL OR client_id = ?2)
-               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4) AND {scope}
+            "SELECT {JOB_COLS} FROM jobs WHERE (policy_id = ?1 OR ?1 IS NULL) AND (client_id = ?2 OR ?2 IS NULL)
+               AND (status = ?3 OR ?3 IS NULL) AND (job_type = ?4 OR ?4 IS NULL) AND {scope}
              ORDER BY id DESC LIMIT ?5 OFFSET ?6",
             scope = f.scope_sql()
         ))?;
@@ -145,7 +146,7 @@ impl Store {
                     f.client.map(|c| c.0),
                     f.status.map(|s| s.as_str()),
                     f.job_type.map(|t| t.as_str()),
-                    f.limit.unwrap_or(-1),
+                    f.limit.unwrap_or(i64::MAX),
                     f.offset.unwrap_or(0)
                 ],
                 job_row,
@@ -156,8 +157,8 @@ impl Store {
 
     pub fn count_jobs(&self, f: &JobFilter) -> Result<i64> {
         Ok(self.read().query_row(
-            &format!("SELECT COUNT(*) FROM jobs WHERE (?1 IS NULL OR policy_id = ?1) AND (?2 IS NULL OR client_id = ?2)
-               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job_type = ?4) AND {}", f.scope_sql()),
+            &format!("SELECT COUNT(*) FROM jobs WHERE (policy_id = ?1 OR ?1 IS NULL) AND (client_id = ?2 OR ?2 IS NULL)
+               AND (status = ?3 OR ?3 IS NULL) AND (job_type = ?4 OR ?4 IS NULL) AND {}", f.scope_sql()),
             params![f.policy.map(|p| p.0), f.client.map(|c| c.0), f.status.map(|s| s.as_str()), f.job_type.map(|t| t.as_str())],
             |r| r.get(0),
         )?)
@@ -202,7 +203,7 @@ impl Store {
                 .unwrap_or(0.0);
             conn.execute(
                 "UPDATE jobs SET status = ?2, finished = ?3, elapsed = ?4, exit_code = COALESCE(?5, exit_code),
-                   job_explanation = ?6 WHERE id = ?1",
+                   job_explanation = ?6, lease_until = NULL WHERE id = ?1",
                 params![id.0, status.as_str(), crate::ts(n), elapsed, exit_code, explanation],
             )?;
         } else {
@@ -316,16 +317,26 @@ impl Store {
         Ok(rows)
     }
 
-    /// At start-up: jobs a previous process left running or queued can never finish; they are
-    /// failed with that reason. Returns how many.
-    pub fn fail_interrupted_jobs(&self) -> Result<usize> {
+    /// At start-up of `node`: jobs its previous process left running can never finish; they are
+    /// failed with that reason. On SQLite (one node) the queued jobs are failed too; on
+    /// PostgreSQL they stay queued for the cluster, and other nodes' jobs are left to their
+    /// leases. Returns how many.
+    pub fn fail_interrupted_jobs(&self, node: &str) -> Result<usize> {
         let interrupted: Vec<i64> = {
             let conn = self.conn();
-            let mut st = conn
-                .prepare("SELECT id FROM jobs WHERE status IN ('running', 'waiting', 'pending')")?;
-
-            st.query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+            let ids = match conn.backend() {
+                crate::Backend::Sqlite => conn.query_map(
+                    "SELECT id FROM jobs WHERE status IN ('running', 'waiting', 'pending')",
+                    [],
+                    |r| r.get(0),
+                )?,
+                crate::Backend::Postgres => conn.query_map(
+                    "SELECT id FROM jobs WHERE status = 'running' AND (node = ?1 OR node IS NULL)",
+                    [node],
+                    |r| r.get(0),
+                )?,
+            };
+            ids.collect::<rusqlite::Result<Vec<_>>>()?
         };
         for id in &interrupted {
             self.append_job_output(

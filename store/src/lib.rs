@@ -4,6 +4,8 @@
 
 mod access;
 mod archives;
+mod bus;
+mod cluster;
 mod copies;
 mod credentials;
 mod db;
@@ -30,6 +32,8 @@ mod users;
 mod vm_providers;
 
 pub use archives::ArchiveSizes;
+pub use bus::{Listener, EVENTS_CHANNEL, MAX_PAYLOAD};
+pub use cluster::{Claim, ClaimOptions, ExpiredLease, NodeBeat, NodeRow};
 pub use copies::{CopyVerification, RecoveryRow};
 pub use credentials::RepositoryCredential;
 pub use drills::{
@@ -129,6 +133,8 @@ pub struct Store {
     readers: Arc<pool::Pool>,
     key: Arc<MasterKey>,
     path: PathBuf,
+    /// The PostgreSQL database, when the store is on one (for listening connections).
+    postgres: Option<PgConfig>,
 }
 
 impl Store {
@@ -170,6 +176,7 @@ impl Store {
             readers: Arc::new(readers),
             key: Arc::new(key),
             path,
+            postgres: options.postgres.clone(),
         };
         store.seal_clear_policy_secrets(&store.conn())?;
         Ok(store)

@@ -90,15 +90,27 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "copies_verified",
         include_str!("../../migrations/0018_copies_verified.sql"),
     ),
+    (
+        19,
+        "cluster",
+        include_str!("../../migrations/0019_cluster.sql"),
+    ),
 ];
 
 /// `(version, name, sql)` of the PostgreSQL migrations: a baseline equal to SQLite's schema at
 /// its version, then one twin of every later SQLite migration.
-pub const PG_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    18,
-    "baseline",
-    include_str!("../../migrations/postgres/0018_baseline.sql"),
-)];
+pub const PG_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        18,
+        "baseline",
+        include_str!("../../migrations/postgres/0018_baseline.sql"),
+    ),
+    (
+        19,
+        "cluster",
+        include_str!("../../migrations/postgres/0019_cluster.sql"),
+    ),
+];
 
 /// The schema version this binary writes (the highest migration).
 pub const SCHEMA_VERSION: i64 = {

@@ -252,8 +252,8 @@ impl Store {
     ) -> Result<Vec<OutboxItem>> {
         let conn = self.read();
         let mut st = conn.prepare(&format!(
-            "SELECT {OUTBOX_COLS} FROM outbox WHERE (?1 IS NULL OR channel = ?1)
-               AND (?2 IS NULL OR state = ?2) ORDER BY id DESC LIMIT ?3"
+            "SELECT {OUTBOX_COLS} FROM outbox WHERE (channel = ?1 OR ?1 IS NULL)
+               AND (state = ?2 OR ?2 IS NULL) ORDER BY id DESC LIMIT ?3"
         ))?;
         let rows = st
             .query_map(

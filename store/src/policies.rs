@@ -412,26 +412,33 @@ impl Store {
     }
 
     /// Policies whose `next_run` is due at `now`; advances their `next_run` past `now` so that
-    /// each firing is taken once.
+    /// each firing is taken once: the advance is a compare-and-set on the `next_run` read, so
+    /// of several nodes sharing the database exactly one takes each firing.
     pub fn take_due_policies(&self, now: DateTime<Utc>) -> Result<Vec<Policy>> {
-        let due: Vec<i64> = {
+        let due: Vec<(i64, String)> = {
             let conn = self.conn();
-            let mut st = conn
-                .prepare("SELECT id FROM policies WHERE next_run IS NOT NULL AND next_run <= ?1")?;
-
-            st.query_map([ts(now)], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+            conn.query_map(
+                "SELECT id, next_run FROM policies WHERE next_run IS NOT NULL AND next_run <= ?1",
+                [ts(now)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?
         };
         let mut out = Vec::new();
-        for id in due {
+        for (id, was) in due {
             let p = self.policy(PolicyId(id))?;
             let next = self
                 .schedule(p.schedule)?
                 .cron()
                 .and_then(|c| c.next_after(now))
                 .map(ts);
-            self.set_next_run(p.id, next)?;
-            out.push(p);
+            let taken = self.conn().execute(
+                "UPDATE policies SET next_run = ?2 WHERE id = ?1 AND next_run = ?3",
+                params![p.id.0, next, was],
+            )?;
+            if taken == 1 {
+                out.push(p);
+            }
         }
         Ok(out)
     }

@@ -152,6 +152,24 @@ impl Store {
         put(&self.conn(), key, value)
     }
 
+    /// Replaces internal state only if it still holds `expected` (`None`: absent); true when
+    /// this call made the change. Nodes sharing a database use it so that one of them acts.
+    pub fn swap_state(&self, key: &str, expected: Option<&str>, value: &str) -> Result<bool> {
+        not_a_setting(key)?;
+        let conn = self.conn();
+        let n = match expected {
+            None => conn.execute(
+                "INSERT OR IGNORE INTO settings (key, value, secret, modified) VALUES (?1, ?2, NULL, ?3)",
+                params![key, value, now()],
+            )?,
+            Some(old) => conn.execute(
+                "UPDATE settings SET value = ?2, modified = ?3 WHERE key = ?1 AND value = ?4",
+                params![key, value, now(), old],
+            )?,
+        };
+        Ok(n == 1)
+    }
+
     /// Internal secret state (the server's SSH key), opened.
     pub fn secret_state(&self, key: &str) -> Result<Option<Secret>> {
         self.sealed(key)

@@ -153,8 +153,8 @@ impl Store {
             let mut st = conn.prepare(&format!(
                 "SELECT {g}, substr(time, 1, 10), SUM(original_size), SUM(compressed_size),
                    SUM(deduplicated_size), SUM(nfiles), COUNT(*) FROM archives
-                 WHERE time >= ?1 AND time < ?2 AND (?3 IS NULL OR repository_id = ?3)
-                   AND (?4 IS NULL OR client_id = ?4) AND (?5 IS NULL OR policy_id = ?5) AND {s}
+                 WHERE time >= ?1 AND time < ?2 AND (repository_id = ?3 OR ?3 IS NULL)
+                   AND (client_id = ?4 OR ?4 IS NULL) AND (policy_id = ?5 OR ?5 IS NULL) AND {s}
                  GROUP BY 1, 2",
                 g = group.column(),
                 s = filter.scope_sql("client_id", "policy_id")
@@ -177,8 +177,8 @@ impl Store {
                 "SELECT {g}, substr(finished, 1, 10), SUM(CASE WHEN status = 'successful' THEN 1 ELSE 0 END),
                    SUM(CASE WHEN status IN ('failed', 'error') THEN 1 ELSE 0 END) FROM jobs
                  WHERE job_type = 'job' AND finished >= ?1 AND finished < ?2
-                   AND (?3 IS NULL OR repository_id = ?3) AND (?4 IS NULL OR client_id = ?4)
-                   AND (?5 IS NULL OR policy_id = ?5) AND {s}
+                   AND (repository_id = ?3 OR ?3 IS NULL) AND (client_id = ?4 OR ?4 IS NULL)
+                   AND (policy_id = ?5 OR ?5 IS NULL) AND {s}
                  GROUP BY 1, 2",
                 g = group.column(),
                 s = filter.scope_sql("client_id", "policy_id")
@@ -265,8 +265,8 @@ impl Store {
         let mut st = conn.prepare(&format!(
             "SELECT a.time, a.original_size, a.compressed_size, a.deduplicated_size, a.nfiles,
                COALESCE(j.elapsed, 0) FROM archives a LEFT JOIN jobs j ON j.id = a.job_id
-             WHERE a.time >= ?1 AND (?2 IS NULL OR a.repository_id = ?2)
-               AND (?3 IS NULL OR a.client_id = ?3) AND (?4 IS NULL OR a.policy_id = ?4) AND {}
+             WHERE a.time >= ?1 AND (a.repository_id = ?2 OR ?2 IS NULL)
+               AND (a.client_id = ?3 OR ?3 IS NULL) AND (a.policy_id = ?4 OR ?4 IS NULL) AND {}
              ORDER BY a.time, a.id",
             filter.scope_sql("a.client_id", "a.policy_id")
         ))?;

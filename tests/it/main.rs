@@ -17,6 +17,7 @@ mod api_contract;
 mod backup_end_to_end;
 mod catalog_api;
 mod catalog_lifecycle;
+mod cluster;
 mod deploy_images;
 mod forecast_free_space;
 mod graphql_lists;

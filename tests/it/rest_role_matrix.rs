@@ -22,6 +22,7 @@ const ROUTES: &[Route] = &[
     ("GET", "/api/v1/config/", None, [401, 200, 200, 200, 200]),
     ("GET", "/api/v1/me/", None, [401, 200, 200, 200, 200]),
     ("GET", "/api/v1/users/", None, [401, 403, 403, 403, 200]),
+    ("GET", "/api/v1/cluster/", None, [401, 403, 403, 403, 200]),
     (
         "POST",
         "/api/v1/users/",

@@ -58,6 +58,7 @@ const QUERIES: &[Row] = &[
     // Scoped by grants like fleet health: an operator without grants sees no series.
     ("recoverability", "{ recoverability { ok degraded unmet series { policyId state } } }", "UAAAA"),
     ("users", "{ users { totalCount } }", "UFFFA"),
+    ("cluster", "{ cluster { database nodes { name alive } } }", "UFFFA"),
     ("apiTokens", "{ apiTokens { totalCount } }", "UAAAA"),
     ("clients", "{ clients { totalCount } }", "UAAAA"),
     ("repositories", "{ repositories { totalCount } }", "UAAAA"),

@@ -41,6 +41,7 @@ static ASSETS: &[Asset] = assets![
     "js/pages/settings.js",
     "js/pages/hostkeys.js",
     "js/pages/vmproviders.js",
+    "js/pages/cluster.js",
     "js/pages/drills.js",
     "js/pages/health.js",
     "js/pages/setup.js",

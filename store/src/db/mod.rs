@@ -3,6 +3,11 @@
 //! and reads rows with SQLite's loose typing; on PostgreSQL the text is translated once
 //! (`pg::translate`) and every value goes through the same `rusqlite` conversions, so a store
 //! function behaves alike on both.
+//!
+//! What the shared SQL avoids, because PostgreSQL refuses it: an integer flag used as a boolean
+//! (`WHERE enabled` — write `enabled <> 0`), `WHERE 1`, `IS ?`, `SUM(a = b)`, a parameter
+//! whose first use gives it no type (`?1 IS NULL OR x = ?1` — write `x = ?1 OR ?1 IS NULL`),
+//! and bare columns beside aggregates.
 
 mod args;
 mod pg;

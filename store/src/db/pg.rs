@@ -57,35 +57,66 @@ impl PgConfig {
     pub(crate) fn connect(&self) -> DbResult<PgConn> {
         let client = blocking(|| postgres::Client::connect(&self.url, postgres::NoTls))?;
         Ok(PgConn {
-            client,
+            client: Some(client),
             cache: HashMap::new(),
         })
     }
 }
 
-/// Runs `f`, which blocks on the PostgreSQL client's own runtime, also when called from a
-/// thread of a multi-threaded tokio runtime (the client cannot block inside one otherwise).
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+impl PgConfig {
+    /// A connection of its own that listens on `channel`.
+    pub(crate) fn listen(&self, channel: &str) -> DbResult<crate::bus::Listening> {
+        let mut client = blocking(|| postgres::Client::connect(&self.url, postgres::NoTls))?;
+        blocking(|| client.batch_execute(&format!("LISTEN {channel}")))?;
+        Ok(crate::bus::Listening { client })
+    }
+}
+
+/// Runs `f`, which blocks on the PostgreSQL client's own runtime, also when called from inside
+/// a tokio runtime (where the client cannot block): off the worker with `block_in_place` on a
+/// multi-threaded runtime, on a thread of its own on a current-thread one (tests).
+pub(crate) fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(f)
         }
-        _ => f(),
+        Ok(_) => std::thread::scope(|s| match s.spawn(f).join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+        Err(_) => f(),
     }
 }
 
 pub(crate) struct PgConn {
-    client: postgres::Client,
+    /// Always `Some` but while dropping.
+    client: Option<postgres::Client>,
     cache: HashMap<String, postgres::Statement>,
 }
 
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // Closing the client blocks on its runtime: not on a tokio worker.
+        let cache = std::mem::take(&mut self.cache);
+        let client = self.client.take();
+        blocking(move || {
+            drop(cache);
+            drop(client);
+        });
+    }
+}
+
 impl PgConn {
+    fn client(&mut self) -> DbResult<&mut postgres::Client> {
+        self.client.as_mut().ok_or(super::DbError::NoRows)
+    }
+
     fn statement(&mut self, sql: &str) -> DbResult<postgres::Statement> {
         if let Some(st) = self.cache.get(sql) {
             return Ok(st.clone());
         }
         let translated = translate(sql);
-        let client = &mut self.client;
+        let client = self.client()?;
         let st = blocking(|| client.prepare(&translated))?;
         if self.cache.len() >= CACHE_LIMIT {
             self.cache.clear();
@@ -98,7 +129,7 @@ impl PgConn {
         let st = self.statement(sql)?;
         let params: Vec<Param> = args.into_iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let client = &mut self.client;
+        let client = self.client()?;
         Ok(blocking(|| client.execute(&st, &refs))? as usize)
     }
 
@@ -106,7 +137,7 @@ impl PgConn {
         let st = self.statement(sql)?;
         let params: Vec<Param> = args.into_iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let client = &mut self.client;
+        let client = self.client()?;
         let rows = blocking(|| client.query(&st, &refs))?;
         rows.iter()
             .map(|r| {
@@ -118,8 +149,8 @@ impl PgConn {
     }
 
     pub(crate) fn batch(&mut self, sql: &str) -> DbResult<()> {
-        let client = &mut self.client;
         let translated = translate(sql);
+        let client = self.client()?;
         blocking(|| client.batch_execute(&translated))?;
         Ok(())
     }

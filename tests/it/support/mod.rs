@@ -77,9 +77,18 @@ impl Server {
 
     /// Starts the server on an existing data directory with extra environment variables.
     pub fn start_with(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> Result<Server> {
+        Self::start_at(data_dir, "127.0.0.1:0", env)
+    }
+
+    /// Starts the server listening on `listen` (a loopback address, port 0).
+    pub fn start_at(
+        data_dir: tempfile::TempDir,
+        listen: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Server> {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cyborgbackup"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        cmd.args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir.path())
             .env("CYBORG_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("CYBORG_SCHEDULER_TICK_SECONDS", "1")
@@ -152,7 +161,7 @@ impl Server {
     ) -> Result<Value> {
         let start = Instant::now();
         loop {
-            let j = self.ok(token, "query($id: Int!) { job(id: $id) { id status jobExplanation started finished archiveName } }", json!({"id": id})).await?;
+            let j = self.ok(token, "query($id: Int!) { job(id: $id) { id status jobExplanation started finished archiveName node } }", json!({"id": id})).await?;
             if j["job"]["status"] == status {
                 return Ok(j["job"].clone());
             }

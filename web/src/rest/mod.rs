@@ -9,6 +9,7 @@ mod admin;
 pub(crate) mod auth;
 mod body;
 mod catalogs;
+mod cluster;
 pub(crate) mod error;
 mod health;
 mod inventory;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
     let r = trust::routes(r);
     let r = health::routes(r);
     let r = recoverability::routes(r);
+    let r = cluster::routes(r);
     catalogs::routes(r)
 }
 
@@ -89,6 +91,7 @@ async fn index() -> Json<serde_json::Value> {
         "stats",
         "health",
         "recoverability",
+        "cluster",
     ] {
         m.insert(name.into(), json!(format!("/api/v1/{name}/")));
     }

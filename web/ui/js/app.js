@@ -12,6 +12,7 @@ import * as stats from './pages/stats.js';
 import * as settings from './pages/settings.js';
 import * as hostkeys from './pages/hostkeys.js';
 import * as vmproviders from './pages/vmproviders.js';
+import * as cluster from './pages/cluster.js';
 
 const NAV = [
   ['', 'Dashboard', '◧', dashboard.render],
@@ -26,6 +27,7 @@ const NAV = [
   ['users', 'Users', '☺', inventory.users],
   ['hostkeys', 'Host keys', '⚷', hostkeys.render],
   ['vmproviders', 'VM providers', '▦', vmproviders.render],
+  ['cluster', 'Server nodes', '⧉', cluster.render],
   ['settings', 'Settings', '⚙', settings.render],
 ];
 
