@@ -17,30 +17,14 @@ const LEASE: &str = "6";
 /// Starts nodes `a`, `b`, `c` on 127.0.0.1-3 sharing a new PostgreSQL database and the master
 /// key; `a` holds the catalog.
 fn cluster() -> Result<Vec<Server>> {
-    let url = store::testing::new_test_database();
-    let env = |name: &'static str| {
-        vec![
-            ("CYBORG_DATABASE_URL", url.clone()),
-            ("CYBORG_NODE_NAME", name.to_string()),
-            ("CYBORG_CATALOG_NODE", "a".to_string()),
-            ("CYBORG_JOB_LEASE_SECONDS", LEASE.to_string()),
-            ("CYBORG_MAX_CONCURRENT_JOBS", "4".to_string()),
-        ]
-    };
-    let start = |dir: tempfile::TempDir, listen: &str, name: &'static str| {
-        let e = env(name);
-        let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Server::start_at(dir, listen, &e)
-    };
-    let a = start(tempfile::tempdir()?, "127.0.0.1:0", "a")?;
-    let key = std::fs::read(a.data_dir.path().join("master.key"))?;
-    let mut nodes = vec![a];
-    for (listen, name) in [("127.0.0.2:0", "b"), ("127.0.0.3:0", "c")] {
-        let dir = tempfile::tempdir()?;
-        std::fs::write(dir.path().join("master.key"), &key)?;
-        nodes.push(start(dir, listen, name)?);
-    }
-    Ok(nodes)
+    crate::support::cluster::start_cluster(
+        &["a", "b", "c"],
+        &[
+            ("CYBORG_CATALOG_NODE", "a"),
+            ("CYBORG_JOB_LEASE_SECONDS", LEASE),
+            ("CYBORG_MAX_CONCURRENT_JOBS", "4"),
+        ],
+    )
 }
 
 const JOB_FIELDS: &str = "id jobType status repositoryId clientId started finished node launchType created jobExplanation archiveName";
@@ -354,6 +338,30 @@ async fn a_node_killed_mid_backup_loses_its_job_at_the_end_of_the_lease() -> Res
         .context("victim listed")?
         .clone();
     assert_eq!(gone["alive"], false, "{c}");
+    // The console of a surviving node shows the silent node among the three.
+    let b = crate::support::browser::Browser::start().await?;
+    b.login(
+        &other.url,
+        crate::support::ADMIN_EMAIL,
+        crate::support::ADMIN_PASSWORD,
+    )
+    .await?;
+    crate::ui_console::pages::shots(
+        &b,
+        &other.url,
+        "#/cluster",
+        "#cluster-dead",
+        "cluster-three-nodes",
+    )
+    .await?;
+    let rows = b
+        .js(
+            "return document.querySelectorAll('#cluster [data-heartbeat]').length",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(rows, 3);
+    b.close().await?;
     // The killed node's borg ends on its own (its sleep); then the next run succeeds.
     tokio::time::sleep(Duration::from_secs(8)).await;
     let next = launch_backup(other, &token, slow).await?;

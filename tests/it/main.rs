@@ -27,6 +27,7 @@ mod job_progress;
 mod jobs_lifecycle;
 mod live_events;
 mod mail_tls;
+mod migrate_postgres;
 mod notifications;
 mod policy_copies;
 mod policy_types;

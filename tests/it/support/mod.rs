@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod cluster;
 pub mod db;
 #[path = "../../../executor/tests/support/hosts.rs"]
 pub mod hosts;
@@ -88,6 +89,22 @@ impl Server {
     ) -> Result<Server> {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cyborgbackup"));
+        if store::testing::postgres_selected()
+            && !env.iter().any(|(k, _)| *k == "CYBORG_DATABASE_URL")
+        {
+            // The whole suite on PostgreSQL: each data directory gets a database of its own,
+            // kept across restarts of the server on that directory.
+            let f = data_dir.path().join("test-database-url");
+            let url = match std::fs::read_to_string(&f) {
+                Ok(u) => u,
+                Err(_) => {
+                    let u = store::testing::new_test_database();
+                    std::fs::write(&f, &u)?;
+                    u
+                }
+            };
+            cmd.env("CYBORG_DATABASE_URL", url.trim());
+        }
         cmd.args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir.path())
             .env("CYBORG_ADMIN_PASSWORD", ADMIN_PASSWORD)

@@ -138,6 +138,7 @@ pub async fn every_page(s: &Server, token: &str, b: &Browser, prefix: &str) -> R
         ("#/users", "#users-list td", "users"),
         ("#/hostkeys", "#host-keys-title", "hostkeys"),
         ("#/vmproviders", "#vmproviders-list", "vmproviders"),
+        ("#/cluster", "#cluster [data-heartbeat]", "cluster"),
         (
             "#/settings/general",
             "#settings-form-general",
