@@ -49,7 +49,7 @@ impl Extension for OneLoginPerRequest {
                 let addr = ctx
                     .data_opt::<LoginContext>()
                     .map_or("unknown", |l| l.client_addr.as_str());
-                svc.refuse_logins(addr, &emails);
+                svc.refuse_logins(addr, &emails).await;
             }
             let mut e = ServerError::new(
                 format!(

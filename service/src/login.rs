@@ -109,8 +109,8 @@ pub(crate) struct Logins {
 impl Logins {
     pub(crate) fn new(store: Store) -> Logins {
         Logins {
+            limiter: LoginLimiter::new(store.clone()),
             store,
-            limiter: LoginLimiter::default(),
             workers: Workers::start(argon2_threads()),
         }
     }
@@ -122,9 +122,16 @@ impl Logins {
         email: &str,
         password: &str,
     ) -> Result<model::User, CheckRefused> {
-        let attempt = self
-            .limiter
-            .begin(addr, email)
+        let limiter = self.limiter.clone();
+        let (a, e) = (addr.to_string(), email.to_string());
+        let attempt = tokio::task::spawn_blocking(move || limiter.begin(&a, &e))
+            .await
+            .map_err(|e| CheckRefused::Internal(format!("the login throttle stopped: {e}")))?
+            .map_err(|e| {
+                // Without its counts the throttle cannot tell: refuse rather than check.
+                tracing::error!(error = %e, "login throttle failed");
+                CheckRefused::Internal("the login throttle is unavailable".into())
+            })?
             .map_err(CheckRefused::Throttled)?;
         // The attempt stays counted as a failure unless the password is right.
         let store = self.store.clone();
@@ -139,7 +146,15 @@ impl Logins {
             })?;
         match found {
             Some(user) => {
-                self.limiter.succeeded(attempt);
+                let limiter = self.limiter.clone();
+                let cleared = tokio::task::spawn_blocking(move || limiter.succeeded(&attempt))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                if let Err(e) = cleared {
+                    // The password was right; the attempt stays counted as a failure.
+                    tracing::warn!(error = %e, "cannot clear a successful login's failures");
+                }
                 Ok(user)
             }
             None => Err(CheckRefused::Wrong),
@@ -147,13 +162,21 @@ impl Logins {
     }
 
     /// Counts attempts refused before any password was checked.
-    pub(crate) fn refuse(&self, addr: &str, emails: &[String]) {
+    pub(crate) async fn refuse(&self, addr: &str, emails: &[String]) {
         tracing::warn!(
             client = addr,
             logins = emails.len(),
             "refused a request holding several logins"
         );
-        self.limiter.refused(addr, emails);
+        let limiter = self.limiter.clone();
+        let (addr, emails) = (addr.to_string(), emails.to_vec());
+        let counted = tokio::task::spawn_blocking(move || limiter.refused(&addr, &emails))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        if let Err(e) = counted {
+            tracing::error!(error = %e, "cannot count refused logins");
+        }
     }
 }
 
@@ -214,8 +237,8 @@ impl Service {
 
     /// Counts login attempts refused before any password was checked (a request holding
     /// several logins) against `addr` and each email.
-    pub fn refuse_logins(&self, addr: &str, emails: &[String]) {
-        self.inner.logins.refuse(addr, emails);
+    pub async fn refuse_logins(&self, addr: &str, emails: &[String]) {
+        self.inner.logins.refuse(addr, emails).await;
     }
 
     /// Changes a password: your own (the current one is checked through the login throttle,

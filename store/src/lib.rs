@@ -15,6 +15,7 @@ mod hostkeys;
 mod inventory;
 mod jobs;
 mod lists;
+mod login_limits;
 mod migrate;
 mod notify;
 mod policies;
@@ -27,6 +28,7 @@ mod settings;
 mod stats;
 #[doc(hidden)]
 pub mod testing;
+mod tickets;
 mod transfer;
 mod users;
 mod vm_providers;
@@ -44,12 +46,14 @@ pub use health::SeriesRow;
 pub use hostkeys::{HostKey, PendingHostKey};
 pub use jobs::{JobFilter, NewJob, NewOutputLine};
 pub use lists::*;
+pub use login_limits::{AddressLimits, LoginPair};
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use notify::{Channel, NewOutbox, NotifyPref, NotifyPrefs, OutboxItem, Recipient};
 pub use server_health::{database_schema_version, snapshot_database, DATABASE_FILE};
 pub use stats::{
     DailySeries, DailyStat, JobOutcomeCount, SeriesStatus, SizePoint, StatsFilter, StatsGroup,
 };
+pub use tickets::{DownloadTicketRecord, NewDownloadTicket, TicketTake};
 pub use transfer::TableCopy;
 pub use users::{AuthUser, NewUser, TokenInfo, TokenKind};
 pub use vm_providers::{VmProviderInput, VmProviderRecord, BUILT_IN_VM_PROVIDERS};

@@ -95,6 +95,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cluster",
         include_str!("../../migrations/0019_cluster.sql"),
     ),
+    (
+        20,
+        "shared_state",
+        include_str!("../../migrations/0020_shared_state.sql"),
+    ),
 ];
 
 /// `(version, name, sql)` of the PostgreSQL migrations: a baseline equal to SQLite's schema at
@@ -109,6 +114,11 @@ pub const PG_MIGRATIONS: &[(i64, &str, &str)] = &[
         19,
         "cluster",
         include_str!("../../migrations/postgres/0019_cluster.sql"),
+    ),
+    (
+        20,
+        "shared_state",
+        include_str!("../../migrations/postgres/0020_shared_state.sql"),
     ),
 ];
 

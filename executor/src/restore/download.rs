@@ -11,10 +11,8 @@ use crate::transport::{Process, RemoteCommand};
 use chrono::{DateTime, Duration, Utc};
 use futures::Stream;
 use model::*;
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Mutex;
-use store::StoreError;
+use store::{NewDownloadTicket, Store, StoreError, TicketTake};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 /// How long a ticket stays valid.
@@ -66,6 +64,8 @@ pub enum DownloadError {
     Store(#[from] StoreError),
 }
 
+/// A ticket's contents, as the executor hands it out and takes it back.
+#[derive(Debug)]
 struct Pending {
     user: UserId,
     archive: ArchiveId,
@@ -75,48 +75,69 @@ struct Pending {
     expires: DateTime<Utc>,
 }
 
-#[derive(Default)]
-struct TicketMap {
-    pending: HashMap<String, Pending>,
-    /// Used tickets until they would have expired, to answer "already used".
-    used: HashMap<String, DateTime<Utc>>,
+impl DownloadKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DownloadKind::File => "file",
+            DownloadKind::Tar => "tar",
+        }
+    }
 }
 
-/// The tickets of this process (in memory: a restart invalidates them).
+/// The rules of download tickets: valid [`TICKET_MINUTES`], used once, tied to the user who
+/// asked. The tickets themselves live in the database (`store::tickets`: only their hash, taken
+/// with one compare-and-set), so any node of a cluster serves a ticket another handed out, and a
+/// restart keeps them.
 #[derive(Default)]
-pub struct Tickets {
-    map: Mutex<TicketMap>,
-}
+pub struct Tickets;
 
 impl Tickets {
-    fn lock(&self) -> std::sync::MutexGuard<'_, TicketMap> {
-        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Utc::now();
-        m.pending.retain(|_, p| p.expires > now);
-        m.used.retain(|_, e| *e > now);
-        m
-    }
-
-    fn insert(&self, ticket: String, p: Pending) {
-        self.lock().pending.insert(ticket, p);
+    fn insert(&self, store: &Store, ticket: &str, p: &Pending) -> Result<(), StoreError> {
+        store.add_download_ticket(
+            ticket,
+            &NewDownloadTicket {
+                user: p.user,
+                archive: p.archive,
+                paths: &p.paths,
+                kind: p.kind.as_str(),
+                filename: &p.filename,
+                expires: p.expires,
+            },
+            Utc::now(),
+        )
     }
 
     /// Takes a ticket for `caller` (anyone holding it when `None`: a browser link).
-    fn take(&self, ticket: &str, caller: Option<UserId>) -> Result<Pending, DownloadError> {
-        let mut m = self.lock();
-        if m.used.contains_key(ticket) {
-            return Err(DownloadError::Gone);
-        }
-        let p = m.pending.get(ticket).ok_or(DownloadError::UnknownTicket)?;
-        if caller.is_some_and(|u| u != p.user) {
-            return Err(DownloadError::WrongUser);
-        }
-        let p = m
-            .pending
-            .remove(ticket)
-            .ok_or(DownloadError::UnknownTicket)?;
-        m.used.insert(ticket.to_string(), p.expires);
-        Ok(p)
+    fn take(
+        &self,
+        store: &Store,
+        ticket: &str,
+        caller: Option<UserId>,
+    ) -> Result<Pending, DownloadError> {
+        let t = match store.take_download_ticket(ticket, caller, Utc::now())? {
+            TicketTake::Taken(t) => t,
+            TicketTake::Unknown => return Err(DownloadError::UnknownTicket),
+            TicketTake::Used => return Err(DownloadError::Gone),
+            TicketTake::OtherUser => return Err(DownloadError::WrongUser),
+        };
+        let kind = match t.kind.as_str() {
+            "file" => DownloadKind::File,
+            "tar" => DownloadKind::Tar,
+            other => {
+                return Err(StoreError::Conflict(format!(
+                    "stored download ticket of unknown kind {other:?}"
+                ))
+                .into())
+            }
+        };
+        Ok(Pending {
+            user: t.user,
+            archive: t.archive,
+            paths: t.paths,
+            kind,
+            filename: t.filename,
+            expires: t.expires,
+        })
     }
 }
 
@@ -205,8 +226,9 @@ impl Executor {
         let ticket = new_ticket();
         let expires_at = Utc::now() + Duration::minutes(TICKET_MINUTES);
         self.inner.tickets.insert(
-            ticket.clone(),
-            Pending {
+            store,
+            &ticket,
+            &Pending {
                 user,
                 archive: archive.id,
                 paths: rel,
@@ -214,7 +236,7 @@ impl Executor {
                 filename: filename.clone(),
                 expires: expires_at,
             },
-        );
+        )?;
         tracing::info!(archive = %archive.name, user = %user, ?kind, "download ticket issued");
         Ok(DownloadTicket {
             ticket,
@@ -231,7 +253,7 @@ impl Executor {
         ticket: &str,
         caller: Option<UserId>,
     ) -> Result<Download, DownloadError> {
-        let t = self.inner.tickets.take(ticket, caller)?;
+        let t = self.inner.tickets.take(&self.inner.store, ticket, caller)?;
         let archive = self.inner.store.archive(t.archive)?;
         let side = open_repo(self, &archive).await?;
         let location = format!("{}::{}", side.path, archive.name);
@@ -374,10 +396,11 @@ impl Drop for Pump {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use store::NewUser;
 
-    fn pending(user: i64, minutes: i64) -> Pending {
+    fn pending(user: UserId, minutes: i64) -> Pending {
         Pending {
-            user: UserId(user),
+            user,
             archive: ArchiveId(1),
             paths: vec!["srv/a".into()],
             kind: DownloadKind::File,
@@ -386,32 +409,76 @@ mod tests {
         }
     }
 
+    fn user(s: &Store, email: &str) -> UserId {
+        s.create_user(&NewUser {
+            email: email.into(),
+            password: "long enough".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .id
+    }
+
     #[test]
     fn tickets_are_single_use_tied_to_their_user_and_expire() {
-        let t = Tickets::default();
-        t.insert("k".into(), pending(1, 10));
+        let dir = tempfile::tempdir().unwrap();
+        let s = store::testing::open(dir.path());
+        let (one, two) = (user(&s, "one@x.y"), user(&s, "two@x.y"));
+        let t = Tickets;
+        t.insert(&s, "k", &pending(one, 10)).unwrap();
         // Another user's token is refused without using the ticket up.
         assert!(matches!(
-            t.take("k", Some(UserId(2))),
+            t.take(&s, "k", Some(two)),
             Err(DownloadError::WrongUser)
         ));
         assert_eq!(
-            t.take("k", Some(UserId(1))).map(|p| p.paths).ok(),
+            t.take(&s, "k", Some(one)).map(|p| p.paths).ok(),
             Some(vec!["srv/a".to_string()])
         );
-        assert!(matches!(t.take("k", None), Err(DownloadError::Gone)));
+        assert!(matches!(t.take(&s, "k", None), Err(DownloadError::Gone)));
         assert!(matches!(
-            t.take("other", None),
+            t.take(&s, "other", None),
             Err(DownloadError::UnknownTicket)
         ));
-        t.insert("old".into(), pending(1, -1));
+        t.insert(&s, "old", &pending(one, -1)).unwrap();
         assert!(matches!(
-            t.take("old", None),
+            t.take(&s, "old", None),
             Err(DownloadError::UnknownTicket)
         ));
         // Anonymous (a browser link): the ticket is the credential.
-        t.insert("b".into(), pending(1, 10));
-        assert!(t.take("b", None).is_ok());
+        t.insert(&s, "b", &pending(one, 10)).unwrap();
+        let p = t.take(&s, "b", None).unwrap();
+        assert_eq!(
+            (p.user, p.kind, p.filename.as_str()),
+            (one, DownloadKind::File, "a")
+        );
+    }
+
+    #[test]
+    fn a_ticket_from_one_node_is_served_by_another_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = store::testing::options(dir.path());
+        let node_a = Store::open_with(&options).unwrap();
+        let node_b = Store::open_with(&options).unwrap();
+        let owner = user(&node_a, "owner@x.y");
+        let t = Tickets;
+        t.insert(&node_a, "shared", &pending(owner, 10)).unwrap();
+        let p = t.take(&node_b, "shared", Some(owner)).unwrap();
+        assert_eq!(
+            (p.archive, p.paths),
+            (ArchiveId(1), vec!["srv/a".to_string()])
+        );
+        // Used up on every node, for its owner and for a browser link alike.
+        for node in [&node_a, &node_b] {
+            assert!(matches!(
+                t.take(node, "shared", Some(owner)),
+                Err(DownloadError::Gone)
+            ));
+            assert!(matches!(
+                t.take(node, "shared", None),
+                Err(DownloadError::Gone)
+            ));
+        }
     }
 
     #[test]

@@ -224,6 +224,20 @@ impl Conn {
             open: true,
         })
     }
+
+    /// A transaction that reads then writes: on SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that another connection cannot write between its reads and its
+    /// writes (PostgreSQL callers lock what they read themselves).
+    pub(crate) fn write_transaction(&self) -> DbResult<Tx<'_>> {
+        match self {
+            Conn::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE")?,
+            Conn::Pg(c) => c.borrow_mut().batch("BEGIN")?,
+        }
+        Ok(Tx {
+            conn: self,
+            open: true,
+        })
+    }
 }
 
 /// A statement bound to its connection, rusqlite style (`prepare` then `query_map`).
