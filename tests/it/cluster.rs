@@ -1,7 +1,8 @@
 //! Three server nodes on one real PostgreSQL database, listening on three loopback addresses:
 //! jobs claimed once across the cluster and never two on one repository or client, a minutely
-//! schedule firing once per minute in total, and a node killed mid-backup whose job another
-//! node ends when its lease runs out.
+//! schedule firing once per minute in total, a node killed mid-backup whose job another node
+//! ends when its lease runs out, a subscription on one node streaming a job that runs on
+//! another, and a download link of one node served by another.
 
 use crate::support::Server;
 use crate::support::{launch, launch_backup, local_typed_policy};
@@ -377,7 +378,7 @@ async fn a_node_killed_mid_backup_loses_its_job_at_the_end_of_the_lease() -> Res
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_subscription_on_one_node_streams_a_job_running_on_another() -> Result<()> {
+async fn a_job_on_one_node_streams_to_another_and_its_download_is_served_by_any() -> Result<()> {
     use crate::support::ws::{connect, next_json};
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
@@ -436,6 +437,48 @@ async fn a_subscription_on_one_node_streams_a_job_running_on_another() -> Result
         {
             break;
         }
+    }
+
+    // A download link handed out by one node is served by another, once.
+    let src = tempfile::tempdir()?;
+    let file = src.path().join("report.txt");
+    std::fs::write(&file, "quarterly numbers\n")?;
+    let file = file.display().to_string();
+    let folders =
+        crate::support::local_policy(&nodes[0], &token, &[&file], "download pass").await?;
+    let backup = launch_backup(&nodes[0], &token, folders).await?;
+    let done = nodes[0]
+        .wait_job_status(&token, backup, "successful", Duration::from_secs(180))
+        .await?;
+    let name = done["archiveName"].as_str().context("archive name")?;
+    let archives = nodes[0]
+        .ok(
+            &token,
+            "{ archives(first: 50) { nodes { id name } } }",
+            json!({}),
+        )
+        .await?;
+    let archive = archives["archives"]["nodes"]
+        .as_array()
+        .context("archives")?
+        .iter()
+        .find(|a| a["name"] == name)
+        .and_then(|a| a["id"].as_i64())
+        .context("the archive")?;
+    let d = nodes[0]
+        .ok(
+            &token,
+            crate::fixture::DOWNLOAD,
+            json!({"a": archive, "p": [file]}),
+        )
+        .await?;
+    let path = d["restoreDownload"]["url"].as_str().context("url")?;
+    let (status, _, body) = crate::fixture::get(&format!("{}{path}", nodes[1].url)).await?;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(body, b"quarterly numbers\n");
+    for n in &nodes {
+        let (status, _, _) = crate::fixture::get(&format!("{}{path}", n.url)).await?;
+        assert_eq!(status, 410, "used once, on every node");
     }
     Ok(())
 }
