@@ -27,7 +27,7 @@ const NAV = [
   ['users', 'Users', '☺', inventory.users],
   ['hostkeys', 'Host keys', '⚷', hostkeys.render],
   ['vmproviders', 'VM providers', '▦', vmproviders.render],
-  ['cluster', 'Server nodes', '⧉', cluster.render],
+  ['cluster', 'Server nodes', '▥', cluster.render],
   ['settings', 'Settings', '⚙', settings.render],
 ];
 
