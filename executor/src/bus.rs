@@ -152,6 +152,8 @@ impl Executor {
             Message::Status { job, status, .. } => {
                 if status.is_finished() {
                     self.inner.progress.clear(job);
+                    // Its dependants and the slot it held are free for this node too.
+                    self.wake();
                 }
                 self.emit_local(JobEvent::Status { job, status });
             }
